@@ -1,0 +1,115 @@
+// Gives integration tests the real Pulumi engine, offline: a temporary PULUMI_HOME and file backend per suite,
+// the passphrase secrets provider, and Automation API stacks (inline programs or project directories) that
+// are torn down with the suite.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+
+export const repoRoot = path.resolve(__dirname, "../..");
+
+let engineBin: string | undefined;
+
+/** The directory holding `pulumi`, `pulumi-language-nodejs` and `pulumi-resource-pulumi-nodejs`. */
+export function engineBinDir(): string {
+    if (!engineBin) {
+        engineBin = process.env.PULUMI_ALGORITHMIA_ENGINE_BIN;
+        if (!engineBin) {
+            const out = execFileSync("bash", [path.join(repoRoot, "tools/pulumi-cli/build.sh")], {
+                stdio: ["ignore", "pipe", "inherit"],
+                encoding: "utf8",
+            });
+            engineBin = out.trim().split("\n").pop()!;
+        }
+    }
+    return engineBin;
+}
+
+/** The variables that make the engine run offline against a local state directory. */
+export function offlineEngineEnv(pulumiHome: string, stateDir: string): Record<string, string> {
+    return {
+        PULUMI_HOME: pulumiHome,
+        PULUMI_BACKEND_URL: `file://${stateDir}`,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_CONFIG_PASSPHRASE: "test-passphrase",
+        // The dynamic-provider plugin resolves @pulumi/pulumi from its working directory; let it find ours.
+        NODE_PATH: path.join(repoRoot, "node_modules"),
+        // The language host and the plugins are found next to the CLI.
+        PATH: `${engineBinDir()}${path.delimiter}${process.env.PATH ?? ""}`,
+    };
+}
+
+/** One suite's engine sandbox: its own PULUMI_HOME and state directory, removed by `dispose`. */
+export class PulumiSandbox {
+    readonly root: string;
+    readonly pulumiHome: string;
+    readonly stateDir: string;
+    readonly env: Record<string, string>;
+    private readonly stacks: Stack[] = [];
+
+    private constructor(readonly command: PulumiCommand, root: string) {
+        this.root = root;
+        this.pulumiHome = path.join(root, "home");
+        this.stateDir = path.join(root, "state");
+        fs.mkdirSync(this.pulumiHome);
+        fs.mkdirSync(this.stateDir);
+        this.env = offlineEngineEnv(this.pulumiHome, this.stateDir);
+    }
+
+    static async create(): Promise<PulumiSandbox> {
+        const command = await PulumiCommand.get({ root: path.dirname(engineBinDir()) });
+        return new PulumiSandbox(command, fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-algorithmia-test-")));
+    }
+
+    /** A stack running `program` in this process (Automation API inline program). */
+    async inlineStack(projectName: string, stackName: string, program: PulumiFn): Promise<Stack> {
+        const workDir = fs.mkdtempSync(path.join(this.root, "inline-"));
+        const stack = await LocalWorkspace.createOrSelectStack(
+            { projectName, stackName, program },
+            {
+                workDir,
+                pulumiCommand: this.command,
+                envVars: this.env,
+                secretsProvider: "passphrase",
+                projectSettings: { name: projectName, runtime: "nodejs", backend: { url: this.env.PULUMI_BACKEND_URL } },
+            },
+        );
+        this.stacks.push(stack);
+        return stack;
+    }
+
+    /** A stack of the Pulumi project in `workDir`, run by `pulumi` and the nodejs language host. */
+    async projectStack(workDir: string, stackName: string): Promise<Stack> {
+        const stack = await LocalWorkspace.createOrSelectStack(
+            { workDir, stackName },
+            { pulumiCommand: this.command, envVars: this.env, secretsProvider: "passphrase" },
+        );
+        this.stacks.push(stack);
+        return stack;
+    }
+
+    /** Runs the `pulumi` CLI itself, as a user would, in `cwd`. Throws with the output on failure. */
+    cli(cwd: string, args: string[]): string {
+        try {
+            return execFileSync(path.join(engineBinDir(), "pulumi"), [...args, "--non-interactive"], {
+                cwd,
+                env: { ...process.env, ...this.env },
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "pipe"],
+            });
+        } catch (err: any) {
+            throw new Error(`pulumi ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+        }
+    }
+
+    /** Destroys what the suite's stacks still hold, removes them, and deletes the sandbox. */
+    async dispose(): Promise<void> {
+        for (const stack of this.stacks.reverse()) {
+            await stack.destroy().catch(() => undefined);
+            await stack.workspace.removeStack(stack.name).catch(() => undefined);
+        }
+        fs.rmSync(this.root, { recursive: true, force: true });
+    }
+}
