@@ -7,6 +7,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 version="v3.248.0"
+# The newest language host published as part of a module the proxy serves (see README.md).
+language_host_version="v3.68.0"
 # The cache key covers everything that decides the binaries: the pinned modules and this script.
 key="$(cat "$here/go.mod" "$here/go.sum" "$here/language-nodejs/go.mod" "$here/language-nodejs/go.sum" "$0" |
   sha256sum | cut -c1-12)"
@@ -42,11 +44,11 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Pulumi's release flags: static, trimmed, no gRPC tracing, and the version stamped in (the Automation API
 # refuses a CLI that reports no version).
-build() { # module-dir package output
-  say "building $3 ($version) from $2 — the first build takes several minutes"
+build() { # module-dir package output version
+  say "building $3 ($4) from $2 — the first build takes several minutes"
   local start=$SECONDS
   (cd "$1" && CGO_ENABLED=0 go build -v -trimpath -tags osusergo,grpcnotrace \
-    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$4" \
     -o "$tmp/$3" "$2" 2>&1 |
     # -v names each package as it compiles: count those, pass anything else (errors) through.
     awk -v out="$3" '/ / { print > "/dev/stderr"; next }
@@ -54,8 +56,9 @@ build() { # module-dir package output
   [ -x "$tmp/$3" ] || { say "building $3 failed"; exit 1; }
   say "built $3 in $((SECONDS - start))s"
 }
-build "$here" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi pulumi
-build "$here/language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs pulumi-language-nodejs
+build "$here" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi pulumi "$version"
+build "$here/language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs pulumi-language-nodejs \
+  "$language_host_version"
 
 mkdir -p "$(dirname "$bin")"
 rm -rf "$bin" && mv "$tmp" "$bin"
