@@ -1,0 +1,189 @@
+// The transport under the provider's Algorithmia client: one request with a timeout, retries with exponential
+// backoff and jitter, streaming bodies, and errors that say what failed without ever carrying the API key.
+//
+// Why not the official `algorithmia` npm client here: it buffers whole files in memory (a 1 GiB model would
+// be read into RAM), has no retries, timeouts or management routes. The demo uses it to call algorithms,
+// which is what it is good at.
+import { Readable } from "stream";
+
+export interface HttpOptions {
+    /** Base address, e.g. `http://127.0.0.1:8080` (the client appends `/v1/...`). */
+    apiAddress: string;
+    apiKey: string;
+    /** Per-attempt timeout. */
+    timeoutMs?: number;
+    /** Attempts in all, including the first. */
+    maxAttempts?: number;
+    /** First backoff delay; doubles each retry, with full jitter, capped at 30 s. */
+    baseDelayMs?: number;
+}
+
+export interface RequestSpec {
+    method: "GET" | "HEAD" | "PUT" | "POST" | "PATCH" | "DELETE";
+    /** The route, e.g. `/v1/algorithms/alice/hello`; query in `query`. */
+    path: string;
+    query?: Record<string, string | number | boolean | undefined>;
+    json?: unknown;
+    /** A streamed body. A factory, because a retry needs a fresh stream. */
+    body?: () => Readable;
+    headers?: Record<string, string>;
+    contentLength?: number;
+    /**
+     * Whether repeating the request is safe. Defaults to true for GET/HEAD/PUT/DELETE/PATCH (PUT and PATCH
+     * here always send whole values). For a POST, pass `afterFailure`: it is asked, after an attempt that may
+     * have reached the server, whether it took effect; returning a response there ends the retries.
+     */
+    idempotent?: boolean;
+    afterFailure?: () => Promise<HttpResponse | undefined>;
+    /** Statuses that are answers rather than errors (e.g. 404 for "not there"). 2xx always are. */
+    accept?: number[];
+    timeoutMs?: number;
+    /** Keep the body as a stream (downloads); the caller must consume or cancel it. */
+    stream?: boolean;
+}
+
+export interface HttpResponse {
+    status: number;
+    headers: Headers;
+    /** Parsed JSON when the reply is JSON, the text otherwise; undefined for HEAD and streams. */
+    body?: any;
+    stream?: ReadableStream<Uint8Array>;
+}
+
+/** A failed API call: method, route, status and the API's own message — never the key. */
+export class AlgorithmiaApiError extends Error {
+    constructor(
+        readonly method: string,
+        readonly route: string,
+        readonly status: number | undefined,
+        readonly apiMessage: string,
+        readonly code?: number,
+    ) {
+        super(`${method} ${route} ${status === undefined ? "failed" : `returned ${status}`}: ${apiMessage}`);
+        this.name = "AlgorithmiaApiError";
+    }
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+export class HttpClient {
+    readonly apiAddress: string;
+    private readonly apiKey: string;
+    private readonly timeoutMs: number;
+    private readonly maxAttempts: number;
+    private readonly baseDelayMs: number;
+
+    constructor(options: HttpOptions) {
+        this.apiAddress = options.apiAddress.replace(/\/+$/, "");
+        this.apiKey = options.apiKey;
+        this.timeoutMs = options.timeoutMs ?? 60_000;
+        this.maxAttempts = options.maxAttempts ?? 6;
+        this.baseDelayMs = options.baseDelayMs ?? 250;
+    }
+
+    async request(spec: RequestSpec): Promise<HttpResponse> {
+        const idempotent = spec.idempotent ?? spec.method !== "POST";
+        let lastError: AlgorithmiaApiError | undefined;
+        for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+            let retryAfterMs: number | undefined;
+            try {
+                const response = await this.once(spec);
+                if (response.status < 300 || spec.accept?.includes(response.status)) return response;
+                lastError = this.errorFrom(spec, response);
+                if (!RETRYABLE_STATUS.has(response.status)) throw lastError;
+                retryAfterMs = retryAfter(response.headers);
+                // A 429 was refused before doing anything; a 5xx may have done the work.
+                if (!idempotent && response.status !== 429) {
+                    const settled = await spec.afterFailure?.();
+                    if (settled) return settled;
+                    if (!spec.afterFailure) throw lastError;
+                }
+            } catch (err) {
+                if (err instanceof AlgorithmiaApiError) throw err;
+                lastError = new AlgorithmiaApiError(spec.method, spec.path, undefined, describe(err));
+                if (!isTransient(err)) throw lastError;
+                if (!idempotent) {
+                    const settled = await spec.afterFailure?.();
+                    if (settled) return settled;
+                    if (!spec.afterFailure) throw lastError;
+                }
+            }
+            if (attempt < this.maxAttempts) await sleep(retryAfterMs ?? this.backoff(attempt));
+        }
+        throw lastError!;
+    }
+
+    private async once(spec: RequestSpec): Promise<HttpResponse> {
+        const url = new URL(this.apiAddress + spec.path);
+        for (const [name, value] of Object.entries(spec.query ?? {})) {
+            if (value !== undefined) url.searchParams.set(name, String(value));
+        }
+        const headers: Record<string, string> = { authorization: `Simple ${this.apiKey}`, ...spec.headers };
+        let body: RequestInit["body"];
+        if (spec.json !== undefined) {
+            headers["content-type"] = "application/json";
+            body = JSON.stringify(spec.json);
+        } else if (spec.body) {
+            body = Readable.toWeb(spec.body()) as ReadableStream;
+            headers["content-type"] ??= "application/octet-stream";
+            if (spec.contentLength !== undefined) headers["content-length"] = String(spec.contentLength);
+        }
+        const timeout = AbortSignal.timeout(spec.timeoutMs ?? this.timeoutMs);
+        const res = await fetch(url, { method: spec.method, headers, body, signal: timeout, duplex: "half" } as RequestInit);
+        if (spec.stream && res.status < 300) return { status: res.status, headers: res.headers, stream: res.body! };
+        const text = spec.method === "HEAD" ? "" : await res.text();
+        let parsed: any = text || undefined;
+        if (text && (res.headers.get("content-type") ?? "").includes("json")) {
+            try {
+                parsed = JSON.parse(text);
+            } catch {
+                // Keep the text: the error message will show it.
+            }
+        }
+        return { status: res.status, headers: res.headers, body: parsed };
+    }
+
+    private errorFrom(spec: RequestSpec, res: HttpResponse): AlgorithmiaApiError {
+        const error = res.body?.error;
+        const message =
+            (typeof error === "string" ? error : error?.message) ??
+            res.headers.get("x-error-message") ??
+            (typeof res.body === "string" ? res.body.slice(0, 500) : `HTTP ${res.status}`);
+        return new AlgorithmiaApiError(spec.method, spec.path, res.status, this.redact(message), error?.code);
+    }
+
+    /** Removes the key from anything the server echoed back. */
+    private redact(text: string): string {
+        return this.apiKey ? text.split(this.apiKey).join("[redacted]") : text;
+    }
+
+    private backoff(attempt: number): number {
+        const cap = Math.min(30_000, this.baseDelayMs * 2 ** (attempt - 1));
+        return Math.random() * cap;
+    }
+}
+
+function retryAfter(headers: Headers): number | undefined {
+    const value = headers.get("retry-after");
+    if (!value) return undefined;
+    const seconds = Number(value);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Connection resets, refused connections, timeouts: worth another try. */
+function isTransient(err: unknown): boolean {
+    const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+    const code = e.cause?.code ?? e.code ?? (e.message === "fetch failed" ? "UND_ERR_SOCKET" : "");
+    // undici reports every network failure as TypeError("fetch failed") with the cause attached.
+    return e.name === "TimeoutError" || e.name === "AbortError" || (e.name === "TypeError" && code !== "") ||
+        ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code);
+}
+
+function describe(err: unknown): string {
+    const e = err as { message?: string; cause?: { code?: string; message?: string } };
+    return e.cause?.code ? `${e.message} (${e.cause.code})` : e.message ?? String(err);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

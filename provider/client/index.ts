@@ -1,0 +1,257 @@
+// One typed client for every Algorithmia route the resources use (algorithmia-api.md §2–§3). Reads answer
+// `undefined` for "not there"; writes that are not idempotent say how to tell whether a failed attempt took
+// effect, so they can be retried safely.
+import { Readable } from "stream";
+import { AlgorithmiaApiError, HttpClient, HttpOptions, HttpResponse } from "./http";
+
+export { AlgorithmiaApiError, HttpOptions };
+
+export type ReadAcl = "private" | "myAlgorithms" | "public";
+
+const ACL_TO_WIRE: Record<ReadAcl, string[]> = {
+    private: [],
+    myAlgorithms: ["algo://.my/*"],
+    public: ["user://*"],
+};
+
+export function aclFromWire(read: string[] | undefined): ReadAcl {
+    const first = read?.[0];
+    if (first === undefined) return "private";
+    if (first === "user://*") return "public";
+    if (first.startsWith("algo://")) return "myAlgorithms";
+    throw new Error(`unknown read ACL ${JSON.stringify(read)}`);
+}
+
+export interface DataFile {
+    filename: string;
+    size: number;
+    last_modified: string;
+}
+
+export interface Listing {
+    folders: { name: string }[];
+    files: DataFile[];
+    acl?: { read: string[] };
+}
+
+export interface Page<T> {
+    results: T[];
+    marker?: string | null;
+}
+
+/** The parts of an algorithm object (§3.1) the provider reads; the server may send more. */
+export interface AlgorithmObject {
+    id: string;
+    name: string;
+    details: { label: string; summary?: string; tagline?: string };
+    settings: Record<string, any>;
+    version_info?: { git_hash?: string; semantic_version?: string; version_uuid?: string; release_notes?: string; sample_input?: string };
+    compilation?: { successful: boolean; output?: string };
+    build?: BuildObject;
+}
+
+export interface BuildObject {
+    build_id: string;
+    status: "in-progress" | "succeeded" | "failed";
+    commit_sha: string;
+    started_at: string;
+    finished_at?: string | null;
+    version_info?: { semantic_version?: string };
+}
+
+/** `/v1/connector/data/<owner>/<collection>[/<file>]`, each segment encoded. */
+export function dataRoute(...segments: string[]): string {
+    return "/v1/connector/data/" + segments.map(encodeURIComponent).join("/");
+}
+
+const algoRoute = (owner: string, name: string, ...rest: string[]) =>
+    `/v1/algorithms/${[owner, name, ...rest].map(encodeURIComponent).join("/")}`;
+
+export class AlgorithmiaClient {
+    readonly http: HttpClient;
+
+    constructor(options: HttpOptions) {
+        this.http = new HttpClient(options);
+    }
+
+    // --- data collections -----------------------------------------------------------------------------
+
+    /** The first page of a collection's listing with its ACL, or undefined when it does not exist. */
+    async getCollection(owner: string, name: string): Promise<Listing | undefined> {
+        const res = await this.http.request({ method: "GET", path: dataRoute(owner, name), query: { acl: true }, accept: [404] });
+        return res.status === 404 ? undefined : res.body;
+    }
+
+    async createCollection(owner: string, name: string, acl: ReadAcl): Promise<void> {
+        await this.http.request({
+            method: "POST",
+            path: dataRoute(owner),
+            json: { name, acl: { read: ACL_TO_WIRE[acl] } },
+            afterFailure: async () => ((await this.getCollection(owner, name)) ? { status: 200, headers: new Headers() } : undefined),
+        });
+    }
+
+    async setCollectionAcl(owner: string, name: string, acl: ReadAcl): Promise<void> {
+        await this.http.request({ method: "PATCH", path: dataRoute(owner, name), json: { acl: { read: ACL_TO_WIRE[acl] } } });
+    }
+
+    /** Deletes a collection; true if it was there. Without `force` a non-empty collection is an error. */
+    async deleteCollection(owner: string, name: string, force: boolean): Promise<boolean> {
+        const res = await this.http.request({ method: "DELETE", path: dataRoute(owner, name), query: { force }, accept: [404] });
+        return res.status !== 404;
+    }
+
+    /** Every file of a collection, following `marker` pages. */
+    async *listFiles(owner: string, name: string): AsyncGenerator<DataFile> {
+        let marker: string | undefined;
+        do {
+            const res = await this.http.request({ method: "GET", path: dataRoute(owner, name), query: { marker } });
+            yield* (res.body?.files ?? []) as DataFile[];
+            marker = res.body?.marker || undefined;
+        } while (marker);
+    }
+
+    // --- data files -----------------------------------------------------------------------------------
+
+    /** A file's listing entry (size, last_modified), or undefined when it does not exist. */
+    async statFile(owner: string, collection: string, filename: string): Promise<DataFile | undefined> {
+        const head = await this.http.request({ method: "HEAD", path: dataRoute(owner, collection, filename), accept: [404] });
+        if (head.status === 404) return undefined;
+        for await (const file of this.listFiles(owner, collection)) if (file.filename === filename) return file;
+        return undefined;
+    }
+
+    /** Uploads a file from a stream factory (called again on a retry), replacing any previous content. */
+    async putFile(owner: string, collection: string, filename: string, open: () => Readable, size: number): Promise<void> {
+        await this.http.request({
+            method: "PUT",
+            path: dataRoute(owner, collection, filename),
+            body: open,
+            contentLength: size,
+            timeoutMs: 60 * 60 * 1000, // large models take a while; the connection itself still fails fast
+        });
+    }
+
+    async downloadFile(owner: string, collection: string, filename: string): Promise<ReadableStream<Uint8Array>> {
+        const res = await this.http.request({ method: "GET", path: dataRoute(owner, collection, filename), stream: true });
+        return res.stream!;
+    }
+
+    async deleteFile(owner: string, collection: string, filename: string): Promise<boolean> {
+        const res = await this.http.request({ method: "DELETE", path: dataRoute(owner, collection, filename), accept: [404] });
+        return res.status !== 404;
+    }
+
+    // --- algorithms -----------------------------------------------------------------------------------
+
+    async getAlgorithm(owner: string, name: string): Promise<AlgorithmObject | undefined> {
+        const res = await this.http.request({ method: "GET", path: algoRoute(owner, name), accept: [404] });
+        return res.status === 404 ? undefined : res.body;
+    }
+
+    async createAlgorithm(owner: string, body: Record<string, unknown>): Promise<AlgorithmObject> {
+        const name = String(body.name);
+        const res = await this.http.request({
+            method: "POST",
+            path: `/v1/algorithms/${encodeURIComponent(owner)}`,
+            json: body,
+            afterFailure: async () => {
+                const existing = await this.getAlgorithm(owner, name);
+                return existing ? { status: 200, headers: new Headers(), body: existing } : undefined;
+            },
+        });
+        return res.body;
+    }
+
+    async updateAlgorithm(owner: string, name: string, body: Record<string, unknown>): Promise<AlgorithmObject> {
+        return (await this.http.request({ method: "PUT", path: algoRoute(owner, name), json: body })).body;
+    }
+
+    async deleteAlgorithm(owner: string, name: string): Promise<boolean> {
+        const res = await this.http.request({ method: "DELETE", path: algoRoute(owner, name), accept: [404] });
+        return res.status !== 404;
+    }
+
+    async listBuilds(owner: string, name: string, marker?: string): Promise<Page<BuildObject>> {
+        return (await this.http.request({ method: "GET", path: algoRoute(owner, name, "builds"), query: { limit: 50, marker } })).body;
+    }
+
+    /** The newest build of `commitSha`, searching the (newest-first) build list. */
+    async findBuild(owner: string, name: string, commitSha: string): Promise<BuildObject | undefined> {
+        let marker: string | undefined;
+        do {
+            const page = await this.listBuilds(owner, name, marker);
+            const build = page.results.find((b) => b.commit_sha === commitSha);
+            if (build) return build;
+            marker = page.marker || undefined;
+        } while (marker);
+        return undefined;
+    }
+
+    async getBuild(owner: string, name: string, buildId: string): Promise<BuildObject> {
+        return (await this.http.request({ method: "GET", path: algoRoute(owner, name, "builds", buildId) })).body;
+    }
+
+    async getBuildLogs(owner: string, name: string, buildId: string): Promise<string> {
+        const res = await this.http.request({ method: "GET", path: algoRoute(owner, name, "builds", buildId, "logs"), accept: [404] });
+        return res.status === 404 ? "" : res.body?.logs ?? "";
+    }
+
+    /** Every version, newest first, following pages. */
+    async *listVersions(owner: string, name: string, filter: { published?: boolean; callable?: boolean } = {}): AsyncGenerator<AlgorithmObject> {
+        let marker: string | undefined;
+        do {
+            const res = await this.http.request({
+                method: "GET",
+                path: algoRoute(owner, name, "versions"),
+                query: { ...filter, limit: 50, marker },
+            });
+            yield* (res.body?.results ?? []) as AlgorithmObject[];
+            marker = res.body?.marker || undefined;
+        } while (marker);
+    }
+
+    /** The published version built from `gitHash`, if any. */
+    async findPublishedVersion(owner: string, name: string, gitHash: string): Promise<AlgorithmObject | undefined> {
+        for await (const version of this.listVersions(owner, name, { published: true })) {
+            if (version.version_info?.git_hash === gitHash) return version;
+        }
+        return undefined;
+    }
+
+    async getVersion(owner: string, name: string, gitHash: string): Promise<AlgorithmObject | undefined> {
+        const res = await this.http.request({ method: "GET", path: algoRoute(owner, name, "versions", gitHash), accept: [404] });
+        return res.status === 404 ? undefined : res.body;
+    }
+
+    /**
+     * Publishes the latest successful build. A retry after an attempt that may have landed first looks for a
+     * published version of `gitHash`, so one `publish` never publishes twice.
+     */
+    async publishVersion(owner: string, name: string, gitHash: string, body: Record<string, unknown>): Promise<AlgorithmObject> {
+        const res = await this.http.request({
+            method: "POST",
+            path: algoRoute(owner, name, "versions"),
+            json: body,
+            afterFailure: async () => {
+                const published = await this.findPublishedVersion(owner, name, gitHash);
+                return published ? { status: 200, headers: new Headers(), body: published } : undefined;
+            },
+        });
+        return res.body;
+    }
+
+    /** Calls an algorithm (`owner/name[/version]`) with JSON input; answers the reply body. */
+    async callAlgorithm(algoUri: string, input: unknown, timeoutSeconds = 300): Promise<HttpResponse["body"]> {
+        const path = "/v1/algo/" + algoUri.replace(/^algo:\/\//, "").split("/").map(encodeURIComponent).join("/");
+        const res = await this.http.request({
+            method: "POST",
+            path,
+            query: { timeout: timeoutSeconds },
+            json: input,
+            idempotent: false,
+            timeoutMs: (timeoutSeconds + 30) * 1000,
+        });
+        return res.body;
+    }
+}

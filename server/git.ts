@@ -1,0 +1,218 @@
+// Algorithm source hosting: one bare repository per algorithm under <dataDir>/git/<owner>/<algo>.git, served
+// over git's smart HTTP protocol at /git/<owner>/<algo>.git by git itself (`git http-backend`, run as CGI).
+// Clients authenticate with HTTP basic auth, the API key as the password (algorithmia-api.md §3.4). History
+// rewrites and branch deletion are refused by the repository's own configuration. After a push moves
+// master, `push` is emitted so the build area can build the new head.
+import { execFile, spawn } from "child_process";
+import { EventEmitter } from "events";
+import * as fs from "fs";
+import * as path from "path";
+import { promisify } from "util";
+import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { actsFor, apiKeyFrom } from "./auth";
+import { ApiError, notAuthorized } from "./errors";
+import { Store } from "./store";
+
+const run = promisify(execFile);
+const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const BRANCH = "refs/heads/master";
+
+export interface PushEvent {
+    owner: string;
+    algo: string;
+    before?: string;
+    after: string;
+}
+
+export class GitRepos extends EventEmitter {
+    readonly root: string;
+
+    constructor(dataDir: string) {
+        super();
+        this.root = path.join(dataDir, "git");
+        fs.mkdirSync(this.root, { recursive: true });
+    }
+
+    /** The repository directory; throws on names that could leave the git root. */
+    dir(owner: string, algo: string): string {
+        if (!NAME.test(owner) || !NAME.test(algo)) throw new ApiError(400, `invalid repository name ${owner}/${algo}`);
+        return path.join(this.root, owner.toLowerCase(), `${algo.toLowerCase()}.git`);
+    }
+
+    exists(owner: string, algo: string): boolean {
+        return fs.existsSync(path.join(this.dir(owner, algo), "HEAD"));
+    }
+
+    /** Creates the repository with `files` as its first commit on master; returns that commit's sha. */
+    async create(owner: string, algo: string, files: Record<string, string>, message: string): Promise<string> {
+        const dir = this.dir(owner, algo);
+        const staging = `${dir}.creating`;
+        fs.rmSync(staging, { recursive: true, force: true });
+        fs.mkdirSync(path.dirname(dir), { recursive: true });
+        await git(path.dirname(dir), "init", "--quiet", "--bare", "--initial-branch=master", staging);
+        for (const [key, value] of Object.entries({
+            "receive.denyNonFastForwards": "true",
+            "receive.denyDeletes": "true",
+            "http.receivepack": "true",
+            "core.sharedRepository": "false",
+        })) await git(staging, "config", key, value);
+
+        const entries: string[] = [];
+        for (const [file, content] of Object.entries(files).sort()) {
+            const blob = await gitInput(staging, content, "hash-object", "-w", "--stdin");
+            entries.push(`100644 blob ${blob}\t${file}`);
+        }
+        const tree = await this.treeFromEntries(staging, entries);
+        const commit = await gitInput(staging, message, "commit-tree", tree);
+        await git(staging, "update-ref", BRANCH, commit);
+        // Appear whole or not at all: a crash before this rename leaves only the staging directory.
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.renameSync(staging, dir);
+        return commit;
+    }
+
+    /** Builds a (possibly nested) tree from `mode type sha\tpath` lines via a temporary index. */
+    private async treeFromEntries(repo: string, entries: string[]): Promise<string> {
+        const index = path.join(repo, `index-${process.pid}-${Date.now()}`);
+        const env = { ...process.env, GIT_INDEX_FILE: index };
+        try {
+            await gitInput(repo, entries.join("\n") + "\n", "update-index", "--add", "--index-info", { env });
+            return (await run("git", ["write-tree"], { cwd: repo, env })).stdout.trim();
+        } finally {
+            fs.rmSync(index, { force: true });
+        }
+    }
+
+    async head(owner: string, algo: string): Promise<string | undefined> {
+        return revParse(this.dir(owner, algo), BRANCH);
+    }
+
+    /** Writes the tree of `commit` into `dest`, as a build needs it. */
+    async checkout(owner: string, algo: string, commit: string, dest: string): Promise<void> {
+        fs.mkdirSync(dest, { recursive: true });
+        await run("sh", ["-c", 'git archive --format=tar "$0" | tar -x -C "$1"', commit, dest], {
+            cwd: this.dir(owner, algo),
+        });
+    }
+
+    remove(owner: string, algo: string): void {
+        fs.rmSync(this.dir(owner, algo), { recursive: true, force: true });
+    }
+}
+
+async function git(cwd: string, ...args: string[]): Promise<string> {
+    return (await run("git", args, { cwd })).stdout.trim();
+}
+
+/** Runs git with `input` on stdin and returns its trimmed stdout. */
+function gitInput(cwd: string, input: string, ...argsAndOptions: (string | { env: NodeJS.ProcessEnv })[]): Promise<string> {
+    const options = typeof argsAndOptions[argsAndOptions.length - 1] === "object"
+        ? (argsAndOptions.pop() as { env: NodeJS.ProcessEnv })
+        : { env: process.env };
+    return new Promise((resolve, reject) => {
+        const child = execFile("git", argsAndOptions as string[], { cwd, env: options.env }, (err, stdout) =>
+            err ? reject(err) : resolve(stdout.trim()));
+        child.stdin!.end(input);
+    });
+}
+
+async function revParse(repo: string, ref: string): Promise<string | undefined> {
+    try {
+        return (await run("git", ["rev-parse", "--verify", "--quiet", ref], { cwd: repo })).stdout.trim() || undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** The smart-HTTP routes. Only the owner (or a member of the owning org) may clone, fetch or push. */
+export function gitRoutes(store: Store, repos: GitRepos) {
+    return async function (app: FastifyInstance): Promise<void> {
+        // Bodies are git's own (pack data, maybe gzipped): hand them to http-backend untouched.
+        app.removeAllContentTypeParsers();
+        app.addContentTypeParser("*", (_request, _payload, done) => done(null));
+
+        const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+            const { owner, repo } = request.params as { owner: string; repo: string; "*": string };
+            const algo = repo.replace(/\.git$/, "");
+            const username = basicAuthUser(store, request);
+            if (!username) {
+                reply.header("WWW-Authenticate", 'Basic realm="algorithmia-local"');
+                throw new ApiError(401, "Authentication required: use your API key as the password");
+            }
+            if (!actsFor({ username, orgs: store.orgsOf(username) }, owner)) throw notAuthorized();
+            if (!repos.exists(owner, algo)) throw new ApiError(404, `No such repository ${owner}/${algo}`);
+
+            const dir = repos.dir(owner, algo);
+            const pushing = (request.params as any)["*"] === "git-receive-pack";
+            const before = pushing ? await revParse(dir, BRANCH) : undefined;
+            await httpBackend(request, reply, dir, (request.params as any)["*"], username);
+            if (pushing) {
+                const after = await revParse(dir, BRANCH);
+                if (after && after !== before) repos.emit("push", { owner, algo, before, after } satisfies PushEvent);
+            }
+        };
+        app.get("/git/:owner/:repo/*", handler);
+        app.post("/git/:owner/:repo/*", handler);
+    };
+}
+
+function basicAuthUser(store: Store, request: FastifyRequest): string | undefined {
+    const header = request.headers.authorization ?? "";
+    const match = /^basic\s+(.+)$/i.exec(header);
+    if (!match) {
+        const key = apiKeyFrom(header);
+        return key ? store.userForKey(key) : undefined;
+    }
+    const decoded = Buffer.from(match[1], "base64").toString("utf8");
+    const password = decoded.slice(decoded.indexOf(":") + 1);
+    return store.userForKey(decodeURIComponent(password));
+}
+
+/** Runs `git http-backend` as a CGI program for one request and streams its reply. */
+function httpBackend(request: FastifyRequest, reply: FastifyReply, repoDir: string, pathInfo: string, user: string) {
+    const url = new URL(request.url, "http://local");
+    const child = spawn("git", ["http-backend"], {
+        env: {
+            PATH: process.env.PATH,
+            GIT_PROJECT_ROOT: path.dirname(repoDir),
+            GIT_HTTP_EXPORT_ALL: "1",
+            PATH_INFO: `/${path.basename(repoDir)}/${pathInfo}`,
+            REQUEST_METHOD: request.method,
+            QUERY_STRING: url.search.slice(1),
+            CONTENT_TYPE: request.headers["content-type"] ?? "",
+            HTTP_CONTENT_ENCODING: (request.headers["content-encoding"] as string) ?? "",
+            GIT_PROTOCOL: (request.headers["git-protocol"] as string) ?? "",
+            REMOTE_USER: user,
+            REMOTE_ADDR: request.ip,
+        },
+    });
+    request.raw.pipe(child.stdin);
+    return new Promise<void>((resolve, reject) => {
+        let head = Buffer.alloc(0);
+        let headersDone = false;
+        child.stdout.on("data", (chunk: Buffer) => {
+            if (headersDone) return void reply.raw.write(chunk);
+            head = Buffer.concat([head, chunk]);
+            const end = head.indexOf("\r\n\r\n");
+            if (end < 0) return;
+            headersDone = true;
+            let status = 200;
+            for (const line of head.subarray(0, end).toString("latin1").split("\r\n")) {
+                const colon = line.indexOf(":");
+                const name = line.slice(0, colon).trim();
+                const value = line.slice(colon + 1).trim();
+                if (name.toLowerCase() === "status") status = parseInt(value, 10);
+                else reply.raw.setHeader(name, value);
+            }
+            reply.hijack();
+            reply.raw.writeHead(status);
+            reply.raw.write(head.subarray(end + 4));
+        });
+        child.on("error", reject);
+        child.on("close", (code) => {
+            if (!headersDone) return reject(new ApiError(500, `git http-backend failed (exit ${code})`));
+            reply.raw.end();
+            resolve();
+        });
+    });
+}
