@@ -13,4 +13,7 @@ export PULUMI_ALGORITHMIA_ENGINE_BIN
 
 echo "test: type-checking" >&2
 npx tsc --noEmit -p tsconfig.json
-npx mocha "$@"
+# Every suite unless spec files are named (options alone, e.g. --grep, still run every suite).
+specs=("test/**/*.test.ts")
+for arg in "$@"; do case "$arg" in *.ts) specs=() ;; esac; done
+npx mocha "${specs[@]}" "$@"

@@ -1,0 +1,61 @@
+// `algorithmia-local --port P --data-dir D --user NAME:KEY [--user ...] [--org ORG:USER,USER] [--faults SPEC]`
+import { parseArgs } from "util";
+import { DEFAULT_USER, startServer } from "./index";
+
+const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--user NAME:KEY]... [--org ORG:USER[,USER]]...
+                        [--faults SPEC] [--log]
+  --port      port to listen on (default 8080; 0 picks a free one)
+  --data-dir  where state is kept (default ./.algorithmia-local); it survives restarts
+  --user      an API user and its key; repeatable. Without one, user "${DEFAULT_USER}" gets a generated key
+  --org       an organization and its members (existing --user names); repeatable
+  --faults    fault injection, e.g. "POST /v1/algorithms/*=error:0.1,latency:200ms" (see server/faults.ts)`;
+
+function pair(value: string, option: string): [string, string] {
+    const at = value.indexOf(":");
+    if (at <= 0 || at === value.length - 1) throw new Error(`${option} takes NAME:VALUE, got "${value}"`);
+    return [value.slice(0, at), value.slice(at + 1)];
+}
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({
+        options: {
+            port: { type: "string", default: "8080" },
+            host: { type: "string", default: "127.0.0.1" },
+            "data-dir": { type: "string", default: ".algorithmia-local" },
+            user: { type: "string", multiple: true, default: [] },
+            org: { type: "string", multiple: true, default: [] },
+            faults: { type: "string" },
+            log: { type: "boolean", default: false },
+            help: { type: "boolean", default: false },
+        },
+    });
+    if (values.help) {
+        console.log(usage);
+        return;
+    }
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${values.port}`);
+
+    const server = await startServer({
+        port,
+        host: values.host,
+        dataDir: values["data-dir"]!,
+        users: values.user!.map((u) => pair(u, "--user")).map(([name, key]) => ({ name, key })),
+        orgs: values.org!.map((o) => pair(o, "--org")).map(([name, members]) => ({ name, members: members.split(",") })),
+        faults: values.faults,
+        log: values.log,
+    });
+    if (!values.user!.length) {
+        const [user] = server.users;
+        console.log(`user ${user.name}, API key ${user.key} (kept in ${values["data-dir"]}/local-user.json)`);
+    }
+    console.log(`algorithmia-local listening on ${server.url}`);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => void server.close().then(() => process.exit(0)));
+    }
+}
+
+main().catch((err) => {
+    console.error(`algorithmia-local: ${err.message}\n${usage}`);
+    process.exit(2);
+});

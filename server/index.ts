@@ -1,0 +1,109 @@
+// algorithmia-local: an Algorithmia-compatible API server. This module assembles it: durable store, request
+// counting and fault injection, authentication, then one plugin per API area (each in its own encapsulated
+// Fastify context, so an area may parse bodies its own way — the Data API streams them).
+import Fastify, { FastifyInstance } from "fastify";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { authenticate } from "./auth";
+import { errorHandler } from "./errors";
+import { Faults } from "./faults";
+import { Store } from "./store";
+import { dataApi } from "./data";
+import { algorithmsApi } from "./algorithms";
+import { versionsApi } from "./versions";
+import { secretsApi } from "./secrets";
+import { environmentsApi } from "./environments";
+
+export interface ServerOptions {
+    /** Where everything is kept; state survives restarts. */
+    dataDir: string;
+    /** 0 (the default) picks a free port. */
+    port?: number;
+    host?: string;
+    /** API users as `{name, key}`. None: a user `local` with a generated key (kept in dataDir). */
+    users?: { name: string; key: string }[];
+    /** Organizations and their member users. */
+    orgs?: { name: string; members: string[] }[];
+    /** A fault-injection spec, see server/faults.ts. */
+    faults?: string;
+    /** Log every request (pino JSON lines on stdout). */
+    log?: boolean;
+}
+
+/** What every API area gets. */
+export interface ServerContext {
+    store: Store;
+    faults: Faults;
+    /** The server's own base URL (for links in replies), known once it listens. */
+    baseUrl(): string;
+}
+
+export type ApiArea = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
+
+/** The API areas, in registration order. */
+const areas: ApiArea[] = [dataApi, algorithmsApi, versionsApi, secretsApi, environmentsApi];
+
+export interface RunningServer {
+    url: string;
+    port: number;
+    store: Store;
+    faults: Faults;
+    /** The users created from ServerOptions (or the generated `local` user). */
+    users: { name: string; key: string }[];
+    close(): Promise<void>;
+}
+
+export const DEFAULT_USER = "local";
+const GENERATED_KEY_FILE = "local-user.json";
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+    const store = new Store(options.dataDir);
+    const users = options.users?.length ? options.users : [generatedUser(options.dataDir)];
+    for (const user of users) store.ensureUser(user.name, user.key);
+    for (const org of options.orgs ?? []) store.ensureOrg(org.name, org.members);
+
+    const faults = new Faults(options.faults);
+    const app = Fastify({
+        logger: options.log ?? false,
+        bodyLimit: 10 * 1024 * 1024, // Algorithmia's maximum request size (algorithmia-api.md §1.3)
+        genReqId: () => `req-${crypto.randomUUID()}`,
+    });
+    let url = "";
+    const ctx: ServerContext = { store, faults, baseUrl: () => url };
+
+    app.setErrorHandler(errorHandler);
+    app.addHook("onRequest", async (request, reply) => faults.onRequest(request, reply));
+    app.addHook("onRequest", async (request) => {
+        if (request.url.startsWith("/v1/")) authenticate(store, request);
+    });
+    await app.register(faults.routes());
+    for (const area of areas) await app.register(async (scope) => area(scope, ctx));
+
+    await app.listen({ port: options.port ?? 0, host: options.host ?? "127.0.0.1" });
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : options.port ?? 0;
+    url = `http://${options.host ?? "127.0.0.1"}:${port}`;
+
+    return {
+        url,
+        port,
+        store,
+        faults,
+        users,
+        async close() {
+            await app.close();
+            store.close();
+        },
+    };
+}
+
+/** The `local` user's key, generated on first start and kept in the data directory. */
+function generatedUser(dataDir: string): { name: string; key: string } {
+    const file = path.join(dataDir, GENERATED_KEY_FILE);
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
+    const user = { name: DEFAULT_USER, key: `sim${crypto.randomBytes(18).toString("base64url")}` };
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(user, null, 2) + "\n", { mode: 0o600 });
+    return user;
+}
