@@ -1,0 +1,262 @@
+// The Python environment algorithms run (and are built) in: a virtual environment made from the committed,
+// fully pinned server/runtime/python-requirements.txt (the official `algorithmia` client, numpy, scikit-learn,
+// packaging), created once per machine and cached at
+//
+//     <cache root>/python-runtime-<hash>/          cache root: $PULUMI_ALGORITHMIA_CACHE, else
+//                                                  $XDG_CACHE_HOME/pulumi-algorithmia, else ~/.cache/pulumi-algorithmia
+//
+// where <hash> covers the requirements file and the base interpreter's version, so editing the file (or a new
+// python3) makes a new environment.
+//
+// API:
+//     ensurePythonRuntime(options?): Promise<PythonRuntime>   the venv, created on first use
+//     pythonRuntimeDir(options?): string                       where it is (or will be), without creating it
+//     runtimeAsset(name): string                               a file shipped next to this module
+//
+// Creation prints progress on stderr (or to `options.log`) and fails with a PythonRuntimeError that says
+// what is missing when python3, its venv module or pip are unavailable. Concurrency: callers in one process
+// share one promise; across processes a lock file (<dir>.lock, holding the creator's pid; a lock whose process
+// is gone, or older than an hour, is stale and taken over) serialises creation, and the environment is built
+// in a temporary directory that is renamed into place only once complete (it carries a `.complete` marker),
+// so a killed creator never leaves a half-made environment behind. The venv is always used through its own
+// interpreter (<dir>/bin/python), which finds its site-packages relative to itself, so the rename is safe.
+import { spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export interface PythonRuntime {
+    /** The venv's interpreter: run algorithms and build checks with this. */
+    python: string;
+    /** The venv directory. */
+    dir: string;
+    /** The base interpreter's version, e.g. "3.11.7". */
+    pythonVersion: string;
+    /** The requirements file it was made from. */
+    requirementsFile: string;
+}
+
+export interface PythonRuntimeOptions {
+    /** The base interpreter; default $ALGORITHMIA_LOCAL_PYTHON, else `python3` on PATH. */
+    python?: string;
+    /** Cache root; default as described at the top of this module. */
+    cacheDir?: string;
+    /** Requirements file; default the committed server/runtime/python-requirements.txt. */
+    requirementsFile?: string;
+    /** Where progress lines go while the environment is being created; default stderr. */
+    log?: (line: string) => void;
+}
+
+export class PythonRuntimeError extends Error {}
+
+const COMPLETE_MARKER = ".complete";
+const STALE_LOCK_MS = 60 * 60 * 1000;
+const inProcess = new Map<string, Promise<PythonRuntime>>();
+
+/**
+ * A file shipped beside this module (python-worker.py, python-build-check.py, python-requirements.txt). When
+ * running from a compiled dist/ tree, where tsc copies no such files, it falls back to the source tree.
+ */
+export function runtimeAsset(name: string): string {
+    const here = path.join(__dirname, name);
+    if (fs.existsSync(here)) return here;
+    const source = path.resolve(__dirname, "..", "..", "..", "server", "runtime", name);
+    if (fs.existsSync(source)) return source;
+    throw new PythonRuntimeError(`algorithmia-local: runtime file ${name} not found beside ${__dirname}`);
+}
+
+export function defaultCacheRoot(): string {
+    if (process.env.PULUMI_ALGORITHMIA_CACHE) return process.env.PULUMI_ALGORITHMIA_CACHE;
+    const xdg = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
+    return path.join(xdg, "pulumi-algorithmia");
+}
+
+function basePython(options: PythonRuntimeOptions): string {
+    return options.python ?? process.env.ALGORITHMIA_LOCAL_PYTHON ?? "python3";
+}
+
+/** The base interpreter's version; throws a PythonRuntimeError saying how to get one when it is missing. */
+function probePython(python: string): string {
+    const probe = spawnSync(python, ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], { encoding: "utf8" });
+    if (probe.error || probe.status !== 0) {
+        const why = probe.error ? (probe.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : probe.error.message
+            : (probe.stderr || "").trim();
+        throw new PythonRuntimeError(
+            `algorithmia-local: cannot run Python algorithms: the interpreter '${python}' is unavailable (${why}). ` +
+            `Install Python 3.9 or newer with its venv module (e.g. apt-get install python3 python3-venv), or set ` +
+            `ALGORITHMIA_LOCAL_PYTHON to an interpreter.`);
+    }
+    const version = probe.stdout.trim();
+    const [major, minor] = version.split(".").map(Number);
+    if (major !== 3 || minor < 9) {
+        throw new PythonRuntimeError(`algorithmia-local: '${python}' is Python ${version}; Python 3.9 or newer is needed`);
+    }
+    return version;
+}
+
+function dirFor(options: PythonRuntimeOptions, pythonVersion: string): { dir: string; requirementsFile: string } {
+    const requirementsFile = options.requirementsFile ?? runtimeAsset("python-requirements.txt");
+    const hash = crypto.createHash("sha256")
+        .update(fs.readFileSync(requirementsFile))
+        .update(`\0python ${pythonVersion}\0${process.platform}-${process.arch}`)
+        .digest("hex").slice(0, 16);
+    return { dir: path.join(options.cacheDir ?? defaultCacheRoot(), `python-runtime-${hash}`), requirementsFile };
+}
+
+/** Where the runtime is (or will be) for these options; does not create it. */
+export function pythonRuntimeDir(options: PythonRuntimeOptions = {}): string {
+    return dirFor(options, probePython(basePython(options))).dir;
+}
+
+/** The Python runtime, created on first use (minutes) and reused afterwards (milliseconds). */
+export function ensurePythonRuntime(options: PythonRuntimeOptions = {}): Promise<PythonRuntime> {
+    let pythonVersion: string;
+    let dir: string;
+    let requirementsFile: string;
+    try {
+        pythonVersion = probePython(basePython(options));
+        ({ dir, requirementsFile } = dirFor(options, pythonVersion));
+    } catch (err) {
+        return Promise.reject(err);
+    }
+    let pending = inProcess.get(dir);
+    if (!pending) {
+        pending = create(dir, requirementsFile, pythonVersion, options);
+        inProcess.set(dir, pending);
+        pending.catch(() => inProcess.delete(dir)); // a later caller may try again
+    }
+    return pending;
+}
+
+function complete(dir: string): boolean {
+    return fs.existsSync(path.join(dir, COMPLETE_MARKER)) && fs.existsSync(path.join(dir, "bin", "python"));
+}
+
+function result(dir: string, requirementsFile: string, pythonVersion: string): PythonRuntime {
+    return { python: path.join(dir, "bin", "python"), dir, pythonVersion, requirementsFile };
+}
+
+async function create(dir: string, requirementsFile: string, pythonVersion: string, options: PythonRuntimeOptions): Promise<PythonRuntime> {
+    if (complete(dir)) return result(dir, requirementsFile, pythonVersion);
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    const lock = `${dir}.lock`;
+    let waitingSaid = false;
+    for (;;) {
+        if (complete(dir)) return result(dir, requirementsFile, pythonVersion);
+        if (tryLock(lock)) break;
+        if (!waitingSaid) {
+            log(`algorithmia-local: waiting for another process creating the Python runtime (${lock})`);
+            waitingSaid = true;
+        }
+        await sleep(1000);
+    }
+    try {
+        if (complete(dir)) return result(dir, requirementsFile, pythonVersion);
+        const tmp = `${dir}.tmp-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+        try {
+            await build(tmp, requirementsFile, basePython(options), log);
+            fs.writeFileSync(path.join(tmp, COMPLETE_MARKER),
+                JSON.stringify({ pythonVersion, requirements: fs.readFileSync(requirementsFile, "utf8"), created: new Date().toISOString() }) + "\n");
+            fs.rmSync(dir, { recursive: true, force: true }); // an incomplete leftover, if any
+            fs.renameSync(tmp, dir);
+        } finally {
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+        log(`algorithmia-local: Python runtime ready in ${dir}`);
+        return result(dir, requirementsFile, pythonVersion);
+    } finally {
+        fs.rmSync(lock, { force: true });
+    }
+}
+
+/** Takes the lock file, or takes over a stale one; false when another live process holds it. */
+function tryLock(lock: string): boolean {
+    try {
+        fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }), { flag: "wx" });
+        return true;
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    let holder: { pid?: number; host?: string; at?: number } = {};
+    try {
+        holder = JSON.parse(fs.readFileSync(lock, "utf8"));
+    } catch {
+        // Being written right now, or garbage: judge by its age.
+        try {
+            holder = { at: fs.statSync(lock).mtimeMs };
+        } catch {
+            return false; // just removed: try again
+        }
+    }
+    const dead = holder.pid !== undefined && holder.host === os.hostname() && !alive(holder.pid);
+    const old = Date.now() - (holder.at ?? 0) > STALE_LOCK_MS;
+    if (dead || old) fs.rmSync(lock, { force: true });
+    return false;
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+async function build(tmp: string, requirementsFile: string, python: string, log: (line: string) => void): Promise<void> {
+    log(`algorithmia-local: creating the Python runtime for algorithms (first run; this takes a few minutes)`);
+    log(`algorithmia-local:   python3 -m venv ${tmp}`);
+    const venv = await runLogged(python, ["-m", "venv", tmp], log);
+    if (venv.code !== 0 || !fs.existsSync(path.join(tmp, "bin", "python"))) {
+        throw new PythonRuntimeError(
+            `algorithmia-local: could not create a virtual environment with '${python} -m venv' (exit ${venv.code}). ` +
+            `Install the venv module (e.g. apt-get install python3-venv).\n${venv.tail}`);
+    }
+    const venvPython = path.join(tmp, "bin", "python");
+    const pipCheck = await runLogged(venvPython, ["-m", "pip", "--version"], log);
+    if (pipCheck.code !== 0) {
+        throw new PythonRuntimeError(
+            `algorithmia-local: the new virtual environment has no pip (exit ${pipCheck.code}). ` +
+            `Install ensurepip/pip for '${python}' (e.g. apt-get install python3-venv python3-pip).\n${pipCheck.tail}`);
+    }
+    log(`algorithmia-local:   pip install -r ${requirementsFile}`);
+    const pip = await runLogged(venvPython,
+        ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-r", requirementsFile], log);
+    if (pip.code !== 0) {
+        throw new PythonRuntimeError(
+            `algorithmia-local: installing the Python runtime's packages failed (pip exit ${pip.code}); ` +
+            `is the package index reachable?\n${pip.tail}`);
+    }
+}
+
+/** Runs a command, sending its output lines to `log`; keeps the last lines for error messages. */
+function runLogged(cmd: string, args: string[], log: (line: string) => void): Promise<{ code: number; tail: string }> {
+    return new Promise((resolve) => {
+        const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+        const lines: string[] = [];
+        let partial = "";
+        const onData = (chunk: Buffer) => {
+            const parts = (partial + chunk.toString("utf8")).split("\n");
+            partial = parts.pop() ?? "";
+            for (const line of parts) {
+                if (!line.trim()) continue;
+                lines.push(line);
+                if (lines.length > 40) lines.shift();
+                log(`algorithmia-local:     ${line}`);
+            }
+        };
+        child.stdout.on("data", onData);
+        child.stderr.on("data", onData);
+        child.on("error", (err) => resolve({ code: -1, tail: err.message }));
+        child.on("close", (code) => {
+            if (partial.trim()) lines.push(partial);
+            resolve({ code: code ?? -1, tail: lines.join("\n") });
+        });
+    });
+}
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}

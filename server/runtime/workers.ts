@@ -1,0 +1,715 @@
+// Warm workers for Python algorithms: a pool of long-lived python-worker.py processes, one per algorithm
+// version (key, e.g. "owner/algo/gitHash"), each importing the algorithm's module once and then serving calls
+// one at a time through apply(input) (Algorithmia's "preloading": module-level model loading happens once).
+//
+// API (what the execution route calls):
+//     const pool = new WorkerPool(options?)
+//     pool.call(request: WorkerCallRequest): Promise<WorkerCallOutcome>   never rejects; see the types below
+//     pool.activeCall(workerId): ActiveCall | undefined    which call a worker is serving right now (identity)
+//     pool.workers(): WorkerInfo[]                          live workers
+//     pool.retire(key?): void                               stop idle workers of a version (all: no key);
+//                                                           busy ones stop when their call ends
+//     pool.shutdown(): Promise<void>                        kill everything (the server calls it on close)
+//     gpuAvailable(): boolean
+//
+// Semantics:
+//   - Concurrency: at most `maxWorkersPerKey` workers per version (default 1, so a version's module is loaded
+//     once and its calls queue in arrival order); with more, calls go to idle workers first and new workers
+//     start up to the limit. A soft global cap (`maxWorkers`, default 16) stops the least recently used idle
+//     workers of other versions before starting a new one.
+//   - Timeout: `timeoutSeconds` (default 300, as Algorithmia) bounds the whole call, from pool.call() to the
+//     reply, including queueing, worker start and import. When it runs out while the call is running, the
+//     worker (its whole process group) is killed; the reply is error_type TimeoutError, "algorithm timed out
+//     after N seconds", and the next call starts a fresh worker.
+//   - Crashes: a worker that dies mid-call (os._exit, a signal, the OOM killer) gives that call an
+//     AlgorithmError saying how it died, with the tail of the worker's stderr (faulthandler's traceback for a
+//     segfault) as stacktrace and the call's captured output as stdout; the next call starts a fresh worker.
+//   - Import failures: InitializationError with the traceback (every queued call gets a try of its own).
+//   - stdout: per call, the algorithm's stdout and stderr interleaved (fds 1 and 2 redirected in the worker,
+//     so C extensions and subprocesses are captured too). The first call on a new worker also gets whatever
+//     the import printed, before its own output.
+//   - Idle workers are stopped after `idleTimeoutSeconds` (default 600).
+//   - Environment: workers get a minimal environment (PATH, HOME, LANG, TMPDIR, PYTHON* settings), then the
+//     caller's `env`. Pass `env` as a function to mint per-worker values (e.g. ALGORITHMIA_API_KEY set to a
+//     session key the server maps to the algorithm's identity; map that key to WorkerInfo.id, ask
+//     activeCall(id) which call — and `context` — a request made with it belongs to, and revoke it in
+//     `onWorkerExit`). A worker only serves calls whose env fingerprint matches the one it was started with:
+//     a plain-object env is fingerprinted by value, a function env by `envKey` (e.g. a hash of the
+//     algorithm's secrets), so changed secrets reach the next call through a new worker.
+//   - GPU: `environment: "gpu"` runs with the machine's GPUs visible when there are any (gpu: true in the
+//     outcome); without one it runs on CPU and reports gpu: false. "cpu" hides GPUs (CUDA_VISIBLE_DEVICES="").
+//   - Working directory of the algorithm: its treeDir; sys.path starts with treeDir and treeDir/src.
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Readable, Writable } from "stream";
+import { ensurePythonRuntime, PythonRuntimeOptions, runtimeAsset } from "./python-env";
+
+export type ContentType = "text" | "json" | "binary";
+export type MachineEnvironment = "cpu" | "gpu";
+
+/** The `error` object of an algorithm-execution reply (algorithmia-api.md §1.4 shape 3, §4.5). */
+export interface AlgorithmErrorBody {
+    message: string;
+    stacktrace: string;
+    error_type: string;
+}
+
+export interface WorkerInfo {
+    /** Unique per worker process, e.g. "w-3f9c…". */
+    id: string;
+    /** The version key it serves. */
+    key: string;
+    treeDir: string;
+    entryModule: string;
+    environment: MachineEnvironment;
+    /** Whether GPUs are visible to it. */
+    gpu: boolean;
+    pid?: number;
+    state: "starting" | "idle" | "busy" | "stopped";
+    startedAt: Date;
+    /** Calls answered so far. */
+    calls: number;
+}
+
+export interface WorkerCallRequest {
+    /** The algorithm version, e.g. "owner/algo/gitHash"; one warm worker (group) per key. */
+    key: string;
+    /** The checked-out source tree of that version (the worker's cwd). */
+    treeDir: string;
+    /** The module to import, e.g. "src.Hello" (see pythonEntryModule in python-build.ts). */
+    entryModule: string;
+    /**
+     * text: a string (a Buffer is decoded as UTF-8); json: the parsed value, or a Buffer holding the JSON
+     * text (parsed by Python, so big integers keep their precision); binary: a Buffer/Uint8Array.
+     */
+    input: unknown;
+    contentType: ContentType;
+    /** Default 300 (Algorithmia's default; the route enforces its maximum of 3000). */
+    timeoutSeconds?: number;
+    /** Extra environment variables for the worker (see the top of this module). */
+    env?: Record<string, string> | ((worker: WorkerInfo) => Record<string, string>);
+    /** Fingerprint of a function `env`; workers started with another fingerprint are not reused. */
+    envKey?: string;
+    /** Default "cpu". */
+    environment?: MachineEnvironment;
+    /** An id for this call (default a generated "call-…"); ActiveCall reports it. */
+    callId?: string;
+    /** Anything the caller wants back from activeCall() while this call runs (e.g. the caller's identity). */
+    context?: unknown;
+}
+
+interface OutcomeMeta {
+    callId: string;
+    /** The algorithm's captured stdout and stderr for this call. */
+    stdout: string;
+    /** Time in apply() as measured by the worker; for timeouts and crashes, time since the call was sent. */
+    durationSeconds: number;
+    /** Time since pool.call(), queueing and worker start included. */
+    wallSeconds: number;
+    workerId?: string;
+    /** The call started a new worker (and so paid the import). */
+    coldStart: boolean;
+    environment: MachineEnvironment;
+    gpu: boolean;
+}
+
+export interface WorkerCallSuccess extends OutcomeMeta {
+    /** text: string; json: the value; binary: a Buffer. */
+    result: unknown;
+    contentType: ContentType;
+    /** json only: the result as the algorithm serialised it (exact, e.g. for integers beyond 2^53). */
+    resultJson?: string;
+}
+
+export interface WorkerCallFailure extends OutcomeMeta {
+    error: AlgorithmErrorBody;
+}
+
+export type WorkerCallOutcome = WorkerCallSuccess | WorkerCallFailure;
+
+export function isFailure(outcome: WorkerCallOutcome): outcome is WorkerCallFailure {
+    return "error" in outcome;
+}
+
+export interface ActiveCall {
+    callId: string;
+    key: string;
+    workerId: string;
+    context: unknown;
+    startedAt: Date;
+}
+
+export interface WorkerPoolOptions {
+    /** The interpreter workers run with; default the runtime venv's (created on first call if need be). */
+    python?: string;
+    /** Options for ensurePythonRuntime when `python` is not given. */
+    runtime?: PythonRuntimeOptions;
+    /** Default 1. */
+    maxWorkersPerKey?: number;
+    /** Soft cap on live workers; default 16. */
+    maxWorkers?: number;
+    /** Default 600. */
+    idleTimeoutSeconds?: number;
+    onWorkerStart?: (worker: WorkerInfo) => void;
+    onWorkerExit?: (worker: WorkerInfo, reason: string) => void;
+    /** Output a worker writes outside of calls (background threads) and its own diagnostics; default dropped. */
+    onWorkerOutput?: (worker: WorkerInfo, text: string) => void;
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 300;
+const STDERR_TAIL = 16 * 1024;
+
+let gpuCache: boolean | undefined;
+
+/** Whether this machine has an NVIDIA GPU (ALGORITHMIA_LOCAL_GPU=0/1 overrides the probe). */
+export function gpuAvailable(): boolean {
+    if (process.env.ALGORITHMIA_LOCAL_GPU === "0") return false;
+    if (process.env.ALGORITHMIA_LOCAL_GPU === "1") return true;
+    if (gpuCache === undefined) {
+        const probe = spawnSync("nvidia-smi", ["-L"], { encoding: "utf8", timeout: 5000 });
+        gpuCache = fs.existsSync("/dev/nvidia0") || (probe.status === 0 && /GPU \d/.test(probe.stdout ?? ""));
+    }
+    return gpuCache;
+}
+
+interface PendingCall {
+    request: WorkerCallRequest;
+    callId: string;
+    fingerprint: string;
+    environment: MachineEnvironment;
+    receivedAt: number;
+    sentAt?: number;
+    /** The file name stem the worker captures this call's output under (in its capture directory). */
+    capture?: string;
+    worker?: Worker;
+    coldStart: boolean;
+    timer?: NodeJS.Timeout;
+    settled: boolean;
+    resolve(outcome: WorkerCallOutcome): void;
+}
+
+interface Group {
+    workers: Worker[];
+    queue: PendingCall[];
+}
+
+interface Message {
+    type: "ready" | "init_error" | "result" | "error";
+    id?: string;
+    result?: unknown;
+    result_json?: string;
+    content_type?: ContentType;
+    error?: AlgorithmErrorBody;
+    stdout?: string;
+    duration?: number;
+    pid?: number;
+}
+
+class Worker {
+    readonly info: WorkerInfo;
+    child?: ChildProcess;
+    current?: PendingCall;
+    ready = false;
+    stopping = false;
+    lastUsed = Date.now();
+    /** Output of the import, handed to the first call. */
+    initStdout = "";
+    stderrTail = "";
+    sequence = 0;
+    captureDir: string;
+    exited: Promise<void>;
+    private markExited!: () => void;
+
+    constructor(readonly key: string, readonly fingerprint: string, request: WorkerCallRequest, environment: MachineEnvironment) {
+        const gpu = environment === "gpu" && gpuAvailable();
+        this.info = {
+            id: `w-${crypto.randomBytes(8).toString("hex")}`,
+            key,
+            treeDir: request.treeDir,
+            entryModule: request.entryModule,
+            environment,
+            gpu,
+            state: "starting",
+            startedAt: new Date(),
+            calls: 0,
+        };
+        this.captureDir = fs.mkdtempSync(path.join(os.tmpdir(), "algorithmia-worker-"));
+        this.exited = new Promise((resolve) => (this.markExited = resolve));
+    }
+
+    get idle(): boolean {
+        return this.ready && !this.current && !this.stopping;
+    }
+
+    send(message: unknown): void {
+        const requests = this.child?.stdio[3] as Writable | undefined;
+        requests?.write(JSON.stringify(message) + "\n");
+    }
+
+    kill(): void {
+        this.stopping = true;
+        const pid = this.child?.pid;
+        if (pid === undefined || this.info.state === "stopped") return;
+        try {
+            process.kill(-pid, "SIGKILL"); // its own process group: the algorithm's subprocesses too
+        } catch {
+            try {
+                this.child?.kill("SIGKILL");
+            } catch {
+                // already gone
+            }
+        }
+    }
+
+    exitedNow(): void {
+        this.info.state = "stopped";
+        fs.rmSync(this.captureDir, { recursive: true, force: true });
+        this.markExited();
+    }
+}
+
+const livePools = new Set<WorkerPool>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+    if (exitHookInstalled) return;
+    exitHookInstalled = true;
+    // Workers run in their own process groups; do not leave them behind when node exits without shutdown().
+    process.on("exit", () => {
+        for (const pool of livePools) pool.killAllNow();
+    });
+}
+
+export class WorkerPool {
+    private readonly groups = new Map<string, Group>();
+    private readonly byId = new Map<string, Worker>();
+    private readonly maxPerKey: number;
+    private readonly maxWorkers: number;
+    private readonly idleMs: number;
+    private python?: Promise<string>;
+    private closed = false;
+    private reaper: NodeJS.Timeout;
+
+    constructor(private readonly options: WorkerPoolOptions = {}) {
+        this.maxPerKey = Math.max(1, options.maxWorkersPerKey ?? 1);
+        this.maxWorkers = Math.max(1, options.maxWorkers ?? 16);
+        this.idleMs = (options.idleTimeoutSeconds ?? 600) * 1000;
+        if (options.python) this.python = Promise.resolve(options.python);
+        this.reaper = setInterval(() => this.reapIdle(), Math.min(30_000, Math.max(1000, this.idleMs / 4)));
+        this.reaper.unref();
+        livePools.add(this);
+        installExitHook();
+    }
+
+    call(request: WorkerCallRequest): Promise<WorkerCallOutcome> {
+        return new Promise((resolve) => {
+            const environment: MachineEnvironment = request.environment === "gpu" ? "gpu" : "cpu";
+            const call: PendingCall = {
+                request,
+                callId: request.callId ?? `call-${crypto.randomUUID()}`,
+                fingerprint: fingerprint(request, environment),
+                environment,
+                receivedAt: Date.now(),
+                coldStart: false,
+                settled: false,
+                resolve,
+            };
+            if (this.closed) {
+                this.settle(call, failure(call, "SystemError", "the algorithm runtime is shutting down", ""));
+                return;
+            }
+            const asked = request.timeoutSeconds;
+            const timeoutSeconds = asked !== undefined && Number.isFinite(asked) && asked > 0 ? asked : DEFAULT_TIMEOUT_SECONDS;
+            call.timer = setTimeout(() => this.timeOut(call, timeoutSeconds), Math.min(timeoutSeconds * 1000, 2 ** 31 - 1));
+            const group = this.group(request.key);
+            group.queue.push(call);
+            this.pump(request.key);
+        });
+    }
+
+    activeCall(workerId: string): ActiveCall | undefined {
+        const worker = this.byId.get(workerId);
+        const call = worker?.current;
+        if (!worker || !call) return undefined;
+        return {
+            callId: call.callId,
+            key: worker.key,
+            workerId,
+            context: call.request.context,
+            startedAt: new Date(call.sentAt ?? call.receivedAt),
+        };
+    }
+
+    workers(): WorkerInfo[] {
+        return [...this.byId.values()].map((w) => ({ ...w.info }));
+    }
+
+    retire(key?: string): void {
+        for (const worker of [...this.byId.values()]) {
+            if (key !== undefined && worker.key !== key) continue;
+            if (worker.current) worker.stopping = true; // stops after its call
+            else this.stop(worker, "retired");
+        }
+    }
+
+    async shutdown(): Promise<void> {
+        this.closed = true;
+        clearInterval(this.reaper);
+        for (const group of this.groups.values()) {
+            for (const call of group.queue.splice(0)) {
+                this.settle(call, failure(call, "SystemError", "the algorithm runtime is shutting down", ""));
+            }
+        }
+        const workers = [...this.byId.values()];
+        for (const worker of workers) {
+            if (worker.current) {
+                this.settle(worker.current, failure(worker.current, "SystemError", "the algorithm runtime is shutting down", ""));
+            }
+            this.stop(worker, "shutdown");
+        }
+        // A ref'd timer: wait (briefly) for the exits even though workers themselves do not hold node open.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(workers.map((w) => w.exited)), new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+        clearTimeout(timer);
+        for (const worker of workers) fs.rmSync(worker.captureDir, { recursive: true, force: true });
+        livePools.delete(this);
+    }
+
+    /** Synchronous last resort from process.on("exit"). */
+    killAllNow(): void {
+        for (const worker of this.byId.values()) {
+            worker.kill();
+            fs.rmSync(worker.captureDir, { recursive: true, force: true });
+        }
+    }
+
+    // --- scheduling -----------------------------------------------------------------------------------------
+
+    private group(key: string): Group {
+        let group = this.groups.get(key);
+        if (!group) {
+            group = { workers: [], queue: [] };
+            this.groups.set(key, group);
+        }
+        return group;
+    }
+
+    private pump(key: string): void {
+        const group = this.groups.get(key);
+        if (!group || this.closed) return;
+        while (group.queue.length) {
+            const call = group.queue[0];
+            let worker = group.workers.find((w) => w.idle && w.fingerprint === call.fingerprint);
+            if (!worker) {
+                // A worker started for another env (e.g. before a secret changed) is replaced once idle.
+                const stale = group.workers.find((w) => w.idle && w.fingerprint !== call.fingerprint);
+                if (stale) this.stop(stale, "environment changed");
+                const live = group.workers.filter((w) => !w.stopping).length;
+                if (live >= this.maxPerKey) return; // wait for a worker to free up
+                worker = this.start(call);
+                call.coldStart = true;
+            }
+            group.queue.shift();
+            this.assign(worker, call);
+        }
+        if (!group.workers.length && !group.queue.length) this.groups.delete(key);
+    }
+
+    private assign(worker: Worker, call: PendingCall): void {
+        worker.current = call;
+        worker.info.state = "busy";
+        call.worker = worker;
+        if (worker.ready) this.dispatch(worker, call);
+    }
+
+    private dispatch(worker: Worker, call: PendingCall): void {
+        call.sentAt = Date.now();
+        call.capture = `call-${++worker.sequence}`;
+        const { input, contentType } = call.request;
+        const message: Record<string, unknown> = { id: call.callId, content_type: contentType, capture: call.capture };
+        try {
+            if (contentType === "text") {
+                message.data = Buffer.isBuffer(input) ? input.toString("utf8") : String(input ?? "");
+            } else if (contentType === "binary") {
+                const bytes = Buffer.isBuffer(input) ? input
+                    : input instanceof Uint8Array ? Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+                    : Buffer.from(String(input ?? ""), "utf8");
+                message.data = bytes.toString("base64");
+            } else if (contentType === "json") {
+                if (Buffer.isBuffer(input)) {
+                    message.data = input.toString("utf8");
+                    message.json_text = true;
+                } else {
+                    message.data = input === undefined ? null : input;
+                }
+            } else {
+                throw new Error(`unsupported content type ${String(contentType)}`);
+            }
+            worker.send(message);
+        } catch (err) {
+            worker.current = undefined;
+            worker.info.state = "idle";
+            this.settle(call, failure(call, "InputError", (err as Error).message, ""));
+            this.pump(worker.key);
+        }
+    }
+
+    private start(call: PendingCall): Worker {
+        const request = call.request;
+        this.makeRoom();
+        const worker = new Worker(request.key, call.fingerprint, request, call.environment);
+        this.group(request.key).workers.push(worker);
+        this.byId.set(worker.info.id, worker);
+        this.launch(worker, request).catch((err: Error) => {
+            // No interpreter (or the runtime could not be created): fail this call, drop the worker.
+            if (worker.current) this.settle(worker.current, failure(worker.current, "SystemError", err.message, ""));
+            worker.current = undefined;
+            this.forget(worker, `failed to start: ${err.message}`);
+            worker.exitedNow();
+        });
+        return worker;
+    }
+
+    private async launch(worker: Worker, request: WorkerCallRequest): Promise<void> {
+        if (!this.python) {
+            this.python = ensurePythonRuntime(this.options.runtime).then((r) => r.python);
+            this.python.catch(() => (this.python = undefined));
+        }
+        const python = await this.python;
+        if (worker.stopping) throw new Error("the worker was stopped before it started");
+        const extra = typeof request.env === "function" ? request.env({ ...worker.info }) : request.env ?? {};
+        const env: NodeJS.ProcessEnv = {
+            PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+            HOME: process.env.HOME ?? os.homedir(),
+            LANG: process.env.LANG ?? "C.UTF-8",
+            TMPDIR: process.env.TMPDIR ?? os.tmpdir(),
+            PYTHONUNBUFFERED: "1",
+            PYTHONDONTWRITEBYTECODE: "1",
+            PYTHONIOENCODING: "utf-8",
+            ...(worker.info.gpu ? {} : { CUDA_VISIBLE_DEVICES: "" }),
+            ...extra,
+        };
+        const child = spawn(python, ["-u", runtimeAsset("python-worker.py"), request.treeDir, request.entryModule, worker.captureDir], {
+            cwd: request.treeDir,
+            env,
+            stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
+            detached: true,
+        });
+        worker.child = child;
+        worker.info.pid = child.pid;
+        // Idle workers must not keep node alive; a call in flight is held by its (ref'd) timeout timer.
+        child.unref();
+        for (const stream of child.stdio) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+
+        const onOutput = (chunk: Buffer) => {
+            const text = chunk.toString("utf8");
+            worker.stderrTail = (worker.stderrTail + text).slice(-STDERR_TAIL);
+            this.options.onWorkerOutput?.({ ...worker.info }, text);
+        };
+        child.stdout!.on("data", onOutput);
+        child.stderr!.on("data", onOutput);
+        const stderrDone = new Promise<void>((resolve) => child.stderr!.on("close", () => resolve()));
+
+        let partial = "";
+        const replies = child.stdio[4] as Readable;
+        replies.on("data", (chunk: Buffer) => {
+            partial += chunk.toString("utf8");
+            let newline: number;
+            while ((newline = partial.indexOf("\n")) >= 0) {
+                const line = partial.slice(0, newline);
+                partial = partial.slice(newline + 1);
+                if (line.trim()) this.onMessage(worker, line);
+            }
+        });
+        replies.on("error", () => undefined);
+        (child.stdio[3] as Writable).on("error", () => undefined); // EPIPE when the worker dies
+
+        child.on("error", (err) => {
+            onOutput(Buffer.from(`failed to start the worker: ${err.message}\n`));
+            if (child.pid === undefined) this.onExit(worker, null, null); // never started: no exit event
+        });
+        child.on("exit", (code, signal) => {
+            // Let the last stderr (e.g. faulthandler's traceback) arrive, but do not wait on grandchildren.
+            void Promise.race([stderrDone, sleep(300)]).then(() => this.onExit(worker, code, signal));
+        });
+        this.options.onWorkerStart?.({ ...worker.info });
+    }
+
+    private onMessage(worker: Worker, line: string): void {
+        let message: Message;
+        try {
+            message = JSON.parse(line);
+        } catch {
+            worker.stderrTail += `\n[worker protocol error: ${line.slice(0, 200)}]`;
+            return;
+        }
+        if (message.type === "ready") {
+            worker.ready = true;
+            worker.initStdout = message.stdout ?? "";
+            if (worker.current) this.dispatch(worker, worker.current);
+            else {
+                worker.info.state = "idle";
+                this.pump(worker.key);
+            }
+            return;
+        }
+        const call = worker.current;
+        if (message.type === "init_error") {
+            worker.stopping = true; // it exits by itself
+            if (call) {
+                worker.current = undefined;
+                const error = message.error ?? { message: "the algorithm failed to load", stacktrace: "", error_type: "InitializationError" };
+                this.settle(call, { ...meta(call, message.stdout ?? "", elapsed(call)), error });
+            }
+            return;
+        }
+        if (!call || message.id !== call.callId) return; // a reply to a call that already timed out
+        worker.current = undefined;
+        worker.info.calls++;
+        worker.lastUsed = Date.now();
+        let stdout = message.stdout ?? "";
+        if (worker.info.calls === 1 && worker.initStdout) stdout = worker.initStdout + stdout;
+        const duration = message.duration ?? elapsed(call);
+        if (message.type === "result") {
+            const contentType = message.content_type ?? "json";
+            let result: unknown = message.result;
+            let resultJson: string | undefined;
+            if (contentType === "binary") result = Buffer.from(String(message.result ?? ""), "base64");
+            else if (contentType === "json") {
+                resultJson = message.result_json ?? JSON.stringify(message.result ?? null);
+                result = JSON.parse(resultJson);
+            }
+            this.settle(call, { ...meta(call, stdout, duration), result, contentType, ...(resultJson !== undefined ? { resultJson } : {}) });
+        } else {
+            const error = message.error ?? { message: "unknown error", stacktrace: "", error_type: "AlgorithmError" };
+            this.settle(call, { ...meta(call, stdout, duration), error });
+        }
+        if (worker.stopping) this.stop(worker, "retired");
+        else worker.info.state = "idle";
+        this.pump(worker.key);
+    }
+
+    private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+        const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
+        const call = worker.current;
+        worker.current = undefined;
+        if (call && !call.settled) {
+            let stdout = "";
+            try {
+                stdout = fs.readFileSync(path.join(worker.captureDir, `${call.capture}.out`), "utf8");
+            } catch {
+                // nothing printed, or the import was running
+            }
+            if (!worker.ready) {
+                try {
+                    stdout = fs.readFileSync(path.join(worker.captureDir, "init.out"), "utf8");
+                } catch {
+                    // none
+                }
+            }
+            const phase = worker.ready ? "while handling the request" : "while loading the algorithm";
+            const type = worker.ready ? "AlgorithmError" : "InitializationError";
+            this.settle(call, failure(call, type, `the algorithm's process ${how} ${phase}`, stdout, worker.stderrTail.trim()));
+        }
+        this.forget(worker, worker.stopping ? "stopped" : how);
+        worker.exitedNow();
+        this.pump(worker.key);
+    }
+
+    private timeOut(call: PendingCall, seconds: number): void {
+        if (call.settled) return;
+        const message = `algorithm timed out after ${seconds} seconds`;
+        const worker = call.worker;
+        if (!worker) {
+            const group = this.groups.get(call.request.key);
+            if (group) group.queue = group.queue.filter((c) => c !== call);
+            this.settle(call, failure(call, "TimeoutError", message, ""));
+            return;
+        }
+        let stdout = "";
+        try {
+            stdout = fs.readFileSync(path.join(worker.captureDir, worker.ready && call.capture ? `${call.capture}.out` : "init.out"), "utf8");
+        } catch {
+            // nothing printed
+        }
+        this.settle(call, failure(call, "TimeoutError", message, stdout));
+        worker.current = undefined;
+        this.stop(worker, "timed out");
+    }
+
+    private settle(call: PendingCall, outcome: WorkerCallOutcome): void {
+        if (call.settled) return;
+        call.settled = true;
+        if (call.timer) clearTimeout(call.timer);
+        call.resolve(outcome);
+    }
+
+    /** Kills a worker and takes it out of the pool at once (its exit is handled later). */
+    private stop(worker: Worker, reason: string): void {
+        worker.kill();
+        this.forget(worker, reason);
+        if (!worker.child) worker.exitedNow();
+    }
+
+    private forget(worker: Worker, reason: string): void {
+        if (!this.byId.has(worker.info.id)) return;
+        this.byId.delete(worker.info.id);
+        const group = this.groups.get(worker.key);
+        if (group) group.workers = group.workers.filter((w) => w !== worker);
+        this.options.onWorkerExit?.({ ...worker.info, state: "stopped" }, reason);
+        // Queued calls of this version may now start a worker of their own.
+        setImmediate(() => this.pump(worker.key));
+    }
+
+    private makeRoom(): void {
+        if (this.byId.size < this.maxWorkers) return;
+        const idle = [...this.byId.values()].filter((w) => w.idle).sort((a, b) => a.lastUsed - b.lastUsed);
+        for (const worker of idle) {
+            if (this.byId.size < this.maxWorkers) break;
+            this.stop(worker, "evicted (too many workers)");
+        }
+    }
+
+    private reapIdle(): void {
+        const now = Date.now();
+        for (const worker of [...this.byId.values()]) {
+            if (worker.idle && now - worker.lastUsed > this.idleMs) this.stop(worker, "idle");
+        }
+    }
+}
+
+function fingerprint(request: WorkerCallRequest, environment: MachineEnvironment): string {
+    const env = typeof request.env === "function" ? `fn:${request.envKey ?? ""}`
+        : JSON.stringify(Object.entries(request.env ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+    return crypto.createHash("sha256")
+        .update(JSON.stringify([request.treeDir, request.entryModule, environment, env]))
+        .digest("hex");
+}
+
+function elapsed(call: PendingCall): number {
+    return (Date.now() - (call.sentAt ?? call.receivedAt)) / 1000;
+}
+
+function meta(call: PendingCall, stdout: string, durationSeconds: number): OutcomeMeta {
+    return {
+        callId: call.callId,
+        stdout,
+        durationSeconds,
+        wallSeconds: (Date.now() - call.receivedAt) / 1000,
+        workerId: call.worker?.info.id,
+        coldStart: call.coldStart,
+        environment: call.environment,
+        gpu: call.worker?.info.gpu ?? (call.environment === "gpu" && gpuAvailable()),
+    };
+}
+
+function failure(call: PendingCall, errorType: string, message: string, stdout: string, stacktrace = ""): WorkerCallFailure {
+    return { ...meta(call, stdout, elapsed(call)), error: { message, stacktrace, error_type: errorType } };
+}
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
