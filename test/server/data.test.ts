@@ -309,7 +309,7 @@ describe("Data API", function () {
             ["/v1/data/..%2F..%2Fescaped", /not an owner/],
             ["/v1/data/alice/safe/a%00b", /control characters/],
             ["/v1/data/alice/safe/a%0Ab", /control characters/],
-            ["/v1/data/alice/safe/a%5C..%5Cb", /"\\\\" is not allowed/],
+            ["/v1/data/alice/safe/a%5C..%5Cb", /"\\" is not allowed/],
             ["/v1/data/alice/safe//x", /empty segment/],
             ["/v1/data/alice/safe/%E0%A4%A", /malformed percent-encoding/],
             [`/v1/data/alice/safe/${"x".repeat(256)}`, /at most 255 bytes/],
@@ -325,16 +325,19 @@ describe("Data API", function () {
         }
 
         it("wrote nothing outside the collections", () => {
+            // Every traversal above aims at a file named "escaped" somewhere between the collection's directory
+            // and the data directory's parent; no upload may have landed anywhere.
             const found: string[] = [];
             const walk = (dir: string) => {
                 for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
                     const full = path.join(dir, entry.name);
                     if (entry.isDirectory()) walk(full);
-                    else if (fs.readFileSync(full).includes("escaped!")) found.push(full);
+                    else if (entry.isFile() && fs.readFileSync(full).includes("escaped!")) found.push(full);
                 }
             };
-            walk(path.dirname(server.dataDir));
+            walk(server.dataDir);
             assert.deepStrictEqual(found, []);
+            assert.ok(!fs.existsSync(path.join(path.dirname(server.dataDir), "escaped")));
         });
     });
 
