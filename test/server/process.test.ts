@@ -89,12 +89,18 @@ describe("algorithmia-local as a process", function () {
             assert.strictEqual((await call(server, "GET", "/v1/data/local/kept", { key: kept.key })).status, 200);
         });
 
-        it("with --user, serves those users and prints only the listening line", async () => {
-            server = await spawnServer(["--port", "0", "--data-dir", dataDir, ...users]);
+        it("with --user, --org and --faults, serves those users with those faults and prints only the listening line", async () => {
+            server = await spawnServer(["--port", "0", "--data-dir", dataDir, ...users, "--org", `team:${ALICE.name}`,
+                "--faults", "GET /v1/data/*=rate429:1,retryAfter:2,max:1; seed=3"]);
             assert.match(server.stdout(), /^algorithmia-local listening on http:\/\/127\.0\.0\.1:\d+\n$/);
             assert.ok(!fs.existsSync(path.join(dataDir, "local-user.json")));
+            const limited = await call(server, "GET", "/v1/data/.my", { key: BOB.key });
+            assert.deepStrictEqual([limited.status, limited.headers.get("retry-after")], [429, "2"]);
             assert.strictEqual((await call(server, "GET", "/v1/data/.my", { key: BOB.key })).status, 200);
             assert.strictEqual((await call(server, "GET", "/v1/data/.my", { key: "simSomeoneElse" })).status, 401);
+            const org = await call(server, "POST", "/v1/data/team", { key: ALICE.key, json: { name: "shared" } });
+            assert.deepStrictEqual([org.status, org.json], [200, { result: "data://team/shared" }]);
+            assert.strictEqual((await call(server, "POST", "/v1/data/team", { key: BOB.key, json: { name: "nope" } })).status, 403);
         });
 
         it("refuses bad arguments with a message naming the option", async () => {
