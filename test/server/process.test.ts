@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
+import { createBody } from "../helpers/algorithms";
 import { ALICE, BOB, call } from "../helpers/server";
 import { spawnServer, ServerProcess } from "../helpers/server-process";
 
@@ -165,6 +166,8 @@ describe("algorithmia-local as a process", function () {
         });
 
         it("keeps writes acknowledged just before the kill", async () => {
+            const algorithm = await alice("POST", "/v1/algorithms/alice", { json: createBody("Survivor") });
+            assert.strictEqual(algorithm.status, 201, algorithm.text);
             assert.strictEqual((await alice("PUT", "/v1/data/.my/models/model.bin", { body: "version 2" })).status, 200);
             assert.strictEqual((await alice("POST", "/v1/data/.my", { json: { name: "late", acl: { read: ["user://*"] } } })).status, 200);
             assert.strictEqual((await alice("DELETE", "/v1/data/.my/scratch?force=true")).status, 200);
@@ -175,6 +178,8 @@ describe("algorithmia-local as a process", function () {
             assert.strictEqual((await alice("GET", "/v1/data/.my/scratch")).status, 404);
             const collections = (await alice("GET", "/v1/data/.my")).json.folders.map((f: { name: string }) => f.name);
             assert.deepStrictEqual(collections, ["late", "models"]);
+            const kept = await alice("GET", "/v1/algorithms/alice/Survivor");
+            assert.deepStrictEqual([kept.status, kept.json.id, kept.json.details], [200, algorithm.json.id, algorithm.json.details]);
         });
     });
 
