@@ -15,18 +15,25 @@ key="$(cat "$here/go.mod" "$here/go.sum" "$here/language-nodejs/go.mod" "$here/l
 cache_root="${PULUMI_ALGORITHMIA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-algorithmia}"
 bin="$cache_root/engine/pulumi-$version-$key/bin"
 nodejs_plugin="$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+# The cache is shared by every checkout on the machine; the directory we hand out is this checkout's own, with
+# links to the cached binaries and to this checkout's dynamic-provider plugin, so checkouts never relink each
+# other's engine.
+repo_bin="$repo/node_modules/.cache/pulumi-algorithmia/engine-$version-$key/bin"
 
 say() { echo "engine: $*" >&2; }
 
-link_nodejs_plugin() {
-  # The dynamic-provider plugin ships inside the npm @pulumi/pulumi; the engine finds it next to `pulumi`.
+checkout_bin() {
+  # The dynamic-provider plugin ships inside the npm @pulumi/pulumi; the engine finds it on PATH next to `pulumi`.
   [ -f "$nodejs_plugin" ] || { say "missing $nodejs_plugin: run 'npm ci' first"; exit 1; }
-  ln -sf "$nodejs_plugin" "$bin/pulumi-resource-pulumi-nodejs"
+  mkdir -p "$repo_bin"
+  ln -sfn "$bin/pulumi" "$repo_bin/pulumi"
+  ln -sfn "$bin/pulumi-language-nodejs" "$repo_bin/pulumi-language-nodejs"
+  ln -sfn "$nodejs_plugin" "$repo_bin/pulumi-resource-pulumi-nodejs"
+  echo "$repo_bin"
 }
 
 if [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ]; then
-  link_nodejs_plugin
-  echo "$bin"
+  checkout_bin
   exit 0
 fi
 
@@ -63,6 +70,5 @@ build "$here/language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-
 mkdir -p "$(dirname "$bin")"
 rm -rf "$bin" && mv "$tmp" "$bin"
 trap - EXIT
-link_nodejs_plugin
 "$bin/pulumi" version >&2
-echo "$bin"
+checkout_bin
