@@ -11,22 +11,8 @@ import { ensurePythonRuntime } from "../../server/runtime/python-env";
 import { createBody, restart } from "../helpers/algorithms";
 import { deployFixture } from "../helpers/git";
 import { npmClient } from "../helpers/npm-client";
+import { alive, waitFor } from "../helpers/processes";
 import { ALICE, BOB, call, CallResult, startTestServer, TestServer } from "../helpers/server";
-
-async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-    const until = Date.now() + ms;
-    while (!condition() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
-    return condition();
-}
-
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 describe("algorithmia-local: running algorithms", function () {
     this.timeout(120_000);
