@@ -541,6 +541,12 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         reply.status(204).send();
     });
 
+    app.get("/v1/algorithms/:owner/:algo/log", async (request) => {
+        const { algo } = resolveAlgorithm(store, request, "write");
+        const { since, until } = request.query as { since?: string; until?: string };
+        return { commits: await ctx.repos.log(algo.owner, algo.name, since || undefined, until || undefined) };
+    });
+
     app.get("/v1/algorithms/:owner/:algo/scm/status", async (request) => {
         resolveAlgorithm(store, request, "write");
         return { scm_connection_status: "active" };

@@ -185,5 +185,21 @@ describe("algorithmia-local: git hosting and builds", function () {
             assert.strictEqual(publish.status, 400, publish.text);
             assert.ok(HASH.test(bad));
         });
+
+        it("lists the commit log of master, newest first, with inclusive since/until", async () => {
+            const shas = (await gitOk(work, "log", "--format=%H", "origin/master")).split("\n");
+            const all = await alice("GET", "/v1/algorithms/alice/Hello/log");
+            assert.strictEqual(all.status, 200, all.text);
+            assert.deepStrictEqual(all.json.commits.map((c: any) => c.id), shas);
+            const first = all.json.commits[all.json.commits.length - 1];
+            assert.deepStrictEqual(first, { id: shas[shas.length - 1], short_message: "Initial commit", message: "Initial commit",
+                author: "Algorithmia <noreply@algorithmia.com>" });
+            const some = await alice("GET", `/v1/algorithms/alice/Hello/log?since=${shas[2]}&until=${shas[1]}`);
+            assert.deepStrictEqual(some.json.commits.map((c: any) => c.id), [shas[1], shas[2]]);
+            const bad = await alice("GET", `/v1/algorithms/alice/Hello/log?since=${"a".repeat(40)}`);
+            assert.strictEqual(bad.status, 400, bad.text);
+            assert.match(bad.json.error.message, /since must be the full sha of a commit/);
+            assert.strictEqual((await call(server, "GET", "/v1/algorithms/alice/Hello/log", { key: BOB.key })).status, 403);
+        });
     });
 });
