@@ -99,6 +99,10 @@ const SCHEMA = `
 
 export function migrateAlgorithms(store: Store): void {
     store.migrate("algorithms", SCHEMA);
+    // Data directories from before git hosting kept source in SQLite; git holds it now.
+    const columns = store.db.prepare("PRAGMA table_info(algorithms)").all() as { name: string }[];
+    if (columns.some((c) => c.name === "head")) store.db.exec("ALTER TABLE algorithms DROP COLUMN head");
+    store.db.exec("DROP TABLE IF EXISTS algorithm_commits; DROP TABLE IF EXISTS algorithm_trees;");
 }
 
 interface AlgorithmRow extends Omit<Algorithm, "details" | "settings" | "sample_input"> {
