@@ -252,6 +252,9 @@ describe("algorithmia-local: running algorithms", function () {
             const hello = (await call(server, "POST", "/v1/algorithms/alice/Hello/compile", { key: ALICE.key, json: {} })).json.version_info.git_hash;
             const nested = await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Hello/${hello}`, input: "nested" });
             assert.strictEqual(result(nested), "hello nested");
+            // A call back into a version already running up the chain would wait for itself: refused at once.
+            const loop = algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Runtime/${runtimeSha}`, input: "x" }), "AlgorithmError");
+            assert.match(loop.message, /508/);
             // The same code built with pipeline_enabled false: the hash now names that build.
             assert.strictEqual((await call(server, "PUT", "/v1/algorithms/alice/Runtime", { key: ALICE.key, json: { settings: { pipeline_enabled: false } } })).status, 200);
             assert.strictEqual((await call(server, "POST", "/v1/algorithms/alice/Runtime/compile", { key: ALICE.key, json: {} })).status, 200);
