@@ -46,7 +46,9 @@ describe("algorithmia-local: git hosting and builds", function () {
             const head = await gitOk(work, "rev-parse", "HEAD");
             const other = await startTestServer();
             try {
-                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status, 201);
+                // Not even a requested first-commit message changes it.
+                const body = { ...createBody("Hello"), source: { scm: "internal", initial_commit_message: "Something else" } };
+                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: body })).status, 201);
                 assert.strictEqual(await other.repos.head("alice", "Hello"), head);
                 // A different language is a different template, so a different commit.
                 assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", {
