@@ -83,6 +83,11 @@ describe("algorithmia-local: git hosting and builds", function () {
 
     describe("push, build, call, publish", () => {
         let sha: string;
+        let second: string;
+        before(async () => {
+            second = await clone(server, "alice", "Hello", ALICE.key);
+        });
+        after(() => fs.rmSync(path.dirname(second), { recursive: true, force: true }));
 
         it("builds the pushed head of master: in-progress at once, then succeeded, with a log of each step", async () => {
             sha = await commit(work, { "src/Hello.py": HELLO }, "Say hi");
@@ -186,6 +191,12 @@ describe("algorithmia-local: git hosting and builds", function () {
             const publish = await alice("POST", "/v1/algorithms/alice/Hello/versions", { version_info: { version_type: "revision", git_hash: bad } });
             assert.strictEqual(publish.status, 400, publish.text);
             assert.ok(HASH.test(bad));
+        });
+
+        it("serves fetches of what others pushed", async () => {
+            await gitOk(second, "fetch", "--quiet", "origin");
+            assert.strictEqual(await gitOk(second, "rev-parse", "origin/master"), await server.repos.head("alice", "Hello"));
+            assert.strictEqual(await gitOk(second, "rev-parse", "origin/feature"), await gitOk(work, "rev-parse", "feature"));
         });
 
         it("lists the commit log of master, newest first, with inclusive since/until", async () => {
