@@ -204,6 +204,18 @@ describe("algorithmia-local: running algorithms", function () {
             platformError(await alice("alice/Unpublished", "x"), 404, /no public published version/);
         });
 
+        it("lets members of the owning organization call its hash versions, and shows open source's traces to all", async () => {
+            const sha = await deployFixture(server, ALICE.key, "team", "Runtime", "Runtime", { source_visibility: "open", license: "mit" });
+            assert.strictEqual(result(await alice(`team/Runtime/${sha}`, "team")), "hello team");
+            platformError(await bob(`team/Runtime/${sha}`, "team"), 403, /owner/);
+            const published = await call(server, "POST", "/v1/algorithms/team/Runtime/versions", {
+                key: ALICE.key, json: { settings: { algorithm_callability: "public" }, version_info: { version_type: "minor" } },
+            });
+            assert.strictEqual(published.status, 200, published.text);
+            const failed = algoError(await bob("team/Runtime/0.1.0", { op: "raise", why: "open" }), "AlgorithmError");
+            assert.match(failed.stacktrace, /ValueError: something went wrong: open/);
+        });
+
         it("accepts the GPU environment and says in the metadata when it ran on CPU", async () => {
             const created = await call(server, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("OnGpu", { environment: "gpu" }) });
             assert.strictEqual(created.json.settings.environment, "gpu");
