@@ -8,9 +8,16 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmArgs } from "../../provider";
 import { sourceSha256 } from "../../provider/resources/algorithmSource";
-import { algorithmTestBed, configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory } from "../helpers/algorithmTestBed";
+import {
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
+} from "../helpers/algorithmTestBed";
 import { clone, commit, gitOk } from "../helpers/git";
 import { ALICE } from "../helpers/server";
+
+/** SETTINGS as the API spells them, for algorithms made out of band. */
+const WIRE_SETTINGS = {
+    language: "python3-1", environment: "cpu", license: "apl", source_visibility: "closed", network_access: "isolated", pipeline_enabled: false,
+};
 
 describe("Algorithm (engine + algorithmia-local + git)", function () {
     const bed = algorithmTestBed();
@@ -184,6 +191,38 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         assert.ok(await bed.client.getAlgorithm("alice", "Greeter2"));
         assert.strictEqual(await bed.client.getAlgorithm("alice", "Greeter"), undefined, "the old algorithm is deleted");
         await stack.preview({ expectNoChanges: true });
+    });
+
+    it("takes over the leftover of a create that died before the engine heard back", async () => {
+        let current: AlgorithmArgs = { ...args, name: "Leftover", source: sourceDirectory(bed.root, "Greeter", "Leftover") };
+        const s = await stackFor("interrupted", () => current);
+        const tree = await sourceSha256({ source: current.source as string, dependencies: current.dependencies as string[] });
+        // Hold the provider's wait for the build, and kill it once the source is pushed.
+        bed.server.faults.set("GET /v1/algorithms/alice/Leftover/builds*=latency:5s");
+        const interrupted = s.up();
+        await until("the push", async () => (await bed.client.sourceOnServer("alice", "Leftover").catch(() => undefined))?.sha256 === tree);
+        assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
+        await assert.rejects(interrupted);
+        bed.server.faults.clear();
+
+        const up = await s.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, create: 1 });
+        const repo = await clone(bed.server, "alice", "Leftover", ALICE.key);
+        assert.strictEqual(await gitOk(repo, "rev-list", "--count", "HEAD"), "2", "the template and one commit of ours, not two");
+        assert.strictEqual(await gitOk(repo, "rev-parse", "HEAD"), (await outputValues(s)).gitHash);
+        await s.preview({ expectNoChanges: true });
+
+        // Someone else's algorithm of the same name is not taken over silently.
+        await s.destroy();
+        await bed.client.createAlgorithm("alice", { name: "Leftover", details: { label: "Not ours" }, settings: { ...WIRE_SETTINGS } });
+        await assert.rejects(s.up(), /Algorithm alice\/Leftover already exists: set `adopt: true` to manage it with this stack/);
+        current = { ...current, adopt: true };
+        const adopted = await s.up();
+        assert.deepStrictEqual(adopted.summary.resourceChanges, { same: 1, create: 1 });
+        assert.strictEqual((await bed.client.getAlgorithm("alice", "Leftover"))?.details.label, (current.details as { label: string }).label, "adopting applies our details");
+        assert.deepStrictEqual(await bed.client.sourceOnServer("alice", "Leftover"), { commit: (await outputValues(s)).gitHash, sha256: tree });
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
     });
 
     it("deletes the algorithm on destroy", async () => {

@@ -3,11 +3,12 @@
 // old version stays published), callability rules are enforced at preview, refresh notices a version that is
 // gone, and an `up` whose provider dies after the server published converges without publishing twice.
 import * as assert from "assert";
-import * as fs from "fs";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } from "../../provider";
 import { AlgorithmiaClient } from "../../provider/client";
-import { algorithmTestBed, configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory } from "../helpers/algorithmTestBed";
+import {
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
+} from "../helpers/algorithmTestBed";
 import { BOB } from "../helpers/server";
 
 interface Program {
@@ -24,39 +25,6 @@ const TESTS: AlgorithmTest[] = [
     { name: "greets", input: "ada", expect: "hello ada" },
     { name: "refuses numbers", input: 42, expectError: true },
 ];
-
-/** The pids of this process's descendants whose command line contains `needle`. */
-function descendants(needle: string): number[] {
-    const parents = new Map<number, number>();
-    for (const entry of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(entry)) continue;
-        try {
-            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-            parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-        } catch {
-            // gone meanwhile
-        }
-    }
-    const isMine = (pid: number): boolean => {
-        for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
-        return false;
-    };
-    return [...parents.keys()].filter((pid) => {
-        try {
-            return isMine(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle);
-        } catch {
-            return false;
-        }
-    });
-}
-
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 120_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-};
 
 describe("AlgorithmVersion (engine + algorithmia-local)", function () {
     const bed = algorithmTestBed();
@@ -177,9 +145,7 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         bed.server.faults.set("GET /v1/algorithms/alice/Greeter/versions/*=latency:5s");
         const interrupted = stack.up();
         await until("the server to publish", async () => (await published()).length > before.length);
-        const providers = descendants("cmd/dynamic-provider");
-        assert.ok(providers.length > 0, "found the dynamic provider process");
-        for (const pid of providers) process.kill(pid, "SIGKILL");
+        assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
         await assert.rejects(interrupted);
         bed.server.faults.clear();
 
