@@ -1,6 +1,6 @@
 // The public API of pulumi-algorithmia: the resources and their argument types. Everything else is internal.
 export { DataCollection, DataCollectionArgs } from "./resources/dataCollection";
-// ModelFile: next commit
+export { ModelFile, ModelFileArgs } from "./resources/modelFile";
 export { Algorithm, AlgorithmArgs, AlgorithmDetails, AlgorithmSettings } from "./resources/algorithm";
 export { AlgorithmVersion, AlgorithmVersionArgs, AlgorithmTest, Callability, VersionType } from "./resources/algorithmVersion";
 export { ConnectionArgs } from "./resources/dynamic";
