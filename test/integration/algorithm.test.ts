@@ -11,15 +11,10 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmArgs, DataCollection, ModelFile } from "../../provider";
 import { sourceSha256 } from "../../provider/resources/algorithmSource";
 import {
-    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
 } from "../helpers/algorithmTestBed";
 import { clone, commit, gitOk } from "../helpers/git";
 import { ALICE } from "../helpers/server";
-
-/** SETTINGS as the API spells them, for algorithms made out of band. */
-const WIRE_SETTINGS = {
-    language: "python3-1", environment: "cpu", license: "apl", source_visibility: "closed", network_access: "isolated", pipeline_enabled: false,
-};
 
 describe("Algorithm (engine + algorithmia-local + git)", function () {
     const bed = algorithmTestBed();
