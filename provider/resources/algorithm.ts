@@ -348,8 +348,8 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         const client = ctx.client(news.apiAddress);
         const owner = olds.owner;
         const inputs = { ...news, owner: news.owner ?? owner };
-        const before = { details: normalizeDetails(olds.details), settings: olds.settings };
-        if (!sameValue(before, { details: normalizeDetails(news.details), settings: news.settings })) {
+        const current = { details: normalizeDetails(olds.details), settings: olds.settings };
+        if (!sameValue(current, { details: normalizeDetails(news.details), settings: news.settings })) {
             await putDetailsAndSettings(client, owner, inputs);
         }
         // Always: pushing an unchanged tree is a no-op, and a failed or missing build of it is retried here.
