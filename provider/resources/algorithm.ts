@@ -19,8 +19,11 @@ import {
 
 // --- types ----------------------------------------------------------------------------------------------------
 
-/** Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment. */
-export const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
+/**
+ * Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment.
+ * Not exported (see algorithmSource.ts): the serialized schema reads it.
+ */
+const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
 export type Language = (typeof LANGUAGES)[number];
 export type License = "apl" | "apache2" | "gpl3" | "mit";
 
