@@ -19,6 +19,7 @@ interface Program {
     callability: Callability;
     tests?: AlgorithmTest[];
     releaseNotes?: string;
+    sampleInput?: unknown;
     adopt?: boolean;
 }
 
@@ -52,6 +53,7 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
                 callability: p.callability,
                 tests: p.tests,
                 releaseNotes: p.releaseNotes,
+                sampleInput: p.sampleInput,
                 adopt: p.adopt,
                 apiAddress: bed.server.url,
             });
@@ -62,7 +64,10 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
     }
 
     before(async () => {
-        program = { name: "Greeter", source: sourceDirectory(bed.root, "Greeter", "Greeter"), versionType: "minor", callability: "private", tests: TESTS };
+        program = {
+            name: "Greeter", source: sourceDirectory(bed.root, "Greeter", "Greeter"), versionType: "minor", callability: "private", tests: TESTS,
+            releaseNotes: "First release", sampleInput: { name: "ada" },
+        };
         stack = await stackFor("dev", () => program);
     });
 
@@ -71,7 +76,11 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         assert.deepStrictEqual(up.summary.resourceChanges, { create: 3 });
         const out = await outputs();
         assert.deepStrictEqual([out.version, out.algoUri, out.testsPassed, out.versionGitHash], ["0.1.0", "alice/Greeter/0.1.0", 2, out.gitHash]);
-        assert.strictEqual((await bed.client.findPublishedVersion("alice", "Greeter", out.gitHash))?.version_info?.semantic_version, "0.1.0");
+        const version = await bed.client.findPublishedVersion("alice", "Greeter", out.gitHash);
+        assert.deepStrictEqual(
+            [version?.version_info?.semantic_version, version?.version_info?.release_notes, version?.version_info?.sample_input, version?.settings.algorithm_callability],
+            ["0.1.0", "First release", '{"name":"ada"}', "private"],
+        );
         assert.strictEqual((await bed.client.callAlgorithm("alice/Greeter/0.1.0", "ada")).result, "hello ada");
     });
 
