@@ -129,7 +129,7 @@ function settingsToWire(settings: AlgorithmSettings): Record<string, unknown> {
  * and optional settings the program never set (an environment id derived from a package set) keep the old value,
  * so a refresh shows only real drift.
  */
-function settingsFromWire(wire: Record<string, any>, olds: AlgorithmSettings): AlgorithmSettings {
+export function settingsFromWire(wire: Record<string, any>, olds: AlgorithmSettings): AlgorithmSettings {
     const settings: Record<string, unknown> = { ...olds };
     for (const [ours, theirs] of Object.entries(WIRE_SETTINGS) as [keyof AlgorithmSettings, string][]) {
         if (wire[theirs] === undefined || (OPTIONAL_SETTINGS.includes(ours) && olds[ours] === undefined)) continue;
