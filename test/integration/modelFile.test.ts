@@ -182,6 +182,23 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), "weights v3 from a string");
         });
 
+        it("uploads a 48 MiB file by streaming, byte for byte", async () => {
+            const big = path.join(workDir, "big.bin");
+            const chunk = crypto.randomBytes(1024 * 1024);
+            const out = fs.openSync(big, "w");
+            for (let i = 0; i < 48; i++) fs.writeSync(out, chunk.map((b) => (b + i) & 0xff));
+            fs.closeSync(out);
+            const expected = crypto.createHash("sha256").update(fs.readFileSync(big)).digest("hex");
+            args = { source: big, name: "model_v3.pkl" };
+            const counts = await counting(() => stack.up());
+            assert.strictEqual(uploads(counts), 1);
+            assert.strictEqual((await stack.outputs()).sha256.value, expected);
+            assert.strictEqual((await stack.outputs()).size.value, 48 * 1024 * 1024);
+            const res = await fetch(`${server.url}/v1/connector/data/alice/lifecycle/model_v3.pkl`, { headers: { authorization: `Simple ${ALICE.key}` } });
+            assert.strictEqual(crypto.createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex"), expected);
+            await stack.preview({ expectNoChanges: true });
+        });
+
         it("deletes the file on destroy", async () => {
             await stack.destroy();
             assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), undefined);
