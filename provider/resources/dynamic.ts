@@ -215,20 +215,26 @@ export function dynamicProvider<Inputs, Outputs>(
             return diffByKeys(olds, news, controller.diff);
         },
         async create(inputs: any) {
-            return controller.create(callContext, inputs);
+            const { id, outs } = await controller.create(callContext, inputs);
+            return { id, outs: definedOnly(outs) };
         },
         async read(id: string, props: any) {
             const outs = await controller.read(callContext, id, props);
             // No id: the object is gone and refresh drops it from state.
-            return outs === undefined ? {} : { id, props: outs };
+            return outs === undefined ? {} : { id, props: definedOnly(outs) };
         },
         async update(id: string, olds: any, news: any) {
-            return { outs: await controller.update(callContext, id, olds, news) };
+            return { outs: definedOnly(await controller.update(callContext, id, olds, news)) };
         },
         async delete(id: string, props: any) {
             await controller.delete(callContext, id, props);
         },
     };
+}
+
+/** The host cannot encode `undefined` (protobuf Struct): leave such keys out. */
+function definedOnly<T>(outs: T): T {
+    return Object.fromEntries(Object.entries(outs as object).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** `data://owner/name[/file]` → its parts; `.my` is kept as written. */
