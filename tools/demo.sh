@@ -121,8 +121,14 @@ fi
 if [ "$action" = destroy ]; then
   pulumi destroy --yes --remove >&2
   stop_server
-  rm -rf "$local_dir"
-  say "removed the model-guide stack and the demo's local state"
+  if [ "$stack" = local ]; then
+    rm -rf "$local_dir"
+    say "removed the model-guide stack and all of algorithmia-local's data"
+  else
+    # The state (.pulumi-local) is kept: other stacks may live there.
+    say "removed the model-guide stack; its algorithm stays on the cluster (Algorithmia keeps algorithms with" \
+      "public versions); a later deploy takes it over with 'pulumi config set model-guide:adopt true'"
+  fi
   exit 0
 fi
 
