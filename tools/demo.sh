@@ -117,6 +117,10 @@ if ! command pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; the
   command pulumi stack init "$stack" --secrets-provider passphrase --non-interactive >&2
 fi
 
+# An algorithm left on the cluster by an earlier destroy (public algorithms cannot be deleted) is taken over
+# only when asked to.
+[ "$action" = up ] && [ "${MODEL_GUIDE_ADOPT:-}" = true ] && pulumi config set model-guide:adopt true
+
 # 4. Destroy, or deploy and call.
 if [ "$action" = destroy ]; then
   pulumi destroy --yes --remove >&2
@@ -127,7 +131,7 @@ if [ "$action" = destroy ]; then
   else
     # The state (.pulumi-local) is kept: other stacks may live there.
     say "removed the model-guide stack; its algorithm stays on the cluster (Algorithmia keeps algorithms with" \
-      "public versions); a later deploy takes it over with 'pulumi config set model-guide:adopt true'"
+      "public versions): deploy again with 'MODEL_GUIDE_ADOPT=true npm run demo' to take it over"
   fi
   exit 0
 fi
