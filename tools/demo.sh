@@ -136,7 +136,7 @@ if [ "$action" = destroy ]; then
   exit 0
 fi
 
-pulumi up --yes >&2
+pulumi up --yes >&2 || die "pulumi up failed (the error is above; docs/troubleshooting.md lists the usual causes)"
 outputs="$(pulumi stack output --json)"
 output() { node -e 'process.stdout.write(String(JSON.parse(process.argv[1])[process.argv[2]]))' "$outputs" "$1"; }
 algo_uri="$(output algoUri)"
