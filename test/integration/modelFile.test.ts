@@ -86,6 +86,14 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.deepStrictEqual({ reads: up.reads, writes: up.writes }, { reads: 0, writes: 0 });
         });
 
+        it("reads each object on refresh without writing: collection 1 GET, model file HEAD + listing", async () => {
+            const refresh = await counting(async () => {
+                const result = await stack.refresh();
+                assert.deepStrictEqual(result.summary.resourceChanges, { same: 3 });
+            });
+            assert.deepStrictEqual({ reads: refresh.reads, writes: refresh.writes }, { reads: 3, writes: 0 });
+        });
+
         it("does not upload again when only the file's timestamp changes", async () => {
             const later = new Date(Date.now() + 60_000);
             fs.utimesSync(file, later, later);
