@@ -19,8 +19,11 @@ import {
 
 // --- types ----------------------------------------------------------------------------------------------------
 
-/** Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment. */
-export const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
+/**
+ * Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment.
+ * Not exported (see algorithmSource.ts): the serialized schema reads it.
+ */
+const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
 export type Language = (typeof LANGUAGES)[number];
 export type License = "apl" | "apache2" | "gpl3" | "mit";
 
@@ -348,8 +351,8 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         const client = ctx.client(news.apiAddress);
         const owner = olds.owner;
         const inputs = { ...news, owner: news.owner ?? owner };
-        const before = { details: normalizeDetails(olds.details), settings: olds.settings };
-        if (!sameValue(before, { details: normalizeDetails(news.details), settings: news.settings })) {
+        const current = { details: normalizeDetails(olds.details), settings: olds.settings };
+        if (!sameValue(current, { details: normalizeDetails(news.details), settings: news.settings })) {
             await putDetailsAndSettings(client, owner, inputs);
         }
         // Always: pushing an unchanged tree is a no-op, and a failed or missing build of it is retried here.

@@ -3,12 +3,16 @@
 // refresh and undone by the next up, a failed build reported with its log and converging once fixed, invalid
 // programs refused at preview naming the property, replacement on a name change, and destroy.
 import * as assert from "assert";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
-import { Algorithm, AlgorithmArgs } from "../../provider";
+import { Algorithm, AlgorithmArgs, DataCollection, ModelFile } from "../../provider";
 import { sourceSha256 } from "../../provider/resources/algorithmSource";
-import { algorithmTestBed, configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory } from "../helpers/algorithmTestBed";
+import {
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
+} from "../helpers/algorithmTestBed";
 import { clone, commit, gitOk } from "../helpers/git";
 import { ALICE } from "../helpers/server";
 
@@ -184,6 +188,70 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         assert.ok(await bed.client.getAlgorithm("alice", "Greeter2"));
         assert.strictEqual(await bed.client.getAlgorithm("alice", "Greeter"), undefined, "the old algorithm is deleted");
         await stack.preview({ expectNoChanges: true });
+    });
+
+    it("takes over the leftover of a create that died before the engine heard back", async () => {
+        let current: AlgorithmArgs = { ...args, name: "Leftover", source: sourceDirectory(bed.root, "Greeter", "Leftover") };
+        const s = await stackFor("interrupted", () => current);
+        const tree = await sourceSha256({ source: current.source as string, dependencies: current.dependencies as string[] });
+        // Hold the provider's wait for the build, and kill it once the source is pushed.
+        bed.server.faults.set("GET /v1/algorithms/alice/Leftover/builds*=latency:5s");
+        const interrupted = s.up();
+        await until("the push", async () => (await bed.client.sourceOnServer("alice", "Leftover").catch(() => undefined))?.sha256 === tree);
+        assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
+        await assert.rejects(interrupted);
+        bed.server.faults.clear();
+
+        const up = await s.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, create: 1 });
+        const repo = await clone(bed.server, "alice", "Leftover", ALICE.key);
+        assert.strictEqual(await gitOk(repo, "rev-list", "--count", "HEAD"), "2", "the template and one commit of ours, not two");
+        assert.strictEqual(await gitOk(repo, "rev-parse", "HEAD"), (await outputValues(s)).gitHash);
+        await s.preview({ expectNoChanges: true });
+
+        // Someone else's algorithm of the same name is not taken over silently.
+        await s.destroy();
+        await bed.client.createAlgorithm("alice", { name: "Leftover", details: { label: "Not ours" }, settings: { ...WIRE_SETTINGS } });
+        await assert.rejects(s.up(), /Algorithm alice\/Leftover already exists: set `adopt: true` to manage it with this stack/);
+        current = { ...current, adopt: true };
+        const adopted = await s.up();
+        assert.deepStrictEqual(adopted.summary.resourceChanges, { same: 1, create: 1 });
+        assert.strictEqual((await bed.client.getAlgorithm("alice", "Leftover"))?.details.label, (current.details as { label: string }).label, "adopting applies our details");
+        assert.deepStrictEqual(await bed.client.sourceOnServer("alice", "Leftover"), { commit: (await outputValues(s)).gitHash, sha256: tree });
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+    });
+
+    it("binds a ModelFile into the tree: a new model shows at preview and is a new build", async () => {
+        let model = "weights v1";
+        const source = sourceDirectory(bed.root, "Greeter", "Modeled");
+        const s = await bed.sandbox.inlineStack("algorithm-test", "models", async () => {
+            const collection = new DataCollection("models", { name: "models", forceDestroy: true });
+            const file = new ModelFile("model", { collection: collection.dataUri, name: "model.bin", source: new pulumi.asset.StringAsset(model) });
+            const algorithm = new Algorithm("modeled", {
+                ...args, name: "Modeled", source, dependencies: undefined,
+                modelFiles: { greeting: { dataUri: file.dataUri, sha256: file.sha256 } },
+            });
+            return { gitHash: algorithm.gitHash };
+        });
+        await configureKey(s);
+        await s.setConfig("algorithmia:apiAddress", { value: bed.server.url });
+        const manifest = async () => JSON.parse(fs.readFileSync(path.join(await clone(bed.server, "alice", "Modeled", ALICE.key), "model-manifest.json"), "utf8"));
+        const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
+
+        await s.up();
+        assert.deepStrictEqual(await manifest(), { greeting: { dataUri: "data://alice/models/model.bin", sha256: sha256("weights v1") } });
+        const first = (await outputValues(s)).gitHash;
+        await s.preview({ expectNoChanges: true });
+
+        model = "weights v2";
+        const preview = await s.preview();
+        assert.strictEqual(preview.changeSummary.update, 2, "the model and the algorithm that binds it");
+        await s.up();
+        assert.deepStrictEqual(await manifest(), { greeting: { dataUri: "data://alice/models/model.bin", sha256: sha256("weights v2") } });
+        assert.notStrictEqual((await outputValues(s)).gitHash, first);
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
     });
 
     it("deletes the algorithm on destroy", async () => {

@@ -3,11 +3,13 @@
 // old version stays published), callability rules are enforced at preview, refresh notices a version that is
 // gone, and an `up` whose provider dies after the server published converges without publishing twice.
 import * as assert from "assert";
-import * as fs from "fs";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } from "../../provider";
 import { AlgorithmiaClient } from "../../provider/client";
-import { algorithmTestBed, configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory } from "../helpers/algorithmTestBed";
+import { sourceTree } from "../../provider/resources/algorithmSource";
+import {
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
+} from "../helpers/algorithmTestBed";
 import { BOB } from "../helpers/server";
 
 interface Program {
@@ -17,6 +19,7 @@ interface Program {
     callability: Callability;
     tests?: AlgorithmTest[];
     releaseNotes?: string;
+    sampleInput?: unknown;
     adopt?: boolean;
 }
 
@@ -24,39 +27,6 @@ const TESTS: AlgorithmTest[] = [
     { name: "greets", input: "ada", expect: "hello ada" },
     { name: "refuses numbers", input: 42, expectError: true },
 ];
-
-/** The pids of this process's descendants whose command line contains `needle`. */
-function descendants(needle: string): number[] {
-    const parents = new Map<number, number>();
-    for (const entry of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(entry)) continue;
-        try {
-            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-            parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-        } catch {
-            // gone meanwhile
-        }
-    }
-    const isMine = (pid: number): boolean => {
-        for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
-        return false;
-    };
-    return [...parents.keys()].filter((pid) => {
-        try {
-            return isMine(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle);
-        } catch {
-            return false;
-        }
-    });
-}
-
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 120_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-};
 
 describe("AlgorithmVersion (engine + algorithmia-local)", function () {
     const bed = algorithmTestBed();
@@ -83,6 +53,7 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
                 callability: p.callability,
                 tests: p.tests,
                 releaseNotes: p.releaseNotes,
+                sampleInput: p.sampleInput,
                 adopt: p.adopt,
                 apiAddress: bed.server.url,
             });
@@ -93,7 +64,10 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
     }
 
     before(async () => {
-        program = { name: "Greeter", source: sourceDirectory(bed.root, "Greeter", "Greeter"), versionType: "minor", callability: "private", tests: TESTS };
+        program = {
+            name: "Greeter", source: sourceDirectory(bed.root, "Greeter", "Greeter"), versionType: "minor", callability: "private", tests: TESTS,
+            releaseNotes: "First release", sampleInput: { name: "ada" },
+        };
         stack = await stackFor("dev", () => program);
     });
 
@@ -102,7 +76,11 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         assert.deepStrictEqual(up.summary.resourceChanges, { create: 3 });
         const out = await outputs();
         assert.deepStrictEqual([out.version, out.algoUri, out.testsPassed, out.versionGitHash], ["0.1.0", "alice/Greeter/0.1.0", 2, out.gitHash]);
-        assert.strictEqual((await bed.client.findPublishedVersion("alice", "Greeter", out.gitHash))?.version_info?.semantic_version, "0.1.0");
+        const version = await bed.client.findPublishedVersion("alice", "Greeter", out.gitHash);
+        assert.deepStrictEqual(
+            [version?.version_info?.semantic_version, version?.version_info?.release_notes, version?.version_info?.sample_input, version?.settings.algorithm_callability],
+            ["0.1.0", "First release", '{"name":"ada"}', "private"],
+        );
         assert.strictEqual((await bed.client.callAlgorithm("alice/Greeter/0.1.0", "ada")).result, "hello ada");
     });
 
@@ -123,6 +101,9 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
 
     it("refuses to publish when a test fails, naming the test with expected and actual", async () => {
         setGreeting(program.source, "Greeter", "hi");
+        // The new build's hash is not known before the build: the preview shows the version's replacement anyway.
+        const preview = await stack.preview();
+        assert.deepStrictEqual(preview.changeSummary, { same: 1, update: 1, replace: 1 });
         await assert.rejects(stack.up(), (err: Error) => {
             assert.match(err.message, /Test "greets" failed against alice\/Greeter\/[0-9a-f]{40}, so the version is not published: expected "hello ada", got "hi ada"/);
             return true;
@@ -158,6 +139,25 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         assert.deepStrictEqual(await published(), ["0.1.0", "0.2.0"]);
     });
 
+    it("publishes only the latest successful build: an older gitHash is refused before anything is published", async () => {
+        const { client } = bed;
+        const source = sourceDirectory(bed.root, "Greeter", "Pinned");
+        await client.createAlgorithm("alice", { name: "Pinned", details: { label: "Pinned" }, settings: { ...WIRE_SETTINGS } });
+        const built: string[] = [];
+        for (const greeting of ["one", "two"]) {
+            setGreeting(source, "Pinned", greeting);
+            const { commit } = await client.pushSource("alice", "Pinned", sourceTree({ source }), `greeting ${greeting}`);
+            assert.strictEqual((await client.waitForBuild("alice", "Pinned", commit, 300_000)).status, "succeeded");
+            built.push(commit);
+        }
+        const pinned = await bed.sandbox.inlineStack("algorithm-version-test", "pinned", async () => {
+            new AlgorithmVersion("release", { algorithm: "alice/Pinned", gitHash: built[0], versionType: "minor", callability: "private", apiAddress: bed.server.url });
+        });
+        await configureKey(pinned);
+        await assert.rejects(pinned.up(), new RegExp(`gitHash ${built[0]} is not the latest successful build of alice/Pinned \\(that is ${built[1]}\\)`));
+        assert.deepStrictEqual(await published("Pinned"), []);
+    });
+
     it("sees on refresh that the algorithm and its versions are gone, and recreates them", async () => {
         assert.ok(await bed.client.deleteAlgorithm("alice", "Greeter"));
         const refresh = await stack.refresh();
@@ -177,9 +177,7 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         bed.server.faults.set("GET /v1/algorithms/alice/Greeter/versions/*=latency:5s");
         const interrupted = stack.up();
         await until("the server to publish", async () => (await published()).length > before.length);
-        const providers = descendants("cmd/dynamic-provider");
-        assert.ok(providers.length > 0, "found the dynamic provider process");
-        for (const pid of providers) process.kill(pid, "SIGKILL");
+        assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
         await assert.rejects(interrupted);
         bed.server.faults.clear();
 
