@@ -106,14 +106,6 @@ export async function pushTree(remote: GitRemote, entries: TreeEntry[], message:
     });
 }
 
-/** The commit master points at, or undefined for an empty repository. */
-export async function remoteMaster(remote: GitRemote): Promise<string | undefined> {
-    return withScratchRepository(remote, async (git) => {
-        const out = await git.run(["ls-remote", remote.url, MASTER], { remote: true });
-        return out.split(/\s+/)[0] || undefined;
-    });
-}
-
 /** The tree of master as `{commit, sha256}` (see `treeSha256`), or undefined for an empty repository. */
 export async function remoteTreeSha256(remote: GitRemote): Promise<{ commit: string; sha256: string } | undefined> {
     return withScratchRepository(remote, async (git) => {

@@ -190,8 +190,22 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         await stack.preview({ expectNoChanges: true });
     });
 
+    it("replaces the algorithm under the same name when its language changes, deleting the old one first", async () => {
+        const oldId = (await bed.client.getAlgorithm("alice", "Greeter2"))?.id;
+        args = { ...args, settings: { ...(args.settings as object), language: "python3" } as AlgorithmArgs["settings"] };
+        const preview = await stack.preview();
+        assert.strictEqual(preview.changeSummary.replace, 1);
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, replace: 1 });
+        const algo = await bed.client.getAlgorithm("alice", "Greeter2");
+        assert.strictEqual(algo?.settings.language, "python3");
+        assert.ok(oldId && algo?.id !== oldId, "a new algorithm");
+        assert.strictEqual(await call((await outputs()).gitHash, "ada"), "hello ada");
+        await stack.preview({ expectNoChanges: true });
+    });
+
     it("takes over the leftover of a create that died before the engine heard back", async () => {
-        let current: AlgorithmArgs = { ...args, name: "Leftover", source: sourceDirectory(bed.root, "Greeter", "Leftover") };
+        let current: AlgorithmArgs = { ...args, name: "Leftover", settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "Leftover") };
         const s = await stackFor("interrupted", () => current);
         const tree = await sourceSha256({ source: current.source as string, dependencies: current.dependencies as string[] });
         // Hold the provider's wait for the build, and kill it once the source is pushed.
