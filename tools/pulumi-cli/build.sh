@@ -25,9 +25,13 @@ say() { echo "engine: $*" >&2; }
 checkout_bin() {
   # The dynamic-provider plugin ships inside the npm @pulumi/pulumi; the engine finds it on PATH next to `pulumi`.
   [ -f "$nodejs_plugin" ] || { say "missing $nodejs_plugin: run 'npm ci' first"; exit 1; }
+  # The binaries are hard links (copies across file systems), not symlinks: pulumi looks for its bundled
+  # plugins next to its own resolved path, and warns about any it finds only on PATH.
   mkdir -p "$repo_bin"
-  ln -sfn "$bin/pulumi" "$repo_bin/pulumi"
-  ln -sfn "$bin/pulumi-language-nodejs" "$repo_bin/pulumi-language-nodejs"
+  local exe
+  for exe in pulumi pulumi-language-nodejs; do
+    [ "$repo_bin/$exe" -ef "$bin/$exe" ] || ln -f "$bin/$exe" "$repo_bin/$exe" 2>/dev/null || cp -f "$bin/$exe" "$repo_bin/$exe"
+  done
   ln -sfn "$nodejs_plugin" "$repo_bin/pulumi-resource-pulumi-nodejs"
   echo "$repo_bin"
 }
