@@ -119,8 +119,13 @@ describe("DataCollection (engine + algorithmia-local)", function () {
             const stack = await collectionStack("adopt", () => args);
             await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
 
+            // Adopting without an owner asks who the key is by reading the root listing: the ACL's PATCH is the
+            // only write (no scratch collection created and deleted to learn the owner).
             args = { name: "existing", readAcl: "public", adopt: true };
+            server.faults.resetCounts();
             const up = await stack.up();
+            const counts = server.faults.counts();
+            assert.deepStrictEqual({ writes: counts.writes, patches: counts.routes["PATCH /v1/connector/*"] }, { writes: 1, patches: 1 });
             assert.strictEqual(up.outputs.dataUri.value, "data://alice/existing");
             assert.deepStrictEqual(await getAcl("alice", "existing"), ["user://*"]);
             await stack.preview({ expectNoChanges: true });
