@@ -32,6 +32,8 @@ export interface DataFile {
 export interface Listing {
     folders: { name: string }[];
     files: DataFile[];
+    /** Set when more pages follow. */
+    marker?: string;
     acl?: { read: string[] };
 }
 
