@@ -51,13 +51,16 @@ export const dataApi: ApiArea = async (app, ctx) => {
         const caller = requireCaller(request);
         const segments = dataSegments(request.url);
         const query = request.query as Record<string, string | undefined>;
-        // The root (`data://`) is the caller's own namespace, like `data://.my` (§1.9).
+        const method = request.method;
+        if (segments.length === 0) {
+            if (method === "GET" || method === "HEAD") return listRoot(reply, caller, method);
+            throw notAllowed(method, "the root (it lists namespaces: create collections under data://.my or data://<owner>)");
+        }
         // Checked segment by segment from the left, so the error names the first bad one.
-        const [ownerSegment = ".my", collection, file, ...deeper] = segments;
+        const [ownerSegment, collection, file, ...deeper] = segments;
         const owner = resolveOwner(ctx.store, caller, ownerSegment);
         if (collection !== undefined) checkCollectionName(collection);
         if (deeper.length) throw invalidRequest("Hosted data collections hold files only, no sub-folders: use data://<owner>/<collection>/<file>");
-        const method = request.method;
 
         if (collection === undefined) {
             if (method === "GET" || method === "HEAD") return data.listOwner(reply, caller, owner, query.marker, method);
@@ -88,6 +91,18 @@ export const dataApi: ApiArea = async (app, ctx) => {
         });
     }
 };
+
+/**
+ * The root (`data://`) lists the namespaces the caller may act for as folders: its own user name first, then its
+ * organizations. The official Python client's `username()` takes the first folder as the caller's name (§2.2),
+ * and it ran against the real service. Few enough for one page.
+ */
+function listRoot(reply: FastifyReply, caller: Caller, method: string) {
+    reply.header("X-Data-Type", "directory");
+    if (method === "HEAD") return reply.send();
+    const orgs = [...caller.orgs].sort((a, b) => a.localeCompare(b));
+    return reply.send({ folders: [caller.username, ...orgs].map((name) => ({ name })), files: [] });
+}
 
 class DataStore {
     private readonly root: string;

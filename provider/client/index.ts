@@ -32,6 +32,8 @@ export interface DataFile {
 export interface Listing {
     folders: { name: string }[];
     files: DataFile[];
+    /** Set when more pages follow. */
+    marker?: string;
     acl?: { read: string[] };
 }
 
@@ -109,24 +111,16 @@ export class AlgorithmiaClient {
     }
 
     /**
-     * The key's own user name. The official Python client (`client.username()`) takes the first folder of the
-     * root listing (§2.2); a server whose root lists the caller's collections instead (as `data://.my` does,
-     * which algorithmia-local does) cannot tell us, so then the owner comes from the URI the server reports
-     * for a scratch collection created under `.my` and removed at once.
+     * The key's own user name: the first folder of the root listing, which lists the namespaces the key acts for,
+     * its own user first (the official Python client's `client.username()` reads it the same way, §2.2). One read.
      */
     async whoami(): Promise<string> {
         const root = await this.http.request({ method: "GET", path: dataRoute() });
-        const mine = await this.http.request({ method: "GET", path: dataRoute(".my") });
-        const names = (listing: HttpResponse) => ((listing.body?.folders ?? []) as { name: string }[]).map((f) => f.name);
-        const rootNames = names(root);
-        if (rootNames.length > 0 && rootNames.join("/") !== names(mine).join("/")) return rootNames[0];
-
-        const scratch = `pulumi_whoami_${Math.random().toString(36).slice(2, 12)}`;
-        const res = await this.http.request({ method: "POST", path: dataRoute(".my"), json: { name: scratch, acl: { read: [] } } });
-        await this.deleteCollection(".my", scratch, true);
-        const owner = ownerOf(res.body?.result);
-        if (!owner) throw new Error("Cannot tell which user the API key belongs to: set `owner` explicitly");
-        return owner;
+        const first = (root.body?.folders as { name?: unknown }[] | undefined)?.[0]?.name;
+        if (typeof first !== "string" || !first || first.startsWith(".")) {
+            throw new Error(`Cannot tell which user the API key belongs to: the root listing of ${this.http.apiAddress} names no user; set \`owner\` explicitly`);
+        }
+        return first;
     }
 
     async setCollectionAcl(owner: string, name: string, acl: ReadAcl): Promise<void> {

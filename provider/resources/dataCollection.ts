@@ -1,9 +1,10 @@
 // DataCollection (design.md §4): a hosted data collection `data://owner/name` with its read ACL.
 // Name/owner change → replace; ACL change → PATCH in place; a non-empty collection is only deleted with
-// `forceDestroy`; `adopt` takes over an existing collection.
+// `forceDestroy`; `adopt` takes over an existing collection, and an empty one with the requested ACL is taken
+// over without it (the leftover of a create whose POST landed but whose state was never written).
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { AlgorithmiaApiError, ReadAcl, aclFromWire } from "../client";
+import { AlgorithmiaApiError, Listing, ReadAcl, aclFromWire } from "../client";
 import { ConnectionArgs, MODULE, ResourceController, connectionShape, dynamicProvider, nameSchema } from "./dynamic";
 
 // --- types ----------------------------------------------------------------------------------------------------
@@ -40,6 +41,18 @@ interface DataCollectionOutputs extends DataCollectionInputs {
 
 const dataUriOf = (owner: string, name: string) => `data://${owner}/${name}`;
 
+const created = (owner: string, inputs: DataCollectionInputs) =>
+    ({ id: `${owner}/${inputs.name}`, outs: { ...inputs, owner, dataUri: dataUriOf(owner, inputs.name) } });
+
+/**
+ * Whether an existing collection may be the leftover of an interrupted create of this resource (the POST landed,
+ * the engine never recorded it): empty, with the requested ACL. Anything else may be someone's data: adopt only.
+ */
+function isOurLeftover(existing: Listing, inputs: DataCollectionInputs): boolean {
+    const empty = existing.files.length === 0 && existing.folders.length === 0 && !existing.marker;
+    return empty && aclFromWire(existing.acl?.read) === inputs.readAcl;
+}
+
 const dataCollectionController: ResourceController<DataCollectionInputs, DataCollectionOutputs> = {
     schema: () =>
         z.object({
@@ -68,25 +81,29 @@ const dataCollectionController: ResourceController<DataCollectionInputs, DataCol
     async create(ctx, inputs) {
         const client = ctx.client(inputs.apiAddress);
         const target = inputs.owner ?? ".my";
-        let owner: string;
-        const existing = inputs.adopt ? await client.getCollection(target, inputs.name) : undefined;
-        if (existing) {
-            owner = inputs.owner ?? (await ctx.whoami(client));
-            if (aclFromWire(existing.acl?.read) !== inputs.readAcl) await client.setCollectionAcl(owner, inputs.name, inputs.readAcl);
-        } else {
-            try {
-                owner = await client.createCollection(target, inputs.name, inputs.readAcl);
-            } catch (err) {
-                if (err instanceof AlgorithmiaApiError && (err.status === 409 || err.status === 400) && (await client.getCollection(target, inputs.name))) {
-                    throw new Error(
-                        `Data collection ${dataUriOf(inputs.owner ?? "<your user>", inputs.name)} already exists: ` +
-                            "set `adopt: true` to manage it with this stack, or choose another name",
-                    );
-                }
-                throw err;
-            }
+        const adopted = inputs.adopt ? await client.getCollection(target, inputs.name) : undefined;
+        if (adopted) {
+            const owner = inputs.owner ?? (await ctx.whoami(client));
+            if (aclFromWire(adopted.acl?.read) !== inputs.readAcl) await client.setCollectionAcl(owner, inputs.name, inputs.readAcl);
+            return created(owner, inputs);
         }
-        return { id: `${owner}/${inputs.name}`, outs: { ...inputs, owner, dataUri: dataUriOf(owner, inputs.name) } };
+        try {
+            return created(await client.createCollection(target, inputs.name, inputs.readAcl), inputs);
+        } catch (err) {
+            const existing = err instanceof AlgorithmiaApiError && (err.status === 409 || err.status === 400)
+                ? await client.getCollection(target, inputs.name) : undefined;
+            if (!existing) throw err;
+            if (!isOurLeftover(existing, inputs)) {
+                throw new Error(
+                    `Data collection ${dataUriOf(inputs.owner ?? "<your user>", inputs.name)} already exists: ` +
+                        "set `adopt: true` to manage it with this stack, or choose another name",
+                );
+            }
+            const owner = inputs.owner ?? (await ctx.whoami(client));
+            pulumi.log.info(`Data collection ${dataUriOf(owner, inputs.name)} already exists, empty and with readAcl ` +
+                `"${inputs.readAcl}": taking it over as the leftover of an interrupted create`);
+            return created(owner, inputs);
+        }
     },
 
     async read(ctx, _id, outs) {

@@ -1,11 +1,42 @@
 // DataCollection through the real engine (Automation API inline program) against algorithmia-local: create,
-// no-op preview, ACL change in place, rename → replace, drift seen by refresh, adopt, forceDestroy, invalid
-// programs failing at preview with the property named, and destroy.
+// no-op preview, ACL change in place, rename → replace, drift seen by refresh, adopt, the leftover of a create
+// interrupted after its POST, forceDestroy, invalid programs failing at preview with the property named, and destroy.
 import * as assert from "assert";
+import * as http from "http";
+import { AddressInfo } from "net";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, DataCollectionArgs } from "../../provider";
 import { ALICE, TestServer, call, startTestServer } from "../helpers/server";
 import { PulumiSandbox } from "../helpers/pulumi";
+import { killDynamicProviders } from "../helpers/algorithmTestBed";
+
+/**
+ * A loopback proxy to `target` that forwards every request, but holds back the answer to `POST <heldPath>` once
+ * the server has given it (calling `landed`): the request took effect, the provider never hears so.
+ */
+async function holdingProxy(target: string, heldPath: string, landed: () => void) {
+    const upstream = new URL(target);
+    const proxy = http.createServer((req, res) => {
+        const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+            if (req.method === "POST" && req.url?.split("?")[0] === heldPath) {
+                answer.resume().on("end", landed);
+                return;
+            }
+            res.writeHead(answer.statusCode!, answer.headers);
+            answer.pipe(res);
+        });
+        forwarded.on("error", () => res.destroy());
+        req.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    return {
+        url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        close: () => {
+            proxy.closeAllConnections();
+            proxy.close();
+        },
+    };
+}
 
 describe("DataCollection (engine + algorithmia-local)", function () {
     this.timeout(300_000);
@@ -119,13 +150,57 @@ describe("DataCollection (engine + algorithmia-local)", function () {
             const stack = await collectionStack("adopt", () => args);
             await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
 
+            // Adopting without an owner asks who the key is by reading the root listing: the ACL's PATCH is the
+            // only write (no scratch collection created and deleted to learn the owner).
             args = { name: "existing", readAcl: "public", adopt: true };
+            server.faults.resetCounts();
             const up = await stack.up();
+            const counts = server.faults.counts();
+            assert.deepStrictEqual({ writes: counts.writes, patches: counts.routes["PATCH /v1/connector/*"] }, { writes: 1, patches: 1 });
             assert.strictEqual(up.outputs.dataUri.value, "data://alice/existing");
             assert.deepStrictEqual(await getAcl("alice", "existing"), ["user://*"]);
             await stack.preview({ expectNoChanges: true });
             await stack.destroy();
             assert.strictEqual(await getAcl("alice", "existing"), undefined);
+        });
+
+        it("takes over the leftover of a create whose POST landed before the provider was killed, and nothing else", async () => {
+            let landed!: () => void;
+            const posted = new Promise<void>((resolve) => (landed = resolve));
+            const proxy = await holdingProxy(server.url, "/v1/connector/data/.my", landed);
+            let apiAddress = proxy.url;
+            let args: Partial<DataCollectionArgs> = { name: "interrupted", readAcl: "private" };
+            const stack = await collectionStack("interrupted", () => ({ ...args, apiAddress }));
+            try {
+                const interrupted = stack.up();
+                await posted;
+                assert.deepStrictEqual(await getAcl("alice", "interrupted"), [], "the POST took effect");
+                assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
+                await assert.rejects(interrupted);
+            } finally {
+                proxy.close();
+            }
+            assert.deepStrictEqual((await stack.exportStack()).deployment.resources?.filter((r: { type: string }) => r.type.includes("DataCollection")) ?? [], [],
+                "the state does not know the collection");
+
+            apiAddress = server.url;
+            let output = "";
+            const up = await stack.up({ onOutput: (text) => (output += text) });
+            assert.deepStrictEqual(up.summary.resourceChanges, { create: 1, same: 1 });
+            assert.match(output, /data:\/\/alice\/interrupted already exists, empty and with readAcl "private": taking it over/);
+            assert.strictEqual(up.outputs.dataUri.value, "data://alice/interrupted");
+            await stack.preview({ expectNoChanges: true });
+            await stack.destroy();
+
+            // A collection that holds a file, or has another ACL, may be someone's data: it needs adopt: true.
+            await call(server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "interrupted", acl: { read: [] } } });
+            await call(server, "PUT", "/v1/connector/data/alice/interrupted/data.csv", { key: ALICE.key, body: "a,b" });
+            await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
+            await call(server, "DELETE", "/v1/connector/data/alice/interrupted/data.csv", { key: ALICE.key });
+            args = { name: "interrupted", readAcl: "public" };
+            await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
+            assert.deepStrictEqual(await getAcl("alice", "interrupted"), [], "untouched");
+            await call(server, "DELETE", "/v1/connector/data/alice/interrupted", { key: ALICE.key });
         });
 
         it("creates in an organization the key's user belongs to, and replaces on an owner change", async () => {

@@ -1,5 +1,7 @@
 // The provider works when installed as a package: `npm pack`, install the tarball offline into a program outside
-// the repository, and run `up`/`preview`/`destroy` there with the real `pulumi` CLI. Closure serialization
+// the repository, and run `up`/`preview`/`destroy` there with the real `pulumi` CLI, for all four resources (the
+// fixture program declares a collection, a model file, an algorithm built from a copy of test/fixtures/algorithms/
+// Hello, and a version published after one test). Closure serialization
 // turns the package's files into `require("pulumi-algorithmia/dist/...")` calls inside the state, which only
 // work if package.json `exports` allows those subpaths.
 //
@@ -81,6 +83,7 @@ describe("installed as a package (npm pack → offline install → pulumi up out
     it("packs, installs offline and runs up, a no-change preview, a provider upgrade with no diff, an update and destroy", async () => {
         const tarball = (await run("npm", ["pack", "--silent", "--pack-destination", dir], {}, repoRoot)).trim().split("\n").pop()!;
         fs.cpSync(path.join(repoRoot, "test/fixtures/package-project"), dir, { recursive: true });
+        fs.cpSync(path.join(repoRoot, "test/fixtures/algorithms/Hello"), path.join(dir, "Hello"), { recursive: true });
         const file = `file:${tarball}`;
         fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "fixture", private: true, dependencies: { "pulumi-algorithmia": file } }));
         fs.writeFileSync(path.join(dir, "package-lock.json"), JSON.stringify(fixtureLock(path.join(dir, tarball))));
@@ -92,13 +95,18 @@ describe("installed as a package (npm pack → offline install → pulumi up out
         await pulumi("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
         await pulumi("config", "set", "algorithmia:apiAddress", server.url);
         // A preview first: the collection's URI is unknown then, which the model file's check must tolerate.
-        assert.match(await pulumi("preview"), /3 to create/);
+        assert.match(await pulumi("preview"), /5 to create/);
         await pulumi("up", "--yes", "--skip-preview");
         const outputs = JSON.parse(await pulumi("stack", "output", "--json"));
         assert.strictEqual(outputs.collectionUri, "data://alice/packaged");
         assert.strictEqual(outputs.modelUri, "data://alice/packaged/model.txt");
         const model = await call(server, "GET", "/v1/connector/data/alice/packaged/model.txt", { key: ALICE.key });
         assert.strictEqual(model.text, fs.readFileSync(path.join(dir, "model.txt"), "utf8"), "the relative path was read from the project");
+        // The Algorithm built the project's Hello directory and the AlgorithmVersion published it after its test.
+        assert.strictEqual(outputs.algoPath, "alice/Hello");
+        assert.deepStrictEqual([outputs.versionUri, outputs.testsPassed], ["alice/Hello/0.1.0", 1]);
+        const answer = await call(server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "from the package" });
+        assert.strictEqual(answer.json.result, "hello from the package");
 
         const state = await pulumi("stack", "export");
         assert.match(state, /require\(\\"pulumi-algorithmia\/dist\/provider\//, "the serialized provider requires the package's files");
@@ -112,7 +120,7 @@ describe("installed as a package (npm pack → offline install → pulumi up out
         assert.ok(code.includes("async configure(req) {"));
         fs.writeFileSync(installed, code.replace("async configure(req) {", "async configure(req) { /* a newer provider release */"));
         await pulumi("preview", "--expect-no-changes");
-        assert.match(await pulumi("up", "--yes", "--skip-preview"), /3 unchanged/);
+        assert.match(await pulumi("up", "--yes", "--skip-preview"), /5 unchanged/);
         assert.match(await pulumi("stack", "export"), /a newer provider release/, "the state now holds the new provider code");
 
         await pulumi("config", "set", "readAcl", "public");
@@ -122,5 +130,6 @@ describe("installed as a package (npm pack → offline install → pulumi up out
         assert.deepStrictEqual(acl.json.acl.read, ["user://*"]);
         await pulumi("destroy", "--yes", "--skip-preview");
         assert.strictEqual((await call(server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).status, 404);
+        assert.strictEqual((await call(server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
     });
 });

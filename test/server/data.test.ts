@@ -116,9 +116,29 @@ describe("Data API", function () {
             assert.match(res.json.error.message, /acl\.read/);
         });
 
-        it("lists the caller's collections at the root, at .my and at the owner's name", async () => {
+        it("lists the namespaces the caller acts for at the root: its own name first, then its organizations", async () => {
             await collection("zlast");
-            for (const route of ["/v1/data/", "/v1/data", "/v1/data/.my", "/v1/data/alice/", "/v1/connector/data/.my", "/v1/data/data://.my"]) {
+            for (const route of ["/v1/data/", "/v1/data", "/v1/connector/data/", "/v1/connector/data", "/v1/data/data://", "/v1/data/data%3A%2F%2F"]) {
+                const res = await alice("GET", route);
+                assert.strictEqual(res.status, 200, route);
+                assert.strictEqual(res.headers.get("x-data-type"), "directory");
+                assert.deepStrictEqual(res.json, { folders: [{ name: "alice" }, { name: "team" }], files: [] }, route);
+            }
+            assert.deepStrictEqual((await bob("GET", "/v1/data/")).json, { folders: [{ name: "bob" }], files: [] });
+            const head = await alice("HEAD", "/v1/connector/data/");
+            assert.deepStrictEqual([head.status, head.headers.get("x-data-type")], [200, "directory"]);
+        });
+
+        it("creates no collection at the root (405 pointing at .my), and needs a key there too", async () => {
+            const res = await alice("POST", "/v1/data/", { json: { name: "atroot" } });
+            assert.strictEqual(res.status, 405);
+            assert.match(res.json.error.message, /root.*data:\/\/\.my/);
+            assert.strictEqual((await alice("GET", "/v1/data/.my/atroot")).status, 404);
+            assert.strictEqual((await call(server, "GET", "/v1/data/")).status, 401);
+        });
+
+        it("lists the caller's collections at .my and at the owner's name", async () => {
+            for (const route of ["/v1/data/.my", "/v1/data/alice/", "/v1/connector/data/.my", "/v1/data/data://.my"]) {
                 const res = await alice("GET", route);
                 assert.strictEqual(res.status, 200, route);
                 assert.strictEqual(res.headers.get("x-data-type"), "directory");

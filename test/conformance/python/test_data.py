@@ -55,3 +55,12 @@ def test_other_users_private_collection(client, other_client, user, unique):
     directory.create(ReadAcl.private)
     client.file("data://.my/" + name + "/secret.txt").put("x")
     assert other_client.file("data://" + user + "/" + name + "/secret.txt").exists() is False
+
+
+def test_username_is_the_first_folder_of_the_root(client, other_client, user, unique):
+    # client.username() takes the first folder of the root listing: the caller's own name, whatever it owns.
+    client.dir("data://.my/" + unique("aaa")).create()
+    assert client.username() == user
+    assert other_client.username() != user
+    names = [d.path for d in client.dir("").dirs()]
+    assert names[0] == user and "team" in names
