@@ -237,7 +237,10 @@ function hashGitObject(dir: string, object: string): Promise<string> {
 
 export class GitError extends Error {
     constructor(readonly command: string, readonly exitCode: number | null, readonly stderr: string) {
-        super(`git ${command} failed (exit ${exitCode}): ${stderr || "no output"}`);
+        const message = `git ${command} failed (exit ${exitCode}): ${stderr || "no output"}`;
+        super(message);
+        // Set again: closure serialization turns `super(message)` into `Error.call(this, message)` (see http.ts).
+        this.message = message;
         this.name = "GitError";
     }
 }

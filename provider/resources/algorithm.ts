@@ -369,9 +369,27 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
     },
 
     async delete(ctx, _id, outs) {
-        await ctx.client(outs.apiAddress).deleteAlgorithm(outs.owner, outs.name);
+        const client = ctx.client(outs.apiAddress);
+        try {
+            await client.deleteAlgorithm(outs.owner, outs.name);
+        } catch (err) {
+            if (!(await hasPublicVersion(client, outs.owner, outs.name).catch(() => false))) throw err;
+            throw new Error(
+                `Algorithm ${outs.owner}/${outs.name} cannot be deleted: ${(err as Error).message}. The platform keeps ` +
+                    "algorithms that have a public version, since callers may depend on it. To leave it out of this stack " +
+                    "and keep it, give the resource the option `retainOnDelete: true`, run `pulumi up`, then destroy again; " +
+                    "a later deploy takes it over with `adopt: true`.",
+            );
+        }
     },
 };
+
+async function hasPublicVersion(client: AlgorithmiaClient, owner: string, name: string): Promise<boolean> {
+    for await (const version of client.listVersions(owner, name, { published: true })) {
+        if (version.settings.algorithm_callability === "public") return true;
+    }
+    return false;
+}
 
 // --- resource -------------------------------------------------------------------------------------------------
 

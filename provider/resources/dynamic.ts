@@ -216,31 +216,63 @@ export function dynamicProvider<Inputs, Outputs>(
         async configure(req: pulumi.dynamic.ConfigureRequest) {
             state.stackConfig = req.config;
         },
-        async check(olds: any, news: any) {
+        check: (olds: any, news: any) => reporting(async () => {
             const checked = checkWithSchema(controller.schema(), news);
             if (checked.failures.length > 0 || !controller.prepare) return { inputs: checked.inputs, failures: checked.failures };
             const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {});
             return { inputs: prepared.inputs, failures: prepared.failures ?? [] };
-        },
-        async diff(_id: string, olds: any, news: any) {
-            return diffByKeys(olds, news, controller.diff);
-        },
-        async create(inputs: any) {
+        }),
+        diff: (_id: string, olds: any, news: any) => reporting(async () => diffByKeys(olds, news, controller.diff)),
+        create: (inputs: any) => reporting(async () => {
             const { id, outs } = await controller.create(callContext, inputs);
             return { id, outs: definedOnly(outs) };
-        },
-        async read(id: string, props: any) {
+        }),
+        read: (id: string, props: any) => reporting(async () => {
             const outs = await controller.read(callContext, id, props);
             // No id: the object is gone and refresh drops it from state.
             return outs === undefined ? {} : { id, props: definedOnly(outs) };
-        },
-        async update(id: string, olds: any, news: any) {
-            return { outs: definedOnly(await controller.update(callContext, id, olds, news)) };
-        },
-        async delete(id: string, props: any) {
-            await controller.delete(callContext, id, props);
-        },
+        }),
+        update: (id: string, olds: any, news: any) =>
+            reporting(async () => ({ outs: definedOnly(await controller.update(callContext, id, olds, news)) })),
+        delete: (id: string, props: any) => reporting(() => controller.delete(callContext, id, props)),
     };
+}
+
+/** Runs one host call; what it throws leaves as `hostError`. */
+async function reporting<T>(call: () => Promise<T>): Promise<T> {
+    try {
+        return await call();
+    } catch (err) {
+        throw hostError(err);
+    }
+}
+
+/**
+ * A thrown value as the dynamic-provider host can report it (node_modules/@pulumi/pulumi/cmd/dynamic-provider):
+ * create and update send `e.message` (with `id`/`properties`/`reasons` for a resource that failed to
+ * initialise); check, read and delete hand `e` to grpc-js, which sends `e.message` but takes a numeric `e.code`
+ * as the gRPC status code, and the host logs `${e}: ${e.stack}` to the engine. So: a real Error, a non-empty
+ * message, no numeric `code`. Needed because closure serialization breaks `class ... extends Error`: its
+ * instances are plain objects (no stack, toString gives "[object Object]"), and the API error carries the API's
+ * numeric error code.
+ */
+export function hostError(err: unknown): Error {
+    const source: Record<string, any> = err !== null && typeof err === "object" ? err : {};
+    const message = typeof source.message === "string" && source.message !== "" ? source.message : describeThrown(err);
+    const error = new Error(message);
+    error.name = typeof source.name === "string" && source.name !== "" ? source.name : "Error";
+    for (const key of ["id", "properties", "reasons"]) if (source[key] !== undefined) (error as any)[key] = source[key];
+    if (typeof source.stack === "string" && source.stack.includes(message)) error.stack = source.stack;
+    return error;
+}
+
+function describeThrown(err: unknown): string {
+    if (err === null || typeof err !== "object") return `the provider failed: ${String(err)}`;
+    try {
+        return `the provider failed: ${JSON.stringify(err)}`;
+    } catch {
+        return "the provider failed with an error it could not describe";
+    }
 }
 
 /** The host cannot encode `undefined` (protobuf Struct): leave such keys out. */

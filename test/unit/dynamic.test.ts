@@ -2,7 +2,12 @@
 // diff limited to an explicit key list with normalised defaults.
 import * as assert from "assert";
 import { z } from "zod";
-import { UNKNOWN, checkWithSchema, diffByKeys, parseDataUri } from "../../provider/resources/dynamic";
+import * as pulumi from "@pulumi/pulumi";
+import { AlgorithmiaApiError } from "../../provider/client";
+import { UNKNOWN, checkWithSchema, diffByKeys, hostError, parseDataUri } from "../../provider/resources/dynamic";
+// The loader the dynamic-provider host uses for the serialized provider.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const requireFromString: (code: string) => any = require("require-from-string");
 
 describe("resources/dynamic", () => {
     const schema = z.object({
@@ -69,5 +74,38 @@ describe("resources/dynamic", () => {
         assert.deepStrictEqual(parseDataUri("data://alice/models/m.pkl"), { owner: "alice", collection: "models", file: "m.pkl" });
         assert.deepStrictEqual(parseDataUri("data://.my/models/"), { owner: ".my", collection: "models", file: undefined });
         assert.throws(() => parseDataUri("s3://bucket/x"), /not a hosted data URI/);
+    });
+
+    describe("hostError", () => {
+        /** What `make` throws once closure-serialized and loaded as the host loads a provider. */
+        async function thrownWhenSerialized(make: () => unknown): Promise<any> {
+            const serialized = await pulumi.runtime.serializeFunction(() => make);
+            try {
+                requireFromString(serialized.text).handler()();
+            } catch (err) {
+                return err;
+            }
+            return assert.fail("nothing was thrown");
+        }
+
+        it("turns a serialized AlgorithmiaApiError (no Error any more) into a real Error without the numeric code", async () => {
+            const thrown = await thrownWhenSerialized(() => {
+                throw new AlgorithmiaApiError("DELETE", "/v1/algorithms/alice/a", 400, "refused", 2003);
+            });
+            assert.strictEqual(`${thrown}`, "[object Object]", "the serializer's class makes no Error (why hostError exists)");
+            const error = hostError(thrown);
+            assert.ok(error instanceof Error);
+            assert.strictEqual(`${error}`, "AlgorithmiaApiError: DELETE /v1/algorithms/alice/a returned 400: refused");
+            assert.match(error.stack!, /DELETE \/v1\/algorithms\/alice\/a returned 400: refused/);
+            assert.strictEqual((error as any).code, undefined, "grpc-js would send a numeric code as the gRPC status");
+        });
+
+        it("keeps what the host reports for a resource that failed to initialise, and describes non-errors", () => {
+            const initFailure = Object.assign(new Error("build failed"), { id: "alice/a", properties: { x: 1 }, reasons: ["build failed"] });
+            const reported = hostError(initFailure) as any;
+            assert.deepStrictEqual([reported.message, reported.id, reported.properties, reported.reasons], ["build failed", "alice/a", { x: 1 }, ["build failed"]]);
+            assert.strictEqual(hostError("boom").message, "the provider failed: boom");
+            assert.strictEqual(hostError({ status: 500 }).message, 'the provider failed: {"status":500}');
+        });
     });
 });
