@@ -1,0 +1,176 @@
+// Real processes for reliability tests and benchmarks: algorithmia-local as a child process (so it can be
+// killed with SIGKILL and restarted on the same data directory and port), the `pulumi` CLI run asynchronously
+// (so it can be killed mid-update), and peak-memory sampling of a process tree from /proc.
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { engineBinDir, repoRoot } from "./pulumi";
+
+export interface ServerProcessOptions {
+    dataDir?: string;
+    /** 0 picks a free port on first start; restarts keep the port. */
+    port?: number;
+    users?: { name: string; key: string }[];
+    orgs?: { name: string; members: string[] }[];
+    faults?: string;
+}
+
+/** algorithmia-local started by its CLI (`bin/algorithmia-local.js`) in a child process. */
+export class ServerProcess {
+    private constructor(
+        readonly options: Required<Omit<ServerProcessOptions, "faults">> & { faults?: string },
+        readonly child: ChildProcess,
+        readonly url: string,
+        readonly port: number,
+        private readonly exited: Promise<void>,
+        readonly output: () => string,
+    ) {}
+
+    static async start(options: ServerProcessOptions = {}): Promise<ServerProcess> {
+        const opts = {
+            dataDir: options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "algorithmia-local-proc-")),
+            port: options.port ?? 0,
+            users: options.users ?? [],
+            orgs: options.orgs ?? [],
+            faults: options.faults,
+        };
+        const args = [path.join(repoRoot, "bin/algorithmia-local.js"), "--port", String(opts.port), "--data-dir", opts.dataDir];
+        for (const u of opts.users) args.push("--user", `${u.name}:${u.key}`);
+        for (const o of opts.orgs) args.push("--org", `${o.name}:${o.members.join(",")}`);
+        if (opts.faults) args.push("--faults", opts.faults);
+        const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], cwd: repoRoot });
+        let output = "";
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        const url = await new Promise<string>((resolve, reject) => {
+            const onData = (chunk: Buffer) => {
+                output += chunk.toString();
+                const match = /algorithmia-local listening on (http:\/\/\S+)/.exec(output);
+                if (match) resolve(match[1]);
+            };
+            child.stdout!.on("data", onData);
+            child.stderr!.on("data", onData);
+            child.once("exit", (code, signal) => reject(new Error(`algorithmia-local exited (${code ?? signal}) before listening:\n${output}`)));
+        });
+        const port = Number(new URL(url).port);
+        return new ServerProcess({ ...opts, port }, child, url, port, exited, () => output);
+    }
+
+    /** Sends `signal` and waits for the process to exit. */
+    async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+        if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+        await this.exited;
+    }
+
+    /** A new process on the same data directory and port. */
+    restart(overrides: Partial<ServerProcessOptions> = {}): Promise<ServerProcess> {
+        return ServerProcess.start({ ...this.options, ...overrides });
+    }
+
+    /** Stops the process and removes its data directory. */
+    async dispose(): Promise<void> {
+        await this.kill();
+        fs.rmSync(this.options.dataDir, { recursive: true, force: true });
+    }
+}
+
+export interface CliRun {
+    child: ChildProcess;
+    /** Resolves when the CLI exits, with its exit code and all output. */
+    done: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>;
+    output(): string;
+}
+
+/** Starts the `pulumi` CLI in `cwd` with `env` (an engine sandbox's variables) without waiting for it. */
+export function startCli(cwd: string, args: string[], env: Record<string, string>): CliRun {
+    const child = spawn(path.join(engineBinDir(), "pulumi"), [...args, "--non-interactive"], {
+        cwd,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) =>
+        child.once("close", (code, signal) => resolve({ code, signal, output })),
+    );
+    return { child, done, output: () => output };
+}
+
+/** Runs the CLI to completion; throws with its output when it fails. */
+export async function runCli(cwd: string, args: string[], env: Record<string, string>): Promise<string> {
+    const { code, output } = await startCli(cwd, args, env).done;
+    if (code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${code}:\n${output}`);
+    return output;
+}
+
+/** Every descendant of `pid` (children, grandchildren, ...) read from /proc. */
+export function descendants(pid: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            // The command name may hold spaces and parentheses: the parent pid follows the last ")".
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+        } catch {
+            // The process ended while we looked.
+        }
+    }
+    const out: number[] = [];
+    const walk = (p: number) => {
+        for (const c of children.get(p) ?? []) {
+            out.push(c);
+            walk(c);
+        }
+    };
+    walk(pid);
+    return out;
+}
+
+function readCmdline(pid: number): string {
+    try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+    } catch {
+        return "";
+    }
+}
+
+/** VmHWM (the kernel's peak resident set size) of a process in bytes, or undefined once it is gone. */
+function peakRss(pid: number): number | undefined {
+    try {
+        const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+        return match ? Number(match[1]) * 1024 : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Samples, every `intervalMs`, the peak RSS (VmHWM) of each descendant of `rootPid` whose command line matches
+ * `pattern`. VmHWM only grows, so the last sample before a process exits misses at most one interval's growth.
+ * `stop()` answers the largest peak seen for any one matching process, and how many matched.
+ */
+export function sampleTreePeakRss(rootPid: number, pattern: RegExp, intervalMs = 50) {
+    const peaks = new Map<number, number>();
+    const sample = () => {
+        for (const pid of descendants(rootPid)) {
+            if (!pattern.test(readCmdline(pid))) continue;
+            const rss = peakRss(pid);
+            if (rss !== undefined) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, rss));
+        }
+    };
+    const timer = setInterval(sample, intervalMs);
+    sample();
+    return {
+        stop(): { peakBytes: number; processes: number } {
+            clearInterval(timer);
+            sample();
+            return { peakBytes: Math.max(0, ...peaks.values()), processes: peaks.size };
+        },
+    };
+}
+
+/** The dynamic-provider plugin process (`node …/@pulumi/pulumi/cmd/dynamic-provider`). */
+export const DYNAMIC_PROVIDER_PROCESS = /cmd\/dynamic-provider/;
