@@ -2,9 +2,8 @@
 // the other management areas share — the tables, lookups with their access rules, settings validation and the
 // algorithm object every reply is built from.
 //
-// Source lives in SQLite until git hosting takes over: a commit is keyed by a 40-hex sha and names a tree (the
-// files), which is all a build needs (versions.ts). Builds are keyed by commit sha, so commits that arrive by
-// `git push` can be built the same way.
+// Source lives in git (server/git.ts): creating an algorithm creates its repository from the language template,
+// and the head of master is its current source. Builds (versions.ts) are keyed by commit sha.
 import * as crypto from "crypto";
 import { FastifyInstance, FastifyRequest } from "fastify";
 import { actsFor, Caller, requireActsFor, requireCaller } from "./auth";
@@ -43,8 +42,6 @@ export interface Algorithm {
     details: Details;
     settings: Settings;
     sample_input?: string;
-    /** The commit holding the current source tree. */
-    head: string;
     created_at: string;
 }
 
@@ -79,21 +76,8 @@ const SCHEMA = `
         details TEXT NOT NULL,
         settings TEXT NOT NULL,
         sample_input TEXT,
-        head TEXT NOT NULL,
         created_at TEXT NOT NULL,
         UNIQUE (owner, name)
-    );
-    CREATE TABLE IF NOT EXISTS algorithm_trees (
-        sha TEXT PRIMARY KEY,
-        files TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS algorithm_commits (
-        sha TEXT PRIMARY KEY,
-        algorithm_id TEXT NOT NULL REFERENCES algorithms(id) ON DELETE CASCADE,
-        parent TEXT,
-        tree TEXT NOT NULL REFERENCES algorithm_trees(sha),
-        message TEXT NOT NULL,
-        created_at TEXT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS algorithm_builds (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -142,8 +126,8 @@ export function algorithmById(store: Store, id: string): Algorithm | undefined {
 }
 
 export function saveAlgorithm(store: Store, algo: Algorithm): void {
-    store.db.prepare("UPDATE algorithms SET details = ?, settings = ?, sample_input = ?, head = ? WHERE id = ?")
-        .run(JSON.stringify(algo.details), JSON.stringify(algo.settings), algo.sample_input ?? null, algo.head, algo.id);
+    store.db.prepare("UPDATE algorithms SET details = ?, settings = ?, sample_input = ? WHERE id = ?")
+        .run(JSON.stringify(algo.details), JSON.stringify(algo.settings), algo.sample_input ?? null, algo.id);
 }
 
 export function latestBuild(store: Store, algorithmId: string): Build | undefined {
@@ -167,32 +151,16 @@ export function snapshotOf(build: Build): VersionSnapshot | undefined {
     return build.snapshot ? JSON.parse(build.snapshot) : undefined;
 }
 
-// --- source commits -------------------------------------------------------------------------------------------
+// --- source ---------------------------------------------------------------------------------------------------
 
-/**
- * Records `files` as a new commit on top of `parent` and returns its sha. The sha covers the tree, the parent,
- * the time and a nonce, so every commit — even one with an unchanged tree — is a new version (§3.2 point 8).
- */
-export function commitTree(store: Store, algorithmId: string, files: Record<string, string>, parent: string | null, message: string): string {
-    const canonical = JSON.stringify(Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1))));
-    const tree = crypto.createHash("sha1").update(`tree\0${canonical}`).digest("hex");
-    const now = new Date().toISOString();
-    const sha = crypto.createHash("sha1")
-        .update(`commit\0tree ${tree}\nparent ${parent ?? ""}\nalgorithm ${algorithmId}\ntime ${now}\nnonce ${crypto.randomUUID()}\n\n${message}`)
-        .digest("hex");
-    store.db.prepare("INSERT OR IGNORE INTO algorithm_trees (sha, files) VALUES (?, ?)").run(tree, canonical);
-    store.db.prepare("INSERT INTO algorithm_commits (sha, algorithm_id, parent, tree, message, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(sha, algorithmId, parent, tree, message, now);
-    return sha;
+/** The starter files of an algorithm: its language's template, named for it. */
+export function algorithmTemplate(algo: Pick<Algorithm, "owner" | "name" | "settings">): Record<string, string> {
+    const { family, language } = familyOf(algo.settings);
+    return templateFiles(family, language, algo.owner, algo.name);
 }
 
-/** The files of a commit. */
-export function treeOf(store: Store, sha: string): Record<string, string> {
-    const row = store.db.prepare(`SELECT t.files FROM algorithm_commits c JOIN algorithm_trees t ON t.sha = c.tree
-        WHERE c.sha = ?`).get(sha) as { files: string } | undefined;
-    if (!row) throw new ApiError(500, `commit ${sha} has no tree`);
-    return JSON.parse(row.files);
-}
+/** The message of a template's first commit (fixed, so the commit is the same on every server). */
+export const INITIAL_COMMIT_MESSAGE = "Initial commit";
 
 // --- validation -----------------------------------------------------------------------------------------------
 
@@ -463,6 +431,14 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
     const store = ctx.store;
     migrateAlgorithms(store);
     managementBodies(app);
+    /** Names being created right now (their repository is being made), `owner/name` lower-cased. */
+    const creating = new Set<string>();
+    // An algorithm whose repository is gone (removed by hand) gets its template back: the same first commit.
+    for (const algo of (store.db.prepare("SELECT * FROM algorithms").all() as AlgorithmRow[]).map((r) => fromRow(r)!)) {
+        if (!ctx.repos.exists(algo.owner, algo.name)) {
+            await ctx.repos.create(algo.owner, algo.name, algorithmTemplate(algo), INITIAL_COMMIT_MESSAGE);
+        }
+    }
 
     app.post("/v1/algorithms/:owner", async (request, reply) => {
         const caller = requireCaller(request);
@@ -486,20 +462,28 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
                 ErrorCode.ScmConfigurationNotFound);
         }
 
-        const algo = store.transaction(() => {
-            if (algorithmByName(store, account.name, name)) {
-                throw new ApiError(400, `Algorithm name ${account.name}/${name} has been taken`, ErrorCode.AlgorithmNameHasBeenTaken);
-            }
-            const id = crypto.randomUUID();
-            const { family, language } = familyOf(settings);
-            store.db.prepare(`INSERT INTO algorithms (id, owner, name, details, settings, sample_input, head, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, '', ?)`)
-                .run(id, account.name, name, JSON.stringify(details), JSON.stringify(settings), sampleInput ?? null, new Date().toISOString());
-            const message = typeof source.initial_commit_message === "string" ? source.initial_commit_message : "Initial commit";
-            const head = commitTree(store, id, templateFiles(family, language, account.name, name), null, message);
-            store.db.prepare("UPDATE algorithms SET head = ? WHERE id = ?").run(head, id);
-            return algorithmById(store, id)!;
-        });
+        const taken = () => new ApiError(400, `Algorithm name ${account.name}/${name} has been taken`, ErrorCode.AlgorithmNameHasBeenTaken);
+        const slot = `${account.name}/${name}`.toLowerCase();
+        if (creating.has(slot) || algorithmByName(store, account.name, name)) throw taken();
+        creating.add(slot);
+        let algo: Algorithm;
+        try {
+            // The repository first: an algorithm row always has one. A crash before the row is written leaves a
+            // repository no algorithm owns, which the next create of that name replaces.
+            const message = typeof source.initial_commit_message === "string" && source.initial_commit_message.trim()
+                ? source.initial_commit_message : INITIAL_COMMIT_MESSAGE;
+            await ctx.repos.create(account.name, name, algorithmTemplate({ owner: account.name, name, settings }), message);
+            algo = store.transaction(() => {
+                if (algorithmByName(store, account.name, name)) throw taken();
+                const id = crypto.randomUUID();
+                store.db.prepare(`INSERT INTO algorithms (id, owner, name, details, settings, sample_input, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)`)
+                    .run(id, account.name, name, JSON.stringify(details), JSON.stringify(settings), sampleInput ?? null, new Date().toISOString());
+                return algorithmById(store, id)!;
+            });
+        } finally {
+            creating.delete(slot);
+        }
         reply.status(201);
         return algorithmObject(ctx, algo);
     });
@@ -550,8 +534,10 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
                 throw invalidRequest(`Algorithm ${algo.owner}/${algo.name} has a public published version and cannot be deleted`);
             }
             store.db.prepare("DELETE FROM algorithms WHERE id = ?").run(algo.id);
-            store.db.prepare("DELETE FROM algorithm_trees WHERE sha NOT IN (SELECT tree FROM algorithm_commits)").run();
         });
+        // The row is gone, so what follows only tidies up: a crash here leaves files that the next create replaces.
+        ctx.runner.forget(algo.id);
+        ctx.repos.remove(algo.owner, algo.name);
         reply.status(204).send();
     });
 

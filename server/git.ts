@@ -1,8 +1,15 @@
 // Algorithm source hosting: one bare repository per algorithm under <dataDir>/git/<owner>/<algo>.git, served
 // over git's smart HTTP protocol at /git/<owner>/<algo>.git by git itself (`git http-backend`, run as CGI).
-// Clients authenticate with HTTP basic auth, the API key as the password (algorithmia-api.md §3.4). History
-// rewrites and branch deletion are refused by the repository's own configuration. After a push moves
-// master, `push` is emitted so the build area can build the new head.
+// Clients authenticate with HTTP basic auth, the API key as the password (algorithmia-api.md §3.4), or send the
+// key as `Authorization: Simple <key>` (git's http.extraHeader). History rewrites and branch deletion are
+// refused by the repository's own configuration. After a push moves master, `push` is emitted — before the
+// push's HTTP reply ends, so a client that lists builds right after its push already sees the new one.
+//
+// The repository is the source of truth for an algorithm's code; builds and running algorithms use checked-out
+// trees of its commits (`tree`), kept under <dataDir>/trees/<owner>/<algo>/<sha> (a commit never changes).
+//
+// The first commit is deterministic: fixed author, committer, dates and message, so the same (owner, name,
+// language) template gives the same sha on every server (environment promotion compares hashes).
 import { execFile, spawn } from "child_process";
 import { EventEmitter } from "events";
 import * as fs from "fs";
@@ -16,6 +23,20 @@ import { Store } from "./store";
 const run = promisify(execFile);
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const BRANCH = "refs/heads/master";
+const SHA = /^[0-9a-f]{40}$/;
+
+/** Who wrote a template commit, and when: fixed, so that the commit's sha depends only on its files. */
+const TEMPLATE_IDENTITY = {
+    GIT_AUTHOR_NAME: "Algorithmia",
+    GIT_AUTHOR_EMAIL: "noreply@algorithmia.com",
+    GIT_AUTHOR_DATE: "1451606400 +0000", // 2016-01-01T00:00:00Z
+    GIT_COMMITTER_NAME: "Algorithmia",
+    GIT_COMMITTER_EMAIL: "noreply@algorithmia.com",
+    GIT_COMMITTER_DATE: "1451606400 +0000",
+};
+
+/** Server-side git ignores the machine's and user's git configuration (signing, hooks, templates). */
+const GIT_ENV: NodeJS.ProcessEnv = { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_TERMINAL_PROMPT: "0" };
 
 export interface PushEvent {
     owner: string;
@@ -26,11 +47,15 @@ export interface PushEvent {
 
 export class GitRepos extends EventEmitter {
     readonly root: string;
+    readonly treesRoot: string;
+    private readonly checkouts = new Map<string, Promise<string>>();
 
     constructor(dataDir: string) {
         super();
         this.root = path.join(dataDir, "git");
+        this.treesRoot = path.join(dataDir, "trees");
         fs.mkdirSync(this.root, { recursive: true });
+        fs.mkdirSync(this.treesRoot, { recursive: true });
     }
 
     /** The repository directory; throws on names that could leave the git root. */
@@ -43,13 +68,17 @@ export class GitRepos extends EventEmitter {
         return fs.existsSync(path.join(this.dir(owner, algo), "HEAD"));
     }
 
-    /** Creates the repository with `files` as its first commit on master; returns that commit's sha. */
+    /**
+     * Creates the repository with `files` as its first commit on master (deterministic, see the top of this
+     * module) and returns that commit's sha. Whatever was at this path before (a leftover of a deleted
+     * algorithm) is replaced: the caller makes sure no algorithm owns it.
+     */
     async create(owner: string, algo: string, files: Record<string, string>, message: string): Promise<string> {
         const dir = this.dir(owner, algo);
         const staging = `${dir}.creating`;
         fs.rmSync(staging, { recursive: true, force: true });
         fs.mkdirSync(path.dirname(dir), { recursive: true });
-        await git(path.dirname(dir), "init", "--quiet", "--bare", "--initial-branch=master", staging);
+        await git(path.dirname(dir), "init", "--quiet", "--bare", "--initial-branch=master", "--template=", staging);
         for (const [key, value] of Object.entries({
             "receive.denyNonFastForwards": "true",
             "receive.denyDeletes": "true",
@@ -63,10 +92,11 @@ export class GitRepos extends EventEmitter {
             entries.push(`100644 blob ${blob}\t${file}`);
         }
         const tree = await this.treeFromEntries(staging, entries);
-        const commit = await gitInput(staging, message, "commit-tree", tree);
+        const text = message.endsWith("\n") ? message : `${message}\n`;
+        const commit = await gitInput(staging, text, "commit-tree", "--no-gpg-sign", tree, { env: { ...GIT_ENV, ...TEMPLATE_IDENTITY } });
         await git(staging, "update-ref", BRANCH, commit);
         // Appear whole or not at all: a crash before this rename leaves only the staging directory.
-        fs.rmSync(dir, { recursive: true, force: true });
+        this.remove(owner, algo);
         fs.renameSync(staging, dir);
         return commit;
     }
@@ -74,10 +104,10 @@ export class GitRepos extends EventEmitter {
     /** Builds a (possibly nested) tree from `mode type sha\tpath` lines via a temporary index. */
     private async treeFromEntries(repo: string, entries: string[]): Promise<string> {
         const index = path.join(repo, `index-${process.pid}-${Date.now()}`);
-        const env = { ...process.env, GIT_INDEX_FILE: index };
+        const env = { ...GIT_ENV, GIT_INDEX_FILE: index };
         try {
             await gitInput(repo, entries.join("\n") + "\n", "update-index", "--add", "--index-info", { env });
-            return (await run("git", ["write-tree"], { cwd: repo, env })).stdout.trim();
+            return (await run("git", ["write-tree"], { cwd: repo, env: { ...GIT_ENV, ...env } })).stdout.trim();
         } finally {
             fs.rmSync(index, { force: true });
         }
@@ -87,28 +117,59 @@ export class GitRepos extends EventEmitter {
         return revParse(this.dir(owner, algo), BRANCH);
     }
 
-    /** Writes the tree of `commit` into `dest`, as a build needs it. */
-    async checkout(owner: string, algo: string, commit: string, dest: string): Promise<void> {
-        fs.mkdirSync(dest, { recursive: true });
-        await run("sh", ["-c", 'git archive --format=tar "$0" | tar -x -C "$1"', commit, dest], {
-            cwd: this.dir(owner, algo),
-        });
+    /** Whether `sha` names a commit of the repository. */
+    async hasCommit(owner: string, algo: string, sha: string): Promise<boolean> {
+        return SHA.test(sha) && (await revParse(this.dir(owner, algo), `${sha}^{commit}`)) === sha;
     }
 
+    /**
+     * The checked-out files of `commit` (a directory that builds check and workers run in), made on first use:
+     * extracted into a temporary directory and renamed into place, so it is complete or absent.
+     */
+    tree(owner: string, algo: string, commit: string): Promise<string> {
+        if (!SHA.test(commit)) return Promise.reject(new ApiError(400, `not a commit sha: ${commit}`));
+        const dest = path.join(this.treesOf(owner, algo), commit);
+        const pending = this.checkouts.get(dest);
+        if (pending) return pending;
+        const made = (async () => {
+            if (fs.existsSync(dest)) return dest;
+            const staging = `${dest}.tmp-${process.pid}-${Date.now()}`;
+            fs.mkdirSync(staging, { recursive: true });
+            try {
+                await run("sh", ["-c", 'git archive --format=tar "$0" | tar -x -C "$1"', commit, staging], {
+                    cwd: this.dir(owner, algo), env: GIT_ENV,
+                });
+                fs.renameSync(staging, dest);
+            } finally {
+                fs.rmSync(staging, { recursive: true, force: true });
+            }
+            return dest;
+        })().finally(() => this.checkouts.delete(dest));
+        this.checkouts.set(dest, made);
+        return made;
+    }
+
+    /** Deletes the repository and its checked-out trees. */
     remove(owner: string, algo: string): void {
         fs.rmSync(this.dir(owner, algo), { recursive: true, force: true });
+        fs.rmSync(this.treesOf(owner, algo), { recursive: true, force: true });
+    }
+
+    private treesOf(owner: string, algo: string): string {
+        this.dir(owner, algo); // validates the names
+        return path.join(this.treesRoot, owner.toLowerCase(), algo.toLowerCase());
     }
 }
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
-    return (await run("git", args, { cwd })).stdout.trim();
+    return (await run("git", args, { cwd, env: GIT_ENV })).stdout.trim();
 }
 
 /** Runs git with `input` on stdin and returns its trimmed stdout. */
 function gitInput(cwd: string, input: string, ...argsAndOptions: (string | { env: NodeJS.ProcessEnv })[]): Promise<string> {
     const options = typeof argsAndOptions[argsAndOptions.length - 1] === "object"
         ? (argsAndOptions.pop() as { env: NodeJS.ProcessEnv })
-        : { env: process.env };
+        : { env: GIT_ENV };
     return new Promise((resolve, reject) => {
         const child = execFile("git", argsAndOptions as string[], { cwd, env: options.env }, (err, stdout) =>
             err ? reject(err) : resolve(stdout.trim()));
@@ -118,7 +179,7 @@ function gitInput(cwd: string, input: string, ...argsAndOptions: (string | { env
 
 async function revParse(repo: string, ref: string): Promise<string | undefined> {
     try {
-        return (await run("git", ["rev-parse", "--verify", "--quiet", ref], { cwd: repo })).stdout.trim() || undefined;
+        return (await run("git", ["rev-parse", "--verify", "--quiet", ref], { cwd: repo, env: GIT_ENV })).stdout.trim() || undefined;
     } catch {
         return undefined;
     }
@@ -143,13 +204,14 @@ export function gitRoutes(store: Store, repos: GitRepos) {
             if (!repos.exists(owner, algo)) throw new ApiError(404, `No such repository ${owner}/${algo}`);
 
             const dir = repos.dir(owner, algo);
-            const pushing = (request.params as any)["*"] === "git-receive-pack";
+            const service = (request.params as { "*": string })["*"];
+            const pushing = service === "git-receive-pack";
             const before = pushing ? await revParse(dir, BRANCH) : undefined;
-            await httpBackend(request, reply, dir, (request.params as any)["*"], username);
-            if (pushing) {
+            await httpBackend(request, reply, dir, service, username, async () => {
+                if (!pushing) return;
                 const after = await revParse(dir, BRANCH);
                 if (after && after !== before) repos.emit("push", { owner, algo, before, after } satisfies PushEvent);
-            }
+            });
         };
         app.get("/git/:owner/:repo/*", handler);
         app.post("/git/:owner/:repo/*", handler);
@@ -165,15 +227,28 @@ function basicAuthUser(store: Store, request: FastifyRequest): string | undefine
     }
     const decoded = Buffer.from(match[1], "base64").toString("utf8");
     const password = decoded.slice(decoded.indexOf(":") + 1);
-    return store.userForKey(decodeURIComponent(password));
+    // git sends the URL's password percent-decoded already; a key pasted still encoded is decoded once more.
+    let key = password;
+    try {
+        key = decodeURIComponent(password);
+    } catch {
+        // not percent-encoded
+    }
+    return store.userForKey(key) ?? store.userForKey(password);
 }
 
-/** Runs `git http-backend` as a CGI program for one request and streams its reply. */
-function httpBackend(request: FastifyRequest, reply: FastifyReply, repoDir: string, pathInfo: string, user: string) {
+/**
+ * Runs `git http-backend` as a CGI program for one request and streams its reply; `beforeEnd` runs once git is
+ * done, before the reply ends.
+ */
+function httpBackend(request: FastifyRequest, reply: FastifyReply, repoDir: string, pathInfo: string, user: string,
+    beforeEnd: () => Promise<void>) {
     const url = new URL(request.url, "http://local");
     const child = spawn("git", ["http-backend"], {
         env: {
             PATH: process.env.PATH,
+            GIT_CONFIG_NOSYSTEM: "1",
+            GIT_CONFIG_GLOBAL: "/dev/null",
             GIT_PROJECT_ROOT: path.dirname(repoDir),
             GIT_HTTP_EXPORT_ALL: "1",
             PATH_INFO: `/${path.basename(repoDir)}/${pathInfo}`,
@@ -211,8 +286,10 @@ function httpBackend(request: FastifyRequest, reply: FastifyReply, repoDir: stri
         child.on("error", reject);
         child.on("close", (code) => {
             if (!headersDone) return reject(new ApiError(500, `git http-backend failed (exit ${code})`));
-            reply.raw.end();
-            resolve();
+            beforeEnd().catch((err) => request.log.error({ err }, "after git push")).finally(() => {
+                reply.raw.end();
+                resolve();
+            });
         });
     });
 }

@@ -14,6 +14,9 @@ import { algorithmsApi } from "./algorithms";
 import { versionsApi } from "./versions";
 import { secretsApi } from "./secrets";
 import { environmentsApi } from "./environments";
+import { AlgorithmRunner, executionApi } from "./execution";
+import { GitRepos, gitRoutes } from "./git";
+import type { WorkerPoolOptions } from "./runtime/workers";
 
 export interface ServerOptions {
     /** Where everything is kept; state survives restarts. */
@@ -29,12 +32,18 @@ export interface ServerOptions {
     faults?: string;
     /** Log every request (pino JSON lines on stdout). */
     log?: boolean;
+    /** Tuning of the warm Python workers that run algorithms (idle timeout, caps). */
+    workers?: Pick<WorkerPoolOptions, "maxWorkers" | "maxWorkersPerKey" | "idleTimeoutSeconds">;
 }
 
 /** What every API area gets. */
 export interface ServerContext {
     store: Store;
     faults: Faults;
+    /** Algorithm repositories (the source of truth for code) and their checked-out trees. */
+    repos: GitRepos;
+    /** The warm workers that run algorithms, and their session keys. */
+    runner: AlgorithmRunner;
     /** The server's own base URL (for links in replies), known once it listens. */
     baseUrl(): string;
 }
@@ -42,13 +51,15 @@ export interface ServerContext {
 export type ApiArea = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
 
 /** The API areas, in registration order. */
-const areas: ApiArea[] = [dataApi, algorithmsApi, versionsApi, secretsApi, environmentsApi];
+const areas: ApiArea[] = [dataApi, algorithmsApi, versionsApi, secretsApi, environmentsApi, executionApi];
 
 export interface RunningServer {
     url: string;
     port: number;
     store: Store;
     faults: Faults;
+    repos: GitRepos;
+    runner: AlgorithmRunner;
     /** The users created from ServerOptions (or the generated `local` user). */
     users: { name: string; key: string }[];
     close(): Promise<void>;
@@ -70,14 +81,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         genReqId: () => `req-${crypto.randomUUID()}`,
     });
     let url = "";
-    const ctx: ServerContext = { store, faults, baseUrl: () => url };
+    const repos = new GitRepos(options.dataDir);
+    const runner = new AlgorithmRunner(options.workers);
+    const ctx: ServerContext = { store, faults, repos, runner, baseUrl: () => url };
 
     app.setErrorHandler(errorHandler);
     app.addHook("onRequest", async (request, reply) => faults.onRequest(request, reply));
     app.addHook("onRequest", async (request) => {
-        if (request.url.startsWith("/v1/")) authenticate(store, request);
+        if (request.url.startsWith("/v1/")) authenticate(store, request, runner);
     });
     await app.register(faults.routes());
+    await app.register(gitRoutes(store, repos));
     for (const area of areas) await app.register(async (scope) => area(scope, ctx));
 
     await app.listen({ port: options.port ?? 0, host: options.host ?? "127.0.0.1" });
@@ -90,8 +104,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         port,
         store,
         faults,
+        repos,
+        runner,
         users,
         async close() {
+            // Calls in flight end first (as SystemError), then requests and builds, then the database.
+            await runner.shutdown();
             await app.close();
             store.close();
         },

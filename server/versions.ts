@@ -1,20 +1,21 @@
 // Builds, compile and publishing (algorithmia-api.md §3.2, §3.3.5–3.3.9, §6): a build checks out a commit and
 // validates it step by step, keeping a real log; every successful build is a hash version; publishing turns
 // the newest successful build into an immutable semantic version under the numbering and permission rules of §6.
-import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { FastifyInstance, FastifyRequest } from "fastify";
 import {
-    Algorithm, algorithmById, algorithmObject, Build, buildObject, byIdOrAlgorithm, checkDetails, checkEnum,
-    checkSettings, commitTree, latestPublished, managementBodies, member, objectBody, resolveAlgorithm, saveAlgorithm, settingsObject,
-    snapshotOf, treeOf, VersionSnapshot,
+    Algorithm, algorithmById, algorithmByName, algorithmObject, Build, buildObject, byIdOrAlgorithm, checkDetails, checkEnum,
+    checkSettings, latestPublished, managementBodies, member, objectBody, resolveAlgorithm, saveAlgorithm, settingsObject,
+    snapshotOf, VersionSnapshot,
 } from "./algorithms";
 import { entryFile, familyOf } from "./environments";
 import { ApiError, ErrorCode, invalidRequest } from "./errors";
 import type { ServerContext } from "./index";
+import type { PushEvent } from "./git";
 import { pageRequest, toPage } from "./paging";
+import { buildPython } from "./runtime/python-build";
 import { Store } from "./store";
 
 // --- builds ---------------------------------------------------------------------------------------------------
@@ -23,114 +24,92 @@ function getBuild(store: Store, buildId: string): Build | undefined {
     return store.db.prepare("SELECT * FROM algorithm_builds WHERE build_id = ?").get(buildId) as Build | undefined;
 }
 
+/** The builds running now; the server waits for them before it closes its database. */
+export class Builder {
+    private readonly running = new Set<Promise<Build>>();
+
+    constructor(private readonly ctx: ServerContext) {}
+
+    /**
+     * Starts a build of `commitSha` of `algo`. The in-progress record is written before this returns (readers
+     * see the build while it runs); `done` settles with the finished build. A build cut short by a crash is
+     * marked failed at the next start.
+     */
+    start(algo: Algorithm, commitSha: string): { build: Build; done: Promise<Build> } {
+        const store = this.ctx.store;
+        const buildId = crypto.randomUUID();
+        store.transaction(() => {
+            store.db.prepare(`INSERT INTO algorithm_builds (build_id, algorithm_id, commit_sha, status, started_at)
+                VALUES (?, ?, ?, 'in-progress', ?)`).run(buildId, algo.id, commitSha, new Date().toISOString());
+        });
+        const done = this.run(algo, commitSha, buildId);
+        this.running.add(done);
+        void done.finally(() => this.running.delete(done));
+        return { build: getBuild(store, buildId)!, done };
+    }
+
+    async idle(): Promise<void> {
+        await Promise.allSettled([...this.running]);
+    }
+
+    private async run(algo: Algorithm, commitSha: string, buildId: string): Promise<Build> {
+        const store = this.ctx.store;
+        const started = Date.now();
+        const { family, language } = familyOf(algo.settings);
+        const runtime = algo.settings.environment ? `${language} (${algo.settings.environment})` : language;
+        const log: string[] = [`Building ${algo.owner}/${algo.name} at commit ${commitSha} (build ${buildId})`, `Runtime: ${runtime}`];
+        let ok = false;
+        try {
+            const tree = await this.ctx.repos.tree(algo.owner, algo.name, commitSha);
+            log.push(`Checked out ${commitSha}`);
+            ok = family === "python" ? await checkPython(tree, algo, log) : checkOther(tree, algo, log);
+        } catch (err) {
+            log.push(`Build failed: internal error: ${(err as Error).message}`);
+        }
+        log.push(`${ok ? "Succeeded" : "Failed"} after ${((Date.now() - started) / 1000).toFixed(2)}s`);
+        const snapshot: VersionSnapshot = {
+            details: algo.details,
+            settings: settingsObject(algo.settings, "private", 0),
+            version_info: algo.sample_input !== undefined ? { sample_input: algo.sample_input } : {},
+        };
+        store.transaction(() => {
+            store.db.prepare(`UPDATE algorithm_builds SET status = ?, finished_at = ?, logs = ?, version_uuid = ?, snapshot = ?
+                WHERE build_id = ?`).run(ok ? "succeeded" : "failed", new Date().toISOString(), log.join("\n") + "\n",
+                ok ? crypto.randomUUID() : null, ok ? JSON.stringify(snapshot) : null, buildId);
+        });
+        return getBuild(store, buildId)!;
+    }
+}
+
+/** The Python build (server/runtime/python-build.ts): requirements parse, every file compiles, apply exists. */
+async function checkPython(tree: string, algo: Algorithm, log: string[]): Promise<boolean> {
+    const result = await buildPython(tree, algo.name);
+    log.push(...result.log.trimEnd().split("\n"));
+    return result.ok;
+}
+
 /**
- * Builds `commitSha` of `algo` and returns the finished build. The in-progress record is committed first, so
- * readers see the build while it runs; a build cut short by a crash is marked failed at the next start.
+ * Other languages are not run by algorithmia-local; their build checks what it can without a toolchain:
+ * algorithmia.conf parses and the entry file of the language's template is there.
  */
-export async function buildCommit(store: Store, algo: Algorithm, commitSha: string): Promise<Build> {
-    const buildId = crypto.randomUUID();
-    store.transaction(() => {
-        store.db.prepare(`INSERT INTO algorithm_builds (build_id, algorithm_id, commit_sha, status, started_at)
-            VALUES (?, ?, ?, 'in-progress', ?)`).run(buildId, algo.id, commitSha, new Date().toISOString());
-    });
-    const started = Date.now();
-    const log: string[] = [`Building ${algo.owner}/${algo.name} at commit ${commitSha} (build ${buildId})`];
-    let ok: boolean;
-    try {
-        ok = await validateTree(store, algo, treeOf(store, commitSha), log);
-    } catch (err) {
-        log.push(`Internal error: ${(err as Error).message}`);
-        ok = false;
-    }
-    log.push(ok ? `Build succeeded in ${((Date.now() - started) / 1000).toFixed(2)}s` : "Build failed");
-    const snapshot: VersionSnapshot = {
-        details: algo.details,
-        settings: settingsObject(algo.settings, "private", 0),
-        version_info: algo.sample_input !== undefined ? { sample_input: algo.sample_input } : {},
-    };
-    store.transaction(() => {
-        store.db.prepare(`UPDATE algorithm_builds SET status = ?, finished_at = ?, logs = ?, version_uuid = ?, snapshot = ?
-            WHERE build_id = ?`).run(ok ? "succeeded" : "failed", new Date().toISOString(), log.join("\n") + "\n",
-            ok ? crypto.randomUUID() : null, ok ? JSON.stringify(snapshot) : null, buildId);
-    });
-    return getBuild(store, buildId)!;
-}
-
-/** The build steps: what the platform would check before making an image. Appends to `log`; true when sound. */
-async function validateTree(store: Store, algo: Algorithm, files: Record<string, string>, log: string[]): Promise<boolean> {
-    const { family, language } = familyOf(algo.settings);
-    const runtime = algo.settings.environment ? `${language} (${algo.settings.environment})` : language;
-    log.push(`Runtime: ${runtime}`, `Step 1/4: checked out ${Object.keys(files).length} files`);
-
-    let conf: { algoname?: unknown };
-    try {
-        conf = JSON.parse(files["algorithmia.conf"] ?? "");
-    } catch {
-        log.push("Step 2/4: algorithmia.conf is missing or is not JSON");
-        return false;
-    }
-    const algoname = typeof conf.algoname === "string" ? conf.algoname : algo.name;
-    log.push(`Step 2/4: algorithmia.conf ok (algoname ${algoname})`);
-
-    if (family === "python") {
-        const bad = (files["requirements.txt"] ?? "").split("\n").map((l) => l.replace(/#.*/, "").trim())
-            .filter((l) => l && !REQUIREMENT.test(l));
-        if (bad.length) {
-            log.push(`Step 3/4: requirements.txt: cannot parse ${bad.map((l) => JSON.stringify(l)).join(", ")}`);
+function checkOther(tree: string, algo: Algorithm, log: string[]): boolean {
+    const confFile = path.join(tree, "algorithmia.conf");
+    if (fs.existsSync(confFile)) {
+        try {
+            JSON.parse(fs.readFileSync(confFile, "utf8"));
+        } catch {
+            log.push("Build failed: algorithmia.conf is not valid JSON");
             return false;
         }
-        log.push("Step 3/4: requirements.txt parsed");
-        return compilePython(store, files, `src/${algoname}.py`, log);
     }
-    const entry = entryFile(family, algoname);
-    log.push("Step 3/4: dependencies not resolved for this language in algorithmia-local");
-    if (!files[entry]?.trim()) {
-        log.push(`Step 4/4: entry point ${entry} is missing or empty`);
+    const entry = entryFile(familyOf(algo.settings).family, algo.name);
+    const file = path.join(tree, entry);
+    if (!fs.existsSync(file) || !fs.readFileSync(file, "utf8").trim()) {
+        log.push(`Build failed: the entry point ${entry} is missing or empty`);
         return false;
     }
-    log.push(`Step 4/4: entry point ${entry} present`);
+    log.push(`Entry point ${entry} present (dependencies are not resolved for this language here)`, "Build succeeded");
     return true;
-}
-
-/** A requirements.txt line: a name with optional extras, version specifiers and marker, or a pip option/URL. */
-const REQUIREMENT = /^(-[a-zA-Z-]+(\s+\S+)?|(git\+|https?:\/\/)\S+|[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,\s-]*\])?\s*((===|==|>=|<=|~=|!=|>|<)\s*[^\s,;]+(\s*,\s*(===|==|>=|<=|~=|!=|>|<)\s*[^\s,;]+)*)?\s*(;.*)?)$/;
-
-/** Byte-compiles every Python file with the local python3 and checks that the entry module defines apply(). */
-async function compilePython(store: Store, files: Record<string, string>, entry: string, log: string[]): Promise<boolean> {
-    if (!(entry in files)) {
-        log.push(`Step 4/4: entry module ${entry} is missing`);
-        return false;
-    }
-    const dir = fs.mkdtempSync(path.join(store.tmpDir, "build-"));
-    try {
-        const sources = Object.keys(files).filter((f) => f.endsWith(".py"));
-        for (const file of sources) {
-            const target = path.join(dir, file);
-            if (!target.startsWith(dir + path.sep)) throw new Error(`unsafe path ${file}`);
-            fs.mkdirSync(path.dirname(target), { recursive: true });
-            fs.writeFileSync(target, files[file]);
-        }
-        const script = "import py_compile, sys\nfor f in sys.argv[1:]:\n    py_compile.compile(f, doraise=True)\n";
-        const result = await new Promise<{ code: number | string | null; stderr: string }>((resolve) =>
-            execFile("python3", ["-c", script, ...sources], { cwd: dir, timeout: 120_000 }, (err, _stdout, stderr) =>
-                resolve({ code: err ? ((err as NodeJS.ErrnoException).code ?? 1) : 0, stderr })));
-        if (result.code === "ENOENT") {
-            log.push("Step 4/4: python3 not found on this host; syntax check skipped");
-        } else if (result.code !== 0) {
-            log.push(`Step 4/4: compiling ${sources.length} Python files failed:`, result.stderr.split(dir + path.sep).join("").trim());
-            return false;
-        } else {
-            log.push(`Step 4/4: compiled ${sources.length} Python files`);
-        }
-        if (!/^def\s+apply\s*\(/m.test(files[entry])) {
-            log.push(`Entry module ${entry} does not define apply(input)`);
-            return false;
-        }
-        log.push(`Entry point: apply() in ${entry}`);
-        return true;
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
 }
 
 // --- publishing -----------------------------------------------------------------------------------------------
@@ -193,7 +172,7 @@ function publish(ctx: ServerContext, algo: Algorithm, body: Record<string, unkno
             throw new ApiError(400, `${algo.owner}/${algo.name} has no successful build to publish: compile it first`,
                 ErrorCode.AlgorithmBuildNotFound);
         }
-        if (info.git_hash !== undefined && info.git_hash !== target.commit_sha) {
+        if (info.git_hash !== undefined && String(info.git_hash).toLowerCase() !== target.commit_sha) {
             throw invalidRequest(`Only the latest successful build (${target.commit_sha}) can be published, not version_info.git_hash ${JSON.stringify(info.git_hash)}`);
         }
         if (target.semantic_version) {
@@ -273,23 +252,37 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
 
     const both = (suffix: string) => [`/v1/algorithms/:owner/:algo${suffix}`, `/v1/algorithms/:id${suffix}`];
 
+    const builder = new Builder(ctx);
+    app.addHook("onClose", async () => builder.idle());
+
+    // Each push that moves master builds its new head (intermediate commits are not built, §3.2), unless that
+    // commit was built already (e.g. compiled by commitSha before master reached it).
+    const onPush = (event: PushEvent) => {
+        const algo = algorithmByName(store, event.owner, event.algo);
+        if (!algo) return;
+        const built = store.db.prepare("SELECT 1 FROM algorithm_builds WHERE algorithm_id = ? AND commit_sha = ? LIMIT 1")
+            .get(algo.id, event.after);
+        if (!built) builder.start(algo, event.after).done.catch(() => undefined);
+    };
+    ctx.repos.on("push", onPush);
+    app.addHook("onClose", async () => void ctx.repos.off("push", onPush));
+
+    // Builds the head of master now (or `commitSha`, a commit of the repository) and answers when it is done.
     const compile = async (request: FastifyRequest) => {
         const { algo } = resolveAlgorithm(store, request, "write");
         const body = objectBody(request.body);
         let commit: string;
         if (body.commitSha !== undefined) {
-            commit = String(body.commitSha);
-            const known = store.db.prepare("SELECT 1 FROM algorithm_commits WHERE sha = ? AND algorithm_id = ?").get(commit, algo.id);
-            if (!known) throw invalidRequest(`commitSha ${JSON.stringify(body.commitSha)} is not a commit of ${algo.owner}/${algo.name}`);
+            commit = String(body.commitSha).toLowerCase();
+            if (!(await ctx.repos.hasCommit(algo.owner, algo.name, commit))) {
+                throw invalidRequest(`commitSha ${JSON.stringify(body.commitSha)} is not a commit of ${algo.owner}/${algo.name}`);
+            }
         } else {
-            // Every compile is a new version (§3.2 point 8): a new commit of the current tree on top of the head.
-            commit = store.transaction(() => {
-                const sha = commitTree(store, algo.id, treeOf(store, algo.head), algo.head, "Compile");
-                store.db.prepare("UPDATE algorithms SET head = ? WHERE id = ?").run(sha, algo.id);
-                return sha;
-            });
+            const head = await ctx.repos.head(algo.owner, algo.name);
+            if (!head) throw new ApiError(500, `${algo.owner}/${algo.name} has no master branch`);
+            commit = head;
         }
-        const build = await buildCommit(store, algorithmById(store, algo.id)!, commit);
+        const build = await builder.start(algo, commit).done;
         const current = algorithmById(store, algo.id) ?? algo;
         // The algorithm now, described through this build (a concurrent compile may have finished later).
         const reply = algorithmObject(ctx, current);

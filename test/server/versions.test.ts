@@ -1,12 +1,14 @@
 // Route tests of compile, builds, publishing and versions (server/versions.ts) over real HTTP.
 import * as assert from "assert";
-import { algorithmByName, commitTree, treeOf } from "../../server/algorithms";
+import { algorithmByName } from "../../server/algorithms";
 import { ALICE, BOB, call, startTestServer, TestServer } from "../helpers/server";
 import { createBody, restart } from "../helpers/algorithms";
+import { clone, commit, gitOk, waitForBuild } from "../helpers/git";
 
 const HASH = /^[0-9a-f]{40}$/;
 
 describe("algorithmia-local: builds and versions", function () {
+    this.timeout(30_000);
     let server: TestServer;
     const alice = (method: string, route: string, json?: unknown) => call(server, method, route, { key: ALICE.key, json });
     const bob = (method: string, route: string, json?: unknown) => call(server, method, route, { key: BOB.key, json });
@@ -19,6 +21,13 @@ describe("algorithmia-local: builds and versions", function () {
         const res = await alice("POST", `/v1/algorithms/${path}/compile`, {});
         assert.strictEqual(res.status, 200, res.text);
         return res.json;
+    };
+    /** Pushes a new commit to master and waits for the build the push starts (each version its own git hash). */
+    const pushChange = async (owner: string, algo: string) => {
+        const work = await clone(server, owner, algo, ALICE.key);
+        const sha = await commit(work, { "CHANGES.md": `change ${Date.now()}\n` });
+        await gitOk(work, "push", "--quiet", "origin", "master");
+        return waitForBuild(server, owner, algo, sha, ALICE.key);
     };
     const publish = (path: string, body: unknown, route = "versions") => alice("POST", `/v1/algorithms/${path}/${route}`, body);
     const expectError = (res: { status: number; json: any; text: string }, status: number, code: number, pattern?: RegExp) => {
@@ -39,7 +48,9 @@ describe("algorithmia-local: builds and versions", function () {
             assert.match(res.version_info.git_hash, HASH);
             assert.match(res.version_info.version_uuid, /^[0-9a-f-]{36}$/);
             assert.strictEqual(res.compilation.successful, true);
-            assert.match(res.compilation.output, /compiled 2 Python files/);
+            assert.match(res.compilation.output, /Compiling src\/algo\.py/);
+            assert.match(res.compilation.output, /found apply\(input\)/);
+            assert.match(res.compilation.output, /Build succeeded/);
             assert.strictEqual(res.build.status, "succeeded");
             assert.strictEqual(res.build.commit_sha, res.version_info.git_hash);
             assert.strictEqual(res.build.resource_type, "algorithm_build");
@@ -52,12 +63,14 @@ describe("algorithmia-local: builds and versions", function () {
             assert.strictEqual(got.json.version_info.semantic_version, undefined);
         });
 
-        it("makes a new hash on every compile, and accepts no body, by UUID", async () => {
+        it("builds the head of master again on every compile (a new build, the same hash), accepts no body, by UUID", async () => {
             const first = await compile("alice/algo");
             const id = first.id;
             const res = await call(server, "POST", `/v1/algorithms/${id}/compile`, { key: ALICE.key });
             assert.strictEqual(res.status, 200, res.text);
-            assert.notStrictEqual(res.json.version_info.git_hash, first.version_info.git_hash);
+            assert.strictEqual(res.json.version_info.git_hash, first.version_info.git_hash);
+            assert.notStrictEqual(res.json.build.build_id, first.build.build_id);
+            assert.notStrictEqual(res.json.version_info.version_uuid, first.version_info.version_uuid);
             const empty = await call(server, "POST", "/v1/algorithms/alice/algo/compile", {
                 key: ALICE.key, body: "", headers: { "content-type": "application/json" },
             });
@@ -105,14 +118,16 @@ describe("algorithmia-local: builds and versions", function () {
         });
 
         it("fails a build of broken code with its reason in the log", async () => {
-            const algo = algorithmByName(server.store, "alice", "algo")!;
-            const files = { ...treeOf(server.store, algo.head), "src/algo.py": "def apply(input)\n    return 1\n" };
-            const sha = commitTree(server.store, algo.id, files, algo.head, "broken");
+            // A commit on another branch: pushes there start no build, compile builds it by commitSha.
+            const work = await clone(server, "alice", "algo", ALICE.key);
+            await gitOk(work, "checkout", "--quiet", "-b", "broken");
+            const sha = await commit(work, { "src/algo.py": "def apply(input)\n    return 1\n" }, "broken");
+            await gitOk(work, "push", "--quiet", "origin", "broken");
             const res = await alice("POST", "/v1/algorithms/alice/algo/compile", { commitSha: sha });
             assert.strictEqual(res.status, 200, res.text);
             assert.strictEqual(res.json.compilation.successful, false);
             assert.strictEqual(res.json.build.status, "failed");
-            assert.match(res.json.compilation.output, /SyntaxError|invalid syntax|expected ':'/);
+            assert.match(res.json.compilation.output, /src\/algo\.py:1:.*(SyntaxError|invalid syntax|expected ':')/);
             const version = await alice("GET", `/v1/algorithms/alice/algo/versions/${sha}`);
             assert.strictEqual(version.json.compilation.successful, false);
             assert.match(version.json.compilation.output, /Build failed/);
@@ -121,8 +136,9 @@ describe("algorithmia-local: builds and versions", function () {
 
         it("answers 404 for logs while a build is in progress, and fails it if the server dies", async () => {
             const algo = algorithmByName(server.store, "alice", "algo")!;
+            const head = await server.repos.head("alice", "algo");
             server.store.db.prepare(`INSERT INTO algorithm_builds (build_id, algorithm_id, commit_sha, status, started_at)
-                VALUES ('11111111-1111-4111-8111-111111111111', ?, ?, 'in-progress', ?)`).run(algo.id, algo.head, new Date().toISOString());
+                VALUES ('11111111-1111-4111-8111-111111111111', ?, ?, 'in-progress', ?)`).run(algo.id, head, new Date().toISOString());
             expectError(await alice("GET", "/v1/algorithms/alice/algo/builds/11111111-1111-4111-8111-111111111111/logs"), 404, 1011);
             server = await restart(server);
             const build = await alice("GET", "/v1/algorithms/alice/algo/builds/11111111-1111-4111-8111-111111111111");
@@ -196,7 +212,7 @@ describe("algorithmia-local: builds and versions", function () {
             await compile("alice/rules");
             const first = await publish("alice/rules", { settings: { algorithm_callability: "private" }, version_info: { version_type: "minor" } });
             assert.strictEqual(first.status, 200, first.text);
-            await compile("alice/rules");
+            await pushChange("alice", "rules");
             for (const type of ["revision", "minor"]) {
                 expectError(await publish("alice/rules", { settings: { algorithm_callability: "public" }, version_info: { version_type: type } }),
                     400, 2015, /cannot change settings\.algorithm_callability.*major/);
@@ -217,12 +233,12 @@ describe("algorithmia-local: builds and versions", function () {
             assert.strictEqual((await alice("GET", "/v1/algorithms/alice/rules")).json.settings.algorithm_callability, "public");
             assert.strictEqual((await alice("GET", "/v1/algorithms/alice/rules")).json.settings.royalty_microcredits, 5);
             // A minor may change a non-zero price.
-            await compile("alice/rules");
+            await pushChange("alice", "rules");
             const minor = await publish("alice/rules", { settings: { royalty_microcredits: 7 }, version_info: { version_type: "minor" } });
             assert.strictEqual(minor.status, 200, minor.text);
             assert.strictEqual(minor.json.version_info.semantic_version, "1.1.0");
             // Publish-time settings are validated like any others.
-            await compile("alice/rules");
+            await pushChange("alice", "rules");
             expectError(await publish("alice/rules", { settings: { algorithm_callability: "everyone" }, version_info: { version_type: "major" } }),
                 400, 2015, /settings\.algorithm_callability/);
             expectError(await publish("alice/rules", { settings: { license: "mit" }, version_info: { version_type: "major" } }),

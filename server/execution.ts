@@ -1,0 +1,321 @@
+// Running algorithms (algorithmia-api.md §4, §6.1–6.2): `POST /v1/algo/<owner>/<algo>[/<version>]` (also by
+// algorithm UUID, with a trailing slash, and under /v1/web/algo) resolves a version, runs it in a warm Python
+// worker (server/runtime/workers.ts: the module is imported once per worker, then every call goes through
+// apply) and answers `{result, metadata: {content_type, duration}}`, or `{error: {message, stacktrace,
+// error_type}}` with HTTP 200 when the algorithm failed.
+//
+// Identity inside an algorithm: each worker gets ALGORITHMIA_API (this server) and ALGORITHMIA_API_KEY, a
+// session key minted for that worker, so `Algorithmia.client()` works unchanged. A request made with a session
+// key acts for the call the worker is serving right now: the calling user, plus the algorithm (`owner/name`),
+// which lets it read the owner's collections whose ACL is `algo://.my/*` (data.ts canRead) and call other
+// algorithms only when the version it runs has `pipeline_enabled`. Session keys reach only the Data API and
+// algorithm calls, and die with their worker.
+import * as crypto from "crypto";
+import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { algorithmById, algorithmByName, Algorithm, Build, isUuid, snapshotOf } from "./algorithms";
+import { actsFor, Caller, requireCaller } from "./auth";
+import { environmentByPackageSet, familyOf } from "./environments";
+import { ApiError, ErrorCode, invalidRequest } from "./errors";
+import type { ServerContext } from "./index";
+import { pythonEntryModule } from "./runtime/python-build";
+import {
+    ContentType, DEFAULT_TIMEOUT_SECONDS, isFailure, MachineEnvironment, WorkerCallOutcome, WorkerPool,
+    WorkerPoolOptions,
+} from "./runtime/workers";
+import { secretEnvironment } from "./secrets";
+import { Store } from "./store";
+
+export const MAX_TIMEOUT_SECONDS = 3000;
+const HASH = /^[0-9a-f]{40}$/i;
+const PARTIAL_VERSION = /^(\d+)(?:\.(\d+|\*))?(?:\.\*)?$/;
+
+/** What a worker's call carries, so that requests made with its session key act for that call. */
+interface CallContext {
+    caller: Caller;
+    algorithm: string;
+    pipelineEnabled: boolean;
+}
+
+/** The worker pool with the session keys of its workers. */
+export class AlgorithmRunner {
+    readonly pool: WorkerPool;
+    private readonly workerOfKey = new Map<string, string>();
+    private readonly keyOfWorker = new Map<string, string>();
+
+    constructor(options: WorkerPoolOptions = {}) {
+        this.pool = new WorkerPool({
+            ...options,
+            onWorkerExit: (worker, reason) => {
+                this.revoke(worker.id);
+                options.onWorkerExit?.(worker, reason);
+            },
+        });
+    }
+
+    /** A new session key for a worker (called when the worker starts). */
+    mint(workerId: string): string {
+        const key = `simsession${crypto.randomBytes(24).toString("base64url")}`;
+        this.workerOfKey.set(key, workerId);
+        this.keyOfWorker.set(workerId, key);
+        return key;
+    }
+
+    /**
+     * Who a request with `key` acts for: undefined when it is no session key; null when it is one but its worker
+     * is not serving a call (e.g. a background thread between calls).
+     */
+    sessionCaller(key: string): Caller | null | undefined {
+        const workerId = this.workerOfKey.get(key);
+        if (workerId === undefined) return undefined;
+        const context = this.pool.activeCall(workerId)?.context as CallContext | undefined;
+        if (!context) return null;
+        return { ...context.caller, algorithm: context.algorithm, pipelineEnabled: context.pipelineEnabled };
+    }
+
+    /** Stops the workers of an algorithm (it was deleted). */
+    forget(algorithmId: string): void {
+        for (const key of new Set(this.pool.workers().map((w) => w.key))) {
+            if (key.startsWith(`${algorithmId}/`)) this.pool.retire(key);
+        }
+    }
+
+    shutdown(): Promise<void> {
+        return this.pool.shutdown();
+    }
+
+    private revoke(workerId: string): void {
+        const key = this.keyOfWorker.get(workerId);
+        if (key !== undefined) this.workerOfKey.delete(key);
+        this.keyOfWorker.delete(workerId);
+    }
+}
+
+// --- version resolution ---------------------------------------------------------------------------------------
+
+interface Target {
+    algo: Algorithm;
+    build: Build;
+    owns: boolean;
+    /** The settings of that version (as built or as published). */
+    settings: Record<string, unknown>;
+}
+
+function published(store: Store, algorithmId: string): Build[] {
+    return store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND status = 'succeeded'
+        AND semantic_version IS NOT NULL ORDER BY seq DESC`).all(algorithmId) as Build[];
+}
+
+const isPublic = (build: Build) => snapshotOf(build)?.settings.algorithm_callability === "public";
+
+/**
+ * §6.2: no version or `latest` is the newest public version; `x.y` / `x` (with optional `.*`) the newest public
+ * one in that line; `x.y.z` that version (private ones for the owner only); `latestPrivate` the newest
+ * published version of any callability and a 40-hex git hash the newest successful build of that commit, both
+ * for the owner (or a member of the owning organization) only.
+ */
+function resolveVersion(store: Store, algo: Algorithm, version: string | undefined, owns: boolean): Build {
+    const path = `algo://${algo.owner}/${algo.name}`;
+    const missing = (what: string) => new ApiError(404, `${path} has no ${what}`, ErrorCode.VersionDoesNotExist);
+    const ownersOnly = (what: string) => new ApiError(403, `${what} of ${path} may only be called by its owner`, ErrorCode.NotAuthorized);
+    const versions = published(store, algo.id);
+
+    if (version === undefined || version === "" || version === "latest") {
+        const found = versions.find(isPublic);
+        if (!found) throw missing("public published version; call a semantic version, latestPrivate or a git hash");
+        return found;
+    }
+    if (version === "latestPrivate") {
+        if (!owns) throw ownersOnly("latestPrivate");
+        if (!versions.length) throw missing("published version");
+        return versions[0];
+    }
+    if (HASH.test(version)) {
+        if (!owns) throw ownersOnly("Git hash versions");
+        const build = store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND commit_sha = ?
+            ORDER BY status = 'succeeded' DESC, seq DESC LIMIT 1`).get(algo.id, version.toLowerCase()) as Build | undefined;
+        if (!build) throw missing(`build of commit ${version}`);
+        if (build.status !== "succeeded") {
+            throw new ApiError(404, `The build of ${path} at ${version} ${build.status === "failed" ? "failed" : "is still in progress"}; ` +
+                "only successful builds can be called", ErrorCode.VersionDoesNotExist);
+        }
+        return build;
+    }
+    if (/^\d+\.\d+\.\d+$/.test(version)) {
+        const found = versions.find((b) => b.semantic_version === version);
+        if (!found) throw missing(`version ${version}`);
+        if (!isPublic(found) && !owns) throw ownersOnly(`The private version ${version}`);
+        return found;
+    }
+    const partial = PARTIAL_VERSION.exec(version);
+    if (partial) {
+        const [, major, minor] = partial;
+        const found = versions.find((b) => {
+            const [x, y] = b.semantic_version!.split(".");
+            return isPublic(b) && x === major && (minor === undefined || minor === "*" || y === minor);
+        });
+        if (!found) throw missing(`public version matching ${version} (partial versions resolve among public versions only)`);
+        return found;
+    }
+    throw invalidRequest(`Invalid version "${version}": use a semantic version (1.2.3), a partial one (1.2, 1.2.*, 1), ` +
+        "latest, latestPrivate or a 40-character git hash");
+}
+
+function resolveTarget(store: Store, request: FastifyRequest, caller: Caller): Target {
+    const params = request.params as { owner: string; algo?: string; version?: string };
+    let algo: Algorithm | undefined;
+    let version = params.version;
+    if (params.algo === undefined || isUuid(params.owner)) {
+        // /v1/algo/{algorithmId}[/{version}] (no account name looks like a UUID)
+        algo = isUuid(params.owner) && params.version === undefined ? algorithmById(store, params.owner) : undefined;
+        if (!algo) throw new ApiError(404, `algorithm ${params.owner} not found`, ErrorCode.AlgorithmIdDoesNotExist);
+        version = params.algo;
+    } else {
+        algo = algorithmByName(store, params.owner, params.algo);
+        if (!algo) throw new ApiError(404, `algorithm algo://${params.owner}/${params.algo} not found`, ErrorCode.AlgorithmNotFound);
+    }
+    const owns = actsFor(caller, algo.owner);
+    const build = resolveVersion(store, algo, version, owns);
+    return { algo, build, owns, settings: snapshotOf(build)?.settings ?? {} };
+}
+
+// --- request and reply ----------------------------------------------------------------------------------------
+
+interface CallOptions {
+    timeoutSeconds: number;
+    stdout: boolean;
+    output?: "raw" | "void";
+}
+
+function callOptions(query: Record<string, string | undefined>): CallOptions {
+    let timeoutSeconds = DEFAULT_TIMEOUT_SECONDS;
+    if (query.timeout !== undefined && query.timeout !== "") {
+        timeoutSeconds = Number(query.timeout);
+        if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
+            throw invalidRequest(`timeout must be a number of seconds greater than 0 and at most ${MAX_TIMEOUT_SECONDS} (got ${JSON.stringify(query.timeout)})`);
+        }
+    }
+    const flag = (query.stdout ?? "").toLowerCase();
+    if (!["", "true", "false", "1", "0"].includes(flag)) throw invalidRequest(`stdout must be true or false (got ${JSON.stringify(query.stdout)})`);
+    const output = query.output || undefined;
+    if (output !== undefined && output !== "raw" && output !== "void") {
+        throw invalidRequest(`output must be raw or void (got ${JSON.stringify(query.output)})`);
+    }
+    return { timeoutSeconds, stdout: flag === "true" || flag === "1", output };
+}
+
+/** The input by Content-Type (§4.1): JSON (kept as text, so Python parses big numbers exactly), text or bytes. */
+function readInput(request: FastifyRequest): { input: unknown; contentType: ContentType } {
+    const type = (request.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    if (type === "application/json" || type.endsWith("+json")) {
+        try {
+            JSON.parse(body.toString("utf8"));
+        } catch (err) {
+            throw new ApiError(400, `Malformed JSON input: ${(err as Error).message}`, ErrorCode.MalformedJson);
+        }
+        return { input: body, contentType: "json" };
+    }
+    if (type.startsWith("text/") || type === "application/text") return { input: body.toString("utf8"), contentType: "text" };
+    if (type === "application/octet-stream" || type === "") return { input: body, contentType: "binary" };
+    throw new ApiError(415, `Unsupported Content-Type "${type}": send application/json, text/plain or application/octet-stream`);
+}
+
+function machineEnvironment(settings: Record<string, unknown>): MachineEnvironment {
+    if (settings.environment === "gpu") return "gpu";
+    const packageSet = typeof settings.package_set === "string" ? settings.package_set : "";
+    return environmentByPackageSet(packageSet)?.machine_type === "GPU" || /gpu|cuda/.test(packageSet) ? "gpu" : "cpu";
+}
+
+function metadataOf(outcome: WorkerCallOutcome, target: Target, options: CallOptions): Record<string, unknown> {
+    const metadata: Record<string, unknown> = { duration: outcome.durationSeconds };
+    // Captured output shows the algorithm's internals: only for those who may see its source (§4.1).
+    if (options.stdout && target.owns) metadata.stdout = outcome.stdout;
+    if (outcome.environment === "gpu" && !outcome.gpu) {
+        metadata.alerts = ["This algorithm uses a GPU environment, but this server has no GPU: it ran on CPU"];
+    }
+    return metadata;
+}
+
+function send(reply: FastifyReply, outcome: WorkerCallOutcome, target: Target, options: CallOptions): FastifyReply {
+    const metadata = metadataOf(outcome, target, options);
+    if (isFailure(outcome)) {
+        const seesSource = target.owns || target.settings.source_visibility === "open";
+        const stacktrace = seesSource ? outcome.error.stacktrace : "";
+        // The Python client reads `stack_trace`, the others `stacktrace` (§1.4): send both.
+        const error = { message: outcome.error.message, stacktrace, stack_trace: stacktrace, error_type: outcome.error.error_type };
+        // Clients detect an algorithm error by the `error` key of a 200 reply (§4.5); raw output answers 400.
+        return reply.status(options.output === "raw" ? 400 : 200).type("application/json").send({ error, metadata });
+    }
+    const { contentType, result } = outcome;
+    if (options.output === "raw") {
+        if (contentType === "binary") return reply.type("application/octet-stream").send(result as Buffer);
+        if (contentType === "text") return reply.type("text/plain; charset=utf-8").send(result as string);
+        return reply.type("application/json").send(outcome.resultJson ?? JSON.stringify(result));
+    }
+    const encoded = contentType === "binary" ? JSON.stringify((result as Buffer).toString("base64"))
+        : contentType === "text" ? JSON.stringify(result)
+        : outcome.resultJson ?? JSON.stringify(result ?? null);
+    // Written by hand so a JSON result keeps the algorithm's own serialisation (big integers stay exact).
+    return reply.type("application/json")
+        .send(`{"result":${encoded},"metadata":${JSON.stringify({ content_type: contentType, ...metadata })}}`);
+}
+
+// --- routes ---------------------------------------------------------------------------------------------------
+
+export async function executionApi(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+    const store = ctx.store;
+    const runner = ctx.runner;
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+        const caller = requireCaller(request);
+        const options = callOptions(request.query as Record<string, string | undefined>);
+        const target = resolveTarget(store, request, caller);
+        const { algo, build } = target;
+        if (caller.algorithm !== undefined && !caller.pipelineEnabled) {
+            throw new ApiError(403, `${caller.algorithm} may not call other algorithms: its settings.pipeline_enabled is false`,
+                ErrorCode.NotAuthorized);
+        }
+        const { input, contentType } = readInput(request);
+        const { family, language } = familyOf(algo.settings);
+        if (family !== "python") {
+            const error = { message: `algorithmia-local runs Python algorithms only; ${algo.owner}/${algo.name} is ${language}`,
+                stacktrace: "", error_type: "UnsupportedError" };
+            return reply.send({ error, metadata: { duration: 0 } });
+        }
+
+        const secrets = secretEnvironment(store, algo.id);
+        const context: CallContext = {
+            caller: { username: caller.username, orgs: caller.orgs },
+            algorithm: `${algo.owner}/${algo.name}`,
+            pipelineEnabled: target.settings.pipeline_enabled === true,
+        };
+        const running = runner.pool.call({
+            key: `${algo.id}/${build.commit_sha}`,
+            treeDir: await ctx.repos.tree(algo.owner, algo.name, build.commit_sha),
+            entryModule: pythonEntryModule(algo.name),
+            input,
+            contentType,
+            timeoutSeconds: options.timeoutSeconds,
+            environment: machineEnvironment(target.settings),
+            env: (worker) => ({ ...secrets, ALGORITHMIA_API: ctx.baseUrl(), ALGORITHMIA_API_KEY: runner.mint(worker.id) }),
+            // Changed secrets reach the next call through a new worker.
+            envKey: crypto.createHash("sha256").update(JSON.stringify(Object.entries(secrets).sort())).digest("hex"),
+            callId: request.id,
+            context,
+        });
+        if (options.output === "void") {
+            // Asynchronous: the result is discarded (§4.4); the algorithm writes what it must keep to the Data API.
+            return reply.send({ async: "void", request_id: request.id });
+        }
+        return send(reply, await running, target, options);
+    };
+
+    for (const prefix of ["/v1/algo", "/v1/web/algo"]) {
+        for (const route of [":owner", ":owner/:algo", ":owner/:algo/:version"]) {
+            app.post(`${prefix}/${route}`, handler);
+            app.post(`${prefix}/${route}/`, handler);
+        }
+    }
+}
