@@ -52,9 +52,11 @@ export const dataApi: ApiArea = async (app, ctx) => {
         const segments = dataSegments(request.url);
         const query = request.query as Record<string, string | undefined>;
         // The root (`data://`) is the caller's own namespace, like `data://.my` (§1.9).
+        // Checked segment by segment from the left, so the error names the first bad one.
         const [ownerSegment = ".my", collection, file, ...deeper] = segments;
-        if (deeper.length) throw invalidRequest("Hosted data collections hold files only, no sub-folders: use data://<owner>/<collection>/<file>");
         const owner = resolveOwner(ctx.store, caller, ownerSegment);
+        if (collection !== undefined) checkCollectionName(collection);
+        if (deeper.length) throw invalidRequest("Hosted data collections hold files only, no sub-folders: use data://<owner>/<collection>/<file>");
         const method = request.method;
 
         if (collection === undefined) {
@@ -62,7 +64,6 @@ export const dataApi: ApiArea = async (app, ctx) => {
             if (method === "POST") return data.createCollection(reply, caller, owner, await readSmallBody(request));
             throw notAllowed(method, "an account's namespace");
         }
-        checkCollectionName(collection);
         if (file === undefined) {
             if (method === "GET" || method === "HEAD") {
                 return data.listCollection(reply, caller, owner, collection, query.marker, isTrue(query.acl), method);
@@ -293,7 +294,7 @@ export function dataSegments(url: string): string[] {
         connector = decode(id);
         rest = tail.join("/");
     } else {
-        rest = rest.slice("/v1/data".length);
+        rest = rest.slice("/v1/data".length).replace(/^\//, "");
     }
     let decoded = decode(rest);
     const scheme = /^\/*([^/:]+):\/\/(.*)$/s.exec(decoded);

@@ -6,7 +6,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { authenticate } from "./auth";
-import { errorHandler } from "./errors";
+import { errorHandler, invalidRequest } from "./errors";
 import { Faults } from "./faults";
 import { Store } from "./store";
 import { dataApi } from "./data";
@@ -79,6 +79,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger: options.log ?? false,
         bodyLimit: 10 * 1024 * 1024, // Algorithmia's maximum request size (algorithmia-api.md §1.3)
         genReqId: () => `req-${crypto.randomUUID()}`,
+        // Errors Fastify raises before routing (a URL that does not percent-decode) get the API's error shape too.
+        frameworkErrors: (err, request, reply) =>
+            errorHandler(err.code === "FST_ERR_BAD_URL" ? invalidRequest(`Malformed URL ${JSON.stringify(request.url)}: it has a malformed percent-encoding`) : err, request, reply),
     });
     let url = "";
     const repos = new GitRepos(options.dataDir);

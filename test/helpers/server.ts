@@ -30,13 +30,31 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
         dataDir,
         async restart() {
             await server.close();
-            return startTestServer({ ...opts, port: server.port });
+            const next = await startTestServer({ ...opts, port: server.port });
+            await dropStaleSockets(next.url);
+            return next;
         },
         async dispose() {
             await server.close();
             fs.rmSync(dataDir, { recursive: true, force: true });
         },
     };
+}
+
+/**
+ * fetch keeps idle keep-alive sockets to the old server; the first requests after a restart may pick one that the
+ * old server closed before this process read its FIN ("other side closed"). Probing an uncounted control route
+ * until it answers uses them up, so the test's own requests go to the new server.
+ */
+async function dropStaleSockets(url: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await (await fetch(`${url}/_local/faults`)).arrayBuffer();
+            return;
+        } catch (err) {
+            if (attempt >= 10) throw err;
+        }
+    }
 }
 
 export interface CallOptions {
