@@ -4,7 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../test/helpers/pulumi";
-import { CliRun, ServerProcess, runCli, startCli } from "../test/helpers/processes";
+import { CliRun, LocalServer, runCli, startCli } from "../test/helpers/processes";
 
 export interface Figure {
     /** Stable key in latest.json, e.g. "sha256.ratio". */
@@ -28,13 +28,13 @@ export interface BenchContext {
     /** A 1 GiB file of pseudo-random bytes (created once, shared by the upload and hashing benchmarks). */
     bigFile(): string;
     /** algorithmia-local in its own process (user alice), shared by the benchmarks, started on first use. */
-    server(): Promise<ServerProcess>;
+    server(): Promise<LocalServer>;
 }
 
 export const BENCH_USER = { name: "alice", key: "simBenchAliceKey000000000001" };
 
 /** The environment that points the provider at the bench server as alice. */
-export const apiEnv = (server: ServerProcess) => ({ ALGORITHMIA_API: server.url, ALGORITHMIA_API_KEY: BENCH_USER.key });
+export const apiEnv = (server: LocalServer) => ({ ALGORITHMIA_API: server.url, ALGORITHMIA_API_KEY: BENCH_USER.key });
 
 export interface Benchmark {
     id: string;

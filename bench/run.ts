@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../test/helpers/pulumi";
-import { ServerProcess } from "../test/helpers/processes";
+import { LocalServer } from "../test/helpers/processes";
 import { BENCH_USER, BenchContext, Benchmark, Figure, GiB, writeFile } from "./lib";
 import { sha256Benchmark } from "./sha256";
 import { previewBenchmark } from "./preview";
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     const sandbox = await PulumiSandbox.create();
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-algorithmia-bench-"));
     let big: string | undefined;
-    let server: Promise<ServerProcess> | undefined;
+    let server: Promise<LocalServer> | undefined;
     const ctx: BenchContext = {
         sandbox,
         scratch,
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
             return big;
         },
         server() {
-            server ??= ServerProcess.start({ dataDir: path.join(scratch, "server"), users: [BENCH_USER] });
+            server ??= LocalServer.start({ dataDir: path.join(scratch, "server"), users: [BENCH_USER] });
             return server;
         },
     };

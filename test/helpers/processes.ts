@@ -5,9 +5,10 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { engineBinDir, repoRoot } from "./pulumi";
+import { engineBinDir } from "./pulumi";
+import { ServerProcess, spawnServer } from "./server-process";
 
-export interface ServerProcessOptions {
+export interface LocalServerOptions {
     dataDir?: string;
     /** 0 picks a free port on first start; restarts keep the port. */
     port?: number;
@@ -16,18 +17,18 @@ export interface ServerProcessOptions {
     faults?: string;
 }
 
-/** algorithmia-local started by its CLI (`bin/algorithmia-local.js`) in a child process. */
-export class ServerProcess {
+/** algorithmia-local in its own process (see server-process.ts), restartable on the same data directory and port. */
+export class LocalServer {
     private constructor(
-        readonly options: Required<Omit<ServerProcessOptions, "faults">> & { faults?: string },
-        readonly child: ChildProcess,
-        readonly url: string,
-        readonly port: number,
-        private readonly exited: Promise<void>,
-        readonly output: () => string,
+        readonly options: Required<Omit<LocalServerOptions, "faults">> & { faults?: string },
+        readonly process: ServerProcess,
     ) {}
 
-    static async start(options: ServerProcessOptions = {}): Promise<ServerProcess> {
+    get url(): string {
+        return this.process.url;
+    }
+
+    static async start(options: LocalServerOptions = {}): Promise<LocalServer> {
         const opts = {
             dataDir: options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "algorithmia-local-proc-")),
             port: options.port ?? 0,
@@ -35,36 +36,22 @@ export class ServerProcess {
             orgs: options.orgs ?? [],
             faults: options.faults,
         };
-        const args = [path.join(repoRoot, "bin/algorithmia-local.js"), "--port", String(opts.port), "--data-dir", opts.dataDir];
+        const args = ["--port", String(opts.port), "--data-dir", opts.dataDir];
         for (const u of opts.users) args.push("--user", `${u.name}:${u.key}`);
         for (const o of opts.orgs) args.push("--org", `${o.name}:${o.members.join(",")}`);
         if (opts.faults) args.push("--faults", opts.faults);
-        const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], cwd: repoRoot });
-        let output = "";
-        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-        const url = await new Promise<string>((resolve, reject) => {
-            const onData = (chunk: Buffer) => {
-                output += chunk.toString();
-                const match = /algorithmia-local listening on (http:\/\/\S+)/.exec(output);
-                if (match) resolve(match[1]);
-            };
-            child.stdout!.on("data", onData);
-            child.stderr!.on("data", onData);
-            child.once("exit", (code, signal) => reject(new Error(`algorithmia-local exited (${code ?? signal}) before listening:\n${output}`)));
-        });
-        const port = Number(new URL(url).port);
-        return new ServerProcess({ ...opts, port }, child, url, port, exited, () => output);
+        const proc = await spawnServer(args);
+        return new LocalServer({ ...opts, port: proc.port }, proc);
     }
 
-    /** Sends `signal` and waits for the process to exit. */
-    async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-        if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-        await this.exited;
+    /** Sends `signal` (default SIGKILL: no chance to clean up) and waits for the process to exit. */
+    kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+        return this.process.stop(signal);
     }
 
     /** A new process on the same data directory and port. */
-    restart(overrides: Partial<ServerProcessOptions> = {}): Promise<ServerProcess> {
-        return ServerProcess.start({ ...this.options, ...overrides });
+    restart(overrides: Partial<LocalServerOptions> = {}): Promise<LocalServer> {
+        return LocalServer.start({ ...this.options, ...overrides });
     }
 
     /** Stops the process and removes its data directory. */
