@@ -4,7 +4,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../test/helpers/pulumi";
-import { CliRun, LocalServer, runCli, startCli } from "../test/helpers/processes";
+import { CliProject, LocalServer } from "../test/helpers/processes";
+export { PROVIDER_IMPORT } from "../test/helpers/processes";
 
 export interface Figure {
     /** Stable key in latest.json, e.g. "sha256.ratio". */
@@ -85,9 +86,6 @@ export function writeFile(file: string, size: number): void {
     }
 }
 
-/** The provider package as a Pulumi program imports it (an absolute path, so projects may live anywhere). */
-export const PROVIDER_IMPORT = JSON.stringify(path.join(repoRoot, "provider"));
-
 /** Whether the provider exports `name` yet (other branches are still building resources). */
 export function providerExports(...names: string[]): string | undefined {
     let provider: Record<string, unknown>;
@@ -100,33 +98,16 @@ export function providerExports(...names: string[]): string | undefined {
     return missing.length ? `the provider does not export ${missing.join(", ")} yet` : undefined;
 }
 
-/** A Pulumi project in a fresh directory, run by the real `pulumi` CLI and the nodejs language host. */
-export class Project {
-    readonly dir: string;
-    readonly env: Record<string, string>;
-
+/** A project in the bench's scratch directory, transpile-only (see below). */
+export class Project extends CliProject {
     constructor(ctx: BenchContext, name: string, program: string, env: Record<string, string> = {}) {
-        this.dir = fs.mkdtempSync(path.join(ctx.scratch, `${name}-`));
-        fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), `name: ${name}\nruntime: nodejs\n`);
-        fs.writeFileSync(path.join(this.dir, "index.ts"), program);
-        fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(this.dir, "node_modules"));
         // Type-checking the program would add the same seconds to both sides of every ratio and hide the
         // difference being measured; users' programs are checked by their own build.
-        this.env = { ...ctx.sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...env };
+        super(ctx.scratch, name, program, { ...ctx.sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...env });
     }
 
-    async init(stack = "bench"): Promise<this> {
-        await this.cli("stack", "init", stack, "--secrets-provider", "passphrase");
-        return this;
-    }
-
-    cli(...args: string[]): Promise<string> {
-        return runCli(this.dir, args, this.env);
-    }
-
-    /** Starts the CLI without waiting (to watch its process tree). */
-    start(...args: string[]): CliRun {
-        return startCli(this.dir, args, this.env);
+    override init(stack = "bench"): Promise<this> {
+        return super.init(stack);
     }
 }
 

@@ -5,7 +5,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { engineBinDir } from "./pulumi";
+import { engineBinDir, repoRoot } from "./pulumi";
 import { ServerProcess, spawnServer } from "./server-process";
 
 export interface LocalServerOptions {
@@ -63,6 +63,8 @@ export class LocalServer {
 
 export interface CliRun {
     child: ChildProcess;
+    /** SIGKILLs the CLI and every process it started (its process group), like a machine losing power. */
+    killTree(): void;
     /** Resolves when the CLI exits, with its exit code and all output. */
     done: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>;
     output(): string;
@@ -74,6 +76,8 @@ export function startCli(cwd: string, args: string[], env: Record<string, string
         cwd,
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group, so killTree reaches the language host and provider plugins too.
+        detached: true,
     });
     let output = "";
     child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
@@ -81,7 +85,14 @@ export function startCli(cwd: string, args: string[], env: Record<string, string
     const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) =>
         child.once("close", (code, signal) => resolve({ code, signal, output })),
     );
-    return { child, done, output: () => output };
+    const killTree = () => {
+        try {
+            process.kill(-child.pid!, "SIGKILL");
+        } catch {
+            // already gone
+        }
+    };
+    return { child, done, output: () => output, killTree };
 }
 
 /** Runs the CLI to completion; throws with its output when it fails. */
@@ -89,6 +100,38 @@ export async function runCli(cwd: string, args: string[], env: Record<string, st
     const { code, output } = await startCli(cwd, args, env).done;
     if (code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${code}:\n${output}`);
     return output;
+}
+
+/** The provider package as a Pulumi program in a project directory imports it (an absolute path). */
+export const PROVIDER_IMPORT = JSON.stringify(path.join(repoRoot, "provider"));
+
+/**
+ * A Pulumi project (Pulumi.yaml + index.ts) in a fresh directory under `parent`, run by the real `pulumi` CLI
+ * and the nodejs language host with `env` (an engine sandbox's variables plus the program's own).
+ */
+export class CliProject {
+    readonly dir: string;
+
+    constructor(parent: string, name: string, program: string, readonly env: Record<string, string>) {
+        this.dir = fs.mkdtempSync(path.join(parent, `${name}-`));
+        fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), `name: ${name}\nruntime: nodejs\n`);
+        fs.writeFileSync(path.join(this.dir, "index.ts"), program);
+        fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(this.dir, "node_modules"));
+    }
+
+    async init(stack: string): Promise<this> {
+        await this.cli("stack", "init", stack, "--secrets-provider", "passphrase");
+        return this;
+    }
+
+    cli(...args: string[]): Promise<string> {
+        return runCli(this.dir, args, this.env);
+    }
+
+    /** Starts the CLI without waiting (to watch or kill its process tree). */
+    start(...args: string[]): CliRun {
+        return startCli(this.dir, args, this.env);
+    }
 }
 
 /** Every descendant of `pid` (children, grandchildren, ...) read from /proc. */
