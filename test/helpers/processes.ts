@@ -15,12 +15,14 @@ export interface LocalServerOptions {
     users?: { name: string; key: string }[];
     orgs?: { name: string; members: string[] }[];
     faults?: string;
+    /** Log every request (pino JSON lines on the process's stdout). */
+    log?: boolean;
 }
 
 /** algorithmia-local in its own process (see server-process.ts), restartable on the same data directory and port. */
 export class LocalServer {
     private constructor(
-        readonly options: Required<Omit<LocalServerOptions, "faults">> & { faults?: string },
+        readonly options: Required<Omit<LocalServerOptions, "faults" | "log">> & { faults?: string; log?: boolean },
         readonly process: ServerProcess,
     ) {}
 
@@ -35,11 +37,13 @@ export class LocalServer {
             users: options.users ?? [],
             orgs: options.orgs ?? [],
             faults: options.faults,
+            log: options.log,
         };
         const args = ["--port", String(opts.port), "--data-dir", opts.dataDir];
         for (const u of opts.users) args.push("--user", `${u.name}:${u.key}`);
         for (const o of opts.orgs) args.push("--org", `${o.name}:${o.members.join(",")}`);
         if (opts.faults) args.push("--faults", opts.faults);
+        if (opts.log) args.push("--log");
         const proc = await spawnServer(args);
         return new LocalServer({ ...opts, port: proc.port }, proc);
     }

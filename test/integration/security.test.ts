@@ -7,6 +7,8 @@ import * as http from "http";
 import * as path from "path";
 import { ALICE, BOB, call, CallOptions, startTestServer, TestServer } from "../helpers/server";
 import { createBody } from "../helpers/algorithms";
+import { PulumiSandbox } from "../helpers/pulumi";
+import { CliProject, LocalServer, PROVIDER_IMPORT } from "../helpers/processes";
 
 /** One request with the path sent byte for byte (fetch would resolve "..", which is what we want to test). */
 function rawRequest(base: string, method: string, rawPath: string, headers: Record<string, string> = {}, body?: string) {
@@ -181,6 +183,85 @@ describe("security", function () {
                     assert.ok(!res.text.includes("root:") && !res.text.includes("[core]"), `${method} ${route} leaked a file`);
                 }
             }
+        });
+    });
+
+    describe("API keys", function () {
+        this.timeout(10 * 60 * 1000);
+        let sandbox: PulumiSandbox;
+        let api: LocalServer;
+        let modelFile: string;
+        const WRONG_KEY = "simNotAKnownKey0000000000000042";
+
+        /** A project of `program` on the API server, with `key` as the secret stack config. */
+        const project = async (name: string, program: string, key = ALICE.key) => {
+            const p = await new CliProject(sandbox.root, name, program, { ...sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" }).init("dev");
+            await p.cli("config", "set", "algorithmia:apiAddress", api.url);
+            await p.cli("config", "set", "--secret", "algorithmia:apiKey", key);
+            return p;
+        };
+        /** Fails naming the file when any file under `dir` (symlinks not followed) contains a key. */
+        const assertNoKeyIn = (dir: string, keys: string[]) => {
+            for (const file of filesUnder(dir)) {
+                if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
+                const text = fs.readFileSync(file, "latin1");
+                for (const key of keys) assert.ok(!text.includes(key), `${file} contains an API key`);
+            }
+        };
+        const assertNoKeyInText = (what: string, text: string, keys: string[]) => {
+            for (const key of keys) assert.ok(!text.includes(key), `${what} contains an API key:\n${text.slice(0, 3000)}`);
+        };
+
+        before(async () => {
+            sandbox = await PulumiSandbox.create();
+            api = await LocalServer.start({ users: [ALICE, BOB], log: true });
+            modelFile = path.join(sandbox.root, "model.bin");
+            fs.writeFileSync(modelFile, "weights");
+        });
+        after(async () => {
+            await sandbox?.dispose();
+            await api?.dispose();
+        });
+
+        it("are in no state file, config file, CLI output or server log line through up, refresh, preview and destroy", async () => {
+            const p = await project("keys", `import { DataCollection, ModelFile } from ${PROVIDER_IMPORT};
+const collection = new DataCollection("models", { name: "models", readAcl: "private" });
+export const sha256 = new ModelFile("model", { collection: collection.dataUri, name: "model.bin", source: ${JSON.stringify(modelFile)} }).sha256;
+`);
+            const outputs = [
+                await p.cli("up", "--yes", "--skip-preview", "--debug"),
+                await p.cli("refresh", "--yes", "--skip-preview", "--debug"),
+                await p.cli("preview", "--diff", "--expect-no-changes", "--debug"),
+                await p.cli("stack", "export"),
+                await p.cli("stack", "output", "--json"),
+            ];
+            assert.match(outputs[4], /"sha256"/);
+            // The state holds the deployment (so the scan below looks at the real thing).
+            assert.match(outputs[3], /data:\/\/alice\/models/);
+            outputs.push(await p.cli("destroy", "--yes", "--skip-preview", "--debug"));
+            outputs.forEach((text, i) => assertNoKeyInText(`CLI output #${i}`, text, [ALICE.key]));
+            assert.match(fs.readFileSync(path.join(p.dir, "Pulumi.dev.yaml"), "utf8"), /algorithmia:apiKey:\s+secure:/);
+            assertNoKeyIn(sandbox.stateDir, [ALICE.key]);
+            assertNoKeyIn(sandbox.pulumiHome, [ALICE.key]);
+            assertNoKeyIn(p.dir, [ALICE.key]);
+            assert.match(api.process.stdout(), /"url":"\/v1\//, "the server logged the requests");
+            assertNoKeyInText("the server log", api.process.stdout(), [ALICE.key]);
+        });
+
+        it("are in no error message: a refused write, then an unknown key", async () => {
+            const program = `import { DataCollection } from ${PROVIDER_IMPORT};
+new DataCollection("theirs", { name: "planted", owner: "bob", readAcl: "private" });
+`;
+            const refused = await project("refused", program);
+            const denied = await refused.cli("up", "--yes", "--skip-preview").then(() => assert.fail("alice wrote into bob's namespace"), (err: Error) => err.message);
+            assert.match(denied, /403|not authorized/i);
+            assertNoKeyInText("the 403 error", denied, [ALICE.key]);
+
+            const unknown = await project("unknown-key", program.replace('owner: "bob", ', ""), WRONG_KEY);
+            const rejected = await unknown.cli("up", "--yes", "--skip-preview").then(() => assert.fail("an unknown key was accepted"), (err: Error) => err.message);
+            assert.match(rejected, /401|authenticat/i);
+            assertNoKeyInText("the 401 error", rejected, [WRONG_KEY, ALICE.key]);
+            assertNoKeyIn(sandbox.stateDir, [ALICE.key, WRONG_KEY]);
         });
     });
 });
