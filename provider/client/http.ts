@@ -59,12 +59,17 @@ export class AlgorithmiaApiError extends Error {
         readonly apiMessage: string,
         readonly code?: number,
     ) {
-        super(`${method} ${route} ${status === undefined ? "failed" : `returned ${status}`}: ${apiMessage}`);
+        const message = `${method} ${route} ${status === undefined ? "failed" : `returned ${status}`}: ${apiMessage}`;
+        super(message);
+        // Set again: when the provider is closure-serialized, `super(message)` becomes `Error.call(this, message)`,
+        // which does not set the message on `this`.
+        this.message = message;
         this.name = "AlgorithmiaApiError";
     }
 }
 
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+// An array, not a Set: closure serialization (the provider goes into state) turns a Set into a plain object.
+const RETRYABLE_STATUS = [429, 502, 503, 504];
 
 export class HttpClient {
     readonly apiAddress: string;
@@ -90,7 +95,7 @@ export class HttpClient {
                 const response = await this.once(spec);
                 if (response.status < 300 || spec.accept?.includes(response.status)) return response;
                 lastError = this.errorFrom(spec, response);
-                if (!RETRYABLE_STATUS.has(response.status)) throw lastError;
+                if (!RETRYABLE_STATUS.includes(response.status)) throw lastError;
                 retryAfterMs = retryAfter(response.headers);
                 // A 429 was refused before doing anything; a 5xx may have done the work.
                 if (!idempotent && response.status !== 429) {
@@ -100,7 +105,7 @@ export class HttpClient {
                 }
             } catch (err) {
                 if (err instanceof AlgorithmiaApiError) throw err;
-                lastError = new AlgorithmiaApiError(spec.method, spec.path, undefined, describe(err));
+                lastError = new AlgorithmiaApiError(spec.method, spec.path, undefined, describeFailure(err));
                 if (!isTransient(err)) throw lastError;
                 if (!idempotent) {
                     const settled = await spec.afterFailure?.();
@@ -181,7 +186,7 @@ function isTransient(err: unknown): boolean {
         ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code);
 }
 
-function describe(err: unknown): string {
+function describeFailure(err: unknown): string {
     const e = err as { message?: string; cause?: { code?: string; message?: string } };
     return e.cause?.code ? `${e.message} (${e.cause.code})` : e.message ?? String(err);
 }

@@ -59,6 +59,12 @@ export interface BuildObject {
     version_info?: { semantic_version?: string };
 }
 
+/** The owner in a reported data URI (`data://alice/...`), unless it is missing or still `.my`. */
+function ownerOf(uri: unknown): string | undefined {
+    const owner = typeof uri === "string" ? /^data:\/\/([^/.][^/]*)/.exec(uri)?.[1] : undefined;
+    return owner;
+}
+
 /** `/v1/connector/data/<owner>/<collection>[/<file>]`, each segment encoded. */
 export function dataRoute(...segments: string[]): string {
     return "/v1/connector/data/" + segments.map(encodeURIComponent).join("/");
@@ -82,13 +88,39 @@ export class AlgorithmiaClient {
         return res.status === 404 ? undefined : res.body;
     }
 
-    async createCollection(owner: string, name: string, acl: ReadAcl): Promise<void> {
-        await this.http.request({
+    /**
+     * Creates a collection; `owner` may be `.my`. Answers the owner the server reports in the new collection's
+     * URI (`{"result": "data://alice/name"}`, §2.4.5), or `owner` itself when the reply has none.
+     */
+    async createCollection(owner: string, name: string, acl: ReadAcl): Promise<string> {
+        const res = await this.http.request({
             method: "POST",
             path: dataRoute(owner),
             json: { name, acl: { read: ACL_TO_WIRE[acl] } },
             afterFailure: async () => ((await this.getCollection(owner, name)) ? { status: 200, headers: new Headers() } : undefined),
         });
+        return ownerOf(res.body?.result) ?? owner;
+    }
+
+    /**
+     * The key's own user name. The official Python client (`client.username()`) takes the first folder of the
+     * root listing (§2.2); a server whose root lists the caller's collections instead (as `data://.my` does,
+     * which algorithmia-local does) cannot tell us, so then the owner comes from the URI the server reports
+     * for a scratch collection created under `.my` and removed at once.
+     */
+    async whoami(): Promise<string> {
+        const root = await this.http.request({ method: "GET", path: dataRoute() });
+        const mine = await this.http.request({ method: "GET", path: dataRoute(".my") });
+        const names = (listing: HttpResponse) => ((listing.body?.folders ?? []) as { name: string }[]).map((f) => f.name);
+        const rootNames = names(root);
+        if (rootNames.length > 0 && rootNames.join("/") !== names(mine).join("/")) return rootNames[0];
+
+        const scratch = `pulumi_whoami_${Math.random().toString(36).slice(2, 12)}`;
+        const res = await this.http.request({ method: "POST", path: dataRoute(".my"), json: { name: scratch, acl: { read: [] } } });
+        await this.deleteCollection(".my", scratch, true);
+        const owner = ownerOf(res.body?.result);
+        if (!owner) throw new Error("Cannot tell which user the API key belongs to: set `owner` explicitly");
+        return owner;
     }
 
     async setCollectionAcl(owner: string, name: string, acl: ReadAcl): Promise<void> {
@@ -121,15 +153,20 @@ export class AlgorithmiaClient {
         return undefined;
     }
 
-    /** Uploads a file from a stream factory (called again on a retry), replacing any previous content. */
-    async putFile(owner: string, collection: string, filename: string, open: () => Readable, size: number): Promise<void> {
-        await this.http.request({
+    /**
+     * Uploads a file from a stream factory (called again on a retry), replacing any previous content. Answers
+     * the file's URI as the server reports it (with the real owner when `owner` was `.my`).
+     */
+    async putFile(owner: string, collection: string, filename: string, open: () => Readable, size: number): Promise<string> {
+        const res = await this.http.request({
             method: "PUT",
             path: dataRoute(owner, collection, filename),
             body: open,
             contentLength: size,
             timeoutMs: 60 * 60 * 1000, // large models take a while; the connection itself still fails fast
         });
+        const reported = ownerOf(res.body?.result);
+        return `data://${reported ?? owner}/${collection}/${filename}`;
     }
 
     async downloadFile(owner: string, collection: string, filename: string): Promise<ReadableStream<Uint8Array>> {

@@ -1,0 +1,140 @@
+// DataCollection (design.md §4): a hosted data collection `data://owner/name` with its read ACL.
+// Name/owner change → replace; ACL change → PATCH in place; a non-empty collection is only deleted with
+// `forceDestroy`; `adopt` takes over an existing collection.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { AlgorithmiaApiError, ReadAcl, aclFromWire } from "../client";
+import { ConnectionArgs, MODULE, ResourceController, connectionShape, dynamicProvider, nameSchema } from "./dynamic";
+
+// --- types ----------------------------------------------------------------------------------------------------
+
+export interface DataCollectionArgs extends ConnectionArgs {
+    /** The collection's name (letters, digits, underscores; starts with a letter; at most 30 characters). */
+    name: pulumi.Input<string>;
+    /** The user or organization owning it; defaults to the API key's own user. */
+    owner?: pulumi.Input<string>;
+    /** Who may read it: only the owner, the owner's algorithms (default), or everyone. */
+    readAcl?: pulumi.Input<ReadAcl>;
+    /** Delete the collection with its files on destroy/replace (default false: a non-empty one fails). */
+    forceDestroy?: pulumi.Input<boolean>;
+    /** Take over a collection that already exists instead of failing. */
+    adopt?: pulumi.Input<boolean>;
+}
+
+interface DataCollectionInputs {
+    name: string;
+    owner?: string;
+    readAcl: ReadAcl;
+    forceDestroy: boolean;
+    adopt: boolean;
+    apiAddress?: string;
+}
+
+interface DataCollectionOutputs extends DataCollectionInputs {
+    owner: string;
+    /** `data://owner/name`. */
+    dataUri: string;
+}
+
+// --- controller -----------------------------------------------------------------------------------------------
+
+const dataUriOf = (owner: string, name: string) => `data://${owner}/${name}`;
+
+const dataCollectionController: ResourceController<DataCollectionInputs, DataCollectionOutputs> = {
+    schema: () =>
+        z.object({
+            name: nameSchema(),
+            owner: nameSchema().optional(),
+            readAcl: z.enum(["private", "myAlgorithms", "public"]).default("myAlgorithms"),
+            forceDestroy: z.boolean().default(false),
+            adopt: z.boolean().default(false),
+            ...connectionShape(),
+        }),
+
+    diff: {
+        replaceKeys: ["owner", "name"],
+        updateKeys: ["readAcl", "forceDestroy", "adopt", "apiAddress"],
+        normalize: (props, olds) => ({
+            ...props,
+            // An omitted owner means "where it already is" (the key's user when it was created), so no diff has to
+            // ask the API who the key belongs to; naming another owner moves (replaces) it.
+            owner: props.owner ?? olds.owner,
+            readAcl: props.readAcl ?? "myAlgorithms",
+            forceDestroy: props.forceDestroy ?? false,
+            adopt: props.adopt ?? false,
+        }),
+    },
+
+    async create(ctx, inputs) {
+        const client = ctx.client(inputs.apiAddress);
+        const target = inputs.owner ?? ".my";
+        let owner: string;
+        const existing = inputs.adopt ? await client.getCollection(target, inputs.name) : undefined;
+        if (existing) {
+            owner = inputs.owner ?? (await ctx.whoami(client));
+            if (aclFromWire(existing.acl?.read) !== inputs.readAcl) await client.setCollectionAcl(owner, inputs.name, inputs.readAcl);
+        } else {
+            try {
+                owner = await client.createCollection(target, inputs.name, inputs.readAcl);
+            } catch (err) {
+                if (err instanceof AlgorithmiaApiError && (err.status === 409 || err.status === 400) && (await client.getCollection(target, inputs.name))) {
+                    throw new Error(
+                        `Data collection ${dataUriOf(inputs.owner ?? "<your user>", inputs.name)} already exists: ` +
+                            "set `adopt: true` to manage it with this stack, or choose another name",
+                    );
+                }
+                throw err;
+            }
+        }
+        return { id: `${owner}/${inputs.name}`, outs: { ...inputs, owner, dataUri: dataUriOf(owner, inputs.name) } };
+    },
+
+    async read(ctx, _id, outs) {
+        const listing = await ctx.client(outs.apiAddress).getCollection(outs.owner, outs.name);
+        if (!listing) return undefined;
+        return { ...outs, readAcl: aclFromWire(listing.acl?.read) };
+    },
+
+    async update(ctx, _id, olds, news) {
+        const owner = olds.owner;
+        if (news.readAcl !== olds.readAcl) await ctx.client(news.apiAddress).setCollectionAcl(owner, olds.name, news.readAcl);
+        return { ...olds, ...news, owner, dataUri: dataUriOf(owner, olds.name) };
+    },
+
+    async delete(ctx, _id, outs) {
+        const client = ctx.client(outs.apiAddress);
+        if (!outs.forceDestroy) {
+            if (!(await client.getCollection(outs.owner, outs.name))) return; // already gone
+            let count = 0;
+            for await (const _file of client.listFiles(outs.owner, outs.name)) count++;
+            if (count > 0) {
+                throw new Error(
+                    `Data collection ${outs.dataUri} still holds ${count} file${count === 1 ? "" : "s"}: ` +
+                        "set `forceDestroy: true` to delete it with its files, or remove them first",
+                );
+            }
+        }
+        await client.deleteCollection(outs.owner, outs.name, outs.forceDestroy);
+    },
+};
+
+// --- resource -------------------------------------------------------------------------------------------------
+
+const dataCollectionProvider = dynamicProvider(dataCollectionController);
+
+/** A hosted data collection, `data://owner/name`. */
+export class DataCollection extends pulumi.dynamic.Resource {
+    declare readonly name: pulumi.Output<string>;
+    declare readonly owner: pulumi.Output<string>;
+    declare readonly readAcl: pulumi.Output<ReadAcl>;
+    declare readonly forceDestroy: pulumi.Output<boolean>;
+    /** `data://owner/name`, e.g. for a ModelFile's `collection`. */
+    declare readonly dataUri: pulumi.Output<string>;
+
+    constructor(name: string, args: DataCollectionArgs, opts?: pulumi.CustomResourceOptions) {
+        // Every output must be named here, even when its input is omitted, to be an output of the resource.
+        const { name: collectionName, owner, readAcl, forceDestroy, adopt, apiAddress } = args;
+        const props = { name: collectionName, owner, readAcl, forceDestroy, adopt, apiAddress, dataUri: undefined };
+        super(dataCollectionProvider, name, props, opts, MODULE, "DataCollection");
+    }
+}

@@ -1,0 +1,241 @@
+// What every resource of this provider needs from the pulumi-nodejs dynamic-provider host: zod validation that
+// names the property and tolerates unknowns during preview, a diff over an explicit key list, the connection
+// read in `configure` (never captured when the provider is serialized), and the explicit type tokens.
+//
+// Closure serialization: `dynamicProvider` returns a plain object whose methods close over a controller. The
+// engine serializes that object into state, so nothing here may hold the key or a zod schema at module level:
+// schemas are built by functions at call time (a zod schema object does not serialize), and the key only
+// lives inside the provider process, after `configure`.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { AlgorithmiaClient } from "../client";
+import { resolveConnection, StackConfig } from "../config";
+
+/** The module of every type token: `pulumi-nodejs:dynamic/algorithmia:<Type>`. */
+export const MODULE = "algorithmia";
+
+/** What the dynamic-provider host hands `check`/`diff` for a value not known yet (a preview of a computed input). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** The serialized provider's own property; never an input of ours. */
+const PROVIDER_KEY = "__provider";
+
+export function isUnknown(value: unknown): boolean {
+    return value === UNKNOWN;
+}
+
+/** True if the value or anything inside it is unknown. */
+export function containsUnknown(value: unknown): boolean {
+    if (isUnknown(value)) return true;
+    if (Array.isArray(value)) return value.some(containsUnknown);
+    if (value && typeof value === "object") return Object.values(value).some(containsUnknown);
+    return false;
+}
+
+/** The connection argument every resource takes (design.md §3: it wins over stack config and env). */
+export interface ConnectionArgs {
+    /** Base address of the Algorithmia API, e.g. `https://api.algorithmia.com`. */
+    apiAddress?: pulumi.Input<string>;
+}
+
+/** The zod shape for `ConnectionArgs`; spread it into each resource's input schema. */
+export function connectionShape() {
+    return {
+        apiAddress: z
+            .string()
+            .regex(/^https?:\/\/[^/]+/, "must be an http(s) URL such as https://api.algorithmia.com")
+            .optional(),
+    };
+}
+
+/**
+ * A user, organization or collection name (§1.8: `^[a-zA-Z][a-zA-Z0-9_]*$`, at most 30 characters); algorithm
+ * names follow the same letters-digits-underscore rule.
+ */
+export function nameSchema(maxLength = 30) {
+    return z
+        .string()
+        .regex(/^[a-zA-Z][a-zA-Z0-9_]*$/, "must start with a letter and hold only letters, digits and underscores")
+        .max(maxLength, `must be at most ${maxLength} characters`);
+}
+
+export interface CheckFailure {
+    property: string;
+    reason: string;
+}
+
+/** `a.b[0].c` from a zod issue path. */
+function propertyPath(path: readonly PropertyKey[]): string {
+    return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), "");
+}
+
+function valueAt(value: any, path: readonly PropertyKey[]): unknown[] {
+    // Every value along the path: an unknown anywhere above the failing one excuses it.
+    const seen: unknown[] = [value];
+    for (const key of path) {
+        value = value?.[key as any];
+        seen.push(value);
+    }
+    return seen;
+}
+
+/**
+ * Validates `news` with `schema`. Failures name the property (`settings.language`) and the rule. During a
+ * preview a computed input may be unknown: problems at or under an unknown value are not failures, and the
+ * inputs pass through as given (so `diff` sees the unknown). Otherwise the parsed inputs, defaults applied.
+ */
+export function checkWithSchema<S extends z.ZodType>(
+    schema: S,
+    news: Record<string, any>,
+): { inputs: Record<string, any>; failures: CheckFailure[]; complete: boolean } {
+    // (Not a computed-key destructuring: closure serialization misses the capture of PROVIDER_KEY there.)
+    const given = { ...news };
+    delete given[PROVIDER_KEY];
+    const parsed = schema.safeParse(given);
+    if (parsed.success) return { inputs: parsed.data as Record<string, any>, failures: [], complete: true };
+    const failures = parsed.error.issues
+        .filter((issue) => !valueAt(given, issue.path).some(isUnknown))
+        .map((issue) => {
+            const property = propertyPath(issue.path);
+            return { property, reason: `${property || "inputs"}: ${issue.message}` };
+        });
+    return { inputs: given, failures, complete: false };
+}
+
+/** Which keys a resource compares, which of them force a replacement, and how to normalise server defaults. */
+export interface DiffRules {
+    /** Keys whose change is applied in place. */
+    updateKeys: readonly string[];
+    /** Keys whose change needs a new object. */
+    replaceKeys: readonly string[];
+    /**
+     * Fills defaults so that an omitted value and the server's default compare equal. Applied to both sides,
+     * with the old outputs at hand (e.g. an omitted owner means the owner resolved at create time).
+     */
+    normalize?: (props: Record<string, any>, olds: Record<string, any>) => Record<string, any>;
+    deleteBeforeReplace?: boolean;
+}
+
+/** A stable deep equality for JSON-like values (key order does not matter). */
+export function sameValue(a: unknown, b: unknown): boolean {
+    return canonicalJson(a) === canonicalJson(b);
+}
+
+function canonicalJson(value: unknown): string {
+    return JSON.stringify(value, (_key, v) =>
+        v && typeof v === "object" && !Array.isArray(v)
+            ? Object.fromEntries(Object.keys(v).sort().filter((k) => v[k] !== undefined).map((k) => [k, v[k]]))
+            : v,
+    ) ?? "undefined";
+}
+
+/**
+ * Compares only `updateKeys` and `replaceKeys` of the old outputs and the new inputs (the provider's own
+ * serialized code is not among them, so a provider upgrade alone never shows a diff). An unknown new value
+ * counts as a change.
+ */
+export function diffByKeys(olds: Record<string, any>, news: Record<string, any>, rules: DiffRules): pulumi.dynamic.DiffResult {
+    const normalize = rules.normalize ?? ((p) => p);
+    const before = normalize({ ...olds }, olds);
+    const after = normalize({ ...news }, olds);
+    const changed = (key: string) => containsUnknown(after[key]) || !sameValue(before[key], after[key]);
+    const replaces = rules.replaceKeys.filter(changed);
+    const updates = rules.updateKeys.filter(changed);
+    return {
+        changes: replaces.length + updates.length > 0,
+        replaces,
+        stables: [...rules.updateKeys, ...rules.replaceKeys].filter((k) => !changed(k)),
+        deleteBeforeReplace: replaces.length > 0 && !!rules.deleteBeforeReplace,
+    };
+}
+
+/** What a controller gets on every call inside the provider process. */
+export interface ProviderContext {
+    /** A client for the resource's `apiAddress` (or the configured one), with the configured key. */
+    client(apiAddress?: string): AlgorithmiaClient;
+    /** The key's own user name, looked up once per API address and provider process (`AlgorithmiaClient.whoami`). */
+    whoami(client: AlgorithmiaClient): Promise<string>;
+}
+
+/**
+ * One resource's logic, apart from the Resource class. `Inputs` are the checked inputs; `Outputs` are stored
+ * in state and must hold every key the diff compares (the host diffs old outputs against new inputs).
+ */
+export interface ResourceController<Inputs, Outputs> {
+    /** Builds the input schema (called at check time, never captured). */
+    schema(): z.ZodType<Inputs>;
+    diff: DiffRules;
+    /**
+     * Runs after a successful validation to derive more inputs (e.g. a file's sha256) or report failures that
+     * need the old state. Not called while inputs hold unknowns.
+     */
+    prepare?(inputs: Inputs, olds: Partial<Outputs>): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
+    create(ctx: ProviderContext, inputs: Inputs): Promise<{ id: string; outs: Outputs }>;
+    /** The object as it is now, or undefined when it is gone. */
+    read(ctx: ProviderContext, id: string, outs: Outputs): Promise<Outputs | undefined>;
+    update(ctx: ProviderContext, id: string, olds: Outputs, news: Inputs): Promise<Outputs>;
+    delete(ctx: ProviderContext, id: string, outs: Outputs): Promise<void>;
+}
+
+/**
+ * Turns a controller into the object the dynamic-provider host runs. The connection comes from the stack
+ * config given to `configure` (the engine passes dynamic providers the whole stack config, secrets
+ * decrypted, only to the provider process) and from that process's environment.
+ */
+export function dynamicProvider<Inputs, Outputs>(
+    controller: ResourceController<Inputs, Outputs>,
+): pulumi.dynamic.ResourceProvider<any, any> {
+    // One object, not `let` variables: closure serialization copies captured variables into each function's
+    // own scope, but keeps one shared copy of a captured object. Empty when serialized; filled in the provider
+    // process only.
+    const state: { stackConfig?: StackConfig; usernames: Record<string, Promise<string>> } = { usernames: {} };
+    // Not named `context`: closure serialization skips names that are globals of the serializing process (mocha
+    // defines `context`), so the provider process would not get it.
+    const callContext: ProviderContext = {
+        client: (apiAddress) => new AlgorithmiaClient(resolveConnection(state.stackConfig, apiAddress)),
+        whoami: (client) => {
+            const address = client.http.apiAddress;
+            return (state.usernames[address] ??= client.whoami().catch((err) => {
+                delete state.usernames[address];
+                throw err;
+            }));
+        },
+    };
+    return {
+        async configure(req: pulumi.dynamic.ConfigureRequest) {
+            state.stackConfig = req.config;
+        },
+        async check(olds: any, news: any) {
+            const checked = checkWithSchema(controller.schema(), news);
+            if (!checked.complete || !controller.prepare || containsUnknown(checked.inputs)) {
+                return { inputs: checked.inputs, failures: checked.failures };
+            }
+            const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {});
+            return { inputs: prepared.inputs, failures: prepared.failures ?? [] };
+        },
+        async diff(_id: string, olds: any, news: any) {
+            return diffByKeys(olds, news, controller.diff);
+        },
+        async create(inputs: any) {
+            return controller.create(callContext, inputs);
+        },
+        async read(id: string, props: any) {
+            const outs = await controller.read(callContext, id, props);
+            // No id: the object is gone and refresh drops it from state.
+            return outs === undefined ? {} : { id, props: outs };
+        },
+        async update(id: string, olds: any, news: any) {
+            return { outs: await controller.update(callContext, id, olds, news) };
+        },
+        async delete(id: string, props: any) {
+            await controller.delete(callContext, id, props);
+        },
+    };
+}
+
+/** `data://owner/name[/file]` → its parts; `.my` is kept as written. */
+export function parseDataUri(uri: string): { owner: string; collection: string; file?: string } {
+    const match = /^data:\/\/([^/]+)\/([^/]+)(?:\/([^/]+))?\/?$/.exec(uri);
+    if (!match) throw new Error(`"${uri}" is not a hosted data URI like data://owner/collection[/file]`);
+    return { owner: match[1], collection: match[2], file: match[3] };
+}
