@@ -2,6 +2,7 @@
 // `undefined` for "not there"; writes that are not idempotent say how to tell whether a failed attempt took
 // effect, so they can be retried safely.
 import { Readable } from "stream";
+import { GitRemote, gitRepositoryUrl, PushResult, pushTree, remoteTreeSha256, TreeEntry } from "./git";
 import { AlgorithmiaApiError, HttpClient, HttpOptions, HttpResponse } from "./http";
 
 export { AlgorithmiaApiError, HttpOptions };
@@ -73,11 +74,16 @@ export function dataRoute(...segments: string[]): string {
 const algoRoute = (owner: string, name: string, ...rest: string[]) =>
     `/v1/algorithms/${[owner, name, ...rest].map(encodeURIComponent).join("/")}`;
 
+/** How long to wait for a pushed commit's build to show up in the build list before asking for one. */
+const BUILD_APPEARS_WITHIN_MS = 30_000;
+
 export class AlgorithmiaClient {
     readonly http: HttpClient;
+    private readonly apiKey: string;
 
     constructor(options: HttpOptions) {
         this.http = new HttpClient(options);
+        this.apiKey = options.apiKey;
     }
 
     // --- data collections -----------------------------------------------------------------------------
@@ -225,6 +231,84 @@ export class AlgorithmiaClient {
         return undefined;
     }
 
+    /** The newest successful build, if any. */
+    async latestSuccessfulBuild(owner: string, name: string): Promise<BuildObject | undefined> {
+        let marker: string | undefined;
+        do {
+            const page = await this.listBuilds(owner, name, marker);
+            const build = page.results.find((b) => b.status === "succeeded");
+            if (build) return build;
+            marker = page.marker || undefined;
+        } while (marker);
+        return undefined;
+    }
+
+    /** Asks for a build of `commitSha` (a push normally starts one by itself). */
+    async compile(owner: string, name: string, commitSha: string): Promise<AlgorithmObject> {
+        return (await this.http.request({
+            method: "POST",
+            path: algoRoute(owner, name, "compile"),
+            json: { commitSha },
+            afterFailure: async () => {
+                const build = await this.findBuild(owner, name, commitSha);
+                return build ? { status: 200, headers: new Headers(), body: { build } } : undefined;
+            },
+        })).body;
+    }
+
+    /**
+     * Waits until the build of `commitSha` has finished and answers it (succeeded or failed). A commit already
+     * built is not built again; one whose build never shows up (a push the server did not act on) is compiled.
+     * Throws when `timeoutMs` passes first.
+     */
+    async waitForBuild(owner: string, name: string, commitSha: string, timeoutMs: number): Promise<BuildObject> {
+        const deadline = Date.now() + timeoutMs;
+        const appearBy = Date.now() + Math.min(BUILD_APPEARS_WITHIN_MS, timeoutMs / 2);
+        let build = await this.findBuild(owner, name, commitSha);
+        let delay = 250;
+        while (!build || build.status === "in-progress") {
+            if (Date.now() >= deadline) {
+                throw new Error(`the build of ${owner}/${name} at ${commitSha} did not finish within ${Math.round(timeoutMs / 1000)}s ` +
+                    `(buildTimeoutSeconds)${build ? `; build ${build.build_id} is still in progress` : ""}`);
+            }
+            await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+            delay = Math.min(delay * 2, 5_000);
+            if (build) {
+                build = await this.getBuild(owner, name, build.build_id);
+            } else {
+                build = await this.findBuild(owner, name, commitSha);
+                if (!build && Date.now() >= appearBy) {
+                    await this.compile(owner, name, commitSha);
+                    build = await this.findBuild(owner, name, commitSha);
+                }
+            }
+        }
+        return build;
+    }
+
+    /** The last `lines` lines of a build's log. */
+    async buildLogTail(owner: string, name: string, buildId: string, lines = 40): Promise<string> {
+        const log = (await this.getBuildLogs(owner, name, buildId)).replace(/\s+$/, "");
+        return log.split("\n").slice(-lines).join("\n");
+    }
+
+    // --- source (git) ---------------------------------------------------------------------------------------
+
+    /** The algorithm's git repository, authenticated with this client's key. */
+    gitRemote(owner: string, name: string): GitRemote {
+        return { url: gitRepositoryUrl(this.http.apiAddress, owner, name), user: owner, apiKey: this.apiKey };
+    }
+
+    /** Makes `entries` master's tree by one deterministic commit (git.ts); answers the commit. */
+    async pushSource(owner: string, name: string, entries: TreeEntry[], message: string): Promise<PushResult> {
+        return pushTree(this.gitRemote(owner, name), entries, message);
+    }
+
+    /** Master's commit and the sha256 of its tree (what `sourceSha256` means), or undefined when empty. */
+    async sourceOnServer(owner: string, name: string): Promise<{ commit: string; sha256: string } | undefined> {
+        return remoteTreeSha256(this.gitRemote(owner, name));
+    }
+
     async getBuild(owner: string, name: string, buildId: string): Promise<BuildObject> {
         return (await this.http.request({ method: "GET", path: algoRoute(owner, name, "builds", buildId) })).body;
     }
@@ -262,14 +346,16 @@ export class AlgorithmiaClient {
     }
 
     /**
-     * Publishes the latest successful build. A retry after an attempt that may have landed first looks for a
+     * Publishes the latest successful build, which must be `gitHash` (sent as `version_info.git_hash`, so the server
+     * refuses rather than publish another build). A retry after an attempt that may have landed first looks for a
      * published version of `gitHash`, so one `publish` never publishes twice.
      */
     async publishVersion(owner: string, name: string, gitHash: string, body: Record<string, unknown>): Promise<AlgorithmObject> {
+        const versionInfo = { ...(body.version_info as Record<string, unknown> | undefined), git_hash: gitHash };
         const res = await this.http.request({
             method: "POST",
             path: algoRoute(owner, name, "versions"),
-            json: body,
+            json: { ...body, version_info: versionInfo },
             afterFailure: async () => {
                 const published = await this.findPublishedVersion(owner, name, gitHash);
                 return published ? { status: 200, headers: new Headers(), body: published } : undefined;
@@ -292,3 +378,5 @@ export class AlgorithmiaClient {
         return res.body;
     }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,84 @@
+// The provider's source path against the real algorithmia-local, without the engine: a tree pushed by the git CLI
+// as a deterministic commit, the build that push starts, the tail of a failed build's log, publishing pinned to a
+// git hash, and the same commit sha on two servers with the same history (what environment promotion relies on).
+import * as assert from "assert";
+import * as path from "path";
+import { AlgorithmiaClient } from "../../provider/client";
+import { sourceSha256, sourceTree } from "../../provider/resources/algorithmSource";
+import { createBody } from "../helpers/algorithms";
+import { ALICE, startTestServer, TestServer } from "../helpers/server";
+import { repoRoot } from "../helpers/pulumi";
+
+const fixture = (name: string) => path.join(repoRoot, "test/fixtures/algorithms", name);
+
+describe("algorithm source by git (client, real server)", function () {
+    let servers: TestServer[];
+    let clients: AlgorithmiaClient[];
+
+    before(async () => {
+        servers = [await startTestServer(), await startTestServer()];
+        clients = servers.map((s) => new AlgorithmiaClient({ apiAddress: s.url, apiKey: ALICE.key }));
+    });
+    after(async () => {
+        for (const s of servers ?? []) await s.dispose();
+    });
+
+    it("pushes a tree, builds it, and gives the same commit on two servers; a repeat pushes nothing", async () => {
+        const tree = sourceTree({ source: fixture("Hello"), dependencies: ["numpy"] });
+        const sha = await sourceSha256({ source: fixture("Hello"), dependencies: ["numpy"] });
+        const commits: string[] = [];
+        for (const client of clients) {
+            await client.createAlgorithm("alice", createBody("Hello"));
+            const pushed = await client.pushSource("alice", "Hello", tree, `pulumi-algorithmia: source ${sha.slice(0, 12)}`);
+            assert.strictEqual(pushed.pushed, true);
+            const build = await client.waitForBuild("alice", "Hello", pushed.commit, 300_000);
+            assert.strictEqual(build.status, "succeeded", await client.buildLogTail("alice", "Hello", build.build_id));
+            assert.deepStrictEqual(await client.sourceOnServer("alice", "Hello"), { commit: pushed.commit, sha256: sha });
+            commits.push(pushed.commit);
+        }
+        assert.strictEqual(commits[0], commits[1], "identical history gives identical git hashes");
+
+        const again = await clients[0].pushSource("alice", "Hello", tree, `pulumi-algorithmia: source ${sha.slice(0, 12)}`);
+        assert.deepStrictEqual(again, { commit: commits[0], pushed: false });
+        const builds = await clients[0].listBuilds("alice", "Hello");
+        assert.strictEqual(builds.results.filter((b) => b.commit_sha === commits[0]).length, 1, "a commit is built once");
+
+        const reply = await clients[0].callAlgorithm(`alice/Hello/${commits[0]}`, "pulumi");
+        assert.strictEqual(reply.result, "hello pulumi");
+    });
+
+    it("publishes exactly the given build and refuses another", async () => {
+        const client = clients[0];
+        const latest = await client.latestSuccessfulBuild("alice", "Hello");
+        await assert.rejects(
+            client.publishVersion("alice", "Hello", "0".repeat(40), { version_info: { version_type: "minor" }, settings: { algorithm_callability: "private" } }),
+            /Only the latest successful build/,
+        );
+        const published = await client.publishVersion("alice", "Hello", latest!.commit_sha, {
+            version_info: { version_type: "minor" },
+            settings: { algorithm_callability: "private" },
+        });
+        assert.strictEqual(published.version_info?.semantic_version, "0.1.0");
+        assert.strictEqual((await client.findPublishedVersion("alice", "Hello", latest!.commit_sha))?.version_info?.semantic_version, "0.1.0");
+    });
+
+    it("reports a failed build with the tail of its log", async () => {
+        const client = clients[0];
+        await client.createAlgorithm("alice", createBody("Broken"));
+        const { commit } = await client.pushSource("alice", "Broken", sourceTree({ source: fixture("Broken") }), "m");
+        const build = await client.waitForBuild("alice", "Broken", commit, 300_000);
+        assert.strictEqual(build.status, "failed");
+        const tail = await client.buildLogTail("alice", "Broken", build.build_id, 10);
+        assert.match(tail, /Broken\.py/);
+        assert.ok(tail.split("\n").length <= 10);
+    });
+
+    it("keeps the key out of git errors against the server", async () => {
+        const wrong = new AlgorithmiaClient({ apiAddress: servers[0].url, apiKey: "simWrongKey000000000000000000" });
+        await assert.rejects(wrong.pushSource("alice", "Hello", sourceTree({ source: fixture("Hello") }), "m"), (err: Error) => {
+            assert.ok(!err.message.includes("simWrongKey"), err.message);
+            assert.match(err.message, /git ls-remote failed/);
+            return true;
+        });
+    });
+});
