@@ -1,5 +1,5 @@
 // The public API of pulumi-algorithmia: the resources and their argument types. Everything else is internal.
 export { DataCollection, DataCollectionArgs } from "./resources/dataCollection";
-// ModelFile: next commit
+export { ModelFile, ModelFileArgs } from "./resources/modelFile";
 export { ConnectionArgs } from "./resources/dynamic";
 export { ReadAcl } from "./client";

@@ -166,8 +166,8 @@ export interface ResourceController<Inputs, Outputs> {
     schema(): z.ZodType<Inputs>;
     diff: DiffRules;
     /**
-     * Runs after a successful validation to derive more inputs (e.g. a file's sha256) or report failures that
-     * need the old state. Not called while inputs hold unknowns.
+     * Runs once validation found no failure, to derive more inputs (e.g. a file's sha256) or report failures that
+     * need the old state. During a preview `inputs` may hold unknowns (`isUnknown`) and lack defaults.
      */
     prepare?(inputs: Inputs, olds: Partial<Outputs>): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
     create(ctx: ProviderContext, inputs: Inputs): Promise<{ id: string; outs: Outputs }>;
@@ -207,9 +207,7 @@ export function dynamicProvider<Inputs, Outputs>(
         },
         async check(olds: any, news: any) {
             const checked = checkWithSchema(controller.schema(), news);
-            if (!checked.complete || !controller.prepare || containsUnknown(checked.inputs)) {
-                return { inputs: checked.inputs, failures: checked.failures };
-            }
+            if (checked.failures.length > 0 || !controller.prepare) return { inputs: checked.inputs, failures: checked.failures };
             const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {});
             return { inputs: prepared.inputs, failures: prepared.failures ?? [] };
         },
@@ -217,20 +215,26 @@ export function dynamicProvider<Inputs, Outputs>(
             return diffByKeys(olds, news, controller.diff);
         },
         async create(inputs: any) {
-            return controller.create(callContext, inputs);
+            const { id, outs } = await controller.create(callContext, inputs);
+            return { id, outs: definedOnly(outs) };
         },
         async read(id: string, props: any) {
             const outs = await controller.read(callContext, id, props);
             // No id: the object is gone and refresh drops it from state.
-            return outs === undefined ? {} : { id, props: outs };
+            return outs === undefined ? {} : { id, props: definedOnly(outs) };
         },
         async update(id: string, olds: any, news: any) {
-            return { outs: await controller.update(callContext, id, olds, news) };
+            return { outs: definedOnly(await controller.update(callContext, id, olds, news)) };
         },
         async delete(id: string, props: any) {
             await controller.delete(callContext, id, props);
         },
     };
+}
+
+/** The host cannot encode `undefined` (protobuf Struct): leave such keys out. */
+function definedOnly<T>(outs: T): T {
+    return Object.fromEntries(Object.entries(outs as object).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** `data://owner/name[/file]` → its parts; `.my` is kept as written. */

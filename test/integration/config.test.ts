@@ -1,0 +1,127 @@
+// Where the provider's connection comes from (design.md §3), and that the API key never leaks: not into the state
+// file (the serialized provider included), not into the engine's output, not into error messages.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Stack } from "@pulumi/pulumi/automation";
+import { DataCollection, ModelFile } from "../../provider";
+import { ALICE, BOB, TestServer, call, startTestServer } from "../helpers/server";
+import { PulumiSandbox } from "../helpers/pulumi";
+
+describe("provider configuration and secrets (engine + algorithmia-local)", function () {
+    this.timeout(300_000);
+    let server: TestServer;
+    let sandbox: PulumiSandbox;
+
+    before(async () => {
+        server = await startTestServer();
+        sandbox = await PulumiSandbox.create();
+    });
+    after(async () => {
+        await sandbox?.dispose();
+        await server?.dispose();
+    });
+
+    /** Every state file of the sandbox's file backend, concatenated (current and backups). */
+    const allState = () => {
+        const files: string[] = [];
+        const walk = (dir: string) => {
+            for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+                const full = path.join(dir, entry.name);
+                if (entry.isDirectory()) walk(full);
+                else files.push(full);
+            }
+        };
+        walk(sandbox.stateDir);
+        assert.ok(files.some((f) => f.endsWith(".json")), "the backend holds state files");
+        return files.map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    };
+
+    const collectionExists = async (owner: string, name: string) =>
+        (await call(server, "GET", `/v1/connector/data/${owner}/${name}`, { key: ALICE.key })).status === 200;
+
+    describe("with the key as a secret in stack config", () => {
+        let stack: Stack;
+        let output = "";
+        const onOutput = (text: string) => (output += text);
+
+        before(async () => {
+            stack = await sandbox.inlineStack("config", "secret-key", async () => {
+                const collection = new DataCollection("models", { name: "secret_models", forceDestroy: true });
+                const model = new ModelFile("model", { collection: collection.dataUri, name: "m.bin", source: new pulumi.asset.StringAsset("bytes") });
+                return { dataUri: model.dataUri };
+            });
+            await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+            // The address from stack config, as no resource sets `apiAddress`.
+            await stack.setConfig("algorithmia:apiAddress", { value: server.url });
+        });
+
+        it("runs up, preview, refresh and destroy, and the key is never in the state or the output", async () => {
+            await stack.up({ onOutput });
+            assert.ok(await collectionExists("alice", "secret_models"));
+            await stack.preview({ expectNoChanges: true, onOutput });
+            await stack.refresh({ onOutput });
+            const state = allState();
+            assert.match(state, /__provider/, "the serialized providers are in the state");
+            assert.ok(!state.includes(ALICE.key), "the state never holds the key in plain text");
+            await stack.destroy({ onOutput });
+            assert.ok(!(await collectionExists("alice", "secret_models")));
+            assert.ok(!allState().includes(ALICE.key));
+            assert.ok(output.length > 0 && !output.includes(ALICE.key), "the engine output never shows the key");
+        });
+    });
+
+    describe("with a key the server rejects", () => {
+        it("fails with the method, route and status, and without the key", async () => {
+            const badKey = "simThisKeyIsNotKnown000000000000";
+            const stack = await sandbox.inlineStack("config", "bad-key", async () => {
+                new DataCollection("models", { name: "bad_key_models", apiAddress: server.url });
+            });
+            await stack.setConfig("algorithmia:apiKey", { value: badKey, secret: true });
+            let output = "";
+            const err: Error = await stack.up({ onOutput: (text) => (output += text) }).then(
+                () => assert.fail("up should fail"),
+                (e) => e,
+            );
+            assert.match(err.message, /POST \/v1\/connector\/data\/\.my returned 401/);
+            assert.ok(!err.message.includes(badKey) && !output.includes(badKey), "the key is not in the error");
+            assert.ok(!allState().includes(badKey));
+        });
+    });
+
+    describe("from the environment", () => {
+        let stack: Stack;
+
+        before(async () => {
+            stack = await sandbox.inlineStack("config", "env", async () => {
+                new DataCollection("models", { name: "env_models" });
+            });
+        });
+
+        it("says how to set the key when there is none", async () => {
+            await assert.rejects(stack.preview().then(() => stack.up()), /No Algorithmia API key: run `pulumi config set --secret algorithmia:apiKey/);
+        });
+
+        it("reads ALGORITHMIA_API and ALGORITHMIA_API_KEY, stack config winning over them", async () => {
+            const env = stack.workspace as unknown as { envVars: Record<string, string> };
+            env.envVars.ALGORITHMIA_API = server.url;
+            env.envVars.ALGORITHMIA_API_KEY = BOB.key;
+            try {
+                await stack.up();
+                assert.strictEqual((await call(server, "GET", "/v1/connector/data/bob/env_models", { key: BOB.key })).status, 200);
+                await stack.destroy();
+
+                // Stack config beats the environment: the collection now goes to alice.
+                await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+                await stack.up();
+                assert.ok(await collectionExists("alice", "env_models"));
+                await stack.destroy();
+                assert.ok(!allState().includes(BOB.key) && !allState().includes(ALICE.key));
+            } finally {
+                delete env.envVars.ALGORITHMIA_API;
+                delete env.envVars.ALGORITHMIA_API_KEY;
+            }
+        });
+    });
+});

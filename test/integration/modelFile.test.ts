@@ -1,0 +1,219 @@
+// ModelFile through the real engine against algorithmia-local: upload from a path, a FileAsset and a
+// StringAsset; no upload for unchanged content (server request counters); a changed model shows at preview and
+// re-uploads once; rename → replace; drift and remote delete seen by refresh; adopt; invalid programs failing at
+// preview; an `up` whose uploads fail converges on the next run.
+import * as assert from "assert";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Stack } from "@pulumi/pulumi/automation";
+import { DataCollection, ModelFile, ModelFileArgs } from "../../provider";
+import { ALICE, TestServer, call, startTestServer } from "../helpers/server";
+import { PulumiSandbox } from "../helpers/pulumi";
+
+const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
+
+describe("ModelFile (engine + algorithmia-local)", function () {
+    this.timeout(300_000);
+    let server: TestServer;
+    let sandbox: PulumiSandbox;
+    let workDir: string;
+
+    before(async () => {
+        server = await startTestServer();
+        sandbox = await PulumiSandbox.create();
+        workDir = fs.mkdtempSync(path.join(sandbox.root, "models-"));
+    });
+    after(async () => {
+        await sandbox?.dispose();
+        await server?.dispose();
+    });
+
+    /** A stack with one collection `collectionName` and one model file whose args the test changes between runs. */
+    async function modelStack(stackName: string, collectionName: string, args: () => Partial<ModelFileArgs>): Promise<Stack> {
+        const stack = await sandbox.inlineStack("model-file", stackName, async () => {
+            const collection = new DataCollection("models", { name: collectionName, forceDestroy: true, apiAddress: server.url });
+            const model = new ModelFile("model", { collection: collection.dataUri, name: "model.pkl", source: "", apiAddress: server.url, ...args() });
+            return { dataUri: model.dataUri, sha256: model.sha256, size: model.size };
+        });
+        await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+        return stack;
+    }
+
+    const remote = async (uri: string) => {
+        const res = await call(server, "GET", "/v1/connector/data/" + uri.replace("data://", ""), { key: ALICE.key });
+        return res.status === 404 ? undefined : res.text;
+    };
+    /** Requests the server saw while `run` ran. */
+    const counting = async (run: () => Promise<unknown>) => {
+        server.faults.resetCounts();
+        await run();
+        return server.faults.counts();
+    };
+    const uploads = (counts: { routes: Record<string, number> }) =>
+        Object.entries(counts.routes).filter(([route]) => route.startsWith("PUT ")).reduce((n, [, count]) => n + count, 0);
+
+    describe("lifecycle", () => {
+        let stack: Stack;
+        let file: string;
+        let args: Partial<ModelFileArgs>;
+
+        before(async () => {
+            file = path.join(workDir, "model-v1.pkl");
+            fs.writeFileSync(file, "weights v1");
+            args = { source: file };
+            stack = await modelStack("lifecycle", "lifecycle", () => args);
+        });
+
+        it("uploads the file, with its sha256 and size as outputs", async () => {
+            const counts = await counting(() => stack.up());
+            const outputs = await stack.outputs();
+            assert.strictEqual(outputs.dataUri.value, "data://alice/lifecycle/model.pkl");
+            assert.strictEqual(outputs.sha256.value, sha256("weights v1"));
+            assert.strictEqual(outputs.size.value, "weights v1".length);
+            assert.strictEqual(await remote(outputs.dataUri.value), "weights v1");
+            assert.strictEqual(uploads(counts), 1);
+        });
+
+        it("makes no request at all on a no-op preview and a no-op up", async () => {
+            const preview = await counting(() => stack.preview({ expectNoChanges: true }));
+            assert.strictEqual(preview.total, 0);
+            const up = await counting(async () => {
+                const result = await stack.up();
+                assert.deepStrictEqual(result.summary.resourceChanges, { same: 3 });
+            });
+            assert.deepStrictEqual({ reads: up.reads, writes: up.writes }, { reads: 0, writes: 0 });
+        });
+
+        it("does not upload again when only the file's timestamp changes", async () => {
+            const later = new Date(Date.now() + 60_000);
+            fs.utimesSync(file, later, later);
+            const counts = await counting(() => stack.preview({ expectNoChanges: true }));
+            assert.strictEqual(counts.total, 0);
+        });
+
+        it("shows a changed model at preview and uploads it once, in place", async () => {
+            fs.writeFileSync(file, "weights v2, longer");
+            const preview = await stack.preview();
+            assert.deepStrictEqual(preview.changeSummary, { same: 2, update: 1 });
+            const counts = await counting(async () => {
+                const up = await stack.up();
+                assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, update: 1 });
+            });
+            assert.strictEqual(uploads(counts), 1);
+            assert.strictEqual(counts.writes, 1);
+            const outputs = await stack.outputs();
+            assert.strictEqual(outputs.sha256.value, sha256("weights v2, longer"));
+            assert.strictEqual(outputs.dataUri.value, "data://alice/lifecycle/model.pkl", "update keeps the outputs");
+            assert.strictEqual(await remote("data://alice/lifecycle/model.pkl"), "weights v2, longer");
+            await stack.preview({ expectNoChanges: true });
+        });
+
+        it("takes a FileAsset or a StringAsset; the same bytes from another kind of source are no change", async () => {
+            args = { source: new pulumi.asset.FileAsset(file) };
+            const same = await counting(() => stack.preview({ expectNoChanges: true }));
+            assert.strictEqual(same.total, 0);
+
+            args = { source: new pulumi.asset.StringAsset("weights v3 from a string") };
+            const counts = await counting(() => stack.up());
+            assert.strictEqual(uploads(counts), 1);
+            assert.strictEqual(await remote("data://alice/lifecycle/model.pkl"), "weights v3 from a string");
+            assert.strictEqual((await stack.outputs()).sha256.value, sha256("weights v3 from a string"));
+            await stack.preview({ expectNoChanges: true });
+        });
+
+        it("replaces the file when its name changes", async () => {
+            args = { source: new pulumi.asset.StringAsset("weights v3 from a string"), name: "model_v3.pkl" };
+            const up = await stack.up();
+            assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, replace: 1 });
+            assert.strictEqual(up.outputs.dataUri.value, "data://alice/lifecycle/model_v3.pkl");
+            assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), "weights v3 from a string");
+            assert.strictEqual(await remote("data://alice/lifecycle/model.pkl"), undefined, "the old file is deleted");
+            await stack.preview({ expectNoChanges: true });
+        });
+
+        it("sees a remote size change on refresh and uploads its own content again", async () => {
+            await call(server, "PUT", "/v1/connector/data/alice/lifecycle/model_v3.pkl", { key: ALICE.key, body: "tampered" });
+            const refresh = await stack.refresh();
+            assert.strictEqual(refresh.summary.resourceChanges?.update, 1);
+            const state = await stack.exportStack();
+            const model = state.deployment.resources.find((r: any) => r.type === "pulumi-nodejs:dynamic/algorithmia:ModelFile");
+            assert.strictEqual(model.outputs.sha256, sha256("tampered"));
+            const counts = await counting(() => stack.up());
+            assert.strictEqual(uploads(counts), 1);
+            assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), "weights v3 from a string");
+            await stack.preview({ expectNoChanges: true });
+        });
+
+        it("reads a remotely deleted file as gone and uploads it again", async () => {
+            await call(server, "DELETE", "/v1/connector/data/alice/lifecycle/model_v3.pkl", { key: ALICE.key });
+            const refresh = await stack.refresh();
+            assert.strictEqual(refresh.summary.resourceChanges?.delete, 1);
+            const up = await stack.up();
+            assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, create: 1 });
+            assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), "weights v3 from a string");
+        });
+
+        it("deletes the file on destroy", async () => {
+            await stack.destroy();
+            assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), undefined);
+        });
+    });
+
+    describe("existing files", () => {
+        before(async () => {
+            await call(server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "existing" } });
+        });
+
+        it("refuses a file that exists with other content, and overwrites it with adopt: true", async () => {
+            await call(server, "PUT", "/v1/connector/data/alice/existing/model.pkl", { key: ALICE.key, body: "someone else's" });
+            let args: Partial<ModelFileArgs> = { source: new pulumi.asset.StringAsset("ours") };
+            const stack = await sandbox.inlineStack("model-file", "adopt", async () => {
+                new ModelFile("model", { collection: "data://alice/existing", name: "model.pkl", source: "", apiAddress: server.url, ...args });
+            });
+            await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+            await assert.rejects(stack.up(), /already exists with other content: set `adopt: true`/);
+            assert.strictEqual(await remote("data://alice/existing/model.pkl"), "someone else's");
+
+            args = { source: new pulumi.asset.StringAsset("ours"), adopt: true };
+            await stack.up();
+            assert.strictEqual(await remote("data://alice/existing/model.pkl"), "ours");
+            await stack.preview({ expectNoChanges: true });
+            await stack.destroy();
+            assert.strictEqual(await remote("data://alice/existing/model.pkl"), undefined);
+        });
+    });
+
+    describe("failures", () => {
+        it("fails at preview when the source file does not exist, naming source", async () => {
+            const stack = await modelStack("missing", "missing", () => ({ source: path.join(workDir, "nope.pkl") }));
+            await assert.rejects(stack.preview(), /property source .*has a problem: source: cannot read .*nope\.pkl: ENOENT/);
+        });
+
+        it("fails at preview on a collection that is not a data URI, naming collection", async () => {
+            const stack = await sandbox.inlineStack("model-file", "bad-uri", async () => {
+                new ModelFile("model", { collection: "s3://bucket", name: "m.pkl", source: new pulumi.asset.StringAsset("x"), apiAddress: server.url });
+            });
+            await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+            await assert.rejects(stack.preview(), /property collection .*has a problem: collection: must be a collection's data URI/);
+        });
+
+        it("converges on the next up after an up whose uploads all failed", async () => {
+            const file = path.join(workDir, "flaky.pkl");
+            fs.writeFileSync(file, "flaky weights");
+            const stack = await modelStack("flaky", "flaky", () => ({ source: file }));
+            server.faults.set("PUT /v1/connector/data/alice/flaky/*=drop:1");
+            try {
+                await assert.rejects(stack.up(), /PUT \/v1\/connector\/data\/alice\/flaky\/model\.pkl failed/);
+            } finally {
+                server.faults.clear();
+            }
+            assert.strictEqual(await remote("data://alice/flaky/model.pkl"), undefined);
+            const counts = await counting(() => stack.up());
+            assert.strictEqual(uploads(counts), 1);
+            assert.strictEqual(await remote("data://alice/flaky/model.pkl"), "flaky weights");
+            await stack.preview({ expectNoChanges: true });
+        });
+    });
+});
