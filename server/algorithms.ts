@@ -99,6 +99,10 @@ const SCHEMA = `
 
 export function migrateAlgorithms(store: Store): void {
     store.migrate("algorithms", SCHEMA);
+    // Data directories from before git hosting kept source in SQLite; git holds it now.
+    const columns = store.db.prepare("PRAGMA table_info(algorithms)").all() as { name: string }[];
+    if (columns.some((c) => c.name === "head")) store.db.exec("ALTER TABLE algorithms DROP COLUMN head");
+    store.db.exec("DROP TABLE IF EXISTS algorithm_commits; DROP TABLE IF EXISTS algorithm_trees;");
 }
 
 interface AlgorithmRow extends Omit<Algorithm, "details" | "settings" | "sample_input"> {
@@ -539,6 +543,12 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         ctx.runner.forget(algo.id);
         ctx.repos.remove(algo.owner, algo.name);
         reply.status(204).send();
+    });
+
+    app.get("/v1/algorithms/:owner/:algo/log", async (request) => {
+        const { algo } = resolveAlgorithm(store, request, "write");
+        const { since, until } = request.query as { since?: string; until?: string };
+        return { commits: await ctx.repos.log(algo.owner, algo.name, since || undefined, until || undefined) };
     });
 
     app.get("/v1/algorithms/:owner/:algo/scm/status", async (request) => {

@@ -38,6 +38,13 @@ const TEMPLATE_IDENTITY = {
 /** Server-side git ignores the machine's and user's git configuration (signing, hooks, templates). */
 const GIT_ENV: NodeJS.ProcessEnv = { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_TERMINAL_PROMPT: "0" };
 
+export interface CommitInfo {
+    id: string;
+    short_message: string;
+    message: string;
+    author: string;
+}
+
 export interface PushEvent {
     owner: string;
     algo: string;
@@ -115,6 +122,28 @@ export class GitRepos extends EventEmitter {
 
     async head(owner: string, algo: string): Promise<string | undefined> {
         return revParse(this.dir(owner, algo), BRANCH);
+    }
+
+    /**
+     * The history of master (or of `until`) newest first, down to `since` (both inclusive), as the commit-log
+     * route shows it (algorithmia-api.md §3.3.10).
+     */
+    async log(owner: string, algo: string, since?: string, until?: string): Promise<CommitInfo[]> {
+        const dir = this.dir(owner, algo);
+        for (const [name, sha] of Object.entries({ since, until })) {
+            if (sha !== undefined && !(await this.hasCommit(owner, algo, sha))) {
+                throw new ApiError(400, `${name} must be the full sha of a commit of ${owner}/${algo} (got ${JSON.stringify(sha)})`);
+            }
+        }
+        const out = await git(dir, "log", "--format=%H%x1f%an <%ae>%x1f%s%x1f%B%x1e", until ?? BRANCH);
+        const commits = out.split("\x1e").map((r) => r.trim()).filter(Boolean).map((record) => {
+            const [id, author, short_message, message] = record.split("\x1f");
+            return { id, short_message, message: message.trim(), author };
+        });
+        if (since === undefined) return commits;
+        const end = commits.findIndex((c) => c.id === since);
+        if (end < 0) throw new ApiError(400, `since (${since}) is not an ancestor of ${until ?? "master"}`);
+        return commits.slice(0, end + 1);
     }
 
     /** Whether `sha` names a commit of the repository. */

@@ -5,6 +5,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { createBody } from "./algorithms";
 import { call } from "./server";
 
 /** git with no user or system configuration, a fixed identity and never a password prompt. */
@@ -101,5 +102,26 @@ export async function waitForBuild(server: { url: string }, owner: string, algo:
         }
         if (Date.now() > until) assert.fail(`no finished build of ${sha} after ${timeoutMs} ms: ${list.text}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}
+
+/**
+ * Creates `owner/name` (settings merged into the test defaults), pushes the fixture algorithm `fixture` (whose
+ * entry module is src/<name>.py) over the template, and waits for its build; returns the pushed sha.
+ */
+export async function deployFixture(
+    server: { url: string }, key: string, owner: string, name: string, fixture = name, settings: Record<string, unknown> = {},
+): Promise<string> {
+    const created = await call(server, "POST", `/v1/algorithms/${owner}`, { key, json: createBody(name, settings) });
+    assert.strictEqual(created.status, 201, created.text);
+    const work = await clone(server, owner, name, key);
+    try {
+        const sha = await commit(work, fixtureFiles(fixture), `Deploy ${fixture}`);
+        await gitOk(work, "push", "--quiet", "origin", "master");
+        const build = await waitForBuild(server, owner, name, sha, key);
+        assert.strictEqual(build.status, "succeeded", build.logs);
+        return sha;
+    } finally {
+        fs.rmSync(path.dirname(work), { recursive: true, force: true });
     }
 }

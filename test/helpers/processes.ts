@@ -1,4 +1,4 @@
-// Real processes for reliability tests and benchmarks: algorithmia-local as a child process (so it can be
+// Processes in tests and benchmarks: algorithmia-local as a child process (so it can be
 // killed with SIGKILL and restarted on the same data directory and port), the `pulumi` CLI run asynchronously
 // (so it can be killed mid-update), and peak-memory sampling of a process tree from /proc.
 import { ChildProcess, spawn } from "child_process";
@@ -208,3 +208,23 @@ export function sampleTreePeakRss(rootPid: number, pattern: RegExp, intervalMs =
 
 /** The dynamic-provider plugin process (`node …/@pulumi/pulumi/cmd/dynamic-provider`). */
 export const DYNAMIC_PROVIDER_PROCESS = /cmd\/dynamic-provider/;
+
+/** Whether a process with this pid exists. */
+export function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** Polls `condition` every 50 ms for up to `ms`; returns its last value. */
+export async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+        if (condition()) return true;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return condition();
+}

@@ -17,6 +17,7 @@ import {
     WorkerInfo,
     WorkerPool,
 } from "../../server/runtime/workers";
+import { alive, waitFor } from "../helpers/processes";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "algorithms");
 
@@ -29,24 +30,6 @@ function failed(outcome: WorkerCallOutcome, errorType: string): WorkerCallFailur
     if (!isFailure(outcome)) assert.fail(`expected ${errorType}, got result ${JSON.stringify(outcome.result)}`);
     assert.strictEqual(outcome.error.error_type, errorType, `${outcome.error.message}\n${outcome.error.stacktrace}`);
     return outcome;
-}
-
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-    const until = Date.now() + ms;
-    while (Date.now() < until) {
-        if (condition()) return true;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return condition();
 }
 
 describe("python runtime", function () {

@@ -48,8 +48,10 @@ def test_full_lifecycle(client, user, unique):
     with pytest.raises(Exception):
         algo.publish(version_info={"version_type": "minor"})
 
+    # Compiling again builds the same head of master: the same git hash, a new build that can be published.
     second = algo.compile()
-    assert second["version_info"]["git_hash"] != git_hash
+    assert second["version_info"]["git_hash"] == git_hash
+    assert second["build"]["build_id"] != compiled["build"]["build_id"]
     assert algo.publish(version_info={"version_type": "revision"})["version_info"]["semantic_version"] == "0.1.1"
 
     versions = algo.versions(published=True)
