@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
+import { createBody } from "../helpers/algorithms";
 import { ALICE, BOB, call } from "../helpers/server";
 import { spawnServer, ServerProcess } from "../helpers/server-process";
 
@@ -89,12 +90,18 @@ describe("algorithmia-local as a process", function () {
             assert.strictEqual((await call(server, "GET", "/v1/data/local/kept", { key: kept.key })).status, 200);
         });
 
-        it("with --user, serves those users and prints only the listening line", async () => {
-            server = await spawnServer(["--port", "0", "--data-dir", dataDir, ...users]);
+        it("with --user, --org and --faults, serves those users with those faults and prints only the listening line", async () => {
+            server = await spawnServer(["--port", "0", "--data-dir", dataDir, ...users, "--org", `team:${ALICE.name}`,
+                "--faults", "GET /v1/data/*=rate429:1,retryAfter:2,max:1; seed=3"]);
             assert.match(server.stdout(), /^algorithmia-local listening on http:\/\/127\.0\.0\.1:\d+\n$/);
             assert.ok(!fs.existsSync(path.join(dataDir, "local-user.json")));
+            const limited = await call(server, "GET", "/v1/data/.my", { key: BOB.key });
+            assert.deepStrictEqual([limited.status, limited.headers.get("retry-after")], [429, "2"]);
             assert.strictEqual((await call(server, "GET", "/v1/data/.my", { key: BOB.key })).status, 200);
             assert.strictEqual((await call(server, "GET", "/v1/data/.my", { key: "simSomeoneElse" })).status, 401);
+            const org = await call(server, "POST", "/v1/data/team", { key: ALICE.key, json: { name: "shared" } });
+            assert.deepStrictEqual([org.status, org.json], [200, { result: "data://team/shared" }]);
+            assert.strictEqual((await call(server, "POST", "/v1/data/team", { key: BOB.key, json: { name: "nope" } })).status, 403);
         });
 
         it("refuses bad arguments with a message naming the option", async () => {
@@ -159,6 +166,8 @@ describe("algorithmia-local as a process", function () {
         });
 
         it("keeps writes acknowledged just before the kill", async () => {
+            const algorithm = await alice("POST", "/v1/algorithms/alice", { json: createBody("Survivor") });
+            assert.strictEqual(algorithm.status, 201, algorithm.text);
             assert.strictEqual((await alice("PUT", "/v1/data/.my/models/model.bin", { body: "version 2" })).status, 200);
             assert.strictEqual((await alice("POST", "/v1/data/.my", { json: { name: "late", acl: { read: ["user://*"] } } })).status, 200);
             assert.strictEqual((await alice("DELETE", "/v1/data/.my/scratch?force=true")).status, 200);
@@ -169,6 +178,8 @@ describe("algorithmia-local as a process", function () {
             assert.strictEqual((await alice("GET", "/v1/data/.my/scratch")).status, 404);
             const collections = (await alice("GET", "/v1/data/.my")).json.folders.map((f: { name: string }) => f.name);
             assert.deepStrictEqual(collections, ["late", "models"]);
+            const kept = await alice("GET", "/v1/algorithms/alice/Survivor");
+            assert.deepStrictEqual([kept.status, kept.json.id, kept.json.details], [200, algorithm.json.id, algorithm.json.details]);
         });
     });
 
@@ -206,8 +217,6 @@ describe("algorithmia-local as a process", function () {
                 upload.request.end();
                 const uploaded = await upload.response;
                 assert.strictEqual(uploaded.status, 200, uploaded.text);
-                assert.strictEqual(fs.statSync(fs.readdirSync(path.join(dataDir, "files", "data"))
-                    .map((id) => path.join(dataDir, "files", "data", id, "model.bin")).find((f) => fs.existsSync(f))!).size, size);
 
                 const received = crypto.createHash("sha256");
                 let length = 0;
