@@ -73,7 +73,7 @@ function contentOf(source: string | WireAsset): Content {
 }
 
 /** sha256 and size of a stream, reading it once (memory stays flat whatever the size). */
-async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; size: number }> {
+export async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; size: number }> {
     const hash = crypto.createHash("sha256");
     let size = 0;
     for await (const chunk of stream) {
