@@ -5,7 +5,10 @@
 // Closure serialization: `dynamicProvider` returns a plain object whose methods close over a controller. The
 // engine serializes that object into state, so nothing here may hold the key or a zod schema at module level:
 // schemas are built by functions at call time (a zod schema object does not serialize), and the key only
-// lives inside the provider process, after `configure`.
+// lives inside the provider process, after `configure`. Serialization parses the provider's code with the
+// project's `typescript` or, when there is none, a vendored TypeScript 3.8: so no syntax newer than ES2020
+// in provider code (the package is compiled to ES2020, see tsconfig.build.json), no Set/Map values, no names
+// shadowed by globals of the program's process (mocha's `describe`, `context`, ...), no computed keys.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient } from "../client";
@@ -195,10 +198,13 @@ export function dynamicProvider<Inputs, Outputs>(
         client: (apiAddress) => new AlgorithmiaClient(resolveConnection(state.stackConfig, apiAddress)),
         whoami: (client) => {
             const address = client.http.apiAddress;
-            return (state.usernames[address] ??= client.whoami().catch((err) => {
-                delete state.usernames[address];
-                throw err;
-            }));
+            if (!state.usernames[address]) {
+                state.usernames[address] = client.whoami().catch((err) => {
+                    delete state.usernames[address];
+                    throw err;
+                });
+            }
+            return state.usernames[address];
         },
     };
     return {
