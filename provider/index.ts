@@ -1,5 +1,7 @@
 // The public API of pulumi-algorithmia: the resources and their argument types. Everything else is internal.
 export { DataCollection, DataCollectionArgs } from "./resources/dataCollection";
 export { ModelFile, ModelFileArgs } from "./resources/modelFile";
+export { Algorithm, AlgorithmArgs, AlgorithmDetails, AlgorithmSettings } from "./resources/algorithm";
+export { AlgorithmVersion, AlgorithmVersionArgs, AlgorithmTest, Callability, VersionType } from "./resources/algorithmVersion";
 export { ConnectionArgs } from "./resources/dynamic";
 export { ReadAcl } from "./client";

@@ -474,9 +474,9 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         try {
             // The repository first: an algorithm row always has one. A crash before the row is written leaves a
             // repository no algorithm owns, which the next create of that name replaces.
-            const message = typeof source.initial_commit_message === "string" && source.initial_commit_message.trim()
-                ? source.initial_commit_message : INITIAL_COMMIT_MESSAGE;
-            await ctx.repos.create(account.name, name, algorithmTemplate({ owner: account.name, name, settings }), message);
+            // source.initial_commit_message is not used: the first commit must depend only on owner, name and
+            // language, so that every server (dev, staging, prod) makes the same one.
+            await ctx.repos.create(account.name, name, algorithmTemplate({ owner: account.name, name, settings }), INITIAL_COMMIT_MESSAGE);
             algo = store.transaction(() => {
                 if (algorithmByName(store, account.name, name)) throw taken();
                 const id = crypto.randomUUID();

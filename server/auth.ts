@@ -13,6 +13,8 @@ export interface Caller {
     algorithm?: string;
     /** For calls from inside an algorithm: whether the version running may call other algorithms. */
     pipelineEnabled?: boolean;
+    /** For calls from inside an algorithm: the versions (worker keys) whose calls are waiting on this one. */
+    callChain?: string[];
 }
 
 /** Resolves session keys: undefined for a key that is none, null for one whose worker serves no call now. */

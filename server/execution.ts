@@ -34,6 +34,8 @@ interface CallContext {
     caller: Caller;
     algorithm: string;
     pipelineEnabled: boolean;
+    /** The worker keys of this call and of the calls waiting on it. */
+    chain: string[];
 }
 
 /** The worker pool with the session keys of its workers. */
@@ -69,7 +71,7 @@ export class AlgorithmRunner {
         if (workerId === undefined) return undefined;
         const context = this.pool.activeCall(workerId)?.context as CallContext | undefined;
         if (!context) return null;
-        return { ...context.caller, algorithm: context.algorithm, pipelineEnabled: context.pipelineEnabled };
+        return { ...context.caller, algorithm: context.algorithm, pipelineEnabled: context.pipelineEnabled, callChain: context.chain };
     }
 
     /** Stops the workers of an algorithm (it was deleted). */
@@ -285,14 +287,21 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
             return reply.send({ error, metadata: { duration: 0 } });
         }
 
+        const key = `${algo.id}/${build.commit_sha}`;
+        // One worker per version: a call back into a version that is waiting on this call would wait for itself.
+        if (caller.callChain?.includes(key)) {
+            throw new ApiError(508, `Recursive call: ${algo.owner}/${algo.name} at ${build.commit_sha} is already running further up ` +
+                "this call chain, and algorithmia-local runs one worker per version");
+        }
         const secrets = secretEnvironment(store, algo.id);
         const context: CallContext = {
             caller: { username: caller.username, orgs: caller.orgs },
             algorithm: `${algo.owner}/${algo.name}`,
             pipelineEnabled: target.settings.pipeline_enabled === true,
+            chain: [...(caller.callChain ?? []), key],
         };
         const running = runner.pool.call({
-            key: `${algo.id}/${build.commit_sha}`,
+            key,
             treeDir: await ctx.repos.tree(algo.owner, algo.name, build.commit_sha),
             entryModule: pythonEntryModule(algo.name),
             input,

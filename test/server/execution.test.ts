@@ -204,6 +204,18 @@ describe("algorithmia-local: running algorithms", function () {
             platformError(await alice("alice/Unpublished", "x"), 404, /no public published version/);
         });
 
+        it("lets members of the owning organization call its hash versions, and shows open source's traces to all", async () => {
+            const sha = await deployFixture(server, ALICE.key, "team", "Runtime", "Runtime", { source_visibility: "open", license: "mit" });
+            assert.strictEqual(result(await alice(`team/Runtime/${sha}`, "team")), "hello team");
+            platformError(await bob(`team/Runtime/${sha}`, "team"), 403, /owner/);
+            const published = await call(server, "POST", "/v1/algorithms/team/Runtime/versions", {
+                key: ALICE.key, json: { settings: { algorithm_callability: "public" }, version_info: { version_type: "minor" } },
+            });
+            assert.strictEqual(published.status, 200, published.text);
+            const failed = algoError(await bob("team/Runtime/0.1.0", { op: "raise", why: "open" }), "AlgorithmError");
+            assert.match(failed.stacktrace, /ValueError: something went wrong: open/);
+        });
+
         it("accepts the GPU environment and says in the metadata when it ran on CPU", async () => {
             const created = await call(server, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("OnGpu", { environment: "gpu" }) });
             assert.strictEqual(created.json.settings.environment, "gpu");
@@ -252,6 +264,9 @@ describe("algorithmia-local: running algorithms", function () {
             const hello = (await call(server, "POST", "/v1/algorithms/alice/Hello/compile", { key: ALICE.key, json: {} })).json.version_info.git_hash;
             const nested = await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Hello/${hello}`, input: "nested" });
             assert.strictEqual(result(nested), "hello nested");
+            // A call back into a version already running up the chain would wait for itself: refused at once.
+            const loop = algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Runtime/${runtimeSha}`, input: "x" }), "AlgorithmError");
+            assert.match(loop.message, /508/);
             // The same code built with pipeline_enabled false: the hash now names that build.
             assert.strictEqual((await call(server, "PUT", "/v1/algorithms/alice/Runtime", { key: ALICE.key, json: { settings: { pipeline_enabled: false } } })).status, 200);
             assert.strictEqual((await call(server, "POST", "/v1/algorithms/alice/Runtime/compile", { key: ALICE.key, json: {} })).status, 200);

@@ -46,7 +46,9 @@ describe("algorithmia-local: git hosting and builds", function () {
             const head = await gitOk(work, "rev-parse", "HEAD");
             const other = await startTestServer();
             try {
-                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status, 201);
+                // Not even a requested first-commit message changes it.
+                const body = { ...createBody("Hello"), source: { scm: "internal", initial_commit_message: "Something else" } };
+                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: body })).status, 201);
                 assert.strictEqual(await other.repos.head("alice", "Hello"), head);
                 // A different language is a different template, so a different commit.
                 assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", {
@@ -81,6 +83,11 @@ describe("algorithmia-local: git hosting and builds", function () {
 
     describe("push, build, call, publish", () => {
         let sha: string;
+        let second: string;
+        before(async () => {
+            second = await clone(server, "alice", "Hello", ALICE.key);
+        });
+        after(() => fs.rmSync(path.dirname(second), { recursive: true, force: true }));
 
         it("builds the pushed head of master: in-progress at once, then succeeded, with a log of each step", async () => {
             sha = await commit(work, { "src/Hello.py": HELLO }, "Say hi");
@@ -184,6 +191,12 @@ describe("algorithmia-local: git hosting and builds", function () {
             const publish = await alice("POST", "/v1/algorithms/alice/Hello/versions", { version_info: { version_type: "revision", git_hash: bad } });
             assert.strictEqual(publish.status, 400, publish.text);
             assert.ok(HASH.test(bad));
+        });
+
+        it("serves fetches of what others pushed", async () => {
+            await gitOk(second, "fetch", "--quiet", "origin");
+            assert.strictEqual(await gitOk(second, "rev-parse", "origin/master"), await server.repos.head("alice", "Hello"));
+            assert.strictEqual(await gitOk(second, "rev-parse", "origin/feature"), await gitOk(work, "rev-parse", "feature"));
         });
 
         it("lists the commit log of master, newest first, with inclusive since/until", async () => {

@@ -1,0 +1,399 @@
+// Algorithm (design.md §4): an algorithm with its details and settings, whose repository content is the `source`
+// directory (plus `dependencies` and a model manifest, algorithmSource.ts), pushed by git as one deterministic
+// commit and built. Outputs the built commit (`gitHash`) for an AlgorithmVersion to publish.
+//
+// Create = POST, push, wait for the build of that commit. Source, dependency or model change → push + build in
+// place; details/settings change → PUT in place; name, owner or language change → replace. A failed build
+// fails the step with the tail of its log and leaves the algorithm in state (as a resource that failed to
+// initialise), so the next `up` retries it and converges once the source is fixed.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { AlgorithmiaClient, AlgorithmObject } from "../client";
+import { treeSha256 } from "../client/git";
+import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
+import {
+    CheckFailure, ConnectionArgs, MODULE, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, isUnknown,
+    nameSchema, sameValue,
+} from "./dynamic";
+
+// --- types ----------------------------------------------------------------------------------------------------
+
+/** Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment. */
+export const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
+export type Language = (typeof LANGUAGES)[number];
+export type License = "apl" | "apache2" | "gpl3" | "mit";
+
+export interface AlgorithmDetails {
+    /** Display name. */
+    label: string;
+    summary?: string;
+    tagline?: string;
+}
+
+export interface AlgorithmSettings {
+    language: Language;
+    environment: "cpu" | "gpu";
+    /** `apl` (Algorithmia Platform License) is the only license that allows closed source. */
+    license: License;
+    sourceVisibility: "open" | "closed";
+    /** `full`: may reach the internet at run time. */
+    networkAccess: "full" | "isolated";
+    /** May call other algorithms. */
+    pipelineEnabled: boolean;
+    packageSet?: string;
+    /** An environment id from the cluster's environment list. */
+    algorithmEnvironment?: string;
+}
+
+type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+export interface AlgorithmArgs extends ConnectionArgs {
+    /** Letters, digits and underscores, starting with a letter. */
+    name: pulumi.Input<string>;
+    /** The user or organization owning it; defaults to the API key's own user. */
+    owner?: pulumi.Input<string>;
+    details: pulumi.Input<InputsOf<AlgorithmDetails>>;
+    settings: pulumi.Input<InputsOf<AlgorithmSettings>>;
+    /** A directory: its whole tree (except `.git`) is the algorithm's repository content. */
+    source: pulumi.Input<string>;
+    /** Lines of requirements.txt, merged into the source's (a line for the same project replaces it). */
+    dependencies?: pulumi.Input<pulumi.Input<string>[]>;
+    /** Models bound into the tree as model-manifest.json (pass a ModelFile's `dataUri` and `sha256`). */
+    modelFiles?: pulumi.Input<Record<string, pulumi.Input<InputsOf<ModelBinding>>>>;
+    /** How long to wait for a build (default 900). */
+    buildTimeoutSeconds?: pulumi.Input<number>;
+    /** Take over an algorithm that already exists instead of failing. */
+    adopt?: pulumi.Input<boolean>;
+    /** Refuse (at preview) unless the final tree hashes to this: deploy exactly a tree built elsewhere. */
+    expectedSourceSha256?: pulumi.Input<string>;
+}
+
+interface AlgorithmInputs {
+    name: string;
+    owner?: string;
+    details: AlgorithmDetails;
+    settings: AlgorithmSettings;
+    source: string;
+    dependencies?: string[];
+    modelFiles?: Record<string, ModelBinding>;
+    buildTimeoutSeconds: number;
+    adopt: boolean;
+    expectedSourceSha256?: string;
+    apiAddress?: string;
+    /** Computed in `check` from the directory, so a preview shows a source change. */
+    sourceSha256: string;
+}
+
+interface AlgorithmOutputs extends AlgorithmInputs {
+    owner: string;
+    /** `owner/name`. */
+    algoPath: string;
+    /** The commit built for the current source. */
+    gitHash: string;
+    buildId: string;
+    /** Where to call it: `<api>/v1/algo/owner/name`. */
+    apiUrl: string;
+}
+
+// --- wire mapping ---------------------------------------------------------------------------------------------
+
+/** Our setting names → the API's (§3.1.2). */
+const WIRE_SETTINGS: Record<keyof AlgorithmSettings, string> = {
+    language: "language",
+    environment: "environment",
+    license: "license",
+    sourceVisibility: "source_visibility",
+    networkAccess: "network_access",
+    pipelineEnabled: "pipeline_enabled",
+    packageSet: "package_set",
+    algorithmEnvironment: "algorithm_environment",
+};
+// (An array, not a Set: module-level values are copied into the serialized provider, and a Set does not survive.)
+const OPTIONAL_SETTINGS: (keyof AlgorithmSettings)[] = ["packageSet", "algorithmEnvironment"];
+
+function settingsToWire(settings: AlgorithmSettings): Record<string, unknown> {
+    const wire: Record<string, unknown> = {};
+    for (const [ours, theirs] of Object.entries(WIRE_SETTINGS)) {
+        const value = settings[ours as keyof AlgorithmSettings];
+        if (value !== undefined) wire[theirs] = value;
+    }
+    return wire;
+}
+
+/**
+ * The server's settings in our names. What it does not report (the language of an environment-based algorithm)
+ * and optional settings the program never set (an environment id derived from a package set) keep the old value,
+ * so a refresh shows only real drift.
+ */
+function settingsFromWire(wire: Record<string, any>, olds: AlgorithmSettings): AlgorithmSettings {
+    const settings: Record<string, unknown> = { ...olds };
+    for (const [ours, theirs] of Object.entries(WIRE_SETTINGS) as [keyof AlgorithmSettings, string][]) {
+        if (wire[theirs] === undefined || (OPTIONAL_SETTINGS.includes(ours) && olds[ours] === undefined)) continue;
+        settings[ours] = wire[theirs];
+    }
+    return settings as unknown as AlgorithmSettings;
+}
+
+/**
+ * Empty and absent summary/tagline are the same thing (a PUT cannot remove a field, so we send ""). Absent keys
+ * are left out rather than set to undefined, which the host cannot put in state.
+ */
+function normalizeDetails(details: AlgorithmDetails | undefined): AlgorithmDetails | undefined {
+    if (!details) return details;
+    return {
+        label: details.label,
+        ...(details.summary ? { summary: details.summary } : {}),
+        ...(details.tagline ? { tagline: details.tagline } : {}),
+    };
+}
+
+function detailsToWire(details: AlgorithmDetails): AlgorithmDetails {
+    return { label: details.label, summary: details.summary ?? "", tagline: details.tagline ?? "" };
+}
+
+// --- schema ---------------------------------------------------------------------------------------------------
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const DEFAULT_BUILD_TIMEOUT_SECONDS = 900;
+
+function algorithmSchema() {
+    const settings = z
+        .object({
+            language: z.enum(LANGUAGES),
+            environment: z.enum(["cpu", "gpu"]),
+            license: z.enum(["apl", "apache2", "gpl3", "mit"]),
+            sourceVisibility: z.enum(["open", "closed"]),
+            networkAccess: z.enum(["full", "isolated"]),
+            pipelineEnabled: z.boolean(),
+            packageSet: z.string().min(1).optional(),
+            algorithmEnvironment: z.string().uuid("must be an environment id (a UUID)").optional(),
+        })
+        .strict()
+        .refine((s) => s.sourceVisibility !== "closed" || s.license === "apl", {
+            path: ["license"],
+            message: 'closed source (sourceVisibility "closed") requires license "apl"; open-source licenses need sourceVisibility "open"',
+        });
+    return z
+        .object({
+            name: nameSchema(64),
+            owner: nameSchema().optional(),
+            details: z.object({ label: z.string().trim().min(1, "must not be empty"), summary: z.string().optional(), tagline: z.string().optional() }).strict(),
+            settings,
+            source: z.string().min(1, "must name a directory"),
+            dependencies: z.array(z.string().trim().min(1, "must not be empty").regex(/^[^\n]*$/, "must be a single line")).optional(),
+            modelFiles: z
+                .record(
+                    z.string().regex(/^[A-Za-z0-9_.-]+$/, "model keys hold only letters, digits, '_', '.' and '-'"),
+                    z.object({
+                        dataUri: z.string().regex(/^data:\/\/[^/]+\/[^/]+\/.+/, "must be a data URI like data://owner/collection/file"),
+                        sha256: z.string().regex(SHA256, "must be a sha256 (64 lowercase hex digits)"),
+                    }),
+                )
+                .optional(),
+            buildTimeoutSeconds: z.number().int().min(1).max(24 * 3600).default(DEFAULT_BUILD_TIMEOUT_SECONDS),
+            adopt: z.boolean().default(false),
+            expectedSourceSha256: z.string().regex(SHA256, "must be a sha256 (64 lowercase hex digits)").optional(),
+            ...connectionShape(),
+            // Computed by `check`; tolerated on the way back in.
+            sourceSha256: z.string().optional(),
+        }) as unknown as z.ZodType<AlgorithmInputs>;
+}
+
+// --- controller -----------------------------------------------------------------------------------------------
+
+const commitMessage = (sha256: string) => `pulumi-algorithmia: source ${sha256.slice(0, 12)}`;
+
+/**
+ * Pushes the final tree as master and waits for its build. Answers the commit and build; a failed build throws
+ * an error that makes the engine keep `failed` (the outputs as they now are) in state.
+ */
+async function deploySource(
+    client: AlgorithmiaClient,
+    owner: string,
+    inputs: AlgorithmInputs,
+    failed: (outs: { gitHash: string; buildId: string; sourceSha256: string }, message: string) => Error,
+): Promise<{ gitHash: string; buildId: string; sourceSha256: string }> {
+    const entries = sourceTree(inputs);
+    // The directory may have changed since `check`: what is pushed is what the outputs describe.
+    const sha = await treeSha256(entries);
+    const { commit } = await client.pushSource(owner, inputs.name, entries, commitMessage(sha));
+    const build = await client.waitForBuild(owner, inputs.name, commit, inputs.buildTimeoutSeconds * 1000);
+    const result = { gitHash: commit, buildId: build.build_id, sourceSha256: sha };
+    if (build.status !== "succeeded") {
+        const tail = await client.buildLogTail(owner, inputs.name, build.build_id);
+        throw failed(result, `The build of ${owner}/${inputs.name} at ${commit} failed (build ${build.build_id}). End of the build log:\n${tail}`);
+    }
+    return result;
+}
+
+/**
+ * An error the dynamic-provider host reports as "created/updated, but failed to initialise": the engine keeps
+ * `properties` as the resource's state and retries with an update on the next `up`.
+ */
+function initError(id: string, properties: object, inputs: object, message: string): Error {
+    // The host adds its serialized provider to successful results only; a failed one needs it too.
+    return Object.assign(new Error(message), { id, properties: { ...properties, __provider: (inputs as { __provider?: unknown }).__provider }, reasons: [message] });
+}
+
+function outputsOf(client: AlgorithmiaClient, owner: string, inputs: AlgorithmInputs, source: { gitHash: string; buildId: string; sourceSha256: string }): AlgorithmOutputs {
+    return {
+        ...inputs,
+        ...source,
+        owner,
+        algoPath: `${owner}/${inputs.name}`,
+        apiUrl: `${client.http.apiAddress}/v1/algo/${owner}/${inputs.name}`,
+    };
+}
+
+/** Whether an existing algorithm is the leftover of an interrupted create of this very resource. */
+async function isOurLeftover(client: AlgorithmiaClient, owner: string, existing: AlgorithmObject, inputs: AlgorithmInputs): Promise<boolean> {
+    const sameDetails = sameValue(normalizeDetails(existing.details), normalizeDetails(inputs.details));
+    const sameSettings = sameValue(settingsFromWire(existing.settings, inputs.settings), inputs.settings);
+    if (!sameDetails || !sameSettings) return false;
+    for await (const _published of client.listVersions(owner, inputs.name, { published: true })) return false;
+    return true;
+}
+
+async function putDetailsAndSettings(client: AlgorithmiaClient, owner: string, inputs: AlgorithmInputs): Promise<void> {
+    await client.updateAlgorithm(owner, inputs.name, { details: detailsToWire(inputs.details), settings: settingsToWire(inputs.settings) });
+}
+
+export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmOutputs> = {
+    schema: algorithmSchema,
+
+    async prepare(inputs) {
+        const failures: CheckFailure[] = [];
+        // During a preview the tree may depend on values not known yet (a model's sha256): so is its hash.
+        if (containsUnknown([inputs.source, inputs.dependencies, inputs.modelFiles])) return { inputs: { ...inputs, sourceSha256: UNKNOWN } };
+        let sha: string | undefined;
+        try {
+            sha = await sourceSha256(inputs);
+        } catch (err) {
+            failures.push({ property: "source", reason: `source: ${(err as Error).message}` });
+        }
+        if (sha && inputs.expectedSourceSha256 && !isUnknown(inputs.expectedSourceSha256) && sha !== inputs.expectedSourceSha256) {
+            failures.push({
+                property: "expectedSourceSha256",
+                reason: `expectedSourceSha256: the source tree hashes to ${sha}, not the expected ${inputs.expectedSourceSha256}: ` +
+                    "refusing to deploy a tree other than the one expected",
+            });
+        }
+        return { inputs: { ...inputs, ...(sha ? { sourceSha256: sha } : {}) }, failures };
+    },
+
+    diff: {
+        replaceKeys: ["name", "owner", "settings.language"],
+        updateKeys: ["details", "settings", "sourceSha256", "dependencies", "modelFiles", "buildTimeoutSeconds", "adopt", "apiAddress"],
+        normalize: (props, olds) => {
+            const { language, ...otherSettings } = props.settings ?? {};
+            return {
+                ...props,
+                owner: props.owner ?? olds.owner,
+                details: normalizeDetails(props.details),
+                // The language needs a new algorithm, the other settings do not: compare them apart.
+                settings: otherSettings,
+                "settings.language": language,
+                dependencies: props.dependencies?.length ? props.dependencies : undefined,
+                modelFiles: props.modelFiles && Object.keys(props.modelFiles).length ? props.modelFiles : undefined,
+                buildTimeoutSeconds: props.buildTimeoutSeconds ?? DEFAULT_BUILD_TIMEOUT_SECONDS,
+                adopt: props.adopt ?? false,
+            };
+        },
+    },
+
+    async create(ctx, inputs) {
+        const client = ctx.client(inputs.apiAddress);
+        const owner = inputs.owner ?? (await ctx.whoami(client));
+        const id = `${owner}/${inputs.name}`;
+        const existing = await client.getAlgorithm(owner, inputs.name);
+        if (existing) {
+            if (!inputs.adopt && !(await isOurLeftover(client, owner, existing, inputs))) {
+                throw new Error(`Algorithm ${id} already exists: set \`adopt: true\` to manage it with this stack, or choose another name`);
+            }
+            const language = existing.settings.language;
+            if (language !== undefined && language !== inputs.settings.language) {
+                throw new Error(`Algorithm ${id} already exists with settings.language ${JSON.stringify(language)}; ` +
+                    `it cannot be adopted as ${JSON.stringify(inputs.settings.language)} (a language cannot change)`);
+            }
+            await putDetailsAndSettings(client, owner, inputs);
+        } else {
+            await client.createAlgorithm(owner, {
+                name: inputs.name,
+                details: detailsToWire(inputs.details),
+                settings: settingsToWire(inputs.settings),
+            });
+        }
+        const source = await deploySource(client, owner, inputs, (partial, message) =>
+            initError(id, outputsOf(client, owner, inputs, partial), inputs as any, message));
+        return { id, outs: outputsOf(client, owner, inputs, source) };
+    },
+
+    async read(ctx, _id, outs) {
+        const client = ctx.client(outs.apiAddress);
+        const algo = await client.getAlgorithm(outs.owner, outs.name);
+        if (!algo) return undefined;
+        const onServer = await client.sourceOnServer(outs.owner, outs.name);
+        const build = onServer && (await client.findBuild(outs.owner, outs.name, onServer.commit));
+        return {
+            ...outs,
+            details: normalizeDetails(algo.details)!,
+            settings: settingsFromWire(algo.settings, outs.settings),
+            ...(onServer ? { gitHash: onServer.commit, sourceSha256: onServer.sha256 } : {}),
+            buildId: build ? build.build_id : "",
+        };
+    },
+
+    async update(ctx, id, olds, news) {
+        const client = ctx.client(news.apiAddress);
+        const owner = olds.owner;
+        const inputs = { ...news, owner: news.owner ?? owner };
+        const before = { details: normalizeDetails(olds.details), settings: olds.settings };
+        if (!sameValue(before, { details: normalizeDetails(news.details), settings: news.settings })) {
+            await putDetailsAndSettings(client, owner, inputs);
+        }
+        // Always: pushing an unchanged tree is a no-op, and a failed or missing build of it is retried here.
+        const source = await deploySource(client, owner, inputs, (partial, message) =>
+            initError(id, outputsOf(client, owner, inputs, partial), news as any, message));
+        return outputsOf(client, owner, inputs, source);
+    },
+
+    async delete(ctx, _id, outs) {
+        await ctx.client(outs.apiAddress).deleteAlgorithm(outs.owner, outs.name);
+    },
+};
+
+// --- resource -------------------------------------------------------------------------------------------------
+
+const algorithmProvider = dynamicProvider(algorithmController);
+
+/** An algorithm whose source is a local directory, pushed by git and built. */
+export class Algorithm extends pulumi.dynamic.Resource {
+    declare readonly name: pulumi.Output<string>;
+    declare readonly owner: pulumi.Output<string>;
+    declare readonly details: pulumi.Output<AlgorithmDetails>;
+    declare readonly settings: pulumi.Output<AlgorithmSettings>;
+    /** `owner/name`, e.g. for an AlgorithmVersion's `algorithm`. */
+    declare readonly algoPath: pulumi.Output<string>;
+    /** The commit built for the current source, e.g. for an AlgorithmVersion's `gitHash`. */
+    declare readonly gitHash: pulumi.Output<string>;
+    declare readonly buildId: pulumi.Output<string>;
+    /** The sha256 of the final tree (relative paths, modes and contents). */
+    declare readonly sourceSha256: pulumi.Output<string>;
+    declare readonly apiUrl: pulumi.Output<string>;
+
+    constructor(name: string, args: AlgorithmArgs, opts?: pulumi.CustomResourceOptions) {
+        const props = {
+            ...args,
+            owner: args.owner,
+            // The program's working directory is not the provider's: pass an absolute path.
+            source: pulumi.output(args.source).apply((dir) => path.resolve(dir)),
+            algoPath: undefined,
+            gitHash: undefined,
+            buildId: undefined,
+            sourceSha256: undefined,
+            apiUrl: undefined,
+        };
+        super(algorithmProvider, name, props, opts, MODULE, "Algorithm");
+    }
+}

@@ -1,0 +1,119 @@
+// What the Algorithm and AlgorithmVersion suites share: algorithmia-local, an engine sandbox, a client for alice
+// and a scratch directory for the suite; source directories copied from a fixture algorithm
+// (test/fixtures/algorithms/<fixture>), renamed for the algorithm they will be (the server imports
+// src/<algorithm name>.py) and edited with plain file writes, as a user changes their code.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { AlgorithmiaClient } from "../../provider/client";
+import { PulumiSandbox, repoRoot } from "./pulumi";
+import { ALICE, startTestServer, TestServer } from "./server";
+
+export const SETTINGS = {
+    language: "python3-1",
+    environment: "cpu",
+    license: "apl",
+    sourceVisibility: "closed",
+    networkAccess: "isolated",
+    pipelineEnabled: false,
+} as const;
+
+export interface AlgorithmTestBed {
+    server: TestServer;
+    sandbox: PulumiSandbox;
+    /** Alice's client. */
+    client: AlgorithmiaClient;
+    root: string;
+}
+
+/** Registers the suite's before/after hooks; the fields are set once `before` has run. */
+export function algorithmTestBed(): AlgorithmTestBed {
+    const bed = {} as AlgorithmTestBed;
+    before(async () => {
+        bed.server = await startTestServer();
+        bed.sandbox = await PulumiSandbox.create();
+        bed.client = new AlgorithmiaClient({ apiAddress: bed.server.url, apiKey: ALICE.key });
+        bed.root = fs.mkdtempSync(path.join(os.tmpdir(), "algorithm-suite-"));
+    });
+    after(async () => {
+        await bed.sandbox?.dispose();
+        await bed.server?.dispose();
+        if (bed.root) fs.rmSync(bed.root, { recursive: true, force: true });
+    });
+    return bed;
+}
+
+/** Alice's key as a secret in the stack's config, as a user would set it. */
+export async function configureKey(stack: Stack): Promise<void> {
+    await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+}
+
+/** The stack's outputs as plain values. */
+export async function outputValues(stack: Stack): Promise<Record<string, any>> {
+    return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
+}
+
+/** Copies `fixture` to `<root>/<dirName>` as the source of algorithm `algoName`; answers the directory. */
+export function sourceDirectory(root: string, fixture: string, algoName: string, dirName = algoName): string {
+    const dir = path.join(root, dirName);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.cpSync(path.join(repoRoot, "test/fixtures/algorithms", fixture), dir, { recursive: true });
+    if (fixture !== algoName) {
+        fs.renameSync(path.join(dir, "src", `${fixture}.py`), path.join(dir, "src", `${algoName}.py`));
+    }
+    const conf = JSON.parse(fs.readFileSync(path.join(dir, "algorithmia.conf"), "utf8"));
+    fs.writeFileSync(path.join(dir, "algorithmia.conf"), JSON.stringify({ ...conf, algoname: algoName }, null, 2) + "\n");
+    return dir;
+}
+
+/** Rewrites the Greeter fixture's greeting in `dir` (src/<algoName>.py). */
+export function setGreeting(dir: string, algoName: string, greeting: string): void {
+    const file = path.join(dir, "src", `${algoName}.py`);
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^GREETING = .*$/m, `GREETING = ${JSON.stringify(greeting)}`));
+}
+
+/**
+ * Kills (SIGKILL) the dynamic-provider processes the engine started for this test process — an `up` that dies
+ * in the middle of a step. Answers how many it killed.
+ */
+export function killDynamicProviders(): number {
+    const pids = descendants("cmd/dynamic-provider");
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+    return pids.length;
+}
+
+/** The pids of this process's descendants whose command line contains `needle`. */
+function descendants(needle: string): number[] {
+    const parents = new Map<number, number>();
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+        } catch {
+            // gone meanwhile
+        }
+    }
+    const isMine = (pid: number): boolean => {
+        for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
+        return false;
+    };
+    return [...parents.keys()].filter((pid) => {
+        try {
+            return isMine(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle);
+        } catch {
+            return false;
+        }
+    });
+}
+
+/** Polls the async `check` every 100 ms until it holds; fails the test after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}

@@ -1,0 +1,267 @@
+// Algorithm through the real engine against algorithmia-local, with real git and real builds: create (POST, push,
+// build), a no-change preview, in-place updates of details/settings and of source/dependencies, drift seen by
+// refresh and undone by the next up, a failed build reported with its log and converging once fixed, invalid
+// programs refused at preview naming the property, replacement on a name change, and destroy.
+import * as assert from "assert";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Stack } from "@pulumi/pulumi/automation";
+import { Algorithm, AlgorithmArgs, DataCollection, ModelFile } from "../../provider";
+import { sourceSha256 } from "../../provider/resources/algorithmSource";
+import {
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
+} from "../helpers/algorithmTestBed";
+import { clone, commit, gitOk } from "../helpers/git";
+import { ALICE } from "../helpers/server";
+
+/** SETTINGS as the API spells them, for algorithms made out of band. */
+const WIRE_SETTINGS = {
+    language: "python3-1", environment: "cpu", license: "apl", source_visibility: "closed", network_access: "isolated", pipeline_enabled: false,
+};
+
+describe("Algorithm (engine + algorithmia-local + git)", function () {
+    const bed = algorithmTestBed();
+    let stack: Stack;
+    let args: AlgorithmArgs;
+
+    const outputs = () => outputValues(stack);
+    const state = async () => (await stack.exportStack()).deployment.resources.find((r: any) => r.type.endsWith(":Algorithm"));
+    const call = async (gitHash: string, input: unknown) => (await bed.client.callAlgorithm(`alice/${(await outputs()).name}/${gitHash}`, input)).result;
+
+    /** An inline stack running `program(args)` with the key as a secret in stack config. */
+    async function stackFor(name: string, program: () => AlgorithmArgs): Promise<Stack> {
+        const s = await bed.sandbox.inlineStack("algorithm-test", name, async () => {
+            const algorithm = new Algorithm("greeter", program());
+            return {
+                name: algorithm.name,
+                algoPath: algorithm.algoPath,
+                gitHash: algorithm.gitHash,
+                buildId: algorithm.buildId,
+                sourceSha256: algorithm.sourceSha256,
+                apiUrl: algorithm.apiUrl,
+            };
+        });
+        await configureKey(s);
+        await s.setConfig("algorithmia:apiAddress", { value: bed.server.url });
+        return s;
+    }
+
+    before(async () => {
+        args = {
+            name: "Greeter",
+            details: { label: "Greeter", tagline: "greets people" },
+            settings: { ...SETTINGS },
+            source: sourceDirectory(bed.root, "Greeter", "Greeter"),
+        };
+        stack = await stackFor("dev", () => args);
+    });
+
+    it("creates the algorithm, pushes its source as one deterministic commit and waits for the build", async () => {
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { create: 2 });
+        const out = await outputs();
+        assert.strictEqual(out.algoPath, "alice/Greeter");
+        assert.match(out.gitHash, /^[0-9a-f]{40}$/);
+        assert.strictEqual(out.sourceSha256, await sourceSha256({ source: args.source as string }));
+        assert.strictEqual(out.apiUrl, `${bed.server.url}/v1/algo/alice/Greeter`);
+
+        const algo = await bed.client.getAlgorithm("alice", "Greeter");
+        assert.strictEqual(algo?.details.tagline, "greets people");
+        const build = await bed.client.findBuild("alice", "Greeter", out.gitHash);
+        assert.deepStrictEqual([build?.build_id, build?.status], [out.buildId, "succeeded"]);
+        assert.deepStrictEqual(await bed.client.sourceOnServer("alice", "Greeter"), { commit: out.gitHash, sha256: out.sourceSha256 });
+        assert.strictEqual(await call(out.gitHash, "ada"), "hello ada");
+
+        // The state on disk (exportStack would decrypt secrets for us).
+        for (const file of fs.readdirSync(bed.sandbox.stateDir, { recursive: true, encoding: "utf8" })) {
+            const full = path.join(bed.sandbox.stateDir, file);
+            if (fs.statSync(full).isFile()) assert.ok(!fs.readFileSync(full, "utf8").includes(ALICE.key), `the API key is not in ${file}`);
+        }
+    });
+
+    it("previews no changes for an unchanged program", async () => {
+        const preview = await stack.preview({ expectNoChanges: true });
+        assert.deepStrictEqual(preview.changeSummary, { same: 2 });
+    });
+
+    it("updates details and settings in place without a new build", async () => {
+        const before = await outputs();
+        args = { ...args, details: { label: "Greeter v2" }, settings: { ...SETTINGS, networkAccess: "full" } };
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, update: 1 });
+        const algo = await bed.client.getAlgorithm("alice", "Greeter");
+        assert.strictEqual(algo?.details.label, "Greeter v2");
+        assert.ok(!algo?.details.tagline, "a removed tagline is removed on the server");
+        assert.strictEqual(algo?.settings.network_access, "full");
+        assert.strictEqual((await outputs()).gitHash, before.gitHash);
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("shows a source change at preview, then pushes and builds it in place", async () => {
+        const before = await outputs();
+        setGreeting(args.source as string, "Greeter", "hi");
+        const preview = await stack.preview();
+        assert.strictEqual(preview.changeSummary.update, 1);
+
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, update: 1 });
+        const out = await outputs();
+        assert.notStrictEqual(out.gitHash, before.gitHash);
+        assert.strictEqual(await call(out.gitHash, "ada"), "hi ada");
+        const repo = await clone(bed.server, "alice", "Greeter", ALICE.key);
+        assert.strictEqual(await gitOk(repo, "rev-parse", "HEAD^"), before.gitHash, "the new commit sits on the previous one");
+        await stack.preview({ expectNoChanges: true });
+
+        args = { ...args, dependencies: ["numpy"] };
+        await stack.up();
+        const withDeps = await outputs();
+        assert.notStrictEqual(withDeps.gitHash, out.gitHash);
+        const repo2 = await clone(bed.server, "alice", "Greeter", ALICE.key);
+        assert.strictEqual(fs.readFileSync(path.join(repo2, "requirements.txt"), "utf8"), "algorithmia\nnumpy\n");
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("sees drift on refresh (settings edited, code pushed out of band) and converges on the next up", async () => {
+        const before = await outputs();
+        await bed.client.updateAlgorithm("alice", "Greeter", { details: { label: "edited by hand" } });
+        const repo = await clone(bed.server, "alice", "Greeter", ALICE.key);
+        const pushed = await commit(repo, { "src/Greeter.py": 'def apply(input):\n    return "pwned"\n' }, "out of band");
+        await gitOk(repo, "push", "--quiet", "origin", "master");
+
+        const refresh = await stack.refresh();
+        assert.strictEqual(refresh.summary.resourceChanges?.update, 1);
+        const refreshed = (await state()).outputs;
+        assert.strictEqual(refreshed.details.label, "edited by hand");
+        assert.strictEqual(refreshed.gitHash, pushed);
+        assert.notStrictEqual(refreshed.sourceSha256, before.sourceSha256);
+
+        const preview = await stack.preview();
+        assert.strictEqual(preview.changeSummary.update, 1);
+        await stack.up();
+        const out = await outputs();
+        assert.strictEqual((await bed.client.getAlgorithm("alice", "Greeter"))?.details.label, "Greeter v2");
+        assert.deepStrictEqual(await bed.client.sourceOnServer("alice", "Greeter"), { commit: out.gitHash, sha256: before.sourceSha256 });
+        assert.strictEqual(await call(out.gitHash, "ada"), "hi ada");
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("fails a broken build with the tail of its log, keeps the algorithm in state, and converges once fixed", async () => {
+        const file = path.join(args.source as string, "src", "Greeter.py");
+        const good = fs.readFileSync(file, "utf8");
+        fs.writeFileSync(file, good.replace("def apply(input):", "def apply(input)"));
+        await assert.rejects(stack.up(), (err: Error) => {
+            assert.match(err.message, /The build of alice\/Greeter at [0-9a-f]{40} failed/);
+            assert.match(err.message, /SyntaxError|invalid syntax|expected ':'/);
+            assert.match(err.message, /Greeter\.py/);
+            return true;
+        });
+        assert.ok(await state(), "the algorithm stays in state");
+        await assert.rejects(stack.preview({ expectNoChanges: true }), "a failed build is not converged");
+
+        fs.writeFileSync(file, good);
+        const up = await stack.up();
+        assert.strictEqual(up.summary.resourceChanges?.update, 1);
+        assert.strictEqual(await call((await outputs()).gitHash, "ada"), "hi ada");
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("refuses invalid programs at preview, naming the property and the rule", async () => {
+        const cases: [string, Partial<AlgorithmArgs>, RegExp][] = [
+            ["license", { settings: { ...SETTINGS, license: "mit" } }, /settings\.license: closed source .* requires license "apl"/],
+            ["name", { name: "9lives" }, /name: must start with a letter/],
+            ["environment", { settings: { ...SETTINGS, environment: "tpu" as any } }, /settings\.environment/],
+            ["source", { source: path.join(bed.root, "no-such-dir") }, /source: directory .*no-such-dir does not exist/],
+            ["expected", { expectedSourceSha256: "0".repeat(64) }, /expectedSourceSha256: the source tree hashes to [0-9a-f]{64}, not the expected 0{64}/],
+        ];
+        for (const [label, change, message] of cases) {
+            const bad = await stackFor(`invalid-${label}`, () => ({ ...args, name: `Invalid_${label}`, ...change }));
+            await assert.rejects(bad.preview(), (err: Error) => {
+                assert.match(err.message, message, `${label}: ${err.message}`);
+                return true;
+            });
+        }
+        assert.strictEqual(await bed.client.getAlgorithm("alice", "Invalid_license"), undefined, "nothing was created");
+    });
+
+    it("replaces the algorithm when its name changes", async () => {
+        args = { ...args, name: "Greeter2", source: sourceDirectory(bed.root, "Greeter", "Greeter2") };
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, replace: 1 });
+        assert.strictEqual((await outputs()).algoPath, "alice/Greeter2");
+        assert.ok(await bed.client.getAlgorithm("alice", "Greeter2"));
+        assert.strictEqual(await bed.client.getAlgorithm("alice", "Greeter"), undefined, "the old algorithm is deleted");
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("takes over the leftover of a create that died before the engine heard back", async () => {
+        let current: AlgorithmArgs = { ...args, name: "Leftover", source: sourceDirectory(bed.root, "Greeter", "Leftover") };
+        const s = await stackFor("interrupted", () => current);
+        const tree = await sourceSha256({ source: current.source as string, dependencies: current.dependencies as string[] });
+        // Hold the provider's wait for the build, and kill it once the source is pushed.
+        bed.server.faults.set("GET /v1/algorithms/alice/Leftover/builds*=latency:5s");
+        const interrupted = s.up();
+        await until("the push", async () => (await bed.client.sourceOnServer("alice", "Leftover").catch(() => undefined))?.sha256 === tree);
+        assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
+        await assert.rejects(interrupted);
+        bed.server.faults.clear();
+
+        const up = await s.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, create: 1 });
+        const repo = await clone(bed.server, "alice", "Leftover", ALICE.key);
+        assert.strictEqual(await gitOk(repo, "rev-list", "--count", "HEAD"), "2", "the template and one commit of ours, not two");
+        assert.strictEqual(await gitOk(repo, "rev-parse", "HEAD"), (await outputValues(s)).gitHash);
+        await s.preview({ expectNoChanges: true });
+
+        // Someone else's algorithm of the same name is not taken over silently.
+        await s.destroy();
+        await bed.client.createAlgorithm("alice", { name: "Leftover", details: { label: "Not ours" }, settings: { ...WIRE_SETTINGS } });
+        await assert.rejects(s.up(), /Algorithm alice\/Leftover already exists: set `adopt: true` to manage it with this stack/);
+        current = { ...current, adopt: true };
+        const adopted = await s.up();
+        assert.deepStrictEqual(adopted.summary.resourceChanges, { same: 1, create: 1 });
+        assert.strictEqual((await bed.client.getAlgorithm("alice", "Leftover"))?.details.label, (current.details as { label: string }).label, "adopting applies our details");
+        assert.deepStrictEqual(await bed.client.sourceOnServer("alice", "Leftover"), { commit: (await outputValues(s)).gitHash, sha256: tree });
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+    });
+
+    it("binds a ModelFile into the tree: a new model shows at preview and is a new build", async () => {
+        let model = "weights v1";
+        const source = sourceDirectory(bed.root, "Greeter", "Modeled");
+        const s = await bed.sandbox.inlineStack("algorithm-test", "models", async () => {
+            const collection = new DataCollection("models", { name: "models", forceDestroy: true });
+            const file = new ModelFile("model", { collection: collection.dataUri, name: "model.bin", source: new pulumi.asset.StringAsset(model) });
+            const algorithm = new Algorithm("modeled", {
+                ...args, name: "Modeled", source, dependencies: undefined,
+                modelFiles: { greeting: { dataUri: file.dataUri, sha256: file.sha256 } },
+            });
+            return { gitHash: algorithm.gitHash };
+        });
+        await configureKey(s);
+        await s.setConfig("algorithmia:apiAddress", { value: bed.server.url });
+        const manifest = async () => JSON.parse(fs.readFileSync(path.join(await clone(bed.server, "alice", "Modeled", ALICE.key), "model-manifest.json"), "utf8"));
+        const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
+
+        await s.up();
+        assert.deepStrictEqual(await manifest(), { greeting: { dataUri: "data://alice/models/model.bin", sha256: sha256("weights v1") } });
+        const first = (await outputValues(s)).gitHash;
+        await s.preview({ expectNoChanges: true });
+
+        model = "weights v2";
+        const preview = await s.preview();
+        assert.strictEqual(preview.changeSummary.update, 2, "the model and the algorithm that binds it");
+        await s.up();
+        assert.deepStrictEqual(await manifest(), { greeting: { dataUri: "data://alice/models/model.bin", sha256: sha256("weights v2") } });
+        assert.notStrictEqual((await outputValues(s)).gitHash, first);
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+    });
+
+    it("deletes the algorithm on destroy", async () => {
+        const result = await stack.destroy();
+        assert.deepStrictEqual(result.summary.resourceChanges, { delete: 2 });
+        assert.strictEqual(await bed.client.getAlgorithm("alice", "Greeter2"), undefined);
+    });
+});

@@ -1,0 +1,183 @@
+// AlgorithmVersion through the real engine against algorithmia-local: tests run against the build before it is
+// published, a failing test refuses to publish, a new build replaces the version (create before delete, the
+// old version stays published), callability rules are enforced at preview, refresh notices a version that is
+// gone, and an `up` whose provider dies after the server published converges without publishing twice.
+import * as assert from "assert";
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } from "../../provider";
+import { AlgorithmiaClient } from "../../provider/client";
+import {
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
+} from "../helpers/algorithmTestBed";
+import { BOB } from "../helpers/server";
+
+interface Program {
+    name: string;
+    source: string;
+    versionType: VersionType;
+    callability: Callability;
+    tests?: AlgorithmTest[];
+    releaseNotes?: string;
+    adopt?: boolean;
+}
+
+const TESTS: AlgorithmTest[] = [
+    { name: "greets", input: "ada", expect: "hello ada" },
+    { name: "refuses numbers", input: 42, expectError: true },
+];
+
+describe("AlgorithmVersion (engine + algorithmia-local)", function () {
+    const bed = algorithmTestBed();
+    let stack: Stack;
+    let program: Program;
+
+    const outputs = () => outputValues(stack);
+    const published = async (name = program.name) => {
+        const versions: string[] = [];
+        for await (const v of bed.client.listVersions("alice", name, { published: true })) versions.push(v.version_info!.semantic_version!);
+        return versions.sort();
+    };
+
+    async function stackFor(stackName: string, current: () => Program): Promise<Stack> {
+        const s = await bed.sandbox.inlineStack("algorithm-version-test", stackName, async () => {
+            const p = current();
+            const algorithm = new Algorithm("greeter", {
+                name: p.name, details: { label: p.name }, settings: SETTINGS, source: p.source, apiAddress: bed.server.url,
+            });
+            const version = new AlgorithmVersion("release", {
+                algorithm: algorithm.algoPath,
+                gitHash: algorithm.gitHash,
+                versionType: p.versionType,
+                callability: p.callability,
+                tests: p.tests,
+                releaseNotes: p.releaseNotes,
+                adopt: p.adopt,
+                apiAddress: bed.server.url,
+            });
+            return { gitHash: algorithm.gitHash, version: version.version, algoUri: version.algoUri, testsPassed: version.testsPassed, versionGitHash: version.gitHash };
+        });
+        await configureKey(s);
+        return s;
+    }
+
+    before(async () => {
+        program = { name: "Greeter", source: sourceDirectory(bed.root, "Greeter", "Greeter"), versionType: "minor", callability: "private", tests: TESTS };
+        stack = await stackFor("dev", () => program);
+    });
+
+    it("runs the tests against the build, publishes exactly it and verifies the version", async () => {
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { create: 3 });
+        const out = await outputs();
+        assert.deepStrictEqual([out.version, out.algoUri, out.testsPassed, out.versionGitHash], ["0.1.0", "alice/Greeter/0.1.0", 2, out.gitHash]);
+        assert.strictEqual((await bed.client.findPublishedVersion("alice", "Greeter", out.gitHash))?.version_info?.semantic_version, "0.1.0");
+        assert.strictEqual((await bed.client.callAlgorithm("alice/Greeter/0.1.0", "ada")).result, "hello ada");
+    });
+
+    it("previews no changes for an unchanged program", async () => {
+        const preview = await stack.preview({ expectNoChanges: true });
+        assert.deepStrictEqual(preview.changeSummary, { same: 3 });
+    });
+
+    it("changes `adopt` in place without publishing", async () => {
+        program = { ...program, adopt: true };
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, update: 1 });
+        assert.deepStrictEqual(await published(), ["0.1.0"]);
+        program = { ...program, adopt: undefined };
+        await stack.up();
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("refuses to publish when a test fails, naming the test with expected and actual", async () => {
+        setGreeting(program.source, "Greeter", "hi");
+        await assert.rejects(stack.up(), (err: Error) => {
+            assert.match(err.message, /Test "greets" failed against alice\/Greeter\/[0-9a-f]{40}, so the version is not published: expected "hello ada", got "hi ada"/);
+            return true;
+        });
+        assert.deepStrictEqual(await published(), ["0.1.0"], "nothing new was published");
+    });
+
+    it("replaces the version for a new build, creating the new one before the old leaves the stack", async () => {
+        program = { ...program, tests: [{ name: "greets", input: "ada", expect: "hi ada" }, TESTS[1]] };
+        const events: EngineEvent[] = [];
+        let output = "";
+        const up = await stack.up({ onEvent: (e) => events.push(e), onOutput: (o) => (output += o) });
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, replace: 1 });
+        const out = await outputs();
+        assert.deepStrictEqual([out.version, out.testsPassed], ["0.2.0", 2]);
+        assert.deepStrictEqual(await published(), ["0.1.0", "0.2.0"], "the old version stays published");
+        const ops = events.map((e) => e.resOutputsEvent?.metadata.op).filter(Boolean);
+        assert.ok(ops.indexOf("create-replacement") < ops.indexOf("delete-replaced"), `create before delete: ${ops.join(", ")}`);
+        assert.match(output, /alice\/Greeter\/0\.1\.0 is only removed from the stack: published versions are immutable/);
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("refuses invalid programs at preview: a callability change without a major version, a malformed hash", async () => {
+        program = { ...program, callability: "public" };
+        await assert.rejects(stack.preview(), /versionType: changing callability from private to public needs versionType "major", not "minor"/);
+        program = { ...program, callability: "private" };
+
+        const bad = await bed.sandbox.inlineStack("algorithm-version-test", "invalid-hash", async () => {
+            new AlgorithmVersion("release", { algorithm: "alice/Greeter", gitHash: "abc123", versionType: "minor", callability: "private", apiAddress: bed.server.url });
+        });
+        await configureKey(bad);
+        await assert.rejects(bad.preview(), /gitHash: must be a full git commit sha/);
+        assert.deepStrictEqual(await published(), ["0.1.0", "0.2.0"]);
+    });
+
+    it("sees on refresh that the algorithm and its versions are gone, and recreates them", async () => {
+        assert.ok(await bed.client.deleteAlgorithm("alice", "Greeter"));
+        const refresh = await stack.refresh();
+        assert.strictEqual(refresh.summary.resourceChanges?.delete, 2);
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, create: 2 });
+        assert.strictEqual((await outputs()).version, "0.1.0");
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("converges without a second version when the provider dies after the server published", async () => {
+        const before = await published();
+        setGreeting(program.source, "Greeter", "hallo");
+        program = { ...program, tests: [{ name: "greets", input: "ada", expect: "hallo ada" }] };
+        // Hold the provider's check of the new version (it comes right after the publish), and kill the provider
+        // once the server has published: the version exists, but the engine never hears of it.
+        bed.server.faults.set("GET /v1/algorithms/alice/Greeter/versions/*=latency:5s");
+        const interrupted = stack.up();
+        await until("the server to publish", async () => (await published()).length > before.length);
+        assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
+        await assert.rejects(interrupted);
+        bed.server.faults.clear();
+
+        const landed = (await published()).filter((v) => !before.includes(v));
+        const up = await stack.up();
+        assert.strictEqual(up.summary.result, "succeeded");
+        const out = await outputs();
+        assert.deepStrictEqual(landed, [out.version], "the version the server published is the one adopted");
+        assert.deepStrictEqual(await published(), [...before, out.version].sort(), "no second version");
+        assert.strictEqual((await bed.client.findPublishedVersion("alice", "Greeter", out.gitHash))?.version_info?.semantic_version, out.version);
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("removes versions from the stack on destroy, saying they stay published", async () => {
+        let output = "";
+        const result = await stack.destroy({ onOutput: (o) => (output += o) });
+        assert.deepStrictEqual(result.summary.resourceChanges, { delete: 3 });
+        assert.match(output, /published versions are immutable and stay published/);
+        assert.strictEqual(await bed.client.getAlgorithm("alice", "Greeter"), undefined);
+    });
+
+    it("publishes a callability change as a major version that others can call", async () => {
+        const source = sourceDirectory(bed.root, "Greeter", "Public");
+        let current: Program = { name: "Public", source, versionType: "minor", callability: "private", tests: TESTS };
+        const s = await stackFor("public", () => current);
+        await s.up();
+        setGreeting(source, "Public", "hey");
+        current = { ...current, versionType: "major", callability: "public", tests: [{ input: "bob", expect: "hey bob" }] };
+        await s.up();
+        assert.strictEqual((await s.outputs()).version.value, "1.0.0");
+        const bob = new AlgorithmiaClient({ apiAddress: bed.server.url, apiKey: BOB.key });
+        assert.strictEqual((await bob.callAlgorithm("alice/Public/1.0.0", "bob")).result, "hey bob");
+        await s.preview({ expectNoChanges: true });
+    });
+});
