@@ -1,0 +1,149 @@
+// The model guide as resources: Algorithmia's "host a trained model" walk-through, step by step.
+//   1. a data collection for the model,
+//   2. the saved model uploaded into it (and a test CSV beside it),
+//   3. an algorithm (Python 3, the GPU environment, its dependencies) whose source loads the model once, at
+//      import time, from the data collection (src/DigitClassifier.py reads the model manifest the provider
+//      writes into its repository),
+//   4. a published version: public, royalty-free, checked with a known input before it is published.
+// examples/model-guide/index.ts deploys it as is; examples/promotion/index.ts deploys the same thing per stage.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Algorithm, AlgorithmVersion, DataCollection, ModelFile } from "../../provider";
+import { DEFAULT_API_ADDRESS } from "../../provider/config";
+
+/** The answer for model/test.csv: ten held-out images (see model/train.py). */
+export const EXPECTED_LABELS = [2, 0, 9, 0, 3, 7, 0, 3, 0, 3];
+
+/** The files that make the build: the algorithm's source tree and the model. */
+export const ALGORITHM_SOURCE = path.join(__dirname, "algorithm");
+export const MODEL_FILE = path.join(__dirname, "model", "digits-svc.joblib");
+export const TEST_DATA_FILE = path.join(__dirname, "model", "test.csv");
+
+export interface DigitClassifierArgs {
+    /** The user or organization that owns everything; default the API key's own user. */
+    owner?: string;
+    /** The data collection holding the model (default "digits"). */
+    collectionName?: string;
+    /** The algorithm's name (default "DigitClassifier"); its entry module is src/<name>.py. */
+    algorithmName?: string;
+    /**
+     * Promotion: the build this stage must reproduce. The provider refuses a source tree whose sha256 differs
+     * (at preview), and the version is only published once the new build's git hash equals `gitHash`.
+     */
+    promote?: { sourceSha256: string; gitHash: string };
+}
+
+export interface DigitClassifierOutputs {
+    collectionUri: pulumi.Output<string>;
+    modelUri: pulumi.Output<string>;
+    modelSha256: pulumi.Output<string>;
+    testDataUri: pulumi.Output<string>;
+    algoPath: pulumi.Output<string>;
+    gitHash: pulumi.Output<string>;
+    sourceSha256: pulumi.Output<string>;
+    version: pulumi.Output<string>;
+    algoUri: pulumi.Output<string>;
+    testsPassed: pulumi.Output<number>;
+    /** The published version's REST endpoint (POST JSON to it with `Authorization: Simple <key>`). */
+    endpoint: pulumi.Output<string>;
+    /** An input the version answers with EXPECTED_LABELS. */
+    sampleInput: pulumi.Output<string>;
+}
+
+/** The API the provider talks to, by the same precedence (design.md §3; a resource-level `apiAddress` aside). */
+export function apiAddress(): string {
+    const configured = new pulumi.Config("algorithmia").get("apiAddress") ?? process.env.ALGORITHMIA_API;
+    return (configured ?? DEFAULT_API_ADDRESS).replace(/\/+$/, "");
+}
+
+export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifierOutputs {
+    const { owner } = args;
+    const algorithmName = args.algorithmName ?? "DigitClassifier";
+
+    // 1. Where the model lives: only the owner's algorithms may read it.
+    const collection = new DataCollection("model-collection", {
+        name: args.collectionName ?? "digits",
+        owner,
+        readAcl: "myAlgorithms",
+    });
+
+    // 2. The saved model and a test file, uploaded (again only when their bytes change).
+    const model = new ModelFile("model", {
+        collection: collection.dataUri,
+        name: "digits-svc.joblib",
+        source: new pulumi.asset.FileAsset(MODEL_FILE),
+    });
+    const testData = new ModelFile("test-data", {
+        collection: collection.dataUri,
+        name: "test.csv",
+        source: new pulumi.asset.FileAsset(TEST_DATA_FILE),
+    });
+
+    // 3. The algorithm. `modelFiles` becomes model-manifest.json in its repository, so a new model is a new
+    //    build, and the build loads exactly the model it was made for.
+    const algorithm = new Algorithm("digit-classifier", {
+        name: algorithmName,
+        owner,
+        details: {
+            label: "Digit Classifier",
+            summary: "Predicts the digits (0-9) in 8x8 grayscale images with a scikit-learn SVC.",
+            tagline: "Handwritten digit recognition from the Algorithmia model-hosting guide",
+        },
+        settings: {
+            language: "python3-1",
+            environment: "gpu",
+            license: "apl",
+            sourceVisibility: "closed",
+            networkAccess: "isolated",
+            pipelineEnabled: false,
+        },
+        source: ALGORITHM_SOURCE,
+        // The pickled model needs the scikit-learn it was trained with.
+        dependencies: ["algorithmia>=2.0.5,<3", "numpy>=1.26", "scikit-learn==1.6.1", "joblib>=1.3"],
+        modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256 } },
+        expectedSourceSha256: args.promote?.sourceSha256,
+    });
+
+    // Promotion: publish nothing but the build being promoted.
+    const promoted = args.promote;
+    const gitHash = promoted
+        ? algorithm.gitHash.apply((hash) => {
+              if (hash !== promoted.gitHash) {
+                  throw new Error(`promotion: this stage built ${hash}, the promoted build is ${promoted.gitHash}; ` +
+                      "refusing to publish a different build");
+              }
+              return hash;
+          })
+        : algorithm.gitHash;
+
+    // 4. Publish: public, royalty-free, after the known input gives the known answer.
+    const sampleInput = testData.dataUri.apply((uri) => JSON.stringify({ test_data: uri }));
+    const version = new AlgorithmVersion("published", {
+        algorithm: algorithm.algoPath,
+        gitHash,
+        versionType: "minor",
+        callability: "public",
+        royaltyMicrocredits: 0,
+        releaseNotes: "SVC(gamma=0.001) trained on half of scikit-learn's digits; held-out accuracy 0.969.",
+        sampleInput,
+        tests: [
+            { input: { test_data: testData.dataUri }, expect: EXPECTED_LABELS },
+            { input: { images: [[0, 1, 2]] }, expectError: true },
+        ],
+    });
+
+    return {
+        collectionUri: collection.dataUri,
+        modelUri: model.dataUri,
+        modelSha256: model.sha256,
+        testDataUri: testData.dataUri,
+        algoPath: algorithm.algoPath,
+        gitHash: version.gitHash,
+        sourceSha256: algorithm.sourceSha256,
+        version: version.version,
+        algoUri: version.algoUri,
+        testsPassed: version.testsPassed,
+        endpoint: pulumi.interpolate`${apiAddress()}/v1/algo/${version.algoUri}`,
+        sampleInput,
+    };
+}

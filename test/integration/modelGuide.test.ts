@@ -1,0 +1,106 @@
+// The main job end to end: the model-guide stack (the root Pulumi.yaml, examples/model-guide) deployed by the
+// real engine onto algorithmia-local, the published version called with the official `algorithmia` npm client,
+// a second up and a preview that change nothing, and destroy. Also: the committed model is what the training
+// script produces.
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { callAlgorithm } from "../../examples/model-guide/call";
+import { EXPECTED_LABELS, MODEL_FILE, TEST_DATA_FILE } from "../../examples/model-guide/stack";
+import { sha256File } from "../../examples/promotion/promotion";
+import { ensurePythonRuntime } from "../../server/runtime/python-env";
+import { gpuAvailable } from "../../server/runtime/workers";
+import { copyExamples } from "../helpers/examples";
+import { PulumiSandbox } from "../helpers/pulumi";
+import { ALICE, BOB, call, startTestServer, TestServer } from "../helpers/server";
+
+describe("model-guide stack", function () {
+    let server: TestServer;
+    let sandbox: PulumiSandbox;
+    let stack: Stack;
+    let outputs: Record<string, any>;
+
+    before(async () => {
+        await ensurePythonRuntime();
+        server = await startTestServer();
+        sandbox = await PulumiSandbox.create();
+        const project = copyExamples(path.join(sandbox.root, "repo"), { rootProject: true });
+        stack = await sandbox.projectStack(project, "guide");
+        await stack.setConfig("algorithmia:apiAddress", { value: server.url });
+        await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+    });
+    after(async () => {
+        await sandbox?.dispose();
+        await server?.dispose();
+    });
+
+    it("trains the committed model and test data reproducibly", async () => {
+        const out = path.join(sandbox.root, "trained");
+        const { python } = await ensurePythonRuntime();
+        const log = execFileSync(python, [path.join(path.dirname(MODEL_FILE), "train.py"), out], { encoding: "utf8" });
+        assert.match(log, /held-out accuracy 0\.96\d\d; test\.csv predicts \[2, 0, 9, 0, 3, 7, 0, 3, 0, 3\]/);
+        assert.strictEqual(sha256File(path.join(out, "digits-svc.joblib")), sha256File(MODEL_FILE));
+        assert.strictEqual(sha256File(path.join(out, "test.csv")), sha256File(TEST_DATA_FILE));
+    });
+
+    it("deploys the guide: collection, model, algorithm, tested and published version", async () => {
+        const up = await stack.up();
+        assert.strictEqual(up.summary.result, "succeeded");
+        assert.deepStrictEqual(up.summary.resourceChanges, { create: 6 });
+        outputs = Object.fromEntries(Object.entries(up.outputs).map(([key, o]) => [key, o.value]));
+
+        assert.strictEqual(outputs.algoUri, "alice/DigitClassifier/0.1.0");
+        assert.strictEqual(outputs.version, "0.1.0");
+        assert.strictEqual(outputs.testsPassed, 2);
+        assert.match(outputs.gitHash, /^[0-9a-f]{40}$/);
+        assert.match(outputs.sourceSha256, /^[0-9a-f]{64}$/);
+        assert.strictEqual(outputs.modelUri, "data://alice/digits/digits-svc.joblib");
+        assert.strictEqual(outputs.modelSha256, sha256File(MODEL_FILE));
+        assert.strictEqual(outputs.sampleInput, JSON.stringify({ test_data: "data://alice/digits/test.csv" }));
+        assert.strictEqual(outputs.endpoint, `${server.url}/v1/algo/alice/DigitClassifier/0.1.0`);
+
+        // What the server holds: the model bytes, the algorithm's settings, the version bound to the build.
+        const model = await call(server, "GET", "/v1/connector/data/alice/digits/digits-svc.joblib", { key: ALICE.key });
+        assert.strictEqual(model.status, 200);
+        const algo = await call(server, "GET", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
+        assert.strictEqual(algo.json.settings.environment, "gpu");
+        assert.strictEqual(algo.json.settings.algorithm_callability, "public");
+        const version = await call(server, "GET", `/v1/algorithms/alice/DigitClassifier/versions/${outputs.gitHash}`, { key: ALICE.key });
+        assert.strictEqual(version.json.version_info.semantic_version, "0.1.0");
+    });
+
+    it("answers the guide's input through the official npm client, for any caller", async () => {
+        const input = JSON.parse(outputs.sampleInput);
+        const reply = await callAlgorithm(outputs.algoUri, input, { apiKey: ALICE.key, apiAddress: server.url });
+        assert.deepStrictEqual(reply.result, EXPECTED_LABELS);
+        assert.strictEqual(reply.metadata.content_type, "json");
+        // The GPU environment: where the machine has no GPU, algorithmia-local runs it on CPU and says so.
+        if (!gpuAvailable()) assert.match(String(reply.metadata.alerts), /GPU environment, but this server has no GPU: it ran on CPU/);
+        // Public and royalty-free: another user calls it too (the model is read as the algorithm's owner).
+        const asBob = await callAlgorithm(outputs.algoUri, input, { apiKey: BOB.key, apiAddress: server.url });
+        assert.deepStrictEqual(asBob.result, EXPECTED_LABELS);
+        await assert.rejects(callAlgorithm(outputs.algoUri, { images: [[1, 2, 3]] }, { apiKey: ALICE.key, apiAddress: server.url }),
+            /InputError: each image needs 64 pixel values/);
+    });
+
+    it("changes nothing on a second up and previews no changes", async () => {
+        const again = await stack.up();
+        assert.deepStrictEqual(again.summary.resourceChanges, { same: 6 });
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("keeps the API key out of the state", async () => {
+        const state = JSON.stringify(await stack.exportStack());
+        assert.ok(!state.includes(ALICE.key), "the key appears in the state");
+    });
+
+    it("destroys everything", async () => {
+        const down = await stack.destroy();
+        assert.strictEqual(down.summary.result, "succeeded");
+        assert.strictEqual(down.summary.resourceChanges?.delete, 6);
+        const collection = await call(server, "GET", "/v1/connector/data/alice/digits", { key: ALICE.key });
+        assert.strictEqual(collection.status, 404);
+    });
+});
