@@ -4,7 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../test/helpers/pulumi";
-import { CliProject, LocalServer } from "../test/helpers/processes";
+import { CliProject, LocalServer, writeProject } from "../test/helpers/processes";
 export { PROVIDER_IMPORT } from "../test/helpers/processes";
 
 export interface Figure {
@@ -103,7 +103,7 @@ export class Project extends CliProject {
     constructor(ctx: BenchContext, name: string, program: string, env: Record<string, string> = {}) {
         // Type-checking the program would add the same seconds to both sides of every ratio and hide the
         // difference being measured; users' programs are checked by their own build.
-        super(ctx.scratch, name, program, { ...ctx.sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...env });
+        super(writeProject(ctx.scratch, name, program), { ...ctx.sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...env });
     }
 
     override init(stack = "bench"): Promise<this> {

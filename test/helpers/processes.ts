@@ -109,19 +109,21 @@ export async function runCli(cwd: string, args: string[], env: Record<string, st
 /** The provider package as a Pulumi program in a project directory imports it (an absolute path). */
 export const PROVIDER_IMPORT = JSON.stringify(path.join(repoRoot, "provider"));
 
+/** Writes a Pulumi project (Pulumi.yaml + index.ts holding `program`) into a fresh directory under `parent`. */
+export function writeProject(parent: string, name: string, program: string): string {
+    const dir = fs.mkdtempSync(path.join(parent, `${name}-`));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `name: ${name}\nruntime: nodejs\n`);
+    fs.writeFileSync(path.join(dir, "index.ts"), program);
+    fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
+    return dir;
+}
+
 /**
- * A Pulumi project (Pulumi.yaml + index.ts) in a fresh directory under `parent`, run by the real `pulumi` CLI
- * and the nodejs language host with `env` (an engine sandbox's variables plus the program's own).
+ * A Pulumi project directory run by the real `pulumi` CLI and the nodejs language host with `env` (an engine
+ * sandbox's variables plus the program's own).
  */
 export class CliProject {
-    readonly dir: string;
-
-    constructor(parent: string, name: string, program: string, readonly env: Record<string, string>) {
-        this.dir = fs.mkdtempSync(path.join(parent, `${name}-`));
-        fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), `name: ${name}\nruntime: nodejs\n`);
-        fs.writeFileSync(path.join(this.dir, "index.ts"), program);
-        fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(this.dir, "node_modules"));
-    }
+    constructor(readonly dir: string, readonly env: Record<string, string>) {}
 
     async init(stack: string): Promise<this> {
         await this.cli("stack", "init", stack, "--secrets-provider", "passphrase");

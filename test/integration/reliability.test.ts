@@ -7,31 +7,21 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../helpers/pulumi";
-import { CliProject, LocalServer, PROVIDER_IMPORT } from "../helpers/processes";
+import { MODEL_FILE, TEST_DATA_FILE } from "../../examples/model-guide/stack";
+import { copyExamples } from "../helpers/examples";
+import { CliProject, LocalServer, PROVIDER_IMPORT, writeProject } from "../helpers/processes";
 import { ALICE, BOB } from "../helpers/server";
 
 const HELLO_SOURCE = path.join(repoRoot, "test/fixtures/algorithms/Hello");
 
-/** Whether the provider has the algorithm resources yet (another branch builds them). */
-const WITH_ALGORITHMS = (() => {
-    try {
-        const provider = require(path.join(repoRoot, "provider"));
-        return "Algorithm" in provider && "AlgorithmVersion" in provider;
-    } catch {
-        return false;
-    }
-})();
-
 /**
- * The deployment under test: a collection, a model file, an algorithm built from source with the model bound
- * into it, and a published version — every resource kind and every API area (data, management, git, builds).
+ * A small deployment with every resource kind and every API area (data, management, git, builds): a collection,
+ * a model file (MODEL_FILE, big enough to kill an up mid-upload), an algorithm built from source with the model
+ * bound into it, and a published version.
  */
-const DEPLOYMENT = `import { DataCollection, ModelFile } from ${PROVIDER_IMPORT};
+const SMALL_DEPLOYMENT = `import { Algorithm, AlgorithmVersion, DataCollection, ModelFile } from ${PROVIDER_IMPORT};
 const collection = new DataCollection("models", { name: "models", readAcl: "myAlgorithms" });
 const model = new ModelFile("model", { collection: collection.dataUri, name: "model.bin", source: process.env.MODEL_FILE! });
-export const modelSha256 = model.sha256;
-` + (WITH_ALGORITHMS ? `
-import { Algorithm, AlgorithmVersion } from ${PROVIDER_IMPORT};
 const algorithm = new Algorithm("hello", {
     name: "Hello",
     details: { label: "Hello" },
@@ -42,9 +32,17 @@ const algorithm = new Algorithm("hello", {
 const version = new AlgorithmVersion("hello-version", {
     algorithm: algorithm.algoPath, gitHash: algorithm.gitHash, versionType: "minor", callability: "public",
 });
+export const modelSha256 = model.sha256;
 export const gitHash = algorithm.gitHash;
 export const algoUri = version.algoUri;
-` : "");
+`;
+
+/** What a converged deployment leaves on the server: collections, files (by the local file they hold), one algorithm. */
+interface Expected {
+    collections: string[];
+    files: Record<string, string>;
+    algorithm: string;
+}
 
 /** What the server holds for alice, read over HTTP with faults off. */
 async function serverObjects(server: LocalServer) {
@@ -110,43 +108,41 @@ describe("reliability", function () {
         await sandbox?.dispose();
     });
 
-    /** A fresh server process and a project of the deployment pointed at it. */
-    async function deployment(name: string, faults?: string) {
+    /** A fresh server process (faults from the start) and a project in `dir` pointed at it as alice. */
+    async function deploy(dir: string, faults?: string) {
         const server = await LocalServer.start({ users: [ALICE, BOB], faults });
-        const project = await new CliProject(scratch, name, DEPLOYMENT, {
-            ...sandbox.env,
-            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-            MODEL_FILE: modelFile,
-        }).init("dev");
+        const project = await new CliProject(dir, { ...sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", MODEL_FILE: modelFile }).init("dev");
         await project.cli("config", "set", "algorithmia:apiAddress", server.url);
         await project.cli("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
         return { server, project };
     }
+    const small = (name: string, faults?: string) => deploy(writeProject(scratch, name, SMALL_DEPLOYMENT), faults);
+    const smallExpected = (): Expected => ({ collections: ["models"], files: { "models/model.bin": modelFile }, algorithm: "Hello" });
 
     /** The server holds exactly what the deployment declares, the state agrees, and nothing is left to do. */
-    async function assertConverged(server: LocalServer, project: CliProject) {
+    async function assertConverged(server: LocalServer, project: CliProject, expected: Expected) {
         await setFaults(server, undefined);
         const outputs = JSON.parse(await project.cli("stack", "output", "--json"));
         const objects = await serverObjects(server);
-        assert.deepStrictEqual(objects.collections, ["models"]);
-        assert.deepStrictEqual(objects.files, { "models/model.bin": { size: fs.statSync(modelFile).size, sha256: sha256(modelFile) } });
-        assert.strictEqual(outputs.modelSha256, sha256(modelFile));
-        if (WITH_ALGORITHMS) {
-            assert.deepStrictEqual(objects.algorithms, ["Hello"]);
-            assert.deepStrictEqual(objects.published.Hello, [{ version: "0.1.0", gitHash: outputs.gitHash }], "exactly one published version");
-            assert.strictEqual(outputs.algoUri, "alice/Hello/0.1.0");
-        } else {
-            assert.deepStrictEqual(objects.algorithms, []);
-        }
+        assert.deepStrictEqual(objects.collections, expected.collections);
+        assert.deepStrictEqual(objects.files, Object.fromEntries(Object.entries(expected.files).map(([remote, local]) =>
+            [remote, { size: fs.statSync(local).size, sha256: sha256(local) }])));
+        assert.deepStrictEqual(objects.algorithms, [expected.algorithm], "no orphan algorithms");
+        assert.deepStrictEqual(objects.published[expected.algorithm], [{ version: "0.1.0", gitHash: outputs.gitHash }], "exactly one published version");
+        assert.strictEqual(outputs.algoUri, `alice/${expected.algorithm}/0.1.0`);
         await project.cli("preview", "--expect-no-changes");
     }
 
-    it("deploys through 10% errors, 429s with Retry-After and dropped connections, with no duplicates or orphans", async () => {
+    it("deploys the model guide through 10% errors, 429s with Retry-After and dropped connections, with no duplicates or orphans", async () => {
         // Seeded, so a run is repeatable for the same sequence of requests. The first upload's connection is
-        // dropped and the first POST answered 429 for sure; every other API and git request then meets 10%
-        // errors (503), 5% 429s with Retry-After and 3% dropped connections.
+        // dropped and the first POST answered 429 for sure; every other request of the provider (API and git)
+        // then meets 10% errors (503), 5% 429s with Retry-After and 3% dropped connections. The algorithm's own
+        // reads of its model and test data inside the platform (the Python client's /v1/data/... routes; the
+        // provider uses /v1/connector/data/...) are left alone: the first matching rule applies, and it does nothing.
         const rule = "error:0.1,status:503,rate429:0.05,retryAfter:1,drop:0.03";
-        const { server, project } = await deployment("faults", [
+        const guide = copyExamples(path.join(scratch, "model-guide"), { rootProject: true });
+        const { server, project } = await deploy(guide, [
+            "* /v1/data/*=latency:0",
             "PUT /v1/*=drop:1,max:1",
             "POST /v1/*=rate429:1,retryAfter:1,max:1",
             `* /v1/*=${rule}`,
@@ -157,7 +153,11 @@ describe("reliability", function () {
             await project.cli("up", "--yes", "--skip-preview");
             const seen = await counters(server);
             assert.ok(seen.injected.drop >= 1 && seen.injected.rate429 >= 1, `faults were injected: ${JSON.stringify(seen.injected)}`);
-            await assertConverged(server, project);
+            await assertConverged(server, project, {
+                collections: ["digits"],
+                files: { "digits/digits-svc.joblib": MODEL_FILE, "digits/test.csv": TEST_DATA_FILE },
+                algorithm: "DigitClassifier",
+            });
         } finally {
             await server.dispose();
         }
@@ -165,7 +165,7 @@ describe("reliability", function () {
 
     it("converges after `pulumi up` is killed with SIGKILL during the model upload", async () => {
         // The upload's PUT waits 3 s before the server reads its body, so it is surely in flight when killed.
-        const { server, project } = await deployment("killed-up", "PUT /v1/*/model.bin=latency:3s");
+        const { server, project } = await small("killed-up", "PUT /v1/*/model.bin=latency:3s");
         try {
             const run = project.start("up", "--yes", "--skip-preview");
             await until("the model upload to start", async () =>
@@ -181,7 +181,7 @@ describe("reliability", function () {
             // What a user does next: release the killed run's lock, then run `up` again.
             await project.cli("cancel", "--yes");
             await project.cli("up", "--yes", "--skip-preview");
-            await assertConverged(server, project);
+            await assertConverged(server, project, smallExpected());
         } finally {
             await server.dispose();
         }
@@ -190,7 +190,7 @@ describe("reliability", function () {
     it("loses nothing when algorithmia-local is killed and restarted during an up", async () => {
         // Slow every API call down so the up is surely mid-way when the server dies.
         let server: LocalServer | undefined;
-        const { server: first, project } = await deployment("server-killed", "* /v1/*=latency:150ms; * /git/*=latency:150ms");
+        const { server: first, project } = await small("server-killed", "* /v1/*=latency:150ms; * /git/*=latency:150ms");
         try {
             server = first;
             const run = project.start("up", "--yes", "--skip-preview");
@@ -210,7 +210,7 @@ describe("reliability", function () {
                 if (r.outputs?.algoPath) assert.ok(objects.algorithms.includes("Hello"), "the algorithm survived");
             }
             if (firstUp.code !== 0) await project.cli("up", "--yes", "--skip-preview");
-            await assertConverged(server, project);
+            await assertConverged(server, project, smallExpected());
         } finally {
             await server?.dispose();
         }

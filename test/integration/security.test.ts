@@ -8,7 +8,7 @@ import * as path from "path";
 import { ALICE, BOB, call, CallOptions, startTestServer, TestServer } from "../helpers/server";
 import { createBody } from "../helpers/algorithms";
 import { PulumiSandbox } from "../helpers/pulumi";
-import { CliProject, LocalServer, PROVIDER_IMPORT } from "../helpers/processes";
+import { CliProject, LocalServer, PROVIDER_IMPORT, writeProject } from "../helpers/processes";
 
 /** One request with the path sent byte for byte (fetch would resolve "..", which is what we want to test). */
 function rawRequest(base: string, method: string, rawPath: string, headers: Record<string, string> = {}, body?: string) {
@@ -195,7 +195,7 @@ describe("security", function () {
 
         /** A project of `program` on the API server, with `key` as the secret stack config. */
         const project = async (name: string, program: string, key = ALICE.key) => {
-            const p = await new CliProject(sandbox.root, name, program, { ...sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" }).init("dev");
+            const p = await new CliProject(writeProject(sandbox.root, name, program), { ...sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" }).init("dev");
             await p.cli("config", "set", "algorithmia:apiAddress", api.url);
             await p.cli("config", "set", "--secret", "algorithmia:apiKey", key);
             return p;
