@@ -67,7 +67,7 @@ export class LocalServer {
 
 export interface CliRun {
     child: ChildProcess;
-    /** SIGKILLs the CLI and every process it started (its process group), like a machine losing power. */
+    /** SIGKILLs the CLI and every process it started (language host, plugins), like a machine losing power. */
     killTree(): void;
     /** Resolves when the CLI exits, with its exit code and all output. */
     done: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>;
@@ -80,8 +80,6 @@ export function startCli(cwd: string, args: string[], env: Record<string, string
         cwd,
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"],
-        // Its own process group, so killTree reaches the language host and provider plugins too.
-        detached: true,
     });
     let output = "";
     child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
@@ -89,11 +87,15 @@ export function startCli(cwd: string, args: string[], env: Record<string, string
     const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) =>
         child.once("close", (code, signal) => resolve({ code, signal, output })),
     );
+    // The engine starts each plugin in a process group of its own, so the CLI's group is not enough: every
+    // descendant is found first (killing parents first would orphan the rest), then all are killed.
     const killTree = () => {
-        try {
-            process.kill(-child.pid!, "SIGKILL");
-        } catch {
-            // already gone
+        for (const pid of [child.pid!, ...descendants(child.pid!)]) {
+            try {
+                process.kill(pid, "SIGKILL");
+            } catch {
+                // already gone
+            }
         }
     };
     return { child, done, output: () => output, killTree };

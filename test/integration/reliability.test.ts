@@ -111,10 +111,15 @@ describe("reliability", function () {
     /** A fresh server process (faults from the start) and a project in `dir` pointed at it as alice. */
     async function deploy(dir: string, faults?: string) {
         const server = await LocalServer.start({ users: [ALICE, BOB], faults });
-        const project = await new CliProject(dir, { ...sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", MODEL_FILE: modelFile }).init("dev");
-        await project.cli("config", "set", "algorithmia:apiAddress", server.url);
-        await project.cli("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
-        return { server, project };
+        try {
+            const project = await new CliProject(dir, { ...sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", MODEL_FILE: modelFile }).init("dev");
+            await project.cli("config", "set", "algorithmia:apiAddress", server.url);
+            await project.cli("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
+            return { server, project };
+        } catch (err) {
+            await server.dispose();
+            throw err;
+        }
     }
     const small = (name: string, faults?: string) => deploy(writeProject(scratch, name, SMALL_DEPLOYMENT), faults);
     const smallExpected = (): Expected => ({ collections: ["models"], files: { "models/model.bin": modelFile }, algorithm: "Hello" });
@@ -187,34 +192,43 @@ describe("reliability", function () {
         }
     });
 
-    it("loses nothing when algorithmia-local is killed and restarted during an up", async () => {
-        // Slow every API call down so the up is surely mid-way when the server dies.
-        let server: LocalServer | undefined;
-        const { server: first, project } = await small("server-killed", "* /v1/*=latency:150ms; * /git/*=latency:150ms");
-        try {
-            server = first;
-            const run = project.start("up", "--yes", "--skip-preview");
-            // Kill it once the collection exists and the model upload has been accepted.
-            await until("the first writes", async () => (await counters(first)).writes >= 2);
-            await first.kill("SIGKILL");
-            server = await first.restart({ faults: undefined });
-            const firstUp = await run.done;
+    // Where the server dies: mid-upload (the collection made, the model's PUT started), and once the algorithm
+    // is being created (its POST seen: the push and the build come next, or are under way).
+    const killPoints: [string, string, (routes: Record<string, number>) => boolean][] = [
+        ["server-killed-upload", "during the model upload", (routes) => Object.keys(routes).some((r) => r.startsWith("PUT "))],
+        ["server-killed-build", "while the algorithm is created and built", (routes) => (routes["POST /v1/algorithms/:owner"] ?? 0) > 0],
+    ];
+    for (const [name, when, reached] of killPoints) {
+        it(`loses nothing when algorithmia-local is killed (SIGKILL) and restarted ${when}`, async () => {
+            // Slow every API call down so the up is surely mid-way when the server dies.
+            let server: LocalServer | undefined;
+            const { server: first, project } = await small(name, "* /v1/*=latency:150ms; * /git/*=latency:150ms");
+            try {
+                server = first;
+                const run = project.start("up", "--yes", "--skip-preview");
+                await until(`the up to get ${when}`, async () => reached((await counters(first)).routes));
+                await first.kill("SIGKILL");
+                server = await first.restart({ faults: undefined });
+                const firstUp = await run.done;
 
-            // Whatever the state file says was created survived the crash.
-            const state = JSON.parse(await project.cli("stack", "export"));
-            const created = state.deployment.resources.filter((r: any) => r.type.startsWith("pulumi-nodejs:dynamic"));
-            const objects = await serverObjects(server);
-            for (const r of created) {
-                if (r.outputs?.dataUri?.endsWith("/models")) assert.ok(objects.collections.includes("models"), "the collection survived");
-                if (r.outputs?.dataUri?.endsWith("/model.bin")) assert.ok(objects.files["models/model.bin"], "the model survived");
-                if (r.outputs?.algoPath) assert.ok(objects.algorithms.includes("Hello"), "the algorithm survived");
+                // Whatever the state file says was created survived the crash.
+                const state = JSON.parse(await project.cli("stack", "export"));
+                const created = state.deployment.resources.filter((r: any) => r.type.startsWith("pulumi-nodejs:dynamic"));
+                const objects = await serverObjects(server);
+                for (const r of created) {
+                    if (r.outputs?.dataUri?.endsWith("/models")) assert.ok(objects.collections.includes("models"), "the collection survived");
+                    if (r.outputs?.dataUri?.endsWith("/model.bin")) assert.ok(objects.files["models/model.bin"], "the model survived");
+                    if (r.outputs?.algoPath) assert.ok(objects.algorithms.includes("Hello"), "the algorithm survived");
+                }
+                // The provider rides out a short outage by retrying; when the outage outlasts its retries, the
+                // next up finishes the job.
+                if (firstUp.code !== 0) await project.cli("up", "--yes", "--skip-preview");
+                await assertConverged(server, project, smallExpected());
+            } finally {
+                await server?.dispose();
             }
-            if (firstUp.code !== 0) await project.cli("up", "--yes", "--skip-preview");
-            await assertConverged(server, project, smallExpected());
-        } finally {
-            await server?.dispose();
-        }
-    });
+        });
+    }
 
     describe("invalid programs fail at preview, naming the property", () => {
         type Kind = "DataCollection" | "ModelFile" | "Algorithm" | "AlgorithmVersion";
