@@ -2,6 +2,8 @@
 // from the stack config the engine hands to `configure` and from that process's environment — never captured
 // when the provider is serialized, never returned as an output.
 export const DEFAULT_API_ADDRESS = "https://api.algorithmia.com";
+// What `resolveConnection` (serialized with the provider) reads: not through the module's `exports`.
+const PUBLIC_API_ADDRESS = DEFAULT_API_ADDRESS;
 
 /** The stack config as the dynamic provider's `configure` sees it. */
 export interface StackConfig {
@@ -22,7 +24,7 @@ export function resolveConnection(
     apiAddressArg?: string,
     env: NodeJS.ProcessEnv = process.env,
 ): Connection {
-    const apiAddress = apiAddressArg || stack?.get("algorithmia:apiAddress") || env.ALGORITHMIA_API || DEFAULT_API_ADDRESS;
+    const apiAddress = apiAddressArg || stack?.get("algorithmia:apiAddress") || env.ALGORITHMIA_API || PUBLIC_API_ADDRESS;
     const apiKey = stack?.get("algorithmia:apiKey") || env.ALGORITHMIA_API_KEY;
     if (!apiKey) {
         throw new Error(
@@ -31,7 +33,7 @@ export function resolveConnection(
         );
     }
     if (!/^https?:\/\/[^/]+/.test(apiAddress)) {
-        throw new Error(`apiAddress must be an http(s) URL such as ${DEFAULT_API_ADDRESS}, got "${apiAddress}"`);
+        throw new Error(`apiAddress must be an http(s) URL such as ${PUBLIC_API_ADDRESS}, got "${apiAddress}"`);
     }
     return { apiAddress: apiAddress.replace(/\/+$/, ""), apiKey };
 }

@@ -19,12 +19,15 @@ export const MODULE = "algorithmia";
 
 /** What the dynamic-provider host hands `check`/`diff` for a value not known yet (a preview of a computed input). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+// Serialized code reads this unexported copy: an exported constant is read through the module's `exports`,
+// which depends on how the serializer captures the module.
+const UNKNOWN_VALUE = UNKNOWN;
 
 /** The serialized provider's own property; never an input of ours. */
 const PROVIDER_KEY = "__provider";
 
 export function isUnknown(value: unknown): boolean {
-    return value === UNKNOWN;
+    return value === UNKNOWN_VALUE;
 }
 
 /** True if the value or anything inside it is unknown. */

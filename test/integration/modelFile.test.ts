@@ -3,6 +3,7 @@
 // re-uploads once; rename → replace; drift and remote delete seen by refresh; adopt; invalid programs failing at
 // preview; an `up` whose uploads fail converges on the next run.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -11,6 +12,24 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, ModelFile, ModelFileArgs } from "../../provider";
 import { ALICE, TestServer, call, startTestServer } from "../helpers/server";
 import { PulumiSandbox } from "../helpers/pulumi";
+
+/** Kills (SIGKILL) the `pulumi` process this test process started for `stackName`, with its plugins. */
+function killEngine(stackName: string) {
+    const children = (pid: number): number[] => {
+        try {
+            return execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
+        } catch {
+            return []; // ps exits 1 when there is none
+        }
+    };
+    const engine = children(process.pid).find((pid) => {
+        const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        return path.basename(args[0]) === "pulumi" && args.includes("up") && args.includes(stackName);
+    });
+    assert.ok(engine, "the engine of the running up");
+    const tree = (pid: number): number[] => [pid, ...children(pid).flatMap(tree)];
+    for (const pid of tree(engine).reverse()) process.kill(pid, "SIGKILL");
+}
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
 
@@ -86,6 +105,14 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.deepStrictEqual({ reads: up.reads, writes: up.writes }, { reads: 0, writes: 0 });
         });
 
+        it("reads each object on refresh without writing: collection 1 GET, model file HEAD + listing", async () => {
+            const refresh = await counting(async () => {
+                const result = await stack.refresh();
+                assert.deepStrictEqual(result.summary.resourceChanges, { same: 3 });
+            });
+            assert.deepStrictEqual({ reads: refresh.reads, writes: refresh.writes }, { reads: 3, writes: 0 });
+        });
+
         it("does not upload again when only the file's timestamp changes", async () => {
             const later = new Date(Date.now() + 60_000);
             fs.utimesSync(file, later, later);
@@ -155,6 +182,23 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), "weights v3 from a string");
         });
 
+        it("uploads a 48 MiB file by streaming, byte for byte", async () => {
+            const big = path.join(workDir, "big.bin");
+            const chunk = crypto.randomBytes(1024 * 1024);
+            const out = fs.openSync(big, "w");
+            for (let i = 0; i < 48; i++) fs.writeSync(out, chunk.map((b) => (b + i) & 0xff));
+            fs.closeSync(out);
+            const expected = crypto.createHash("sha256").update(fs.readFileSync(big)).digest("hex");
+            args = { source: big, name: "model_v3.pkl" };
+            const counts = await counting(() => stack.up());
+            assert.strictEqual(uploads(counts), 1);
+            assert.strictEqual((await stack.outputs()).sha256.value, expected);
+            assert.strictEqual((await stack.outputs()).size.value, 48 * 1024 * 1024);
+            const res = await fetch(`${server.url}/v1/connector/data/alice/lifecycle/model_v3.pkl`, { headers: { authorization: `Simple ${ALICE.key}` } });
+            assert.strictEqual(crypto.createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex"), expected);
+            await stack.preview({ expectNoChanges: true });
+        });
+
         it("deletes the file on destroy", async () => {
             await stack.destroy();
             assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), undefined);
@@ -213,6 +257,32 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             const counts = await counting(() => stack.up());
             assert.strictEqual(uploads(counts), 1);
             assert.strictEqual(await remote("data://alice/flaky/model.pkl"), "flaky weights");
+            await stack.preview({ expectNoChanges: true });
+        });
+
+        it("converges on the next up after the engine is killed in the middle of an upload", async () => {
+            const file = path.join(workDir, "killed.pkl");
+            fs.writeFileSync(file, "weights that were being uploaded");
+            const stack = await modelStack("killed", "killed", () => ({ source: file }));
+            server.faults.set("PUT /v1/connector/data/alice/killed/*=latency:5s");
+            server.faults.resetCounts();
+            const interrupted = stack.up().then(() => assert.fail("the up was killed"), (err) => err);
+            try {
+                // Wait for the upload to reach the server (it then waits 5 s before storing anything).
+                for (let i = 0; uploads(server.faults.counts()) === 0; i++) {
+                    assert.ok(i < 600, "the upload reached the server");
+                    await new Promise((resolve) => setTimeout(resolve, 100));
+                }
+                killEngine("killed");
+                await interrupted;
+            } finally {
+                server.faults.clear();
+            }
+            // What a user does after a crash: remove the dead engine's lock, then run `up` again.
+            await stack.cancel();
+            const rerun = await stack.up();
+            assert.deepStrictEqual(rerun.summary.resourceChanges, { same: 2, create: 1 }, "the collection made it, the model did not");
+            assert.strictEqual(await remote("data://alice/killed/model.pkl"), "weights that were being uploaded");
             await stack.preview({ expectNoChanges: true });
         });
     });

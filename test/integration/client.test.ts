@@ -1,0 +1,87 @@
+// The provider's HTTP client against algorithmia-local with injected faults (real HTTP): retries of 429 (honouring
+// Retry-After), 5xx and dropped connections; POSTs retried only when they provably did not take effect; errors
+// naming method, route, status and the API's message, never the key; streamed uploads and downloads.
+import * as assert from "assert";
+import { Readable } from "stream";
+import { AlgorithmiaApiError, AlgorithmiaClient } from "../../provider/client";
+import { ALICE, TestServer, startTestServer } from "../helpers/server";
+
+describe("provider client (algorithmia-local with faults)", function () {
+    this.timeout(60_000);
+    let server: TestServer;
+    let client: AlgorithmiaClient;
+
+    before(async () => {
+        server = await startTestServer();
+        client = new AlgorithmiaClient({ apiAddress: server.url, apiKey: ALICE.key, baseDelayMs: 10, maxAttempts: 4 });
+        await client.createCollection("alice", "files", "private");
+    });
+    beforeEach(() => server.faults.resetCounts());
+    afterEach(() => server.faults.clear());
+    after(async () => server?.dispose());
+
+    const routeCount = (route: string) => server.faults.counts().routes[route] ?? 0;
+    const bytes = (text: string) => () => Readable.from([Buffer.from(text)]);
+
+    it("retries a 429, waiting as Retry-After says, and re-sends the whole streamed body", async () => {
+        server.faults.set("PUT /v1/connector/data/alice/files/*=rate429:1,retryAfter:1,max:1");
+        const started = Date.now();
+        const uri = await client.putFile("alice", "files", "a.txt", bytes("after a 429"), "after a 429".length);
+        assert.ok(Date.now() - started >= 900, "waited for Retry-After");
+        assert.strictEqual(uri, "data://alice/files/a.txt");
+        assert.strictEqual(routeCount("PUT /v1/connector/*"), 2);
+        assert.strictEqual(server.faults.counts().injected.rate429, 1);
+        const body = await new Response(await client.downloadFile("alice", "files", "a.txt")).text();
+        assert.strictEqual(body, "after a 429");
+    });
+
+    it("retries 5xx answers and dropped connections of reads", async () => {
+        server.faults.set("GET /v1/connector/data/alice/files=error:0.5,status:503,drop:0.5,max:3; seed=7");
+        const listing = await client.getCollection("alice", "files");
+        assert.ok(listing, "answered after the faults");
+        assert.strictEqual(routeCount("GET /v1/connector/*"), 4);
+    });
+
+    it("retries a dropped POST only after checking it did not take effect", async () => {
+        server.faults.set("POST /v1/connector/data/alice=drop:1,max:1");
+        const owner = await client.createCollection("alice", "retried", "public");
+        assert.strictEqual(owner, "alice");
+        assert.strictEqual(routeCount("POST /v1/connector/*"), 2, "sent again");
+        assert.strictEqual(routeCount("GET /v1/connector/*"), 1, "after one existence check");
+    });
+
+    it("does not repeat a POST that has no way to check whether it took effect", async () => {
+        server.faults.set("POST /v1/algo/*=error:1,status:500");
+        await assert.rejects(client.callAlgorithm("alice/nothing", {}), /POST \/v1\/algo\/alice\/nothing returned 500/);
+        assert.strictEqual(routeCount("POST /v1/algo/alice/nothing"), 1);
+    });
+
+    it("gives up after maxAttempts with the last status", async () => {
+        server.faults.set("HEAD /v1/connector/*=error:1,status:502");
+        await assert.rejects(client.statFile("alice", "files", "a.txt"), (err: AlgorithmiaApiError) => {
+            assert.strictEqual(err.status, 502);
+            assert.match(err.message, /^HEAD \/v1\/connector\/data\/alice\/files\/a\.txt returned 502: /);
+            return true;
+        });
+        assert.strictEqual(routeCount("HEAD /v1/connector/*"), 4);
+    });
+
+    it("reports method, route, status and the API's message, not retried, without the key", async () => {
+        const err: AlgorithmiaApiError = await client.createCollection("alice", "bad-name", "private").then(
+            () => assert.fail("the name is invalid"),
+            (e) => e,
+        );
+        assert.ok(err instanceof AlgorithmiaApiError);
+        assert.strictEqual(err.method, "POST");
+        assert.strictEqual(err.route, "/v1/connector/data/alice");
+        assert.strictEqual(err.status, 400);
+        assert.match(err.message, /^POST \/v1\/connector\/data\/alice returned 400: .+/);
+        assert.strictEqual(routeCount("POST /v1/connector/*"), 1);
+
+        const wrongKey = "simWrongKeyForTheClientTest00001";
+        const stranger = new AlgorithmiaClient({ apiAddress: server.url, apiKey: wrongKey, baseDelayMs: 10 });
+        const denied: Error = await stranger.getCollection("alice", "files").then(() => assert.fail("401"), (e) => e);
+        assert.match(denied.message, /returned 401/);
+        assert.ok(!denied.message.includes(wrongKey) && !JSON.stringify(denied).includes(wrongKey));
+    });
+});
