@@ -40,7 +40,7 @@ export interface PushResult {
 }
 
 /** The fixed identity and date of every commit this provider makes. */
-export const COMMIT_IDENTITY = {
+const COMMIT_IDENTITY = {
     GIT_AUTHOR_NAME: "pulumi-algorithmia",
     GIT_AUTHOR_EMAIL: "pulumi-algorithmia@localhost",
     GIT_AUTHOR_DATE: "946684800 +0000",
@@ -103,14 +103,6 @@ export async function pushTree(remote: GitRemote, entries: TreeEntry[], message:
         const commit = await git.run(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message], { env: COMMIT_IDENTITY });
         await git.run(["push", "--quiet", remote.url, `${commit}:${MASTER}`], { remote: true });
         return { commit, pushed: true };
-    });
-}
-
-/** The commit master points at, or undefined for an empty repository. */
-export async function remoteMaster(remote: GitRemote): Promise<string | undefined> {
-    return withScratchRepository(remote, async (git) => {
-        const out = await git.run(["ls-remote", remote.url, MASTER], { remote: true });
-        return out.split(/\s+/)[0] || undefined;
     });
 }
 

@@ -19,8 +19,11 @@ import {
 
 // --- types ----------------------------------------------------------------------------------------------------
 
-/** Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment. */
-export const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
+/**
+ * Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment.
+ * Not exported (see algorithmSource.ts): the serialized schema reads it.
+ */
+const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
 export type Language = (typeof LANGUAGES)[number];
 export type License = "apl" | "apache2" | "gpl3" | "mit";
 
@@ -126,7 +129,7 @@ function settingsToWire(settings: AlgorithmSettings): Record<string, unknown> {
  * and optional settings the program never set (an environment id derived from a package set) keep the old value,
  * so a refresh shows only real drift.
  */
-function settingsFromWire(wire: Record<string, any>, olds: AlgorithmSettings): AlgorithmSettings {
+export function settingsFromWire(wire: Record<string, any>, olds: AlgorithmSettings): AlgorithmSettings {
     const settings: Record<string, unknown> = { ...olds };
     for (const [ours, theirs] of Object.entries(WIRE_SETTINGS) as [keyof AlgorithmSettings, string][]) {
         if (wire[theirs] === undefined || (OPTIONAL_SETTINGS.includes(ours) && olds[ours] === undefined)) continue;
@@ -232,8 +235,13 @@ async function deploySource(
  * `properties` as the resource's state and retries with an update on the next `up`.
  */
 function initError(id: string, properties: object, inputs: object, message: string): Error {
-    // The host adds its serialized provider to successful results only; a failed one needs it too.
-    return Object.assign(new Error(message), { id, properties: { ...properties, __provider: (inputs as { __provider?: unknown }).__provider }, reasons: [message] });
+    // The host adds its serialized provider to successful results only (and cannot encode undefined values).
+    const defined = Object.fromEntries(Object.entries(properties).filter(([, value]) => value !== undefined));
+    return Object.assign(new Error(message), {
+        id,
+        properties: { ...defined, __provider: (inputs as { __provider?: unknown }).__provider },
+        reasons: [message],
+    });
 }
 
 function outputsOf(client: AlgorithmiaClient, owner: string, inputs: AlgorithmInputs, source: { gitHash: string; buildId: string; sourceSha256: string }): AlgorithmOutputs {
@@ -284,6 +292,8 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
 
     diff: {
         replaceKeys: ["name", "owner", "settings.language"],
+        // A new language under the same name and owner: the old algorithm must go first to free the name.
+        deleteBeforeReplace: (replaces) => !replaces.includes("name") && !replaces.includes("owner"),
         updateKeys: ["details", "settings", "sourceSha256", "dependencies", "modelFiles", "buildTimeoutSeconds", "adopt", "apiAddress"],
         normalize: (props, olds) => {
             const { language, ...otherSettings } = props.settings ?? {};
@@ -348,8 +358,8 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         const client = ctx.client(news.apiAddress);
         const owner = olds.owner;
         const inputs = { ...news, owner: news.owner ?? owner };
-        const before = { details: normalizeDetails(olds.details), settings: olds.settings };
-        if (!sameValue(before, { details: normalizeDetails(news.details), settings: news.settings })) {
+        const current = { details: normalizeDetails(olds.details), settings: olds.settings };
+        if (!sameValue(current, { details: normalizeDetails(news.details), settings: news.settings })) {
             await putDetailsAndSettings(client, owner, inputs);
         }
         // Always: pushing an unchanged tree is a no-op, and a failed or missing build of it is retried here.

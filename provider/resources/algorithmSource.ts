@@ -11,8 +11,10 @@ export interface ModelBinding {
     sha256: string;
 }
 
-export const REQUIREMENTS_FILE = "requirements.txt";
-export const MODEL_MANIFEST_FILE = "model-manifest.json";
+// Not exported: the provider's code is serialized into state, and an exported constant would be read there
+// through a module's `exports`, which does not survive.
+const REQUIREMENTS_FILE = "requirements.txt";
+const MODEL_MANIFEST_FILE = "model-manifest.json";
 
 export interface SourceSpec {
     /** An absolute directory. */

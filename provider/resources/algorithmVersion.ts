@@ -65,7 +65,7 @@ interface AlgorithmVersionOutputs extends AlgorithmVersionInputs {
 // --- schema ---------------------------------------------------------------------------------------------------
 
 function versionSchema() {
-    const test = z.union([
+    const testCase = z.union([
         z.object({ name: z.string().optional(), input: z.unknown(), expectError: z.literal(true) }).strict(),
         z.object({ name: z.string().optional(), input: z.unknown(), expect: z.unknown().optional() }).strict(),
     ]);
@@ -77,7 +77,7 @@ function versionSchema() {
         royaltyMicrocredits: z.number().int().min(0).default(0),
         releaseNotes: z.string().optional(),
         sampleInput: z.unknown().optional(),
-        tests: z.array(test).optional(),
+        tests: z.array(testCase).optional(),
         adopt: z.boolean().default(false),
         ...connectionShape(),
     }) as unknown as z.ZodType<AlgorithmVersionInputs>;
@@ -92,25 +92,25 @@ function parseAlgorithm(algorithm: string): { owner: string; name: string } {
     return { owner, name };
 }
 
-const testName = (test: AlgorithmTest, index: number) => test.name ?? `tests[${index}]`;
+const testName = (testCase: AlgorithmTest, index: number) => testCase.name ?? `tests[${index}]`;
 const show = (value: unknown) => JSON.stringify(value) ?? "undefined";
 
 /** Runs every test against the hash version; answers how many passed or throws naming the first failure. */
 async function runTests(client: AlgorithmiaClient, algorithm: string, gitHash: string, tests: AlgorithmTest[]): Promise<number> {
     let passed = 0;
-    for (const [index, test] of tests.entries()) {
-        const reply = await client.callAlgorithm(`${algorithm}/${gitHash}`, test.input);
+    for (const [index, testCase] of tests.entries()) {
+        const reply = await client.callAlgorithm(`${algorithm}/${gitHash}`, testCase.input);
         const error = reply?.error ? String(reply.error.message ?? show(reply.error)) : undefined;
-        const name = testName(test, index);
+        const name = testName(testCase, index);
         const refuse = (why: string) => {
             throw new Error(`Test "${name}" failed against ${algorithm}/${gitHash}, so the version is not published: ${why}`);
         };
-        if ("expectError" in test) {
+        if ("expectError" in testCase) {
             if (error === undefined) refuse(`expected an error, got the result ${show(reply?.result)}`);
         } else if (error !== undefined) {
-            refuse(`expected ${"expect" in test && test.expect !== undefined ? show(test.expect) : "a result"}, got the error: ${error}`);
-        } else if (test.expect !== undefined && !sameValue(reply?.result, test.expect)) {
-            refuse(`expected ${show(test.expect)}, got ${show(reply?.result)}`);
+            refuse(`expected ${testCase.expect !== undefined ? show(testCase.expect) : "a result"}, got the error: ${error}`);
+        } else if (testCase.expect !== undefined && !sameValue(reply?.result, testCase.expect)) {
+            refuse(`expected ${show(testCase.expect)}, got ${show(reply?.result)}`);
         }
         passed++;
     }
@@ -147,9 +147,9 @@ async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs
             `(${latest ? `that is ${latest.commit_sha}` : "it has none"}): only the latest successful build can be published`);
     }
     const previous = await latestPublished(client, owner, name);
-    const before = previous && callabilityOf(previous);
-    if (before && before !== inputs.callability && inputs.versionType !== "major") {
-        throw new Error(`callability: changing from ${before} (version ${previous!.version_info?.semantic_version}) to ` +
+    const previousCallability = previous && callabilityOf(previous);
+    if (previousCallability && previousCallability !== inputs.callability && inputs.versionType !== "major") {
+        throw new Error(`callability: changing from ${previousCallability} (version ${previous!.version_info?.semantic_version}) to ` +
             `${inputs.callability} needs versionType "major", not "${inputs.versionType}"`);
     }
     const sample = inputs.sampleInput === undefined || typeof inputs.sampleInput === "string" ? inputs.sampleInput : JSON.stringify(inputs.sampleInput);

@@ -119,7 +119,8 @@ export interface DiffRules {
      * with the old outputs at hand (e.g. an omitted owner means the owner resolved at create time).
      */
     normalize?: (props: Record<string, any>, olds: Record<string, any>) => Record<string, any>;
-    deleteBeforeReplace?: boolean;
+    /** Delete the old object before creating its replacement: always, or when a function of the replaced keys says so. */
+    deleteBeforeReplace?: boolean | ((replaces: string[]) => boolean);
 }
 
 /** A stable deep equality for JSON-like values (key order does not matter). */
@@ -151,7 +152,8 @@ export function diffByKeys(olds: Record<string, any>, news: Record<string, any>,
         changes: replaces.length + updates.length > 0,
         replaces,
         stables: [...rules.updateKeys, ...rules.replaceKeys].filter((k) => !changed(k)),
-        deleteBeforeReplace: replaces.length > 0 && !!rules.deleteBeforeReplace,
+        deleteBeforeReplace: replaces.length > 0 &&
+            (typeof rules.deleteBeforeReplace === "function" ? rules.deleteBeforeReplace(replaces) : !!rules.deleteBeforeReplace),
     };
 }
 

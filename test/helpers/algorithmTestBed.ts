@@ -20,6 +20,11 @@ export const SETTINGS = {
     pipelineEnabled: false,
 } as const;
 
+/** SETTINGS as the API spells them, for algorithms made out of band. */
+export const WIRE_SETTINGS = {
+    language: "python3-1", environment: "cpu", license: "apl", source_visibility: "closed", network_access: "isolated", pipeline_enabled: false,
+};
+
 export interface AlgorithmTestBed {
     server: TestServer;
     sandbox: PulumiSandbox;

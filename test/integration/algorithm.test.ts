@@ -11,15 +11,10 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmArgs, DataCollection, ModelFile } from "../../provider";
 import { sourceSha256 } from "../../provider/resources/algorithmSource";
 import {
-    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
 } from "../helpers/algorithmTestBed";
 import { clone, commit, gitOk } from "../helpers/git";
 import { ALICE } from "../helpers/server";
-
-/** SETTINGS as the API spells them, for algorithms made out of band. */
-const WIRE_SETTINGS = {
-    language: "python3-1", environment: "cpu", license: "apl", source_visibility: "closed", network_access: "isolated", pipeline_enabled: false,
-};
 
 describe("Algorithm (engine + algorithmia-local + git)", function () {
     const bed = algorithmTestBed();
@@ -195,8 +190,22 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         await stack.preview({ expectNoChanges: true });
     });
 
+    it("replaces the algorithm under the same name when its language changes, deleting the old one first", async () => {
+        const oldId = (await bed.client.getAlgorithm("alice", "Greeter2"))?.id;
+        args = { ...args, settings: { ...(args.settings as object), language: "python3" } as AlgorithmArgs["settings"] };
+        const preview = await stack.preview();
+        assert.strictEqual(preview.changeSummary.replace, 1);
+        const up = await stack.up();
+        assert.deepStrictEqual(up.summary.resourceChanges, { same: 1, replace: 1 });
+        const algo = await bed.client.getAlgorithm("alice", "Greeter2");
+        assert.strictEqual(algo?.settings.language, "python3");
+        assert.ok(oldId && algo?.id !== oldId, "a new algorithm");
+        assert.strictEqual(await call((await outputs()).gitHash, "ada"), "hello ada");
+        await stack.preview({ expectNoChanges: true });
+    });
+
     it("takes over the leftover of a create that died before the engine heard back", async () => {
-        let current: AlgorithmArgs = { ...args, name: "Leftover", source: sourceDirectory(bed.root, "Greeter", "Leftover") };
+        let current: AlgorithmArgs = { ...args, name: "Leftover", settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "Leftover") };
         const s = await stackFor("interrupted", () => current);
         const tree = await sourceSha256({ source: current.source as string, dependencies: current.dependencies as string[] });
         // Hold the provider's wait for the build, and kill it once the source is pushed.

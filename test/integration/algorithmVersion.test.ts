@@ -6,8 +6,9 @@ import * as assert from "assert";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } from "../../provider";
 import { AlgorithmiaClient } from "../../provider/client";
+import { sourceTree } from "../../provider/resources/algorithmSource";
 import {
-    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
+    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
 } from "../helpers/algorithmTestBed";
 import { BOB } from "../helpers/server";
 
@@ -18,6 +19,7 @@ interface Program {
     callability: Callability;
     tests?: AlgorithmTest[];
     releaseNotes?: string;
+    sampleInput?: unknown;
     adopt?: boolean;
 }
 
@@ -51,6 +53,7 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
                 callability: p.callability,
                 tests: p.tests,
                 releaseNotes: p.releaseNotes,
+                sampleInput: p.sampleInput,
                 adopt: p.adopt,
                 apiAddress: bed.server.url,
             });
@@ -61,7 +64,10 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
     }
 
     before(async () => {
-        program = { name: "Greeter", source: sourceDirectory(bed.root, "Greeter", "Greeter"), versionType: "minor", callability: "private", tests: TESTS };
+        program = {
+            name: "Greeter", source: sourceDirectory(bed.root, "Greeter", "Greeter"), versionType: "minor", callability: "private", tests: TESTS,
+            releaseNotes: "First release", sampleInput: { name: "ada" },
+        };
         stack = await stackFor("dev", () => program);
     });
 
@@ -70,7 +76,11 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         assert.deepStrictEqual(up.summary.resourceChanges, { create: 3 });
         const out = await outputs();
         assert.deepStrictEqual([out.version, out.algoUri, out.testsPassed, out.versionGitHash], ["0.1.0", "alice/Greeter/0.1.0", 2, out.gitHash]);
-        assert.strictEqual((await bed.client.findPublishedVersion("alice", "Greeter", out.gitHash))?.version_info?.semantic_version, "0.1.0");
+        const version = await bed.client.findPublishedVersion("alice", "Greeter", out.gitHash);
+        assert.deepStrictEqual(
+            [version?.version_info?.semantic_version, version?.version_info?.release_notes, version?.version_info?.sample_input, version?.settings.algorithm_callability],
+            ["0.1.0", "First release", '{"name":"ada"}', "private"],
+        );
         assert.strictEqual((await bed.client.callAlgorithm("alice/Greeter/0.1.0", "ada")).result, "hello ada");
     });
 
@@ -91,6 +101,9 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
 
     it("refuses to publish when a test fails, naming the test with expected and actual", async () => {
         setGreeting(program.source, "Greeter", "hi");
+        // The new build's hash is not known before the build: the preview shows the version's replacement anyway.
+        const preview = await stack.preview();
+        assert.deepStrictEqual(preview.changeSummary, { same: 1, update: 1, replace: 1 });
         await assert.rejects(stack.up(), (err: Error) => {
             assert.match(err.message, /Test "greets" failed against alice\/Greeter\/[0-9a-f]{40}, so the version is not published: expected "hello ada", got "hi ada"/);
             return true;
@@ -124,6 +137,25 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         await configureKey(bad);
         await assert.rejects(bad.preview(), /gitHash: must be a full git commit sha/);
         assert.deepStrictEqual(await published(), ["0.1.0", "0.2.0"]);
+    });
+
+    it("publishes only the latest successful build: an older gitHash is refused before anything is published", async () => {
+        const { client } = bed;
+        const source = sourceDirectory(bed.root, "Greeter", "Pinned");
+        await client.createAlgorithm("alice", { name: "Pinned", details: { label: "Pinned" }, settings: { ...WIRE_SETTINGS } });
+        const built: string[] = [];
+        for (const greeting of ["one", "two"]) {
+            setGreeting(source, "Pinned", greeting);
+            const { commit } = await client.pushSource("alice", "Pinned", sourceTree({ source }), `greeting ${greeting}`);
+            assert.strictEqual((await client.waitForBuild("alice", "Pinned", commit, 300_000)).status, "succeeded");
+            built.push(commit);
+        }
+        const pinned = await bed.sandbox.inlineStack("algorithm-version-test", "pinned", async () => {
+            new AlgorithmVersion("release", { algorithm: "alice/Pinned", gitHash: built[0], versionType: "minor", callability: "private", apiAddress: bed.server.url });
+        });
+        await configureKey(pinned);
+        await assert.rejects(pinned.up(), new RegExp(`gitHash ${built[0]} is not the latest successful build of alice/Pinned \\(that is ${built[1]}\\)`));
+        assert.deepStrictEqual(await published("Pinned"), []);
     });
 
     it("sees on refresh that the algorithm and its versions are gone, and recreates them", async () => {
