@@ -117,16 +117,26 @@ if ! command pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; the
   command pulumi stack init "$stack" --secrets-provider passphrase --non-interactive >&2
 fi
 
+# An algorithm left on the cluster by an earlier destroy (public algorithms cannot be deleted) is taken over
+# only when asked to.
+[ "$action" = up ] && [ "${MODEL_GUIDE_ADOPT:-}" = true ] && pulumi config set model-guide:adopt true
+
 # 4. Destroy, or deploy and call.
 if [ "$action" = destroy ]; then
   pulumi destroy --yes --remove >&2
   stop_server
-  rm -rf "$local_dir"
-  say "removed the model-guide stack and the demo's local state"
+  if [ "$stack" = local ]; then
+    rm -rf "$local_dir"
+    say "removed the model-guide stack and all of algorithmia-local's data"
+  else
+    # The state (.pulumi-local) is kept: other stacks may live there.
+    say "removed the model-guide stack; its algorithm stays on the cluster (Algorithmia keeps algorithms with" \
+      "public versions): deploy again with 'MODEL_GUIDE_ADOPT=true npm run demo' to take it over"
+  fi
   exit 0
 fi
 
-pulumi up --yes >&2
+pulumi up --yes >&2 || die "pulumi up failed (the error is above; docs/troubleshooting.md lists the usual causes)"
 outputs="$(pulumi stack output --json)"
 output() { node -e 'process.stdout.write(String(JSON.parse(process.argv[1])[process.argv[2]]))' "$outputs" "$1"; }
 algo_uri="$(output algoUri)"

@@ -6,6 +6,8 @@
 //     model-guide:owner        user or organization owning everything (default the key's own user)
 //     model-guide:collection   data collection name (default "digits")
 //     model-guide:algorithm    algorithm name (default "DigitClassifier")
+//     model-guide:adopt        true: take over an existing algorithm of that name (one a destroy had to leave,
+//                              since Algorithmia keeps algorithms that have public versions)
 import * as pulumi from "@pulumi/pulumi";
 import { apiAddress, digitClassifier } from "./stack";
 
@@ -14,6 +16,7 @@ const deployed = digitClassifier({
     owner: config.get("owner"),
     collectionName: config.get("collection"),
     algorithmName: config.get("algorithm"),
+    adopt: config.getBoolean("adopt"),
 });
 
 export const modelUri = deployed.modelUri;

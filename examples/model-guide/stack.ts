@@ -26,6 +26,8 @@ export interface DigitClassifierArgs {
     collectionName?: string;
     /** The algorithm's name (default "DigitClassifier"); its entry module is src/<name>.py. */
     algorithmName?: string;
+    /** Take over an algorithm of that name that already exists (e.g. one a previous `destroy` had to leave). */
+    adopt?: boolean;
     /**
      * Promotion: the build this stage must reproduce. The provider refuses a source tree whose sha256 differs
      * (at preview), and the version is only published once the new build's git hash equals `gitHash`.
@@ -102,6 +104,11 @@ export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifier
         dependencies: ["algorithmia>=2.0.5,<3", "numpy>=1.26", "scikit-learn==1.6.1", "joblib>=1.3"],
         modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256 } },
         expectedSourceSha256: args.promote?.sourceSha256,
+        adopt: args.adopt,
+    }, {
+        // Algorithmia never deletes an algorithm that has a public version (the platform refuses): `destroy`
+        // leaves it on the server, removes it from the stack and deletes everything else.
+        retainOnDelete: true,
     });
 
     // Promotion: publish nothing but the build being promoted.

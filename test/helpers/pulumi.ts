@@ -104,6 +104,20 @@ export class PulumiSandbox {
         }
     }
 
+    /** Every file of the file backend (states, backups, history), concatenated as stored: secrets stay encrypted. */
+    storedState(): string {
+        const texts: string[] = [];
+        const walk = (dir: string) => {
+            for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+                const full = path.join(dir, entry.name);
+                if (entry.isDirectory()) walk(full);
+                else texts.push(fs.readFileSync(full, "utf8"));
+            }
+        };
+        walk(this.stateDir);
+        return texts.join("\n");
+    }
+
     /** Destroys what the suite's stacks still hold, removes them, and deletes the sandbox. */
     async dispose(): Promise<void> {
         for (const stack of this.stacks.reverse()) {

@@ -91,16 +91,28 @@ describe("model-guide stack", function () {
         await stack.preview({ expectNoChanges: true });
     });
 
-    it("keeps the API key out of the state", async () => {
-        const state = JSON.stringify(await stack.exportStack());
-        assert.ok(!state.includes(ALICE.key), "the key appears in the state");
+    it("keeps the API key out of the stored state", async () => {
+        const stored = sandbox.storedState();
+        assert.match(stored, /"algoUri":\s*"alice\/DigitClassifier\/0\.1\.0"/, "the deployment is in the stored state");
+        assert.ok(!stored.includes(ALICE.key), "the key appears in the stored state");
     });
 
-    it("destroys everything", async () => {
+    it("destroys the stack: the data goes, the public algorithm stays (Algorithmia never deletes those)", async () => {
         const down = await stack.destroy();
         assert.strictEqual(down.summary.result, "succeeded");
         assert.strictEqual(down.summary.resourceChanges?.delete, 6);
         const collection = await call(server, "GET", "/v1/connector/data/alice/digits", { key: ALICE.key });
         assert.strictEqual(collection.status, 404);
+        const algo = await call(server, "DELETE", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
+        assert.match(algo.text, /has a public published version and cannot be deleted/);
+    });
+
+    it("deploys again over the algorithm a destroy had to leave, with adopt", async () => {
+        await assert.rejects(stack.up(), /Algorithm alice\/DigitClassifier already exists: set `adopt: true`/);
+        await stack.setConfig("model-guide:adopt", { value: "true" });
+        const up = await stack.up();
+        assert.strictEqual(up.outputs.gitHash.value, outputs.gitHash, "the same tree on the same history is the same build");
+        assert.strictEqual(up.outputs.algoUri.value, outputs.algoUri, "that build's version is adopted, not published again");
+        await stack.preview({ expectNoChanges: true });
     });
 });

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { callAlgorithm } from "../../examples/model-guide/call";
+import { AlgorithmiaClient } from "../../provider/client";
 import { EXPECTED_LABELS } from "../../examples/model-guide/stack";
 import { sha256File } from "../../examples/promotion/promotion";
 import { ensurePythonRuntime } from "../../server/runtime/python-env";
@@ -93,7 +94,8 @@ describe("promotion dev → staging → prod", function () {
         const original = fs.readFileSync(algorithmFile());
         fs.appendFileSync(algorithmFile(), "\n# an unreviewed edit\n");
         try {
-            await assert.rejects(stacks.prod.preview(), /expectedSourceSha256/);
+            await assert.rejects(stacks.prod.preview(),
+                /expectedSourceSha256: the source tree hashes to [0-9a-f]{64}, not the expected [0-9a-f]{64}: refusing to deploy a tree other than the one expected/);
         } finally {
             fs.writeFileSync(algorithmFile(), original);
         }
@@ -110,7 +112,7 @@ describe("promotion dev → staging → prod", function () {
         await stacks.prod.preview({ expectNoChanges: true });
     });
 
-    it("promotes the next staging build, and keeps keys out of every state", async () => {
+    it("promotes the next staging build, and keeps every key out of the stored state", async () => {
         fs.appendFileSync(algorithmFile(), "\n# reviewed: release 0.2\n");
         const staging = await up("staging");
         assert.strictEqual(staging.version, "0.2.0");
@@ -120,9 +122,22 @@ describe("promotion dev → staging → prod", function () {
         assert.strictEqual(prod.gitHash, staging.gitHash);
         assert.deepStrictEqual((await answer("prod")).result, EXPECTED_LABELS);
 
-        for (const stage of STAGES) {
-            const state = JSON.stringify(await stacks[stage].exportStack());
-            for (const key of Object.values(keys)) assert.ok(!state.includes(key), `a key appears in ${stage}'s state`);
-        }
+        const stored = sandbox.storedState();
+        for (const stage of STAGES) assert.ok(!stored.includes(keys[stage]), `${stage}'s key appears in the stored state`);
+    });
+
+    it("refuses to publish on prod a build whose commit is not staging's (prod's history was changed by hand)", async () => {
+        // Someone pushes straight to prod's repository: the same tree on another parent is another commit.
+        const prodClient = new AlgorithmiaClient({ apiAddress: servers.prod.url, apiKey: keys.prod });
+        const handmade = await prodClient.pushSource("mlteam", "DigitClassifier", [{ path: "README.md", mode: "100644", content: Buffer.from("hotfix\n") }], "hotfix");
+        assert.strictEqual(handmade.pushed, true);
+
+        fs.appendFileSync(algorithmFile(), "\n# reviewed: release 0.3\n");
+        const staging = await up("staging");
+        await assert.rejects(stacks.prod.up(), new RegExp(`promotion: this stage built [0-9a-f]{40}, the promoted build is ${staging.gitHash}; refusing to publish a different build`));
+        const published = await prodClient.findPublishedVersion("mlteam", "DigitClassifier", staging.gitHash);
+        assert.strictEqual(published, undefined);
+        const reply = await answer("prod");
+        assert.deepStrictEqual(reply.result, EXPECTED_LABELS, "prod still serves the version it had");
     });
 });
