@@ -3,6 +3,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { AlgorithmiaClient } from "../provider/client";
+import { contentOf, upload } from "../provider/resources/modelFile";
 import { DYNAMIC_PROVIDER_PROCESS, sampleTreePeakRss } from "../test/helpers/processes";
 import { apiEnv, BENCH_USER, Benchmark, Figure, FLOOR_PROGRAM, GiB, MiB, PROVIDER_IMPORT, Project, providerExports, round, seconds, sideBySide } from "./lib";
 
@@ -28,17 +29,19 @@ export const uploadBenchmark: Benchmark = {
             { encoding: "utf8" });
             if (status !== "200") throw new Error(`curl -T answered ${status}`);
         };
-        const viaClient = () => client.putFile(BENCH_USER.name, COLLECTION, "client.bin", () => fs.createReadStream(file), size);
+        // ModelFile's own upload (file reader, hashing on the way, client), without the engine around it.
+        const viaClient = () => upload(client, BENCH_USER.name, COLLECTION, "client.bin", contentOf(file));
         const runs = await sideBySide(3, async () => curl(), viaClient);
         const mibps = (s: number) => round(size / MiB / s, 1);
         const figures: Figure[] = [
             {
                 id: "upload.client.ratio",
-                label: "1 GiB upload throughput, provider client / curl -T",
+                label: "1 GiB upload throughput, ModelFile upload / curl -T",
                 value: round(runs.a / runs.b),
                 unit: "ratio",
                 how: `Median of 3 alternating PUTs of the same ${size / GiB} GiB page-cached file to algorithmia-local (its own ` +
-                    "process, fsync on completion): AlgorithmiaClient.putFile (the code ModelFile uploads with) vs `curl -T`; " +
+                    "process, fsync on completion): ModelFile's upload function (file reader, sha256 on the way, client) in this " +
+                    "process vs `curl -T`; " +
                     "ratio = curl time / client time (1 = as fast).",
                 details: { curlMiBps: mibps(runs.a), clientMiBps: mibps(runs.b), curlRunsS: runs.aRuns, clientRunsS: runs.bRuns },
             },
@@ -67,7 +70,8 @@ export const uploadBenchmark: Benchmark = {
             how: "Wall time of `pulumi up --skip-preview` creating one ModelFile from the 1 GiB file (engine start, `check` " +
                 "hashing the file, the streamed upload) vs the mean of a `curl -T` of the same file just before and after; " +
                 "ratio = curl time / up time. An upper bound on the upload's own cost.",
-            details: { upSeconds: round(up.seconds), curlSeconds: round(curlS), upMiBps: mibps(up.seconds), curlMiBps: mibps(curlS) },
+            // The same engine's up of one resource that does nothing: the fixed cost inside upSeconds.
+            details: { upSeconds: round(up.seconds), noopUpSeconds: round(noopRun.seconds), curlSeconds: round(curlS), upMiBps: mibps(up.seconds), curlMiBps: mibps(curlS) },
         });
         figures.push({
             id: "upload.modelfile.peakRssMiB",
