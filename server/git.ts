@@ -214,6 +214,8 @@ async function revParse(repo: string, ref: string): Promise<string | undefined> 
     }
 }
 
+const SMART_HTTP_PATHS = new Set(["info/refs", "git-upload-pack", "git-receive-pack"]);
+
 /** The smart-HTTP routes. Only the owner (or a member of the owning org) may clone, fetch or push. */
 export function gitRoutes(store: Store, repos: GitRepos) {
     return async function (app: FastifyInstance): Promise<void> {
@@ -234,6 +236,8 @@ export function gitRoutes(store: Store, repos: GitRepos) {
 
             const dir = repos.dir(owner, algo);
             const service = (request.params as { "*": string })["*"];
+            // Only the smart protocol's three endpoints: no other path (e.g. "../config") reaches http-backend.
+            if (!SMART_HTTP_PATHS.has(service)) throw new ApiError(404, `Not a git smart-HTTP endpoint: ${service}`);
             const pushing = service === "git-receive-pack";
             const before = pushing ? await revParse(dir, BRANCH) : undefined;
             await httpBackend(request, reply, dir, service, username, async () => {

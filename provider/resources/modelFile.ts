@@ -63,17 +63,20 @@ interface Content {
     open(): Readable;
 }
 
-function contentOf(source: string | WireAsset): Content {
+/** Read size for model files: 1 MiB chunks upload faster than curl -T and hash faster than 64 KiB ones (npm run bench). */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+export function contentOf(source: string | WireAsset): Content {
     const file = typeof source === "string" ? source : source.path;
     if (file !== undefined) {
-        return { describe: file, size: async () => (await fs.promises.stat(file)).size, open: () => fs.createReadStream(file) };
+        return { describe: file, size: async () => (await fs.promises.stat(file)).size, open: () => fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }) };
     }
     const text = Buffer.from((source as WireAsset).text ?? "", "utf8");
     return { describe: "a StringAsset", size: async () => text.length, open: () => Readable.from([text]) };
 }
 
 /** sha256 and size of a stream, reading it once (memory stays flat whatever the size). */
-async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; size: number }> {
+export async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; size: number }> {
     const hash = crypto.createHash("sha256");
     let size = 0;
     for await (const chunk of stream) {
@@ -93,7 +96,7 @@ async function hashRemote(client: AlgorithmiaClient, owner: string, collection: 
  * Uploads `content` by streaming it from its source, hashing the bytes on their way out, so the outputs
  * describe what was actually sent even if the file changed since `check`.
  */
-async function upload(client: AlgorithmiaClient, owner: string, collection: string, name: string, content: Content) {
+export async function upload(client: AlgorithmiaClient, owner: string, collection: string, name: string, content: Content) {
     const size = await content.size().catch((err) => {
         throw new Error(`Cannot read the model file ${content.describe}: ${err.message}`);
     });

@@ -1,0 +1,104 @@
+// (c) Uploading a 1 GiB model: `curl -T` to algorithmia-local against the provider's client and against a
+// ModelFile `pulumi up`, side by side on the same server and file; and the dynamic-provider process's peak memory.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import { AlgorithmiaClient } from "../provider/client";
+import { contentOf, upload } from "../provider/resources/modelFile";
+import { DYNAMIC_PROVIDER_PROCESS, sampleTreePeakRss } from "../test/helpers/processes";
+import { apiEnv, BENCH_USER, Benchmark, Figure, FLOOR_PROGRAM, GiB, MiB, PROVIDER_IMPORT, Project, providerExports, round, seconds, sideBySide } from "./lib";
+
+const COLLECTION = "bench_upload";
+
+const MODEL_PROGRAM = `import { ModelFile } from ${PROVIDER_IMPORT};
+new ModelFile("model", { collection: "data://${BENCH_USER.name}/${COLLECTION}", name: process.env.BENCH_NAME!, source: process.env.BENCH_FILE! });
+`;
+
+export const uploadBenchmark: Benchmark = {
+    id: "upload",
+    title: "(c) 1 GiB ModelFile upload vs curl -T, provider peak memory",
+    async run(ctx) {
+        const file = ctx.bigFile();
+        const size = fs.statSync(file).size;
+        const server = await ctx.server();
+        const client = new AlgorithmiaClient({ apiAddress: server.url, apiKey: BENCH_USER.key });
+        if (!(await client.getCollection(BENCH_USER.name, COLLECTION))) await client.createCollection(BENCH_USER.name, COLLECTION, "private");
+
+        const curl = () => {
+            const status = execFileSync("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", file,
+                "-H", `Authorization: Simple ${BENCH_USER.key}`, `${server.url}/v1/connector/data/${BENCH_USER.name}/${COLLECTION}/curl.bin`],
+            { encoding: "utf8" });
+            if (status !== "200") throw new Error(`curl -T answered ${status}`);
+        };
+        // ModelFile's own upload (file reader, hashing on the way, client), without the engine around it.
+        const viaClient = () => upload(client, BENCH_USER.name, COLLECTION, "client.bin", contentOf(file));
+        const runs = await sideBySide(3, async () => curl(), viaClient);
+        const mibps = (s: number) => round(size / MiB / s, 1);
+        const figures: Figure[] = [
+            {
+                id: "upload.client.ratio",
+                label: "1 GiB upload throughput, ModelFile upload / curl -T",
+                value: round(runs.a / runs.b),
+                unit: "ratio",
+                how: `Median of 3 alternating PUTs of the same ${size / GiB} GiB page-cached file to algorithmia-local (its own ` +
+                    "process, fsync on completion): ModelFile's upload function (file reader, sha256 on the way, client) in this " +
+                    "process vs `curl -T`; " +
+                    "ratio = curl time / client time (1 = as fast).",
+                details: { curlMiBps: mibps(runs.a), clientMiBps: mibps(runs.b), curlRunsS: runs.aRuns, clientRunsS: runs.bRuns },
+            },
+        ];
+
+        const missing = providerExports("ModelFile");
+        if (missing) {
+            figures.push(skipped("upload.modelfile.ratio", "1 GiB ModelFile `pulumi up` throughput / curl -T", "ratio", missing));
+            figures.push(skipped("upload.modelfile.peakRssMiB", "dynamic-provider peak RSS during the 1 GiB ModelFile up", "MiB", missing));
+            return figures;
+        }
+        // The same engine with a provider that does nothing: the memory any dynamic provider process needs.
+        const noop = await new Project(ctx, "noop", FLOOR_PROGRAM, { BENCH_COUNT: "1" }).init();
+        const noopRun = await watchUp(noop);
+
+        const model = await new Project(ctx, "model", MODEL_PROGRAM, { ...apiEnv(server), BENCH_FILE: file, BENCH_NAME: "model.bin" }).init();
+        const curlBefore = (await seconds(async () => curl())).s;
+        const up = await watchUp(model);
+        const curlAfter = (await seconds(async () => curl())).s;
+        const curlS = (curlBefore + curlAfter) / 2;
+        figures.push({
+            id: "upload.modelfile.ratio",
+            label: "1 GiB ModelFile `pulumi up` throughput / curl -T",
+            value: round(curlS / up.seconds),
+            unit: "ratio",
+            how: "Wall time of `pulumi up --skip-preview` creating one ModelFile from the 1 GiB file (engine start, `check` " +
+                "hashing the file, the streamed upload) vs the mean of a `curl -T` of the same file just before and after; " +
+                "ratio = curl time / up time. An upper bound on the upload's own cost.",
+            // The same engine's up of one resource that does nothing: the fixed cost inside upSeconds.
+            details: { upSeconds: round(up.seconds), noopUpSeconds: round(noopRun.seconds), curlSeconds: round(curlS), upMiBps: mibps(up.seconds), curlMiBps: mibps(curlS) },
+        });
+        figures.push({
+            id: "upload.modelfile.peakRssMiB",
+            label: "dynamic-provider peak RSS during the 1 GiB ModelFile up",
+            value: round(up.peakBytes / MiB, 1),
+            unit: "MiB",
+            how: "VmHWM (kernel peak resident set) of the dynamic-provider node process under the `pulumi` CLI, sampled from " +
+                "/proc every 50 ms; compared with the same engine's provider process creating one resource that does nothing.",
+            details: { noopProviderPeakRssMiB: round(noopRun.peakBytes / MiB, 1), fileMiB: size / MiB, providerProcesses: up.processes },
+        });
+        return figures;
+    },
+};
+
+/** `pulumi up` of a fresh project, timed, with the dynamic-provider process's peak RSS. */
+async function watchUp(project: Project) {
+    const start = process.hrtime.bigint();
+    const run = project.start("up", "--yes", "--skip-preview");
+    const sampler = sampleTreePeakRss(run.child.pid!, DYNAMIC_PROVIDER_PROCESS);
+    const { code, output } = await run.done;
+    const peak = sampler.stop();
+    const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+    if (code !== 0) throw new Error(`pulumi up failed:\n${output}`);
+    if (peak.processes === 0) throw new Error("no dynamic-provider process was seen during `pulumi up`");
+    return { seconds: elapsed, peakBytes: peak.peakBytes, processes: peak.processes };
+}
+
+function skipped(id: string, label: string, unit: string, reason: string): Figure {
+    return { id, label, value: null, unit, how: "not measured", skipped: reason };
+}
