@@ -10,6 +10,10 @@
 // which lets it read the owner's collections whose ACL is `algo://.my/*` (data.ts canRead) and call other
 // algorithms only when the version it runs has `pipeline_enabled`. Session keys reach only the Data API and
 // algorithm calls, and die with their worker.
+//
+// network_access "isolated" (§3.1.2) is enforced: such workers run in a network namespace of their own, their
+// ALGORITHMIA_API a relay to this server's Unix socket (api-socket.ts); where that is impossible they run with
+// network and the reply's metadata.alerts says so.
 import * as crypto from "crypto";
 import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { algorithmById, algorithmByName, Algorithm, Build, isUuid, snapshotOf } from "./algorithms";
@@ -20,7 +24,7 @@ import type { ServerContext } from "./index";
 import { pythonEntryModule } from "./runtime/python-build";
 import {
     ContentType, DEFAULT_TIMEOUT_SECONDS, isFailure, MachineEnvironment, WorkerCallOutcome, WorkerPool,
-    WorkerPoolOptions,
+    WorkerPoolOptions, networkIsolation,
 } from "./runtime/workers";
 import { secretEnvironment } from "./secrets";
 import { Store } from "./store";
@@ -232,9 +236,15 @@ function metadataOf(outcome: WorkerCallOutcome, target: Target, options: CallOpt
     const metadata: Record<string, unknown> = { duration: outcome.durationSeconds };
     // Captured output shows the algorithm's internals: only for those who may see its source (§4.1).
     if (options.stdout && target.owns) metadata.stdout = outcome.stdout;
+    const alerts: string[] = [];
     if (outcome.environment === "gpu" && !outcome.gpu) {
-        metadata.alerts = ["This algorithm uses a GPU environment, but this server has no GPU: it ran on CPU"];
+        alerts.push("This algorithm uses a GPU environment, but this server has no GPU: it ran on CPU");
     }
+    if (outcome.network === "isolated" && !outcome.isolated) {
+        alerts.push(`This algorithm has network_access "isolated", but this server cannot isolate it ` +
+            `(${networkIsolation().reason ?? "no network namespaces"}): it ran with network access`);
+    }
+    if (alerts.length) metadata.alerts = alerts;
     return metadata;
 }
 
@@ -308,6 +318,8 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
             contentType,
             timeoutSeconds: options.timeoutSeconds,
             environment: machineEnvironment(target.settings),
+            network: target.settings.network_access === "isolated" ? "isolated" : "full",
+            apiSocket: ctx.apiSocket(),
             env: (worker) => ({ ...secrets, ALGORITHMIA_API: ctx.baseUrl(), ALGORITHMIA_API_KEY: runner.mint(worker.id) }),
             // Changed secrets reach the next call through a new worker.
             envKey: crypto.createHash("sha256").update(JSON.stringify(Object.entries(secrets).sort())).digest("hex"),

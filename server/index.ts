@@ -16,6 +16,7 @@ import { secretsApi } from "./secrets";
 import { environmentsApi } from "./environments";
 import { AlgorithmRunner, executionApi } from "./execution";
 import { GitRepos, gitRoutes } from "./git";
+import { ApiSocket, listenApiSocket } from "./api-socket";
 import type { WorkerPoolOptions } from "./runtime/workers";
 
 export interface ServerOptions {
@@ -46,6 +47,8 @@ export interface ServerContext {
     runner: AlgorithmRunner;
     /** The server's own base URL (for links in replies), known once it listens. */
     baseUrl(): string;
+    /** A Unix socket reaching this API (for isolated algorithms), known once the server listens. */
+    apiSocket(): string | undefined;
 }
 
 export type ApiArea = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
@@ -86,7 +89,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let url = "";
     const repos = new GitRepos(options.dataDir);
     const runner = new AlgorithmRunner(options.workers);
-    const ctx: ServerContext = { store, faults, repos, runner, baseUrl: () => url };
+    let apiSocket: ApiSocket | undefined;
+    const ctx: ServerContext = { store, faults, repos, runner, baseUrl: () => url, apiSocket: () => apiSocket?.path };
 
     app.setErrorHandler(errorHandler);
     app.addHook("onRequest", async (request, reply) => faults.onRequest(request, reply));
@@ -101,6 +105,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : options.port ?? 0;
     url = `http://${options.host ?? "127.0.0.1"}:${port}`;
+    const loopback = !options.host || options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
+    apiSocket = await listenApiSocket(options.dataDir, port, loopback);
 
     return {
         url,
@@ -113,6 +119,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         async close() {
             // Calls in flight end first (as SystemError), then requests and builds, then the database.
             await runner.shutdown();
+            await apiSocket?.close();
             await app.close();
             store.close();
         },

@@ -71,6 +71,8 @@ def main():
     crash_log = os.fdopen(os.dup(saved_err), "w")
     faulthandler.enable(file=crash_log, all_threads=False)
     watch_parent()
+    if os.environ.get("ALGORITHMIA_LOCAL_ISOLATED") == "1":
+        start_api_relay(os.environ.pop("ALGORITHMIA_LOCAL_API_SOCKET", None))
 
     os.chdir(tree)
     sys.path[:0] = [tree, os.path.join(tree, "src")]
@@ -133,6 +135,62 @@ def iter_lines(stream):
             line, buffer = buffer.split(b"\n", 1)
             if line.strip():
                 yield line
+
+
+def start_api_relay(api_socket):
+    """In a network namespace of its own (network_access "isolated"): bring up lo, and relay
+    127.0.0.1:<port> to the platform API's Unix socket so ALGORITHMIA_API keeps working."""
+    import fcntl
+    import socket
+    import struct
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        name, flags = struct.unpack("16sH22x", fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack("16sH22x", b"lo", 0)))
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+    if not api_socket:
+        return
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    os.environ["ALGORITHMIA_API"] = "http://127.0.0.1:%d" % listener.getsockname()[1]
+
+    def pump(source, target):
+        try:
+            while True:
+                chunk = source.recv(65536)
+                if not chunk:
+                    break
+                target.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            try:
+                target.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def serve(client):
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            upstream.connect(api_socket)
+        except OSError:
+            client.close()
+            upstream.close()
+            return
+        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+        back.start()
+        pump(client, upstream)
+        back.join()
+        client.close()
+        upstream.close()
+
+    def accept():
+        while True:
+            client, _ = listener.accept()
+            threading.Thread(target=serve, args=(client,), name="algorithmia-api-relay", daemon=True).start()
+
+    threading.Thread(target=accept, name="algorithmia-api-relay", daemon=True).start()
 
 
 def watch_parent():

@@ -39,6 +39,12 @@
 //   - GPU: `environment: "gpu"` runs with the machine's GPUs visible when there are any (gpu: true in the
 //     outcome); without one it runs on CPU and reports gpu: false. "cpu" hides GPUs (CUDA_VISIBLE_DEVICES="").
 //   - Working directory of the algorithm: its treeDir; sys.path starts with treeDir and treeDir/src.
+//   - Network: `network: "isolated"` runs the worker in a network namespace of its own (unshare; only `lo`),
+//     so it reaches nothing outside itself, not even the host's loopback. With `apiSocket` (a Unix socket
+//     reaching the platform API), python-worker.py relays 127.0.0.1:<port> inside the namespace to it and points
+//     ALGORITHMIA_API there, so Algorithmia.client() keeps working. Where namespaces are refused it runs with
+//     the network (isolated: false in the outcome; networkIsolation() says why). The effective mode is part of
+//     the fingerprint, so switching an algorithm's network access reaches its next call through a new worker.
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -49,6 +55,7 @@ import { ensurePythonRuntime, PythonRuntimeOptions, runtimeAsset } from "./pytho
 
 export type ContentType = "text" | "json" | "binary";
 export type MachineEnvironment = "cpu" | "gpu";
+export type NetworkAccess = "full" | "isolated";
 
 /** The `error` object of an algorithm-execution reply (algorithmia-api.md §1.4 shape 3, §4.5). */
 export interface AlgorithmErrorBody {
@@ -67,6 +74,8 @@ export interface WorkerInfo {
     environment: MachineEnvironment;
     /** Whether GPUs are visible to it. */
     gpu: boolean;
+    /** Whether it runs in a network namespace of its own. */
+    isolated: boolean;
     pid?: number;
     state: "starting" | "idle" | "busy" | "stopped";
     startedAt: Date;
@@ -95,6 +104,10 @@ export interface WorkerCallRequest {
     envKey?: string;
     /** Default "cpu". */
     environment?: MachineEnvironment;
+    /** Default "full"; see the top of this module. */
+    network?: NetworkAccess;
+    /** A Unix socket that reaches the platform API, for isolated workers (their ALGORITHMIA_API relays to it). */
+    apiSocket?: string;
     /** An id for this call (default a generated "call-…"); ActiveCall reports it. */
     callId?: string;
     /** Anything the caller wants back from activeCall() while this call runs (e.g. the caller's identity). */
@@ -114,6 +127,9 @@ interface OutcomeMeta {
     coldStart: boolean;
     environment: MachineEnvironment;
     gpu: boolean;
+    /** The network access asked for, and whether the worker really ran without network. */
+    network: NetworkAccess;
+    isolated: boolean;
 }
 
 export interface WorkerCallSuccess extends OutcomeMeta {
@@ -175,11 +191,38 @@ export function gpuAvailable(): boolean {
     return gpuCache;
 }
 
+let isolationCache: { available: boolean; reason?: string } | undefined;
+
+/**
+ * Whether workers can run in a network namespace of their own: `unshare --net` as root, with
+ * --map-root-user otherwise (probed once; ALGORITHMIA_LOCAL_ISOLATION=0 turns isolation off).
+ */
+export function networkIsolation(): { available: boolean; reason?: string } {
+    if (process.env.ALGORITHMIA_LOCAL_ISOLATION === "0") return { available: false, reason: "ALGORITHMIA_LOCAL_ISOLATION=0" };
+    if (isolationCache === undefined) {
+        if (process.platform !== "linux") isolationCache = { available: false, reason: `network namespaces need Linux, this is ${process.platform}` };
+        else {
+            const probe = spawnSync("unshare", [...unshareArgs(), "true"], { encoding: "utf8", timeout: 5000 });
+            isolationCache = probe.status === 0 ? { available: true }
+                : { available: false, reason: `unshare ${unshareArgs().join(" ")} failed: ${(probe.error?.message ?? probe.stderr ?? "").trim() || `exit ${probe.status}`}` };
+            if (!isolationCache.available) {
+                console.warn(`algorithmia-local: algorithms with network_access "isolated" will run WITH network (${isolationCache.reason})`);
+            }
+        }
+    }
+    return isolationCache;
+}
+
+function unshareArgs(): string[] {
+    return process.getuid?.() === 0 ? ["--net"] : ["--net", "--map-root-user"];
+}
+
 interface PendingCall {
     request: WorkerCallRequest;
     callId: string;
     fingerprint: string;
     environment: MachineEnvironment;
+    isolated: boolean;
     receivedAt: number;
     sentAt?: number;
     /** The file name stem the worker captures this call's output under (in its capture directory). */
@@ -223,7 +266,7 @@ class Worker {
     exited: Promise<void>;
     private markExited!: () => void;
 
-    constructor(readonly key: string, readonly fingerprint: string, request: WorkerCallRequest, environment: MachineEnvironment) {
+    constructor(readonly key: string, readonly fingerprint: string, request: WorkerCallRequest, environment: MachineEnvironment, isolated: boolean) {
         const gpu = environment === "gpu" && gpuAvailable();
         this.info = {
             id: `w-${crypto.randomBytes(8).toString("hex")}`,
@@ -232,6 +275,7 @@ class Worker {
             entryModule: request.entryModule,
             environment,
             gpu,
+            isolated,
             state: "starting",
             startedAt: new Date(),
             calls: 0,
@@ -307,11 +351,13 @@ export class WorkerPool {
     call(request: WorkerCallRequest): Promise<WorkerCallOutcome> {
         return new Promise((resolve) => {
             const environment: MachineEnvironment = request.environment === "gpu" ? "gpu" : "cpu";
+            const isolated = request.network === "isolated" && networkIsolation().available;
             const call: PendingCall = {
                 request,
                 callId: request.callId ?? `call-${crypto.randomUUID()}`,
-                fingerprint: fingerprint(request, environment),
+                fingerprint: fingerprint(request, environment, isolated),
                 environment,
+                isolated,
                 receivedAt: Date.now(),
                 coldStart: false,
                 settled: false,
@@ -460,7 +506,7 @@ export class WorkerPool {
     private start(call: PendingCall): Worker {
         const request = call.request;
         this.makeRoom();
-        const worker = new Worker(request.key, call.fingerprint, request, call.environment);
+        const worker = new Worker(request.key, call.fingerprint, request, call.environment, call.isolated);
         this.group(request.key).workers.push(worker);
         this.byId.set(worker.info.id, worker);
         this.launch(worker, request).catch((err: Error) => {
@@ -491,8 +537,13 @@ export class WorkerPool {
             PYTHONIOENCODING: "utf-8",
             ...(worker.info.gpu ? {} : { CUDA_VISIBLE_DEVICES: "" }),
             ...extra,
+            ...(worker.info.isolated ? { ALGORITHMIA_LOCAL_ISOLATED: "1" } : {}),
+            ...(worker.info.isolated && request.apiSocket ? { ALGORITHMIA_LOCAL_API_SOCKET: request.apiSocket } : {}),
         };
-        const child = spawn(python, ["-u", runtimeAsset("python-worker.py"), request.treeDir, request.entryModule, worker.captureDir], {
+        const args = ["-u", runtimeAsset("python-worker.py"), request.treeDir, request.entryModule, worker.captureDir];
+        // unshare execs python in place (no fork): the child's pid and process group stay the worker's own.
+        const [command, argv] = worker.info.isolated ? ["unshare", [...unshareArgs(), "--", python, ...args]] : [python, args];
+        const child = spawn(command, argv, {
             cwd: request.treeDir,
             env,
             stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
@@ -681,11 +732,11 @@ export class WorkerPool {
     }
 }
 
-function fingerprint(request: WorkerCallRequest, environment: MachineEnvironment): string {
+function fingerprint(request: WorkerCallRequest, environment: MachineEnvironment, isolated: boolean): string {
     const env = typeof request.env === "function" ? `fn:${request.envKey ?? ""}`
         : JSON.stringify(Object.entries(request.env ?? {}).sort(([a], [b]) => a.localeCompare(b)));
     return crypto.createHash("sha256")
-        .update(JSON.stringify([request.treeDir, request.entryModule, environment, env]))
+        .update(JSON.stringify([request.treeDir, request.entryModule, environment, env, isolated, isolated ? request.apiSocket ?? "" : ""]))
         .digest("hex");
 }
 
@@ -703,6 +754,8 @@ function meta(call: PendingCall, stdout: string, durationSeconds: number): Outco
         coldStart: call.coldStart,
         environment: call.environment,
         gpu: call.worker?.info.gpu ?? (call.environment === "gpu" && gpuAvailable()),
+        network: call.request.network === "isolated" ? "isolated" : "full",
+        isolated: call.isolated,
     };
 }
 
