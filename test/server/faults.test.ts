@@ -166,6 +166,9 @@ describe("fault injection and request counters", function () {
                 ["GET /v1/data/*=latency:soon", /latency must look like 200ms/],
                 ["seed=-1", /seed must be an integer/],
                 ["nonsense", /expected "<METHOD> <PATH>=<action>/],
+                ["BUILD /v1/algorithms/alice/X=latency:1s", /"BUILD <owner>\/<name>"/],
+                ["BUILD alice/X=error:1", /unknown build action "error" \(known: latency, skip, max\)/],
+                ["GET /v1/data/*=skip:1", /"skip" is a BUILD action/],
             ] as const) {
                 const res = await call(server, "PUT", "/_local/faults", { body: spec, headers: { "content-type": "text/plain" } });
                 assert.strictEqual(res.status, 400, spec);
