@@ -16,7 +16,15 @@
 //              latency:<time>      wait this long before handling the request: "200ms", "1.5s" or plain milliseconds
 //              max:<n>             inject at most n faults with this rule, then let requests through
 //
+//   BUILD <ALGO-GLOB>=<action>:<value>[,...]                         a build rule, matched against "owner/name"
+//              latency:<time>      the build takes this much longer (it stays in-progress meanwhile), as real
+//                                  builds that install dependencies take minutes
+//              skip:<rate>         a push starts no build at this rate, as a lost push event or SCM webhook;
+//                                  compile still builds
+//              max:<n>             as above (latency applies to every matching build)
+//
 //   e.g. "PUT /v1/data/*=error:0.1,status:503; * /v1/algorithms/*=rate429:0.2,retryAfter:1,latency:200ms,drop:0.05; seed=42"
+//        "BUILD alice/Slow*=latency:20s"
 //
 // The first rule that matches a request applies. A matching request draws one number from the seeded PRNG to pick
 // drop, 429, error or nothing (the rates add up, so they must sum to at most 1), which makes a run repeatable for
@@ -39,6 +47,8 @@ interface Rule {
     retryAfter: number;
     drop: number;
     latencyMs: number;
+    /** BUILD rules only. */
+    skip: number;
     max: number;
     injected: number;
 }
@@ -57,10 +67,18 @@ export interface Counts {
     /** By `<METHOD> <route pattern>`. */
     routes: Record<string, number>;
     /** Faults injected since the last reset, by kind. */
-    injected: { error: number; rate429: number; drop: number };
+    injected: { error: number; rate429: number; drop: number; skip: number };
+}
+
+/** What a build of an algorithm suffers (BUILD rules). */
+export interface BuildFault {
+    /** Start no build for this push. */
+    skip: boolean;
+    latencyMs: number;
 }
 
 const CONTROL_PREFIX = "/_local/";
+const BUILD = "BUILD";
 
 export class Faults {
     private plan: Plan = { rules: [], seed: 0 };
@@ -95,7 +113,7 @@ export class Faults {
         if (path.startsWith(CONTROL_PREFIX)) return;
         this.count(request.method, request.routeOptions.url ?? path);
 
-        const rule = this.plan.rules.find((r) => (r.method === "*" || r.method === request.method) && r.glob.test(path));
+        const rule = this.plan.rules.find((r) => r.method !== BUILD && (r.method === "*" || r.method === request.method) && r.glob.test(path));
         if (!rule) return;
         if (rule.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, rule.latencyMs));
         if (rule.injected >= rule.max) return;
@@ -122,6 +140,16 @@ export class Faults {
             );
             return reply;
         }
+    }
+
+    /** The fault for a build of `owner/name` that a push (or a compile, which is never skipped) starts. */
+    onBuild(owner: string, name: string, trigger: "push" | "compile"): BuildFault {
+        const rule = this.plan.rules.find((r) => r.method === BUILD && r.glob.test(`${owner}/${name}`));
+        if (!rule) return { skip: false, latencyMs: 0 };
+        if (trigger === "compile" || rule.skip === 0 || rule.injected >= rule.max) return { skip: false, latencyMs: rule.latencyMs };
+        const skip = this.random() < rule.skip;
+        if (skip) this.injected(rule, "skip");
+        return { skip, latencyMs: rule.latencyMs };
     }
 
     /** The control endpoints, as a plugin for the server root. */
@@ -177,7 +205,7 @@ export class Faults {
 }
 
 function emptyCounts(): Counts {
-    return { total: 0, reads: 0, writes: 0, routes: {}, injected: { error: 0, rate429: 0, drop: 0 } };
+    return { total: 0, reads: 0, writes: 0, routes: {}, injected: { error: 0, rate429: 0, drop: 0, skip: 0 } };
 }
 
 export function parseSpec(spec: string): Plan {
@@ -202,11 +230,15 @@ export function parseSpec(spec: string): Plan {
 }
 
 function parseRule(text: string, selector: string, actions: string, fail: (why: string) => never): Rule {
-    const match = /^(\*|[A-Za-z]+)\s+(\/\S*)$/.exec(selector);
-    if (!match) fail(`"${selector}" is not "<METHOD or *> <PATH starting with />"`);
+    const match = /^(\*|[A-Za-z]+)\s+(\S+)$/.exec(selector);
+    const method = match?.[1].toUpperCase();
+    const isBuild = method === BUILD;
+    if (!match || (isBuild ? !/^[^/]+\/[^/]+$/.test(match[2]) : !match[2].startsWith("/"))) {
+        fail(`"${selector}" is not "<METHOD or *> <PATH starting with />" or "BUILD <owner>/<name>"`);
+    }
     const rule: Rule = {
         text,
-        method: match![1].toUpperCase(),
+        method: method!,
         glob: globToRegExp(match![2]),
         error: 0,
         status: 500,
@@ -214,6 +246,7 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
         retryAfter: 1,
         drop: 0,
         latencyMs: 0,
+        skip: 0,
         max: Infinity,
         injected: 0,
     };
@@ -225,12 +258,15 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
         if (colon <= 0 || !raw) fail(`action "${action}" is not "<name>:<value>"`);
         const num = Number(raw);
         const rate = () => (raw !== "" && num >= 0 && num <= 1 ? num : fail(`${key} must be a rate from 0 to 1, got "${raw}"`));
+        if (isBuild && !["latency", "skip", "max"].includes(key)) fail(`unknown build action "${key}" (known: latency, skip, max)`);
+        if (!isBuild && key === "skip") fail('"skip" is a BUILD action');
         const whole = (min: number, max: number) =>
             Number.isInteger(num) && num >= min && num <= max ? num : fail(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
         switch (key) {
             case "error": rule.error = rate(); break;
             case "rate429": rule.rate429 = rate(); break;
             case "drop": rule.drop = rate(); break;
+            case "skip": rule.skip = rate(); break;
             case "status": rule.status = whole(500, 599); break;
             case "retryAfter": rule.retryAfter = whole(0, 86400); break;
             case "max": rule.max = whole(0, Number.MAX_SAFE_INTEGER); break;

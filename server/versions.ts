@@ -37,14 +37,14 @@ export class Builder {
      * see the build while it runs); `done` settles with the finished build. A build cut short by a crash is
      * marked failed at the next start.
      */
-    start(algo: Algorithm, commitSha: string): { build: Build; done: Promise<Build> } {
+    start(algo: Algorithm, commitSha: string, latencyMs = 0): { build: Build; done: Promise<Build> } {
         const store = this.ctx.store;
         const buildId = crypto.randomUUID();
         store.transaction(() => {
             store.db.prepare(`INSERT INTO algorithm_builds (build_id, algorithm_id, commit_sha, status, started_at)
                 VALUES (?, ?, ?, 'in-progress', ?)`).run(buildId, algo.id, commitSha, new Date().toISOString());
         });
-        const done = this.run(algo, commitSha, buildId);
+        const done = this.run(algo, commitSha, buildId, latencyMs);
         this.running.add(done);
         void done.finally(() => this.running.delete(done));
         return { build: getBuild(store, buildId)!, done };
@@ -54,7 +54,8 @@ export class Builder {
         await Promise.allSettled([...this.running]);
     }
 
-    private async run(algo: Algorithm, commitSha: string, buildId: string): Promise<Build> {
+    /** `latencyMs`: an injected slow build (server/faults.ts), spent before the checks. */
+    private async run(algo: Algorithm, commitSha: string, buildId: string, latencyMs: number): Promise<Build> {
         const store = this.ctx.store;
         const started = Date.now();
         const { family, language } = familyOf(algo.settings);
@@ -62,6 +63,7 @@ export class Builder {
         const log: string[] = [`Building ${algo.owner}/${algo.name} at commit ${commitSha} (build ${buildId})`, `Runtime: ${runtime}`];
         let ok = false;
         try {
+            if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
             const tree = await this.ctx.repos.tree(algo.owner, algo.name, commitSha);
             log.push(`Checked out ${commitSha}`);
             ok = family === "python" ? await checkPython(tree, algo, log) : checkOther(tree, algo, log);
@@ -264,7 +266,9 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
         if (!algo) return;
         const built = store.db.prepare("SELECT 1 FROM algorithm_builds WHERE algorithm_id = ? AND commit_sha = ? LIMIT 1")
             .get(algo.id, event.after);
-        if (!built) builder.start(algo, event.after).done.catch(() => undefined);
+        if (built) return;
+        const fault = ctx.faults.onBuild(algo.owner, algo.name, "push");
+        if (!fault.skip) builder.start(algo, event.after, fault.latencyMs).done.catch(() => undefined);
     };
     ctx.repos.on("push", onPush);
     app.addHook("onClose", async () => void ctx.repos.off("push", onPush));
@@ -284,7 +288,7 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
             if (!head) throw new ApiError(500, `${algo.owner}/${algo.name} has no master branch`);
             commit = head;
         }
-        const build = await builder.start(algo, commit).done;
+        const build = await builder.start(algo, commit, ctx.faults.onBuild(algo.owner, algo.name, "compile").latencyMs).done;
         const current = algorithmById(store, algo.id) ?? algo;
         // The algorithm now, described through this build (a concurrent compile may have finished later).
         const reply = algorithmObject(ctx, current);

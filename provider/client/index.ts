@@ -79,6 +79,13 @@ const algoRoute = (owner: string, name: string, ...rest: string[]) =>
 /** How long to wait for a pushed commit's build to show up in the build list before asking for one. */
 const BUILD_APPEARS_WITHIN_MS = 30_000;
 
+/** A build that did not finish in time; `build` is the one still running, if it showed up at all. */
+export class BuildTimeoutError extends Error {
+    constructor(readonly commitSha: string, readonly timeoutMs: number, readonly build: BuildObject | undefined, message: string) {
+        super(message);
+    }
+}
+
 export class AlgorithmiaClient {
     readonly http: HttpClient;
     private readonly apiKey: string;
@@ -253,7 +260,7 @@ export class AlgorithmiaClient {
     /**
      * Waits until the build of `commitSha` has finished and answers it (succeeded or failed). A commit already
      * built is not built again; one whose build never shows up (a push the server did not act on) is compiled.
-     * Throws when `timeoutMs` passes first.
+     * Throws a BuildTimeoutError when `timeoutMs` passes first.
      */
     async waitForBuild(owner: string, name: string, commitSha: string, timeoutMs: number): Promise<BuildObject> {
         const deadline = Date.now() + timeoutMs;
@@ -262,7 +269,8 @@ export class AlgorithmiaClient {
         let delay = 250;
         while (!build || build.status === "in-progress") {
             if (Date.now() >= deadline) {
-                throw new Error(`the build of ${owner}/${name} at ${commitSha} did not finish within ${Math.round(timeoutMs / 1000)}s ` +
+                throw new BuildTimeoutError(commitSha, timeoutMs, build,
+                    `the build of ${owner}/${name} at ${commitSha} did not finish within ${Math.round(timeoutMs / 1000)}s ` +
                     `(buildTimeoutSeconds)${build ? `; build ${build.build_id} is still in progress` : ""}`);
             }
             await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));

@@ -9,7 +9,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { AlgorithmiaClient, AlgorithmObject } from "../client";
+import { AlgorithmiaClient, AlgorithmObject, BuildObject, BuildTimeoutError } from "../client";
 import { treeSha256 } from "../client/git";
 import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
 import {
@@ -159,6 +159,8 @@ function detailsToWire(details: AlgorithmDetails): AlgorithmDetails {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const DEFAULT_BUILD_TIMEOUT_SECONDS = 900;
+/** A day: a longer build is stuck, not slow. */
+const MAX_BUILD_TIMEOUT_SECONDS = 24 * 3600;
 
 function algorithmSchema() {
     const settings = z
@@ -194,7 +196,8 @@ function algorithmSchema() {
                     }),
                 )
                 .optional(),
-            buildTimeoutSeconds: z.number().int().min(1).max(24 * 3600).default(DEFAULT_BUILD_TIMEOUT_SECONDS),
+            buildTimeoutSeconds: z.number().int("must be a whole number of seconds").min(1, "must be at least 1 second")
+                .max(MAX_BUILD_TIMEOUT_SECONDS, `must be at most ${MAX_BUILD_TIMEOUT_SECONDS} seconds (24 hours)`).default(DEFAULT_BUILD_TIMEOUT_SECONDS),
             adopt: z.boolean().default(false),
             expectedSourceSha256: z.string().regex(SHA256, "must be a sha256 (64 lowercase hex digits)").optional(),
             ...connectionShape(),
@@ -221,7 +224,18 @@ async function deploySource(
     // The directory may have changed since `check`: what is pushed is what the outputs describe.
     const sha = await treeSha256(entries);
     const { commit } = await client.pushSource(owner, inputs.name, entries, commitMessage(sha));
-    const build = await client.waitForBuild(owner, inputs.name, commit, inputs.buildTimeoutSeconds * 1000);
+    let build: BuildObject;
+    try {
+        build = await client.waitForBuild(owner, inputs.name, commit, inputs.buildTimeoutSeconds * 1000);
+    } catch (err) {
+        if (!(err instanceof BuildTimeoutError)) throw err;
+        // The push landed: keep the algorithm and its commit in state, so the next `up` waits for this build.
+        const running = err.build ? `build ${err.build.build_id} is still in progress` : "no build of it has started";
+        throw failed({ gitHash: commit, buildId: err.build?.build_id ?? "", sourceSha256: sha },
+            `The build of ${owner}/${inputs.name} at ${commit} did not finish within buildTimeoutSeconds ` +
+                `(${inputs.buildTimeoutSeconds}); ${running}. Raise buildTimeoutSeconds (at most ${MAX_BUILD_TIMEOUT_SECONDS}) ` +
+                "and run `pulumi up` again: it waits for the build of this commit rather than starting another.");
+    }
     const result = { gitHash: commit, buildId: build.build_id, sourceSha256: sha };
     if (build.status !== "succeeded") {
         const tail = await client.buildLogTail(owner, inputs.name, build.build_id);

@@ -169,6 +169,9 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
             ["environment", { settings: { ...SETTINGS, environment: "tpu" as any } }, /settings\.environment/],
             ["source", { source: path.join(bed.root, "no-such-dir") }, /source: directory .*no-such-dir does not exist/],
             ["expected", { expectedSourceSha256: "0".repeat(64) }, /expectedSourceSha256: the source tree hashes to [0-9a-f]{64}, not the expected 0{64}/],
+            ["timeout-zero", { buildTimeoutSeconds: 0 }, /buildTimeoutSeconds: must be at least 1 second/],
+            ["timeout-fraction", { buildTimeoutSeconds: 1.5 }, /buildTimeoutSeconds: must be a whole number of seconds/],
+            ["timeout-huge", { buildTimeoutSeconds: 7 * 86400 }, /buildTimeoutSeconds: must be at most 86400 seconds/],
         ];
         for (const [label, change, message] of cases) {
             const bad = await stackFor(`invalid-${label}`, () => ({ ...args, name: `Invalid_${label}`, ...change }));
@@ -264,6 +267,60 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         await s.up();
         assert.deepStrictEqual(await manifest(), { greeting: { dataUri: "data://alice/models/model.bin", sha256: sha256("weights v2") } });
         assert.notStrictEqual((await outputValues(s)).gitHash, first);
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+    });
+
+    it("fails an up whose build outlasts buildTimeoutSeconds, keeps the algorithm in state, and converges with a longer timeout", async () => {
+        let current: AlgorithmArgs = { ...args, name: "Slow", settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "Slow"), buildTimeoutSeconds: 2 };
+        const s = await stackFor("slow-build", () => current);
+        // The server's builds of alice/Slow run 20 s longer than their checks: far beyond the 2 s the provider waits.
+        bed.server.faults.set("BUILD alice/Slow=latency:20s");
+        try {
+            await assert.rejects(s.up(), (err: Error) => {
+                assert.match(err.message, /The build of alice\/Slow at [0-9a-f]{40} did not finish within buildTimeoutSeconds \(2\); build \S+ is still in progress\. Raise buildTimeoutSeconds/);
+                assert.match(err.message, /run `pulumi up` again: it waits for the build of this commit/);
+                return true;
+            });
+        } finally {
+            bed.server.faults.clear();
+        }
+        const pushed = await bed.client.sourceOnServer("alice", "Slow");
+        const running = await bed.client.findBuild("alice", "Slow", pushed!.commit);
+        const kept = (await s.exportStack()).deployment.resources.find((r: any) => r.type.endsWith(":Algorithm"));
+        assert.ok(kept, "the algorithm is in state");
+        assert.deepStrictEqual([kept.outputs.gitHash, kept.outputs.buildId], [pushed!.commit, running?.build_id], "state names the pushed commit and its build");
+        await assert.rejects(s.preview({ expectNoChanges: true }), "an unfinished build is not converged");
+
+        current = { ...current, buildTimeoutSeconds: 120 };
+        const up = await s.up();
+        assert.strictEqual(up.summary.resourceChanges?.update, 1);
+        const out = await outputValues(s);
+        assert.deepStrictEqual([out.gitHash, out.buildId], [pushed!.commit, running?.build_id], "waited for that build rather than pushing or building again");
+        assert.strictEqual((await bed.client.findBuild("alice", "Slow", out.gitHash))?.status, "succeeded");
+        assert.strictEqual((await bed.client.callAlgorithm(`alice/Slow/${out.gitHash}`, "ada")).result, "hello ada");
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+    });
+
+    it("compiles the pushed commit itself when the push starts no build (a lost push event)", async () => {
+        const s = await stackFor("lost-push", () => ({
+            ...args, name: "Unbuilt", settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "Unbuilt"), buildTimeoutSeconds: 20,
+        }));
+        bed.server.faults.set("BUILD alice/Unbuilt=skip:1");
+        bed.server.faults.resetCounts();
+        try {
+            await s.up();
+        } finally {
+            bed.server.faults.clear();
+        }
+        const counts = bed.server.faults.counts();
+        assert.strictEqual(counts.injected.skip, 1, "the push started no build");
+        assert.strictEqual(counts.routes["POST /v1/algorithms/:owner/:algo/compile"], 1, "the provider asked for a build of its commit");
+        const out = await outputValues(s);
+        const builds = (await bed.client.listBuilds("alice", "Unbuilt")).results.filter((b) => b.commit_sha === out.gitHash);
+        assert.deepStrictEqual(builds.map((b) => [b.build_id, b.status]), [[out.buildId, "succeeded"]], "one build of the pushed commit, the compiled one");
+        assert.strictEqual((await bed.client.callAlgorithm(`alice/Unbuilt/${out.gitHash}`, "ada")).result, "hello ada");
         await s.preview({ expectNoChanges: true });
         await s.destroy();
     });
