@@ -77,7 +77,7 @@ export class PulumiSandbox {
             },
         );
         this.stacks.push(stack);
-        return stack;
+        return retryStaleChannel(stack);
     }
 
     /** A stack of the Pulumi project in `workDir`, run by `pulumi` and the nodejs language host. */
@@ -126,4 +126,23 @@ export class PulumiSandbox {
         }
         fs.rmSync(this.root, { recursive: true, force: true });
     }
+}
+
+/**
+ * An inline program talks to each run's engine through grpc-js, which keeps one subchannel per address for the
+ * whole test process. When a new engine happens to listen on a port that a finished engine used, the program's
+ * first call can meet that subchannel still backing off and fail with "14 UNAVAILABLE: No connection
+ * established" before anything was registered. That is the harness, not the provider: such a run is retried
+ * once. Any other failure, and a second one, reaches the test.
+ */
+function retryStaleChannel(stack: Stack): Stack {
+    const stale = (err: unknown) => /14 UNAVAILABLE: No connection established/.test(String((err as Error)?.message));
+    for (const operation of ["up", "preview", "refresh", "destroy"] as const) {
+        const run = (stack[operation] as (...args: unknown[]) => Promise<unknown>).bind(stack);
+        (stack as any)[operation] = (...args: unknown[]) => run(...args).catch((err) => {
+            if (!stale(err)) throw err;
+            return run(...args);
+        });
+    }
+    return stack;
 }

@@ -315,7 +315,7 @@ describe("reliability", function () {
                 );
                 // The engine shows a check failure as "property <path> value {...} has a problem: <path>: <rule>".
                 const named = new RegExp(`property ${property.replace(/\./g, "\\.")}\\b[^\\n]*has a problem: ${property.replace(/\./g, "\\.")}\\b`);
-                assert.match(message, named, `the error names "${property}"`);
+                assert.match(message, named, `the error names "${property}":\n${message}`);
                 assert.ok(!message.includes(ALICE.key), "the error carries no API key");
                 assert.strictEqual((await counters(server)).writes, writesBefore, "preview wrote nothing");
             });
