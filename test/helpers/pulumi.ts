@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import * as runtime from "@pulumi/pulumi/runtime";
 
 export const repoRoot = path.resolve(__dirname, "../..");
 
@@ -77,7 +78,7 @@ export class PulumiSandbox {
             },
         );
         this.stacks.push(stack);
-        return retryStaleChannel(stack);
+        return stack;
     }
 
     /** A stack of the Pulumi project in `workDir`, run by `pulumi` and the nodejs language host. */
@@ -129,20 +130,11 @@ export class PulumiSandbox {
 }
 
 /**
- * An inline program talks to each run's engine through grpc-js, which keeps one subchannel per address for the
- * whole test process. When a new engine happens to listen on a port that a finished engine used, the program's
- * first call can meet that subchannel still backing off and fail with "14 UNAVAILABLE: No connection
- * established" before anything was registered. That is the harness, not the provider: such a run is retried
- * once. Any other failure, and a second one, reaches the test.
+ * Inline programs run in this test process and reach each run's engine through grpc-js, whose subchannels are
+ * shared process-wide by address. When a new engine listens on a port a finished engine used, the program's
+ * client can inherit that address's subchannel still backing off and fail with "14 UNAVAILABLE: No connection
+ * established". The SDK reads UNAVAILABLE as "the engine is shutting down" and stops registering without an
+ * error, so such an `up` silently creates fewer resources. A local subchannel pool per channel (the SDK builds a
+ * new monitor client per run) makes every run connect afresh. `pulumi up` in its own process never meets this.
  */
-function retryStaleChannel(stack: Stack): Stack {
-    const stale = (err: unknown) => /14 UNAVAILABLE: No connection established/.test(String((err as Error)?.message));
-    for (const operation of ["up", "preview", "refresh", "destroy"] as const) {
-        const run = (stack[operation] as (...args: unknown[]) => Promise<unknown>).bind(stack);
-        (stack as any)[operation] = (...args: unknown[]) => run(...args).catch((err) => {
-            if (!stale(err)) throw err;
-            return run(...args);
-        });
-    }
-    return stack;
-}
+(runtime as unknown as { grpcClientOptions: Record<string, unknown> }).grpcClientOptions["grpc.use_local_subchannel_pool"] = 1;
