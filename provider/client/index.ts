@@ -62,6 +62,16 @@ export interface BuildObject {
     version_info?: { semantic_version?: string };
 }
 
+export interface CallOptions {
+    /** The algorithm's own time limit (the API's `timeout`, default 300 s). */
+    timeoutSeconds?: number;
+    /**
+     * Whether the call may be sent again after a 5xx or a dropped connection. A call is not repeated by default:
+     * the algorithm may have run. Tests are, as a retried `up` runs them again anyway.
+     */
+    repeatable?: boolean;
+}
+
 /** The owner in a reported data URI (`data://alice/...`), unless it is missing or still `.my`. */
 function ownerOf(uri: unknown): string | undefined {
     const owner = typeof uri === "string" ? /^data:\/\/([^/.][^/]*)/.exec(uri)?.[1] : undefined;
@@ -367,14 +377,15 @@ export class AlgorithmiaClient {
     }
 
     /** Calls an algorithm (`owner/name[/version]`) with JSON input; answers the reply body. */
-    async callAlgorithm(algoUri: string, input: unknown, timeoutSeconds = 300): Promise<HttpResponse["body"]> {
+    async callAlgorithm(algoUri: string, input: unknown, options: CallOptions = {}): Promise<HttpResponse["body"]> {
+        const timeoutSeconds = options.timeoutSeconds ?? 300;
         const path = "/v1/algo/" + algoUri.replace(/^algo:\/\//, "").split("/").map(encodeURIComponent).join("/");
         const res = await this.http.request({
             method: "POST",
             path,
             query: { timeout: timeoutSeconds },
             json: input,
-            idempotent: false,
+            idempotent: options.repeatable ?? false,
             timeoutMs: (timeoutSeconds + 30) * 1000,
         });
         return res.body;

@@ -99,7 +99,7 @@ const show = (value: unknown) => JSON.stringify(value) ?? "undefined";
 async function runTests(client: AlgorithmiaClient, algorithm: string, gitHash: string, tests: AlgorithmTest[]): Promise<number> {
     let passed = 0;
     for (const [index, testCase] of tests.entries()) {
-        const reply = await client.callAlgorithm(`${algorithm}/${gitHash}`, testCase.input);
+        const reply = await client.callAlgorithm(`${algorithm}/${gitHash}`, testCase.input, { repeatable: true });
         const error = reply?.error ? String(reply.error.message ?? show(reply.error)) : undefined;
         const name = testName(testCase, index);
         const refuse = (why: string) => {

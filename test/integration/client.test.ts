@@ -4,7 +4,8 @@
 import * as assert from "assert";
 import { Readable } from "stream";
 import { AlgorithmiaApiError, AlgorithmiaClient } from "../../provider/client";
-import { ALICE, TestServer, startTestServer } from "../helpers/server";
+import { ALICE, TestServer, call, startTestServer } from "../helpers/server";
+import { WIRE_SETTINGS } from "../helpers/algorithmTestBed";
 
 describe("provider client (algorithmia-local with faults)", function () {
     this.timeout(60_000);
@@ -55,6 +56,18 @@ describe("provider client (algorithmia-local with faults)", function () {
         await assert.rejects(client.callAlgorithm("alice/nothing", {}), /POST \/v1\/algo\/alice\/nothing returned 500/);
         // Counted by route pattern: the execution area (server-git) serves /v1/algo/:owner/:algo.
         assert.strictEqual(routeCount("POST /v1/algo/:owner/:algo"), 1);
+    });
+
+    it("sends a repeatable call (a version's test) again after a 503 and a dropped connection", async () => {
+        await client.createAlgorithm("alice", { name: "Greeter", details: { label: "Greeter" }, settings: WIRE_SETTINGS });
+        const compiled = await call(server, "POST", "/v1/algorithms/alice/Greeter/compile", { key: ALICE.key, json: {} });
+        const gitHash = compiled.json.version_info.git_hash;
+        server.faults.set("POST /v1/algo/*=error:0.5,status:503,drop:0.5,max:2; seed=7");
+        const reply = await client.callAlgorithm(`alice/Greeter/${gitHash}`, "again", { repeatable: true });
+        assert.strictEqual(reply.result, "hello again");
+        assert.strictEqual(routeCount("POST /v1/algo/:owner/:algo/:version"), 3, "two faults, then the call");
+        const { error, drop } = server.faults.counts().injected;
+        assert.strictEqual(error + drop, 2, "both faults were injected");
     });
 
     it("gives up after maxAttempts with the last status", async () => {
