@@ -1,15 +1,12 @@
-// What the Algorithm and AlgorithmVersion suites share: algorithmia-local, an engine sandbox, a client for alice
-// and a scratch directory for the suite; source directories copied from a fixture algorithm
-// (test/fixtures/algorithms/<fixture>), renamed for the algorithm they will be (the server imports
+// What the Algorithm and AlgorithmVersion suites share: their algorithms' settings, source directories copied from
+// a fixture algorithm (test/fixtures/algorithms/<fixture>), renamed for the algorithm they will be (the server imports
 // src/<algorithm name>.py) and edited with plain file writes, as a user changes their code.
 import * as assert from "assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { AlgorithmiaClient } from "../../provider/client";
-import { PulumiSandbox, repoRoot } from "./pulumi";
-import { ALICE, startTestServer, TestServer } from "./server";
+import { repoRoot } from "./pulumi";
+import { ALICE } from "./server";
 
 export const SETTINGS = {
     language: "python3-1",
@@ -24,31 +21,6 @@ export const SETTINGS = {
 export const WIRE_SETTINGS = {
     language: "python3-1", environment: "cpu", license: "apl", source_visibility: "closed", network_access: "isolated", pipeline_enabled: false,
 };
-
-export interface AlgorithmTestBed {
-    server: TestServer;
-    sandbox: PulumiSandbox;
-    /** Alice's client. */
-    client: AlgorithmiaClient;
-    root: string;
-}
-
-/** Registers the suite's before/after hooks; the fields are set once `before` has run. */
-export function algorithmTestBed(): AlgorithmTestBed {
-    const bed = {} as AlgorithmTestBed;
-    before(async () => {
-        bed.server = await startTestServer();
-        bed.sandbox = await PulumiSandbox.create();
-        bed.client = new AlgorithmiaClient({ apiAddress: bed.server.url, apiKey: ALICE.key });
-        bed.root = fs.mkdtempSync(path.join(os.tmpdir(), "algorithm-suite-"));
-    });
-    after(async () => {
-        await bed.sandbox?.dispose();
-        await bed.server?.dispose();
-        if (bed.root) fs.rmSync(bed.root, { recursive: true, force: true });
-    });
-    return bed;
-}
 
 /** Alice's key as a secret in the stack's config, as a user would set it. */
 export async function configureKey(stack: Stack): Promise<void> {

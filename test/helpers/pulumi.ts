@@ -116,6 +116,8 @@ export class PulumiSandbox {
             }
         };
         walk(this.stateDir);
+        // A search of nothing would find no key: an empty backend is the caller's mistake.
+        if (!texts.some((text) => text.includes('"checkpoint"'))) throw new Error(`no stack state under ${this.stateDir}`);
         return texts.join("\n");
     }
 

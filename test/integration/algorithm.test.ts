@@ -11,13 +11,14 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmArgs, DataCollection, ModelFile } from "../../provider";
 import { sourceSha256 } from "../../provider/resources/algorithmSource";
 import {
-    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
+    configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
 } from "../helpers/algorithmTestBed";
+import { testBed } from "../helpers/testBed";
 import { clone, commit, gitOk } from "../helpers/git";
 import { ALICE } from "../helpers/server";
 
 describe("Algorithm (engine + algorithmia-local + git)", function () {
-    const bed = algorithmTestBed();
+    const bed = testBed();
     let stack: Stack;
     let args: AlgorithmArgs;
 

@@ -8,8 +8,9 @@ import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } 
 import { AlgorithmiaClient } from "../../provider/client";
 import { sourceTree } from "../../provider/resources/algorithmSource";
 import {
-    algorithmTestBed, configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
+    configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
 } from "../helpers/algorithmTestBed";
+import { testBed } from "../helpers/testBed";
 import { BOB } from "../helpers/server";
 
 interface Program {
@@ -29,7 +30,7 @@ const TESTS: AlgorithmTest[] = [
 ];
 
 describe("AlgorithmVersion (engine + algorithmia-local)", function () {
-    const bed = algorithmTestBed();
+    const bed = testBed();
     let stack: Stack;
     let program: Program;
 

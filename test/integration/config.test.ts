@@ -1,45 +1,20 @@
 // Where the provider's connection comes from (design.md §3), and that the API key never leaks: not into the state
 // file (the serialized provider included), not into the engine's output, not into error messages.
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, ModelFile } from "../../provider";
-import { ALICE, BOB, TestServer, call, startTestServer } from "../helpers/server";
-import { PulumiSandbox } from "../helpers/pulumi";
+import { ALICE, BOB, call } from "../helpers/server";
+import { testBed } from "../helpers/testBed";
 
 describe("provider configuration and secrets (engine + algorithmia-local)", function () {
     this.timeout(300_000);
-    let server: TestServer;
-    let sandbox: PulumiSandbox;
+    const bed = testBed();
 
-    before(async () => {
-        server = await startTestServer();
-        sandbox = await PulumiSandbox.create();
-    });
-    after(async () => {
-        await sandbox?.dispose();
-        await server?.dispose();
-    });
-
-    /** Every state file of the sandbox's file backend, concatenated (current and backups). */
-    const allState = () => {
-        const files: string[] = [];
-        const walk = (dir: string) => {
-            for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-                const full = path.join(dir, entry.name);
-                if (entry.isDirectory()) walk(full);
-                else files.push(full);
-            }
-        };
-        walk(sandbox.stateDir);
-        assert.ok(files.some((f) => f.endsWith(".json")), "the backend holds state files");
-        return files.map((f) => fs.readFileSync(f, "utf8")).join("\n");
-    };
+    const allState = () => bed.sandbox.storedState();
 
     const collectionExists = async (owner: string, name: string) =>
-        (await call(server, "GET", `/v1/connector/data/${owner}/${name}`, { key: ALICE.key })).status === 200;
+        (await call(bed.server, "GET", `/v1/connector/data/${owner}/${name}`, { key: ALICE.key })).status === 200;
 
     describe("with the key as a secret in stack config", () => {
         let stack: Stack;
@@ -47,14 +22,14 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
         const onOutput = (text: string) => (output += text);
 
         before(async () => {
-            stack = await sandbox.inlineStack("config", "secret-key", async () => {
+            stack = await bed.sandbox.inlineStack("config", "secret-key", async () => {
                 const collection = new DataCollection("models", { name: "secret_models", forceDestroy: true });
                 const model = new ModelFile("model", { collection: collection.dataUri, name: "m.bin", source: new pulumi.asset.StringAsset("bytes") });
                 return { dataUri: model.dataUri };
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
             // The address from stack config, as no resource sets `apiAddress`.
-            await stack.setConfig("algorithmia:apiAddress", { value: server.url });
+            await stack.setConfig("algorithmia:apiAddress", { value: bed.server.url });
         });
 
         it("runs up, preview, refresh and destroy, and the key is never in the state or the output", async () => {
@@ -75,8 +50,8 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
     describe("with a key the server rejects", () => {
         it("fails with the method, route and status, and without the key", async () => {
             const badKey = "simThisKeyIsNotKnown000000000000";
-            const stack = await sandbox.inlineStack("config", "bad-key", async () => {
-                new DataCollection("models", { name: "bad_key_models", apiAddress: server.url });
+            const stack = await bed.sandbox.inlineStack("config", "bad-key", async () => {
+                new DataCollection("models", { name: "bad_key_models", apiAddress: bed.server.url });
             });
             await stack.setConfig("algorithmia:apiKey", { value: badKey, secret: true });
             let output = "";
@@ -94,7 +69,7 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
         let stack: Stack;
 
         before(async () => {
-            stack = await sandbox.inlineStack("config", "env", async () => {
+            stack = await bed.sandbox.inlineStack("config", "env", async () => {
                 new DataCollection("models", { name: "env_models" });
             });
         });
@@ -105,11 +80,11 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
 
         it("reads ALGORITHMIA_API and ALGORITHMIA_API_KEY, stack config winning over them", async () => {
             const env = stack.workspace as unknown as { envVars: Record<string, string> };
-            env.envVars.ALGORITHMIA_API = server.url;
+            env.envVars.ALGORITHMIA_API = bed.server.url;
             env.envVars.ALGORITHMIA_API_KEY = BOB.key;
             try {
                 await stack.up();
-                assert.strictEqual((await call(server, "GET", "/v1/connector/data/bob/env_models", { key: BOB.key })).status, 200);
+                assert.strictEqual((await call(bed.server, "GET", "/v1/connector/data/bob/env_models", { key: BOB.key })).status, 200);
                 await stack.destroy();
 
                 // Stack config beats the environment: the collection now goes to alice.

@@ -6,8 +6,8 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, DataCollectionArgs } from "../../provider";
-import { ALICE, TestServer, call, startTestServer } from "../helpers/server";
-import { PulumiSandbox } from "../helpers/pulumi";
+import { ALICE, call } from "../helpers/server";
+import { testBed } from "../helpers/testBed";
 import { killDynamicProviders } from "../helpers/algorithmTestBed";
 
 /**
@@ -40,22 +40,12 @@ async function holdingProxy(target: string, heldPath: string, landed: () => void
 
 describe("DataCollection (engine + algorithmia-local)", function () {
     this.timeout(300_000);
-    let server: TestServer;
-    let sandbox: PulumiSandbox;
-
-    before(async () => {
-        server = await startTestServer();
-        sandbox = await PulumiSandbox.create();
-    });
-    after(async () => {
-        await sandbox?.dispose();
-        await server?.dispose();
-    });
+    const bed = testBed();
 
     /** A stack holding one collection whose args the test changes between runs. */
     async function collectionStack(stackName: string, args: () => Partial<DataCollectionArgs>): Promise<Stack> {
-        const stack = await sandbox.inlineStack("data-collection", stackName, async () => {
-            const collection = new DataCollection("models", { name: "models", apiAddress: server.url, ...args() });
+        const stack = await bed.sandbox.inlineStack("data-collection", stackName, async () => {
+            const collection = new DataCollection("models", { name: "models", apiAddress: bed.server.url, ...args() });
             return { dataUri: collection.dataUri, owner: collection.owner, readAcl: collection.readAcl };
         });
         await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
@@ -63,7 +53,7 @@ describe("DataCollection (engine + algorithmia-local)", function () {
     }
 
     const getAcl = async (owner: string, name: string) => {
-        const res = await call(server, "GET", `/v1/connector/data/${owner}/${name}?acl=true`, { key: ALICE.key });
+        const res = await call(bed.server, "GET", `/v1/connector/data/${owner}/${name}?acl=true`, { key: ALICE.key });
         return res.status === 404 ? undefined : res.json.acl.read;
     };
 
@@ -111,7 +101,7 @@ describe("DataCollection (engine + algorithmia-local)", function () {
         });
 
         it("sees an out-of-band ACL change on refresh and converges on the next up", async () => {
-            await call(server, "PATCH", "/v1/connector/data/alice/models_v2", { key: ALICE.key, json: { acl: { read: [] } } });
+            await call(bed.server, "PATCH", "/v1/connector/data/alice/models_v2", { key: ALICE.key, json: { acl: { read: [] } } });
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.update, 1);
             const preview = await stack.preview();
@@ -122,7 +112,7 @@ describe("DataCollection (engine + algorithmia-local)", function () {
         });
 
         it("reads a collection deleted out of band as gone, and re-creates it", async () => {
-            await call(server, "DELETE", "/v1/connector/data/alice/models_v2?force=true", { key: ALICE.key });
+            await call(bed.server, "DELETE", "/v1/connector/data/alice/models_v2?force=true", { key: ALICE.key });
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.delete, 1);
             const up = await stack.up();
@@ -131,7 +121,7 @@ describe("DataCollection (engine + algorithmia-local)", function () {
         });
 
         it("refuses to delete a non-empty collection unless forceDestroy", async () => {
-            await call(server, "PUT", "/v1/connector/data/alice/models_v2/weights.bin", { key: ALICE.key, body: "0123" });
+            await call(bed.server, "PUT", "/v1/connector/data/alice/models_v2/weights.bin", { key: ALICE.key, body: "0123" });
             await assert.rejects(stack.destroy(), /still holds 1 file.*forceDestroy: true/s);
             assert.ok(await getAcl("alice", "models_v2"), "nothing was deleted");
 
@@ -145,7 +135,7 @@ describe("DataCollection (engine + algorithmia-local)", function () {
 
     describe("adopt and owners", () => {
         it("fails clearly when the collection exists, and adopts it with adopt: true", async () => {
-            await call(server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "existing", acl: { read: [] } } });
+            await call(bed.server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "existing", acl: { read: [] } } });
             let args: Partial<DataCollectionArgs> = { name: "existing", readAcl: "public" };
             const stack = await collectionStack("adopt", () => args);
             await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
@@ -153,9 +143,9 @@ describe("DataCollection (engine + algorithmia-local)", function () {
             // Adopting without an owner asks who the key is by reading the root listing: the ACL's PATCH is the
             // only write (no scratch collection created and deleted to learn the owner).
             args = { name: "existing", readAcl: "public", adopt: true };
-            server.faults.resetCounts();
+            bed.server.faults.resetCounts();
             const up = await stack.up();
-            const counts = server.faults.counts();
+            const counts = bed.server.faults.counts();
             assert.deepStrictEqual({ writes: counts.writes, patches: counts.routes["PATCH /v1/connector/*"] }, { writes: 1, patches: 1 });
             assert.strictEqual(up.outputs.dataUri.value, "data://alice/existing");
             assert.deepStrictEqual(await getAcl("alice", "existing"), ["user://*"]);
@@ -167,7 +157,7 @@ describe("DataCollection (engine + algorithmia-local)", function () {
         it("takes over the leftover of a create whose POST landed before the provider was killed, and nothing else", async () => {
             let landed!: () => void;
             const posted = new Promise<void>((resolve) => (landed = resolve));
-            const proxy = await holdingProxy(server.url, "/v1/connector/data/.my", landed);
+            const proxy = await holdingProxy(bed.server.url, "/v1/connector/data/.my", landed);
             let apiAddress = proxy.url;
             let args: Partial<DataCollectionArgs> = { name: "interrupted", readAcl: "private" };
             const stack = await collectionStack("interrupted", () => ({ ...args, apiAddress }));
@@ -183,7 +173,7 @@ describe("DataCollection (engine + algorithmia-local)", function () {
             assert.deepStrictEqual((await stack.exportStack()).deployment.resources?.filter((r: { type: string }) => r.type.includes("DataCollection")) ?? [], [],
                 "the state does not know the collection");
 
-            apiAddress = server.url;
+            apiAddress = bed.server.url;
             let output = "";
             const up = await stack.up({ onOutput: (text) => (output += text) });
             assert.deepStrictEqual(up.summary.resourceChanges, { create: 1, same: 1 });
@@ -193,14 +183,14 @@ describe("DataCollection (engine + algorithmia-local)", function () {
             await stack.destroy();
 
             // A collection that holds a file, or has another ACL, may be someone's data: it needs adopt: true.
-            await call(server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "interrupted", acl: { read: [] } } });
-            await call(server, "PUT", "/v1/connector/data/alice/interrupted/data.csv", { key: ALICE.key, body: "a,b" });
+            await call(bed.server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "interrupted", acl: { read: [] } } });
+            await call(bed.server, "PUT", "/v1/connector/data/alice/interrupted/data.csv", { key: ALICE.key, body: "a,b" });
             await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
-            await call(server, "DELETE", "/v1/connector/data/alice/interrupted/data.csv", { key: ALICE.key });
+            await call(bed.server, "DELETE", "/v1/connector/data/alice/interrupted/data.csv", { key: ALICE.key });
             args = { name: "interrupted", readAcl: "public" };
             await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
             assert.deepStrictEqual(await getAcl("alice", "interrupted"), [], "untouched");
-            await call(server, "DELETE", "/v1/connector/data/alice/interrupted", { key: ALICE.key });
+            await call(bed.server, "DELETE", "/v1/connector/data/alice/interrupted", { key: ALICE.key });
         });
 
         it("creates in an organization the key's user belongs to, and replaces on an owner change", async () => {

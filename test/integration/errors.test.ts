@@ -4,7 +4,8 @@
 import * as assert from "assert";
 import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmVersion, DataCollection } from "../../provider";
-import { algorithmTestBed, configureKey, SETTINGS, setGreeting, sourceDirectory } from "../helpers/algorithmTestBed";
+import { configureKey, SETTINGS, setGreeting, sourceDirectory } from "../helpers/algorithmTestBed";
+import { testBed } from "../helpers/testBed";
 import { ALICE, BOB, call } from "../helpers/server";
 
 /** Runs `step`, which must fail; answers everything the user saw: the error message and the engine's output. */
@@ -25,7 +26,7 @@ function assertReadable(seen: string): void {
 }
 
 describe("Provider errors (engine + algorithmia-local)", function () {
-    const bed = algorithmTestBed();
+    const bed = testBed();
 
     async function stackFor(stackName: string, program: () => void): Promise<Stack> {
         const stack = await bed.sandbox.inlineStack("provider-errors", stackName, async () => program());

@@ -10,8 +10,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, ModelFile, ModelFileArgs } from "../../provider";
-import { ALICE, TestServer, call, startTestServer } from "../helpers/server";
-import { PulumiSandbox } from "../helpers/pulumi";
+import { ALICE, call } from "../helpers/server";
+import { testBed } from "../helpers/testBed";
 
 /** Kills (SIGKILL) the `pulumi` process this test process started for `stackName`, with its plugins. */
 function killEngine(stackName: string) {
@@ -35,25 +35,13 @@ const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(dat
 
 describe("ModelFile (engine + algorithmia-local)", function () {
     this.timeout(300_000);
-    let server: TestServer;
-    let sandbox: PulumiSandbox;
-    let workDir: string;
-
-    before(async () => {
-        server = await startTestServer();
-        sandbox = await PulumiSandbox.create();
-        workDir = fs.mkdtempSync(path.join(sandbox.root, "models-"));
-    });
-    after(async () => {
-        await sandbox?.dispose();
-        await server?.dispose();
-    });
+    const bed = testBed();
 
     /** A stack with one collection `collectionName` and one model file whose args the test changes between runs. */
     async function modelStack(stackName: string, collectionName: string, args: () => Partial<ModelFileArgs>): Promise<Stack> {
-        const stack = await sandbox.inlineStack("model-file", stackName, async () => {
-            const collection = new DataCollection("models", { name: collectionName, forceDestroy: true, apiAddress: server.url });
-            const model = new ModelFile("model", { collection: collection.dataUri, name: "model.pkl", source: "", apiAddress: server.url, ...args() });
+        const stack = await bed.sandbox.inlineStack("model-file", stackName, async () => {
+            const collection = new DataCollection("models", { name: collectionName, forceDestroy: true, apiAddress: bed.server.url });
+            const model = new ModelFile("model", { collection: collection.dataUri, name: "model.pkl", source: "", apiAddress: bed.server.url, ...args() });
             return { dataUri: model.dataUri, sha256: model.sha256, size: model.size };
         });
         await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
@@ -61,14 +49,14 @@ describe("ModelFile (engine + algorithmia-local)", function () {
     }
 
     const remote = async (uri: string) => {
-        const res = await call(server, "GET", "/v1/connector/data/" + uri.replace("data://", ""), { key: ALICE.key });
+        const res = await call(bed.server, "GET", "/v1/connector/data/" + uri.replace("data://", ""), { key: ALICE.key });
         return res.status === 404 ? undefined : res.text;
     };
     /** Requests the server saw while `run` ran. */
     const counting = async (run: () => Promise<unknown>) => {
-        server.faults.resetCounts();
+        bed.server.faults.resetCounts();
         await run();
-        return server.faults.counts();
+        return bed.server.faults.counts();
     };
     const uploads = (counts: { routes: Record<string, number> }) =>
         Object.entries(counts.routes).filter(([route]) => route.startsWith("PUT ")).reduce((n, [, count]) => n + count, 0);
@@ -79,7 +67,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         let args: Partial<ModelFileArgs>;
 
         before(async () => {
-            file = path.join(workDir, "model-v1.pkl");
+            file = path.join(bed.root, "model-v1.pkl");
             fs.writeFileSync(file, "weights v1");
             args = { source: file };
             stack = await modelStack("lifecycle", "lifecycle", () => args);
@@ -161,7 +149,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         });
 
         it("sees a remote size change on refresh and uploads its own content again", async () => {
-            await call(server, "PUT", "/v1/connector/data/alice/lifecycle/model_v3.pkl", { key: ALICE.key, body: "tampered" });
+            await call(bed.server, "PUT", "/v1/connector/data/alice/lifecycle/model_v3.pkl", { key: ALICE.key, body: "tampered" });
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.update, 1);
             const state = await stack.exportStack();
@@ -174,7 +162,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         });
 
         it("reads a remotely deleted file as gone and uploads it again", async () => {
-            await call(server, "DELETE", "/v1/connector/data/alice/lifecycle/model_v3.pkl", { key: ALICE.key });
+            await call(bed.server, "DELETE", "/v1/connector/data/alice/lifecycle/model_v3.pkl", { key: ALICE.key });
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.delete, 1);
             const up = await stack.up();
@@ -183,7 +171,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         });
 
         it("uploads a 48 MiB file by streaming, byte for byte", async () => {
-            const big = path.join(workDir, "big.bin");
+            const big = path.join(bed.root, "big.bin");
             const chunk = crypto.randomBytes(1024 * 1024);
             const out = fs.openSync(big, "w");
             for (let i = 0; i < 48; i++) fs.writeSync(out, chunk.map((b) => (b + i) & 0xff));
@@ -194,7 +182,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(uploads(counts), 1);
             assert.strictEqual((await stack.outputs()).sha256.value, expected);
             assert.strictEqual((await stack.outputs()).size.value, 48 * 1024 * 1024);
-            const res = await fetch(`${server.url}/v1/connector/data/alice/lifecycle/model_v3.pkl`, { headers: { authorization: `Simple ${ALICE.key}` } });
+            const res = await fetch(`${bed.server.url}/v1/connector/data/alice/lifecycle/model_v3.pkl`, { headers: { authorization: `Simple ${ALICE.key}` } });
             assert.strictEqual(crypto.createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex"), expected);
             await stack.preview({ expectNoChanges: true });
         });
@@ -207,14 +195,14 @@ describe("ModelFile (engine + algorithmia-local)", function () {
 
     describe("existing files", () => {
         before(async () => {
-            await call(server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "existing" } });
+            await call(bed.server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "existing" } });
         });
 
         it("refuses a file that exists with other content, and overwrites it with adopt: true", async () => {
-            await call(server, "PUT", "/v1/connector/data/alice/existing/model.pkl", { key: ALICE.key, body: "someone else's" });
+            await call(bed.server, "PUT", "/v1/connector/data/alice/existing/model.pkl", { key: ALICE.key, body: "someone else's" });
             let args: Partial<ModelFileArgs> = { source: new pulumi.asset.StringAsset("ours") };
-            const stack = await sandbox.inlineStack("model-file", "adopt", async () => {
-                new ModelFile("model", { collection: "data://alice/existing", name: "model.pkl", source: "", apiAddress: server.url, ...args });
+            const stack = await bed.sandbox.inlineStack("model-file", "adopt", async () => {
+                new ModelFile("model", { collection: "data://alice/existing", name: "model.pkl", source: "", apiAddress: bed.server.url, ...args });
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
             await assert.rejects(stack.up(), /already exists with other content: set `adopt: true`/);
@@ -231,27 +219,27 @@ describe("ModelFile (engine + algorithmia-local)", function () {
 
     describe("failures", () => {
         it("fails at preview when the source file does not exist, naming source", async () => {
-            const stack = await modelStack("missing", "missing", () => ({ source: path.join(workDir, "nope.pkl") }));
+            const stack = await modelStack("missing", "missing", () => ({ source: path.join(bed.root, "nope.pkl") }));
             await assert.rejects(stack.preview(), /property source .*has a problem: source: cannot read .*nope\.pkl: ENOENT/);
         });
 
         it("fails at preview on a collection that is not a data URI, naming collection", async () => {
-            const stack = await sandbox.inlineStack("model-file", "bad-uri", async () => {
-                new ModelFile("model", { collection: "s3://bucket", name: "m.pkl", source: new pulumi.asset.StringAsset("x"), apiAddress: server.url });
+            const stack = await bed.sandbox.inlineStack("model-file", "bad-uri", async () => {
+                new ModelFile("model", { collection: "s3://bucket", name: "m.pkl", source: new pulumi.asset.StringAsset("x"), apiAddress: bed.server.url });
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
             await assert.rejects(stack.preview(), /property collection .*has a problem: collection: must be a collection's data URI/);
         });
 
         it("converges on the next up after an up whose uploads all failed", async () => {
-            const file = path.join(workDir, "flaky.pkl");
+            const file = path.join(bed.root, "flaky.pkl");
             fs.writeFileSync(file, "flaky weights");
             const stack = await modelStack("flaky", "flaky", () => ({ source: file }));
-            server.faults.set("PUT /v1/connector/data/alice/flaky/*=drop:1");
+            bed.server.faults.set("PUT /v1/connector/data/alice/flaky/*=drop:1");
             try {
                 await assert.rejects(stack.up(), /PUT \/v1\/connector\/data\/alice\/flaky\/model\.pkl failed/);
             } finally {
-                server.faults.clear();
+                bed.server.faults.clear();
             }
             assert.strictEqual(await remote("data://alice/flaky/model.pkl"), undefined);
             const counts = await counting(() => stack.up());
@@ -261,22 +249,22 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         });
 
         it("converges on the next up after the engine is killed in the middle of an upload", async () => {
-            const file = path.join(workDir, "killed.pkl");
+            const file = path.join(bed.root, "killed.pkl");
             fs.writeFileSync(file, "weights that were being uploaded");
             const stack = await modelStack("killed", "killed", () => ({ source: file }));
-            server.faults.set("PUT /v1/connector/data/alice/killed/*=latency:5s");
-            server.faults.resetCounts();
+            bed.server.faults.set("PUT /v1/connector/data/alice/killed/*=latency:5s");
+            bed.server.faults.resetCounts();
             const interrupted = stack.up().then(() => assert.fail("the up was killed"), (err) => err);
             try {
                 // Wait for the upload to reach the server (it then waits 5 s before storing anything).
-                for (let i = 0; uploads(server.faults.counts()) === 0; i++) {
+                for (let i = 0; uploads(bed.server.faults.counts()) === 0; i++) {
                     assert.ok(i < 600, "the upload reached the server");
                     await new Promise((resolve) => setTimeout(resolve, 100));
                 }
                 killEngine("killed");
                 await interrupted;
             } finally {
-                server.faults.clear();
+                bed.server.faults.clear();
             }
             // What a user does after a crash: remove the dead engine's lock, then run `up` again.
             await stack.cancel();

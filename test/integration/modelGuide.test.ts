@@ -4,7 +4,6 @@
 // script produces.
 import * as assert from "assert";
 import { execFileSync } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { callAlgorithm } from "../../examples/model-guide/call";
