@@ -13,7 +13,7 @@ import {
     snapshotOf, VersionSnapshot,
 } from "./algorithms";
 import { entryFile, familyOf } from "./environments";
-import { ApiError, ErrorCode, invalidRequest } from "./errors";
+import { ApiError, ErrorCode, invalidRequest, notAuthorized } from "./errors";
 import type { ServerContext } from "./index";
 import type { PushEvent } from "./git";
 import { pageRequest, toPage } from "./paging";
@@ -330,8 +330,9 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
         // A git hash (any build of it, so failed builds show their output, §3.3.8) or a semantic version.
         const build = store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND (commit_sha = ? OR semantic_version = ?)
             ORDER BY seq DESC LIMIT 1`).get(algo.id, version.toLowerCase(), version) as Build | undefined;
-        const visible = build && (owns || snapshotOf(build)?.settings.algorithm_callability === "public" && build.semantic_version);
-        if (!visible) throw new ApiError(404, `No version ${version} of ${algo.owner}/${algo.name}`, ErrorCode.VersionDoesNotExist);
+        if (!build) throw new ApiError(404, `No version ${version} of ${algo.owner}/${algo.name}`, ErrorCode.VersionDoesNotExist);
+        // Others see public published versions only; for the rest they lack the right, as when calling them (§1).
+        if (!owns && !(snapshotOf(build)?.settings.algorithm_callability === "public" && build.semantic_version)) throw notAuthorized();
         return algorithmObject(ctx, algo, build);
     };
     for (const route of both("/versions/:version")) app.get(route, getVersion);

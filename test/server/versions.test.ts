@@ -306,12 +306,12 @@ describe("algorithmia-local: builds and versions", function () {
             expectError(await alice("GET", `/v1/algorithms/alice/rules/versions/${"0".repeat(40)}`), 404, 1014);
         });
 
-        it("shows others a public algorithm and only its public versions", async () => {
+        it("shows others a public algorithm and only its public versions (403 for the others)", async () => {
             assert.strictEqual((await bob("GET", "/v1/algorithms/alice/rules")).status, 200);
             const list = await bob("GET", "/v1/algorithms/alice/rules/versions");
             assert.deepStrictEqual(list.json.results.map((v: any) => v.version_info.semantic_version), ["1.1.0", "1.0.0"]);
             const privateHash = (await alice("GET", "/v1/algorithms/alice/rules/versions?published=true&callable=false")).json.results[0].version_info.git_hash;
-            expectError(await bob("GET", `/v1/algorithms/alice/rules/versions/${privateHash}`), 404, 1014);
+            expectError(await bob("GET", `/v1/algorithms/alice/rules/versions/${privateHash}`), 403, 2001);
             expectError(await bob("GET", "/v1/algorithms/alice/rules/builds"), 403, 2001);
             expectError(await bob("PUT", "/v1/algorithms/alice/rules", {}), 403, 2001);
             assert.deepStrictEqual((await bob("GET", "/v1/users/alice/algorithms")).json.map((a: any) => a.algoname), ["rules"]);
