@@ -255,11 +255,12 @@ export class AlgorithmiaClient {
     }
 
     /** Asks for a build of `commitSha` (a push normally starts one by itself). */
-    async compile(owner: string, name: string, commitSha: string): Promise<AlgorithmObject> {
+    async compile(owner: string, name: string, commitSha: string, timeoutMs?: number): Promise<AlgorithmObject> {
         return (await this.http.request({
             method: "POST",
             path: algoRoute(owner, name, "compile"),
             json: { commitSha },
+            timeoutMs,
             afterFailure: async () => {
                 const build = await this.findBuild(owner, name, commitSha);
                 return build ? { status: 200, headers: new Headers(), body: { build } } : undefined;
@@ -290,7 +291,10 @@ export class AlgorithmiaClient {
             } else {
                 build = await this.findBuild(owner, name, commitSha);
                 if (!build && Date.now() >= appearBy) {
-                    await this.compile(owner, name, commitSha);
+                    // The server builds while it answers: wait no longer than the deadline (then the loop says so).
+                    await this.compile(owner, name, commitSha, Math.max(1_000, deadline - Date.now())).catch((err) => {
+                        if (Date.now() < deadline) throw err;
+                    });
                     build = await this.findBuild(owner, name, commitSha);
                 }
             }

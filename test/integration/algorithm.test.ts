@@ -326,6 +326,28 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         await s.destroy();
     });
 
+    it("keeps to buildTimeoutSeconds when it compiles a lost push itself and that build is slow", async () => {
+        let current: AlgorithmArgs = {
+            ...args, name: "LostSlow", settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "LostSlow"), buildTimeoutSeconds: 4,
+        };
+        const s = await stackFor("lost-slow", () => current);
+        // No build on push, and the compile the provider then asks for (the server builds while it answers) takes 15 s.
+        bed.server.faults.set("BUILD alice/LostSlow=skip:1,latency:15s");
+        try {
+            await assert.rejects(s.up(), /did not finish within buildTimeoutSeconds \(4\); build \S+ is still in progress/);
+            const pushed = await bed.client.sourceOnServer("alice", "LostSlow");
+            assert.strictEqual((await bed.client.findBuild("alice", "LostSlow", pushed!.commit))?.status, "in-progress",
+                "the up gave up while the compiled build was still running");
+        } finally {
+            bed.server.faults.clear();
+        }
+        current = { ...current, buildTimeoutSeconds: 120 };
+        await s.up();
+        assert.strictEqual((await bed.client.callAlgorithm(`alice/LostSlow/${(await outputValues(s)).gitHash}`, "ada")).result, "hello ada");
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+    });
+
     it("deletes the algorithm on destroy", async () => {
         const result = await stack.destroy();
         assert.deepStrictEqual(result.summary.resourceChanges, { delete: 2 });
