@@ -36,7 +36,16 @@ checkout_bin() {
   echo "$repo_bin"
 }
 
+# Entries are marked when used; one no checkout has used for 30 days (another key: other pins or an older
+# script) is removed. Checkouts that still hold its hard links keep working.
+prune_cache() {
+  touch "$(dirname "$bin")"
+  find "$cache_root/engine" -mindepth 1 -maxdepth 1 -name 'pulumi-*' ! -path "$(dirname "$bin")" -mtime +30 \
+    -exec rm -rf {} + 2>/dev/null || true
+}
+
 if [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ]; then
+  prune_cache
   checkout_bin
   exit 0
 fi
@@ -75,4 +84,5 @@ mkdir -p "$(dirname "$bin")"
 rm -rf "$bin" && mv "$tmp" "$bin"
 trap - EXIT
 "$bin/pulumi" version >&2
+prune_cache
 checkout_bin
