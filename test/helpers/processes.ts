@@ -5,19 +5,12 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import type { ServerOptions } from "../../server";
 import { engineBinDir, repoRoot } from "./pulumi";
 import { ServerProcess, spawnServer } from "./server-process";
 
-export interface LocalServerOptions {
-    dataDir?: string;
-    /** 0 picks a free port on first start; restarts keep the port. */
-    port?: number;
-    users?: { name: string; key: string }[];
-    orgs?: { name: string; members: string[] }[];
-    faults?: string;
-    /** Log every request (pino JSON lines on the process's stdout). */
-    log?: boolean;
-}
+/** The server's own options; a `port` of 0 picks a free port on first start, and restarts keep it. */
+export type LocalServerOptions = Partial<Pick<ServerOptions, "dataDir" | "port" | "users" | "orgs" | "faults" | "log">>;
 
 /** algorithmia-local in its own process (see server-process.ts), restartable on the same data directory and port. */
 export class LocalServer {
