@@ -155,6 +155,11 @@ export function snapshotOf(build: Build): VersionSnapshot | undefined {
     return build.snapshot ? JSON.parse(build.snapshot) : undefined;
 }
 
+/** A version anyone may call: published, with public callability. */
+export function isPublicVersion(build: Build): boolean {
+    return build.semantic_version != null && snapshotOf(build)?.settings.algorithm_callability === "public";
+}
+
 // --- source ---------------------------------------------------------------------------------------------------
 
 /** The starter files of an algorithm: its language's template, named for it. */

@@ -16,7 +16,7 @@
 // network and the reply's metadata.alerts says so.
 import * as crypto from "crypto";
 import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { algorithmById, algorithmByName, Algorithm, Build, isUuid, snapshotOf } from "./algorithms";
+import { algorithmById, algorithmByName, Algorithm, Build, isPublicVersion, isUuid, snapshotOf } from "./algorithms";
 import { actsFor, Caller, requireCaller } from "./auth";
 import { environmentByPackageSet, familyOf } from "./environments";
 import { ApiError, ErrorCode, invalidRequest } from "./errors";
@@ -111,8 +111,6 @@ function published(store: Store, algorithmId: string): Build[] {
         AND semantic_version IS NOT NULL ORDER BY seq DESC`).all(algorithmId) as Build[];
 }
 
-const isPublic = (build: Build) => snapshotOf(build)?.settings.algorithm_callability === "public";
-
 /**
  * §6.2: no version or `latest` is the newest public version; `x.y` / `x` (with optional `.*`) the newest public
  * one in that line; `x.y.z` that version (private ones for the owner only); `latestPrivate` the newest
@@ -123,17 +121,18 @@ function resolveVersion(store: Store, algo: Algorithm, version: string | undefin
     const path = `algo://${algo.owner}/${algo.name}`;
     const missing = (what: string) => new ApiError(404, `${path} has no ${what}`, ErrorCode.VersionDoesNotExist);
     const ownersOnly = (what: string) => new ApiError(403, `${what} of ${path} may only be called by its owner`, ErrorCode.NotAuthorized);
-    const versions = published(store, algo.id);
+    const versions = () => published(store, algo.id);
 
     if (version === undefined || version === "" || version === "latest") {
-        const found = versions.find(isPublic);
+        const found = versions().find(isPublicVersion);
         if (!found) throw missing("public published version; call a semantic version, latestPrivate or a git hash");
         return found;
     }
     if (version === "latestPrivate") {
         if (!owns) throw ownersOnly("latestPrivate");
-        if (!versions.length) throw missing("published version");
-        return versions[0];
+        const [latest] = versions();
+        if (!latest) throw missing("published version");
+        return latest;
     }
     if (HASH.test(version)) {
         if (!owns) throw ownersOnly("Git hash versions");
@@ -147,17 +146,17 @@ function resolveVersion(store: Store, algo: Algorithm, version: string | undefin
         return build;
     }
     if (/^\d+\.\d+\.\d+$/.test(version)) {
-        const found = versions.find((b) => b.semantic_version === version);
+        const found = versions().find((b) => b.semantic_version === version);
         if (!found) throw missing(`version ${version}`);
-        if (!isPublic(found) && !owns) throw ownersOnly(`The private version ${version}`);
+        if (!isPublicVersion(found) && !owns) throw ownersOnly(`The private version ${version}`);
         return found;
     }
     const partial = PARTIAL_VERSION.exec(version);
     if (partial) {
         const [, major, minor] = partial;
-        const found = versions.find((b) => {
+        const found = versions().find((b) => {
             const [x, y] = b.semantic_version!.split(".");
-            return isPublic(b) && x === major && (minor === undefined || minor === "*" || y === minor);
+            return isPublicVersion(b) && x === major && (minor === undefined || minor === "*" || y === minor);
         });
         if (!found) throw missing(`public version matching ${version} (partial versions resolve among public versions only)`);
         return found;

@@ -10,7 +10,7 @@ import { FastifyInstance, FastifyRequest } from "fastify";
 import {
     Algorithm, algorithmById, algorithmByName, algorithmObject, Build, buildObject, byIdOrAlgorithm, checkDetails, checkEnum,
     checkSettings, latestPublished, managementBodies, member, objectBody, resolveAlgorithm, saveAlgorithm, settingsObject,
-    snapshotOf, VersionSnapshot,
+    isPublicVersion, snapshotOf, VersionSnapshot,
 } from "./algorithms";
 import { entryFile, familyOf } from "./environments";
 import { ApiError, ErrorCode, invalidRequest, notAuthorized } from "./errors";
@@ -332,7 +332,7 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
             ORDER BY seq DESC LIMIT 1`).get(algo.id, version.toLowerCase(), version) as Build | undefined;
         if (!build) throw new ApiError(404, `No version ${version} of ${algo.owner}/${algo.name}`, ErrorCode.VersionDoesNotExist);
         // Others see public published versions only; for the rest they lack the right, as when calling them (§1).
-        if (!owns && !(snapshotOf(build)?.settings.algorithm_callability === "public" && build.semantic_version)) throw notAuthorized();
+        if (!owns && !isPublicVersion(build)) throw notAuthorized();
         return algorithmObject(ctx, algo, build);
     };
     for (const route of both("/versions/:version")) app.get(route, getVersion);
