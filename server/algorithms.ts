@@ -11,7 +11,7 @@ import {
     environmentById, environmentByPackageSet, familyOf, INTERNAL_SCM, LEGACY_LANGUAGES, PACKAGE_SETS,
     templateFiles,
 } from "./environments";
-import { ApiError, ErrorCode, invalidRequest, notAuthorized } from "./errors";
+import { ApiError, ErrorCode, invalidRequest, malformedJson, notAuthorized } from "./errors";
 import type { ServerContext } from "./index";
 import { Store } from "./store";
 
@@ -98,7 +98,7 @@ const SCHEMA = `
 `;
 
 export function migrateAlgorithms(store: Store): void {
-    store.migrate("algorithms", SCHEMA);
+    store.migrate(SCHEMA);
     // Data directories from before git hosting kept source in SQLite; git holds it now.
     const columns = store.db.prepare("PRAGMA table_info(algorithms)").all() as { name: string }[];
     if (columns.some((c) => c.name === "head")) store.db.exec("ALTER TABLE algorithms DROP COLUMN head");
@@ -427,7 +427,7 @@ export function managementBodies(app: FastifyInstance): void {
         try {
             done(null, JSON.parse(body));
         } catch (err) {
-            done(new ApiError(400, `Malformed JSON: ${(err as Error).message}`, ErrorCode.MalformedJson), undefined);
+            done(malformedJson((err as Error).message), undefined);
         }
     });
     app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, text, done) =>

@@ -1,6 +1,6 @@
 // `algorithmia-local --port P --data-dir D --user NAME:KEY [--user ...] [--org ORG:USER,USER] [--faults SPEC]`
 import { parseArgs } from "util";
-import { DEFAULT_USER, startServer } from "./index";
+import { DEFAULT_USER, GENERATED_KEY_FILE, startServer } from "./index";
 
 const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--user NAME:KEY]... [--org ORG:USER[,USER]]...
                         [--faults SPEC] [--log]
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     });
     if (!values.user!.length) {
         const [user] = server.users;
-        console.log(`user ${user.name}, API key ${user.key} (kept in ${values["data-dir"]}/local-user.json)`);
+        console.log(`user ${user.name}, API key ${user.key} (kept in ${values["data-dir"]}/${GENERATED_KEY_FILE})`);
     }
     console.log(`algorithmia-local listening on ${server.url}`);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { pipeline } from "stream/promises";
 import { actsFor, Caller, requireActsFor, requireCaller } from "./auth";
-import { ApiError, ErrorCode, invalidRequest, notAuthorized, notFound } from "./errors";
+import { ApiError, ErrorCode, invalidRequest, malformedJson, notAuthorized, notFound } from "./errors";
 import type { ApiArea } from "./index";
 import { Account, Store } from "./store";
 
@@ -108,7 +108,7 @@ class DataStore {
     private readonly root: string;
 
     constructor(private readonly store: Store) {
-        store.migrate("data", `
+        store.migrate(`
             CREATE TABLE IF NOT EXISTS data_collections (
                 id TEXT PRIMARY KEY,
                 owner TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
@@ -384,7 +384,7 @@ function parseJsonObject(body: string): Record<string, unknown> {
     try {
         value = JSON.parse(body);
     } catch (err) {
-        throw new ApiError(400, `Malformed JSON: ${(err as Error).message}`, ErrorCode.MalformedJson);
+        throw malformedJson((err as Error).message);
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidRequest("Expected a JSON object");
     return value as Record<string, unknown>;

@@ -52,6 +52,7 @@ export const notAuthorized = () =>
     new ApiError(403, "Caller is not authorized to perform the operation", ErrorCode.NotAuthorized);
 export const invalidRequest = (message: string) => new ApiError(400, message, ErrorCode.InvalidRequest);
 export const notFound = (message: string, code?: number) => new ApiError(404, message, code);
+export const malformedJson = (detail: string) => new ApiError(400, `Malformed JSON: ${detail}`, ErrorCode.MalformedJson);
 
 function codeForStatus(status: number): number {
     if (status === 401) return ErrorCode.NotAuthenticated;
@@ -65,7 +66,7 @@ export function errorHandler(err: FastifyError | ApiError, request: FastifyReque
     if (err instanceof ApiError) {
         apiError = err;
     } else if (err.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") {
-        apiError = new ApiError(400, `Malformed JSON: ${err.message}`, ErrorCode.MalformedJson);
+        apiError = malformedJson(err.message);
     } else if (err.statusCode && err.statusCode < 500) {
         apiError = new ApiError(err.statusCode, err.message);
     } else {

@@ -27,7 +27,8 @@ import {
     WorkerPoolOptions, networkIsolation,
 } from "./runtime/workers";
 import { secretEnvironment } from "./secrets";
-import { Store } from "./store";
+import { sha256, Store } from "./store";
+import { parseBoolean } from "./paging";
 
 export const MAX_TIMEOUT_SECONDS = 3000;
 const HASH = /^[0-9a-f]{40}$/i;
@@ -199,13 +200,12 @@ function callOptions(query: Record<string, string | undefined>): CallOptions {
             throw invalidRequest(`timeout must be a number of seconds greater than 0 and at most ${MAX_TIMEOUT_SECONDS} (got ${JSON.stringify(query.timeout)})`);
         }
     }
-    const flag = (query.stdout ?? "").toLowerCase();
-    if (!["", "true", "false", "1", "0"].includes(flag)) throw invalidRequest(`stdout must be true or false (got ${JSON.stringify(query.stdout)})`);
+    const stdout = parseBoolean(query.stdout, "stdout") ?? false;
     const output = query.output || undefined;
     if (output !== undefined && output !== "raw" && output !== "void") {
         throw invalidRequest(`output must be raw or void (got ${JSON.stringify(query.output)})`);
     }
-    return { timeoutSeconds, stdout: flag === "true" || flag === "1", output };
+    return { timeoutSeconds, stdout, output };
 }
 
 /** The input by Content-Type (§4.1): JSON (kept as text, so Python parses big numbers exactly), text or bytes. */
@@ -321,7 +321,7 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
             apiSocket: ctx.apiSocket(),
             env: (worker) => ({ ...secrets, ALGORITHMIA_API: ctx.baseUrl(), ALGORITHMIA_API_KEY: runner.mint(worker.id) }),
             // Changed secrets reach the next call through a new worker.
-            envKey: crypto.createHash("sha256").update(JSON.stringify(Object.entries(secrets).sort())).digest("hex"),
+            envKey: sha256(JSON.stringify(Object.entries(secrets).sort())),
             callId: request.id,
             context,
         });

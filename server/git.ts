@@ -16,12 +16,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { promisify } from "util";
 import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { NAME_RULE } from "./algorithms";
 import { actsFor, apiKeyFrom } from "./auth";
 import { ApiError, notAuthorized } from "./errors";
 import { Store } from "./store";
 
 const run = promisify(execFile);
-const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const BRANCH = "refs/heads/master";
 const SHA = /^[0-9a-f]{40}$/;
 
@@ -67,7 +67,7 @@ export class GitRepos extends EventEmitter {
 
     /** The repository directory; throws on names that could leave the git root. */
     dir(owner: string, algo: string): string {
-        if (!NAME.test(owner) || !NAME.test(algo)) throw new ApiError(400, `invalid repository name ${owner}/${algo}`);
+        if (!NAME_RULE.test(owner) || !NAME_RULE.test(algo)) throw new ApiError(400, `invalid repository name ${owner}/${algo}`);
         return path.join(this.root, owner.toLowerCase(), `${algo.toLowerCase()}.git`);
     }
 

@@ -69,7 +69,7 @@ export interface RunningServer {
 }
 
 export const DEFAULT_USER = "local";
-const GENERATED_KEY_FILE = "local-user.json";
+export const GENERATED_KEY_FILE = "local-user.json";
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
     const store = new Store(options.dataDir);

@@ -1,8 +1,8 @@
-// Paging of management collections (algorithmia-api.md §1.7): `?limit=&marker=`, replies
+// Query parameters of management routes. Paging (algorithmia-api.md §1.7): `?limit=&marker=`, replies
 // `{marker, next_link, results}`, newest first. The marker is an opaque keyset cursor (the sequence number of
 // the last item served), so items created while a client pages never shift or repeat entries.
 import { FastifyRequest } from "fastify";
-import { ApiError, ErrorCode } from "./errors";
+import { ApiError, ErrorCode, invalidRequest } from "./errors";
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
@@ -53,4 +53,13 @@ export function toPage<R extends { seq: number }, T>(
     url.searchParams.set("limit", String(page.limit));
     url.searchParams.set("marker", marker);
     return { marker, next_link: url.toString(), results: served.map(render) };
+}
+
+/** A boolean query parameter as clients send it (`true`/`false`, `1`/`0`, any case); empty or absent: undefined. */
+export function parseBoolean(value: string | undefined, name: string): boolean | undefined {
+    if (value === undefined || value === "") return undefined;
+    const v = value.toLowerCase();
+    if (v === "true" || v === "1") return true;
+    if (v === "false" || v === "0") return false;
+    throw invalidRequest(`${name} must be true or false (got ${JSON.stringify(value)})`);
 }

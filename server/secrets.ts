@@ -97,7 +97,7 @@ function checkFields(body: Record<string, unknown>, algorithmId: string, creatin
 
 export async function secretsApi(app: FastifyInstance, ctx: ServerContext): Promise<void> {
     const store = ctx.store;
-    store.migrate("secrets", `
+    store.migrate(`
         CREATE TABLE IF NOT EXISTS algorithm_secrets (
             id TEXT PRIMARY KEY,
             algorithm_id TEXT NOT NULL REFERENCES algorithms(id) ON DELETE CASCADE,

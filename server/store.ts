@@ -28,7 +28,7 @@ export class Store {
         this.db.pragma("journal_mode = WAL");
         this.db.pragma("synchronous = FULL");
         this.db.pragma("foreign_keys = ON");
-        this.migrate("accounts", `
+        this.migrate(`
             CREATE TABLE IF NOT EXISTS accounts (
                 name TEXT PRIMARY KEY COLLATE NOCASE,
                 kind TEXT NOT NULL CHECK (kind IN ('user', 'org')),
@@ -48,8 +48,8 @@ export class Store {
         `);
     }
 
-    /** Runs an area's idempotent schema statements once per name and process. */
-    migrate(_area: string, sql: string): void {
+    /** Creates an area's tables: idempotent statements (IF NOT EXISTS), run at every start. */
+    migrate(sql: string): void {
         this.db.exec(sql);
     }
 
@@ -97,15 +97,6 @@ export class Store {
 
     account(name: string): Account | undefined {
         return this.db.prepare("SELECT name, kind FROM accounts WHERE name = ?").get(name) as Account | undefined;
-    }
-
-    accountId(name: string): string | undefined {
-        return (this.db.prepare("SELECT id FROM accounts WHERE name = ?").get(name) as { id: string } | undefined)?.id;
-    }
-
-    users(): string[] {
-        return (this.db.prepare("SELECT name FROM accounts WHERE kind = 'user' ORDER BY name").all() as Account[])
-            .map((a) => a.name);
     }
 
     userForKey(key: string): string | undefined {

@@ -16,7 +16,7 @@ import { entryFile, familyOf } from "./environments";
 import { ApiError, ErrorCode, invalidRequest, notAuthorized } from "./errors";
 import type { ServerContext } from "./index";
 import type { PushEvent } from "./git";
-import { pageRequest, toPage } from "./paging";
+import { pageRequest, parseBoolean, toPage } from "./paging";
 import { buildPython } from "./runtime/python-build";
 import { Store } from "./store";
 
@@ -34,10 +34,10 @@ export class Builder {
 
     /**
      * Starts a build of `commitSha` of `algo`. The in-progress record is written before this returns (readers
-     * see the build while it runs); `done` settles with the finished build. A build cut short by a crash is
+     * see the build while it runs); the promise settles with the finished build. A build cut short by a crash is
      * marked failed at the next start.
      */
-    start(algo: Algorithm, commitSha: string, latencyMs = 0): { build: Build; done: Promise<Build> } {
+    start(algo: Algorithm, commitSha: string, latencyMs = 0): Promise<Build> {
         const store = this.ctx.store;
         const buildId = crypto.randomUUID();
         store.transaction(() => {
@@ -47,7 +47,7 @@ export class Builder {
         const done = this.run(algo, commitSha, buildId, latencyMs);
         this.running.add(done);
         void done.finally(() => this.running.delete(done));
-        return { build: getBuild(store, buildId)!, done };
+        return done;
     }
 
     async idle(): Promise<void> {
@@ -238,14 +238,6 @@ function publish(ctx: ServerContext, algo: Algorithm, body: Record<string, unkno
 
 // --- routes ---------------------------------------------------------------------------------------------------
 
-function parseBoolean(value: string | undefined, name: string): boolean | undefined {
-    if (value === undefined || value === "") return undefined;
-    const v = value.toLowerCase();
-    if (v === "true" || v === "1") return true;
-    if (v === "false" || v === "0") return false;
-    throw invalidRequest(`${name} must be true or false (got ${JSON.stringify(value)})`);
-}
-
 export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Promise<void> {
     const store = ctx.store;
     managementBodies(app);
@@ -268,7 +260,7 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
             .get(algo.id, event.after);
         if (built) return;
         const fault = ctx.faults.onBuild(algo.owner, algo.name, "push");
-        if (!fault.skip) builder.start(algo, event.after, fault.latencyMs).done.catch(() => undefined);
+        if (!fault.skip) builder.start(algo, event.after, fault.latencyMs).catch(() => undefined);
     };
     ctx.repos.on("push", onPush);
     app.addHook("onClose", async () => void ctx.repos.off("push", onPush));
@@ -288,7 +280,7 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
             if (!head) throw new ApiError(500, `${algo.owner}/${algo.name} has no master branch`);
             commit = head;
         }
-        const build = await builder.start(algo, commit, ctx.faults.onBuild(algo.owner, algo.name, "compile").latencyMs).done;
+        const build = await builder.start(algo, commit, ctx.faults.onBuild(algo.owner, algo.name, "compile").latencyMs);
         const current = algorithmById(store, algo.id) ?? algo;
         // The algorithm now, described through this build (a concurrent compile may have finished later).
         const reply = algorithmObject(ctx, current);
