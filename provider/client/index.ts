@@ -115,7 +115,8 @@ export class AlgorithmiaClient {
 
     /**
      * Creates a collection; `owner` may be `.my`. Answers the owner the server reports in the new collection's
-     * URI (`{"result": "data://alice/name"}`, §2.4.5), or `owner` itself when the reply has none.
+     * URI (`{"result": "data://alice/name"}`, §2.4.5), or `owner` itself when the reply has none (for `.my`: the
+     * key's user, e.g. when the reply was lost and the retry found the collection already there).
      */
     async createCollection(owner: string, name: string, acl: ReadAcl): Promise<string> {
         const res = await this.http.request({
@@ -124,7 +125,7 @@ export class AlgorithmiaClient {
             json: { name, acl: { read: ACL_TO_WIRE[acl] } },
             afterFailure: async () => ((await this.getCollection(owner, name)) ? { status: 200, headers: new Headers() } : undefined),
         });
-        return ownerOf(res.body?.result) ?? owner;
+        return ownerOf(res.body?.result) ?? (owner === ".my" ? await this.whoami() : owner);
     }
 
     /**

@@ -1,6 +1,8 @@
 // Starts algorithmia-local for a test suite in a fresh data directory, with known users, and gives a small
 // `call` helper for raw HTTP route tests (real HTTP through fetch, no injection).
 import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { RunningServer, ServerOptions, startServer } from "../../server";
@@ -92,4 +94,38 @@ export async function call(server: { url: string }, method: string, route: strin
         json = undefined;
     }
     return { status: res.status, headers: res.headers, text, json };
+}
+
+/**
+ * A loopback proxy to `target` that forwards every request, but loses the reply to `<method> <path>` once the
+ * server has given it (calling `landed`): the request took effect, the client never hears so. The reply is held
+ * forever, or with `cut` the connection is closed instead (a lost reply the client sees as a reset), once.
+ */
+export async function replyLosingProxy(target: string, method: string, path: string, options: { landed?: () => void; cut?: boolean } = {}) {
+    const upstream = new URL(target);
+    let lost = false;
+    const proxy = http.createServer((req, res) => {
+        const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+            if (req.method === method && req.url?.split("?")[0] === path && !(options.cut && lost)) {
+                lost = true;
+                answer.resume().on("end", () => {
+                    options.landed?.();
+                    if (options.cut) res.destroy();
+                });
+                return;
+            }
+            res.writeHead(answer.statusCode!, answer.headers);
+            answer.pipe(res);
+        });
+        forwarded.on("error", () => res.destroy());
+        req.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    return {
+        url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        close: () => {
+            proxy.closeAllConnections();
+            proxy.close();
+        },
+    };
 }

@@ -4,7 +4,7 @@
 import * as assert from "assert";
 import { Readable } from "stream";
 import { AlgorithmiaApiError, AlgorithmiaClient } from "../../provider/client";
-import { ALICE, TestServer, call, startTestServer } from "../helpers/server";
+import { ALICE, TestServer, call, replyLosingProxy, startTestServer } from "../helpers/server";
 import { WIRE_SETTINGS } from "../helpers/algorithmTestBed";
 
 describe("provider client (algorithmia-local with faults)", function () {
@@ -49,6 +49,17 @@ describe("provider client (algorithmia-local with faults)", function () {
         assert.strictEqual(owner, "alice");
         assert.strictEqual(routeCount("POST /v1/connector/*"), 2, "sent again");
         assert.strictEqual(routeCount("GET /v1/connector/*"), 1, "after one existence check");
+    });
+
+    it("answers the real owner when a create through .my took effect but its reply was lost", async () => {
+        const proxy = await replyLosingProxy(server.url, "POST", "/v1/connector/data/.my", { cut: true });
+        try {
+            const viaProxy = new AlgorithmiaClient({ apiAddress: proxy.url, apiKey: ALICE.key, baseDelayMs: 10, maxAttempts: 4 });
+            assert.strictEqual(await viaProxy.createCollection(".my", "lost_reply", "private"), "alice");
+        } finally {
+            proxy.close();
+        }
+        assert.strictEqual(routeCount("POST /v1/connector/*"), 1, "not sent again: the check found it");
     });
 
     it("does not repeat a POST that has no way to check whether it took effect", async () => {

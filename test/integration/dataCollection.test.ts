@@ -2,41 +2,11 @@
 // no-op preview, ACL change in place, rename → replace, drift seen by refresh, adopt, the leftover of a create
 // interrupted after its POST, forceDestroy, invalid programs failing at preview with the property named, and destroy.
 import * as assert from "assert";
-import * as http from "http";
-import { AddressInfo } from "net";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, DataCollectionArgs } from "../../provider";
-import { ALICE, call } from "../helpers/server";
+import { ALICE, call, replyLosingProxy } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
 import { killDynamicProviders } from "../helpers/algorithmTestBed";
-
-/**
- * A loopback proxy to `target` that forwards every request, but holds back the answer to `POST <heldPath>` once
- * the server has given it (calling `landed`): the request took effect, the provider never hears so.
- */
-async function holdingProxy(target: string, heldPath: string, landed: () => void) {
-    const upstream = new URL(target);
-    const proxy = http.createServer((req, res) => {
-        const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-            if (req.method === "POST" && req.url?.split("?")[0] === heldPath) {
-                answer.resume().on("end", landed);
-                return;
-            }
-            res.writeHead(answer.statusCode!, answer.headers);
-            answer.pipe(res);
-        });
-        forwarded.on("error", () => res.destroy());
-        req.pipe(forwarded);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    return {
-        url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-        close: () => {
-            proxy.closeAllConnections();
-            proxy.close();
-        },
-    };
-}
 
 describe("DataCollection (engine + algorithmia-local)", function () {
     this.timeout(300_000);
@@ -157,7 +127,7 @@ describe("DataCollection (engine + algorithmia-local)", function () {
         it("takes over the leftover of a create whose POST landed before the provider was killed, and nothing else", async () => {
             let landed!: () => void;
             const posted = new Promise<void>((resolve) => (landed = resolve));
-            const proxy = await holdingProxy(bed.server.url, "/v1/connector/data/.my", landed);
+            const proxy = await replyLosingProxy(bed.server.url, "POST", "/v1/connector/data/.my", { landed });
             let apiAddress = proxy.url;
             let args: Partial<DataCollectionArgs> = { name: "interrupted", readAcl: "private" };
             const stack = await collectionStack("interrupted", () => ({ ...args, apiAddress }));
