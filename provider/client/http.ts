@@ -93,6 +93,7 @@ export class HttpClient {
         let lastError: AlgorithmiaApiError | undefined;
         for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
             let retryAfterMs: number | undefined;
+            let mayHaveLanded = false;
             try {
                 const response = await this.once(spec);
                 if (response.status < 300 || spec.accept?.includes(response.status)) return response;
@@ -100,20 +101,18 @@ export class HttpClient {
                 if (!RETRYABLE_STATUS.includes(response.status)) throw lastError;
                 retryAfterMs = retryAfter(response.headers);
                 // A 429 was refused before doing anything; a 5xx may have done the work.
-                if (!idempotent && response.status !== 429) {
-                    const settled = await spec.afterFailure?.();
-                    if (settled) return settled;
-                    if (!spec.afterFailure) throw lastError;
-                }
+                mayHaveLanded = !idempotent && response.status !== 429;
             } catch (err) {
                 if (err instanceof AlgorithmiaApiError) throw err;
                 lastError = new AlgorithmiaApiError(spec.method, spec.path, undefined, describeFailure(err));
                 if (!isTransient(err)) throw lastError;
-                if (!idempotent) {
-                    const settled = await spec.afterFailure?.();
-                    if (settled) return settled;
-                    if (!spec.afterFailure) throw lastError;
-                }
+                mayHaveLanded = !idempotent;
+            }
+            if (mayHaveLanded) {
+                // Sent again only if the attempt provably did not take effect.
+                const settled = await spec.afterFailure?.();
+                if (settled) return settled;
+                if (!spec.afterFailure) throw lastError;
             }
             if (attempt < this.maxAttempts) await sleep(retryAfterMs ?? this.backoff(attempt));
         }
@@ -227,4 +226,4 @@ function describeFailure(err: unknown): string {
     return e.cause?.code ? `${e.message} (${e.cause.code})` : e.message ?? String(err);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
