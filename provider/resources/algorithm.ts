@@ -13,7 +13,7 @@ import { AlgorithmiaClient, AlgorithmObject, BuildObject, BuildTimeoutError } fr
 import { treeSha256 } from "../client/git";
 import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, isUnknown,
+    CheckFailure, ConnectionArgs, MODULE, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, initError, isUnknown,
     nameSchema, sameValue,
 } from "./dynamic";
 
@@ -242,20 +242,6 @@ async function deploySource(
         throw failed(result, `The build of ${owner}/${inputs.name} at ${commit} failed (build ${build.build_id}). End of the build log:\n${tail}`);
     }
     return result;
-}
-
-/**
- * An error the dynamic-provider host reports as "created/updated, but failed to initialise": the engine keeps
- * `properties` as the resource's state and retries with an update on the next `up`.
- */
-function initError(id: string, properties: object, inputs: object, message: string): Error {
-    // The host adds its serialized provider to successful results only (and cannot encode undefined values).
-    const defined = Object.fromEntries(Object.entries(properties).filter(([, value]) => value !== undefined));
-    return Object.assign(new Error(message), {
-        id,
-        properties: { ...defined, __provider: (inputs as { __provider?: unknown }).__provider },
-        reasons: [message],
-    });
 }
 
 function outputsOf(client: AlgorithmiaClient, owner: string, inputs: AlgorithmInputs, source: { gitHash: string; buildId: string; sourceSha256: string }): AlgorithmOutputs {

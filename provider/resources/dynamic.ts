@@ -275,6 +275,17 @@ function describeThrown(err: unknown): string {
     }
 }
 
+/**
+ * An error the dynamic-provider host reports as "created/updated, but failed to initialise": the engine keeps
+ * `properties` as the resource's state and retries with an update on the next `up`.
+ */
+export function initError(id: string, properties: object, inputs: object, message: string): Error {
+    // The host adds its serialized provider to successful results only.
+    const state: Record<string, unknown> = definedOnly({ ...properties });
+    state[PROVIDER_KEY] = (inputs as Record<string, unknown>)[PROVIDER_KEY];
+    return Object.assign(new Error(message), { id, properties: state, reasons: [message] });
+}
+
 /** The host cannot encode `undefined` (protobuf Struct): leave such keys out. */
 function definedOnly<T>(outs: T): T {
     return Object.fromEntries(Object.entries(outs as object).filter(([, v]) => v !== undefined)) as T;
