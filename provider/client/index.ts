@@ -3,7 +3,7 @@
 // effect, so they can be retried safely.
 import { Readable } from "stream";
 import { GitRemote, gitRepositoryUrl, PushResult, pushTree, remoteTreeSha256, TreeEntry } from "./git";
-import { AlgorithmiaApiError, HttpClient, HttpOptions, HttpResponse } from "./http";
+import { AlgorithmiaApiError, HttpClient, HttpOptions, HttpResponse, sleep } from "./http";
 
 export { AlgorithmiaApiError, HttpOptions };
 
@@ -63,8 +63,6 @@ export interface BuildObject {
 }
 
 export interface CallOptions {
-    /** The algorithm's own time limit (the API's `timeout`, default 300 s). */
-    timeoutSeconds?: number;
     /**
      * Whether the call may be sent again after a 5xx or a dropped connection. A call is not repeated by default:
      * the algorithm may have run. Tests are, as a retried `up` runs them again anyway.
@@ -231,24 +229,22 @@ export class AlgorithmiaClient {
         return (await this.http.request({ method: "GET", path: algoRoute(owner, name, "builds"), query: { limit: 50, marker } })).body;
     }
 
-    /** The newest build of `commitSha`, searching the (newest-first) build list. */
-    async findBuild(owner: string, name: string, commitSha: string): Promise<BuildObject | undefined> {
-        let marker: string | undefined;
-        do {
-            const page = await this.listBuilds(owner, name, marker);
-            const build = page.results.find((b) => b.commit_sha === commitSha);
-            if (build) return build;
-            marker = page.marker || undefined;
-        } while (marker);
-        return undefined;
+    /** The newest build of `commitSha`. */
+    findBuild(owner: string, name: string, commitSha: string): Promise<BuildObject | undefined> {
+        return this.findInBuilds(owner, name, (b) => b.commit_sha === commitSha);
     }
 
     /** The newest successful build, if any. */
-    async latestSuccessfulBuild(owner: string, name: string): Promise<BuildObject | undefined> {
+    latestSuccessfulBuild(owner: string, name: string): Promise<BuildObject | undefined> {
+        return this.findInBuilds(owner, name, (b) => b.status === "succeeded");
+    }
+
+    /** The first build matching `match` in the newest-first build list, reading pages only until it is found. */
+    private async findInBuilds(owner: string, name: string, match: (build: BuildObject) => boolean): Promise<BuildObject | undefined> {
         let marker: string | undefined;
         do {
             const page = await this.listBuilds(owner, name, marker);
-            const build = page.results.find((b) => b.status === "succeeded");
+            const build = page.results.find(match);
             if (build) return build;
             marker = page.marker || undefined;
         } while (marker);
@@ -383,7 +379,7 @@ export class AlgorithmiaClient {
 
     /** Calls an algorithm (`owner/name[/version]`) with JSON input; answers the reply body. */
     async callAlgorithm(algoUri: string, input: unknown, options: CallOptions = {}): Promise<HttpResponse["body"]> {
-        const timeoutSeconds = options.timeoutSeconds ?? 300;
+        const timeoutSeconds = 300; // the platform's default time limit of a call
         const path = "/v1/algo/" + algoUri.replace(/^algo:\/\//, "").split("/").map(encodeURIComponent).join("/");
         const res = await this.http.request({
             method: "POST",
@@ -397,4 +393,3 @@ export class AlgorithmiaClient {
     }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
