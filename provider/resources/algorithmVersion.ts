@@ -120,12 +120,6 @@ async function runTests(client: AlgorithmiaClient, algorithm: string, gitHash: s
 const callabilityOf = (version: AlgorithmObject) => version.settings?.algorithm_callability as Callability | undefined;
 const royaltyOf = (version: AlgorithmObject) => Number(version.settings?.royalty_microcredits ?? 0);
 
-/** The newest published version, if any (the list is newest first). */
-async function latestPublished(client: AlgorithmiaClient, owner: string, name: string): Promise<AlgorithmObject | undefined> {
-    for await (const version of client.listVersions(owner, name, { published: true })) return version;
-    return undefined;
-}
-
 function outputsOf(inputs: AlgorithmVersionInputs, version: AlgorithmObject, testsPassed: number): AlgorithmVersionOutputs {
     const semver = version.version_info!.semantic_version!;
     return {
@@ -138,15 +132,17 @@ function outputsOf(inputs: AlgorithmVersionInputs, version: AlgorithmObject, tes
     };
 }
 
-/** Publishes `gitHash`, then checks the server's word: the new version must map to that very build. */
-async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs): Promise<AlgorithmObject> {
+/**
+ * Publishes `gitHash` (`previous`: the newest published version, if any), then checks the server's word: the new
+ * version must map to that very build.
+ */
+async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs, previous: AlgorithmObject | undefined): Promise<AlgorithmObject> {
     const { owner, name } = parseAlgorithm(inputs.algorithm);
     const latest = await client.latestSuccessfulBuild(owner, name);
     if (latest?.commit_sha !== inputs.gitHash) {
         throw new Error(`gitHash ${inputs.gitHash} is not the latest successful build of ${inputs.algorithm} ` +
             `(${latest ? `that is ${latest.commit_sha}` : "it has none"}): only the latest successful build can be published`);
     }
-    const previous = await latestPublished(client, owner, name);
     const previousCallability = previous && callabilityOf(previous);
     if (previousCallability && previousCallability !== inputs.callability && inputs.versionType !== "major") {
         throw new Error(`callability: changing from ${previousCallability} (version ${previous!.version_info?.semantic_version}) to ` +
@@ -208,8 +204,17 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
         const client = ctx.client(inputs.apiAddress);
         const { owner, name } = parseAlgorithm(inputs.algorithm);
         const testsPassed = await runTests(client, inputs.algorithm, inputs.gitHash, inputs.tests ?? []);
-        // A retried `up` (or a replacement that changed only notes or tests) finds the build already published.
-        let version = await client.findPublishedVersion(owner, name, inputs.gitHash);
+        // One walk of the published versions (newest first) gives the newest one and, for a retried `up` (or a
+        // replacement that changed only notes or tests), this build's version if it is already published.
+        let newest: AlgorithmObject | undefined;
+        let version: AlgorithmObject | undefined;
+        for await (const published of client.listVersions(owner, name, { published: true })) {
+            newest ??= published;
+            if (published.version_info?.git_hash === inputs.gitHash) {
+                version = published;
+                break;
+            }
+        }
         if (version) {
             const same = callabilityOf(version) === inputs.callability && royaltyOf(version) === inputs.royaltyMicrocredits;
             if (!same && !inputs.adopt) {
@@ -218,7 +223,7 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
                     "published again with other settings: publish a new build, or set `adopt: true` to take that version as it is");
             }
         } else {
-            version = await publish(client, inputs);
+            version = await publish(client, inputs, newest);
         }
         return { id: `${inputs.algorithm}/${version.version_info!.semantic_version}`, outs: outputsOf(inputs, version, testsPassed) };
     },

@@ -121,9 +121,14 @@ const dataCollectionController: ResourceController<DataCollectionInputs, DataCol
     async delete(ctx, _id, outs) {
         const client = ctx.client(outs.apiAddress);
         if (!outs.forceDestroy) {
-            if (!(await client.getCollection(outs.owner, outs.name))) return; // already gone
-            let count = 0;
-            for await (const _file of client.listFiles(outs.owner, outs.name)) count++;
+            const listing = await client.getCollection(outs.owner, outs.name);
+            if (!listing) return; // already gone
+            // The first page came with the listing; only a longer collection needs the rest counted.
+            let count = listing.files.length;
+            if (listing.marker) {
+                count = 0;
+                for await (const _file of client.listFiles(outs.owner, outs.name)) count++;
+            }
             if (count > 0) {
                 throw new Error(
                     `Data collection ${outs.dataUri} still holds ${count} file${count === 1 ? "" : "s"}: ` +
