@@ -53,6 +53,9 @@ export class PythonRuntimeError extends Error {}
 const COMPLETE_MARKER = ".complete";
 const STALE_LOCK_MS = 60 * 60 * 1000;
 const inProcess = new Map<string, Promise<PythonRuntime>>();
+// Base interpreter -> its version. Only successful probes are kept (a missing interpreter is probed again next
+// time), so a warm ensurePythonRuntime() spawns nothing; a python3 replaced while the process runs is seen on restart.
+const probed = new Map<string, string>();
 
 /**
  * A file shipped beside this module (python-worker.py, python-build-check.py, python-requirements.txt). When
@@ -76,8 +79,10 @@ function basePython(options: PythonRuntimeOptions): string {
     return options.python ?? process.env.ALGORITHMIA_LOCAL_PYTHON ?? "python3";
 }
 
-/** The base interpreter's version; throws a PythonRuntimeError saying how to get one when it is missing. */
+/** The base interpreter's version (probed once per interpreter); throws a PythonRuntimeError saying how to get one when it is missing. */
 function probePython(python: string): string {
+    const known = probed.get(python);
+    if (known !== undefined) return known;
     const probe = spawnSync(python, ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], { encoding: "utf8" });
     if (probe.error || probe.status !== 0) {
         const why = probe.error ? (probe.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : probe.error.message
@@ -92,6 +97,7 @@ function probePython(python: string): string {
     if (major !== 3 || minor < 9) {
         throw new PythonRuntimeError(`algorithmia-local: '${python}' is Python ${version}; Python 3.9 or newer is needed`);
     }
+    probed.set(python, version);
     return version;
 }
 
