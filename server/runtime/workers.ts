@@ -333,7 +333,6 @@ export class WorkerPool {
     private readonly maxPerKey: number;
     private readonly maxWorkers: number;
     private readonly idleMs: number;
-    private python?: Promise<string>;
     private closed = false;
     private reaper: NodeJS.Timeout;
 
@@ -341,7 +340,6 @@ export class WorkerPool {
         this.maxPerKey = Math.max(1, options.maxWorkersPerKey ?? 1);
         this.maxWorkers = Math.max(1, options.maxWorkers ?? 16);
         this.idleMs = (options.idleTimeoutSeconds ?? 600) * 1000;
-        if (options.python) this.python = Promise.resolve(options.python);
         this.reaper = setInterval(() => this.reapIdle(), Math.min(30_000, Math.max(1000, this.idleMs / 4)));
         this.reaper.unref();
         livePools.add(this);
@@ -520,11 +518,9 @@ export class WorkerPool {
     }
 
     private async launch(worker: Worker, request: WorkerCallRequest): Promise<void> {
-        if (!this.python) {
-            this.python = ensurePythonRuntime(this.options.runtime).then((r) => r.python);
-            this.python.catch(() => (this.python = undefined));
-        }
-        const python = await this.python;
+        // ensurePythonRuntime is cheap once warm and retries a failed creation on the next call. Awaited even
+        // when `python` is given, so the worker starts after start() has returned and assign() has run.
+        const python = await (this.options.python || ensurePythonRuntime(this.options.runtime).then((r) => r.python));
         if (worker.stopping) throw new Error("the worker was stopped before it started");
         const extra = typeof request.env === "function" ? request.env({ ...worker.info }) : request.env ?? {};
         const env: NodeJS.ProcessEnv = {
