@@ -51,7 +51,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Readable, Writable } from "stream";
-import { ensurePythonRuntime, PythonRuntimeOptions, runtimeAsset } from "./python-env";
+import { ensurePythonRuntime, runtimeAsset } from "./python-env";
 
 export type ContentType = "text" | "json" | "binary";
 export type MachineEnvironment = "cpu" | "gpu";
@@ -161,8 +161,6 @@ export interface ActiveCall {
 export interface WorkerPoolOptions {
     /** The interpreter workers run with; default the runtime venv's (created on first call if need be). */
     python?: string;
-    /** Options for ensurePythonRuntime when `python` is not given. */
-    runtime?: PythonRuntimeOptions;
     /** Default 1. */
     maxWorkersPerKey?: number;
     /** Soft cap on live workers; default 16. */
@@ -171,8 +169,6 @@ export interface WorkerPoolOptions {
     idleTimeoutSeconds?: number;
     onWorkerStart?: (worker: WorkerInfo) => void;
     onWorkerExit?: (worker: WorkerInfo, reason: string) => void;
-    /** Output a worker writes outside of calls (background threads) and its own diagnostics; default dropped. */
-    onWorkerOutput?: (worker: WorkerInfo, text: string) => void;
 }
 
 export const DEFAULT_TIMEOUT_SECONDS = 300;
@@ -520,7 +516,7 @@ export class WorkerPool {
     private async launch(worker: Worker, request: WorkerCallRequest): Promise<void> {
         // ensurePythonRuntime is cheap once warm and retries a failed creation on the next call. Awaited even
         // when `python` is given, so the worker starts after start() has returned and assign() has run.
-        const python = await (this.options.python || ensurePythonRuntime(this.options.runtime).then((r) => r.python));
+        const python = await (this.options.python || ensurePythonRuntime().then((r) => r.python));
         if (worker.stopping) throw new Error("the worker was stopped before it started");
         const extra = typeof request.env === "function" ? request.env({ ...worker.info }) : request.env ?? {};
         const env: NodeJS.ProcessEnv = {
@@ -552,9 +548,7 @@ export class WorkerPool {
         for (const stream of child.stdio) (stream as unknown as { unref?: () => void } | null)?.unref?.();
 
         const onOutput = (chunk: Buffer) => {
-            const text = chunk.toString("utf8");
-            worker.stderrTail = (worker.stderrTail + text).slice(-STDERR_TAIL);
-            this.options.onWorkerOutput?.({ ...worker.info }, text);
+            worker.stderrTail = (worker.stderrTail + chunk.toString("utf8")).slice(-STDERR_TAIL);
         };
         child.stdout!.on("data", onOutput);
         child.stderr!.on("data", onOutput);
