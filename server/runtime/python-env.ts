@@ -10,7 +10,6 @@
 //
 // API:
 //     ensurePythonRuntime(options?): Promise<PythonRuntime>   the venv, created on first use
-//     pythonRuntimeDir(options?): string                       where it is (or will be), without creating it
 //     runtimeAsset(name): string                               a file shipped next to this module
 //
 // Creation prints progress on stderr (or to `options.log`) and fails with a PythonRuntimeError that says
@@ -40,8 +39,6 @@ export interface PythonRuntime {
 export interface PythonRuntimeOptions {
     /** The base interpreter; default $ALGORITHMIA_LOCAL_PYTHON, else `python3` on PATH. */
     python?: string;
-    /** Cache root; default as described at the top of this module. */
-    cacheDir?: string;
     /** Requirements file; default the committed server/runtime/python-requirements.txt. */
     requirementsFile?: string;
     /** Where progress lines go while the environment is being created; default stderr. */
@@ -69,7 +66,7 @@ export function runtimeAsset(name: string): string {
     throw new PythonRuntimeError(`algorithmia-local: runtime file ${name} not found beside ${__dirname}`);
 }
 
-export function defaultCacheRoot(): string {
+function defaultCacheRoot(): string {
     if (process.env.PULUMI_ALGORITHMIA_CACHE) return process.env.PULUMI_ALGORITHMIA_CACHE;
     const xdg = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
     return path.join(xdg, "pulumi-algorithmia");
@@ -107,12 +104,7 @@ function dirFor(options: PythonRuntimeOptions, pythonVersion: string): { dir: st
         .update(fs.readFileSync(requirementsFile))
         .update(`\0python ${pythonVersion}\0${process.platform}-${process.arch}`)
         .digest("hex").slice(0, 16);
-    return { dir: path.join(options.cacheDir ?? defaultCacheRoot(), `python-runtime-${hash}`), requirementsFile };
-}
-
-/** Where the runtime is (or will be) for these options; does not create it. */
-export function pythonRuntimeDir(options: PythonRuntimeOptions = {}): string {
-    return dirFor(options, probePython(basePython(options))).dir;
+    return { dir: path.join(defaultCacheRoot(), `python-runtime-${hash}`), requirementsFile };
 }
 
 /** The Python runtime, created on first use (minutes) and reused afterwards (milliseconds). */
