@@ -136,13 +136,12 @@ function result(dir: string, requirementsFile: string, pythonVersion: string): P
 }
 
 async function create(dir: string, requirementsFile: string, pythonVersion: string, options: PythonRuntimeOptions): Promise<PythonRuntime> {
-    if (complete(dir)) return result(dir, requirementsFile, pythonVersion);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const lock = `${dir}.lock`;
     let waitingSaid = false;
     for (;;) {
-        if (complete(dir)) return result(dir, requirementsFile, pythonVersion);
+        if (complete(dir)) return result(dir, requirementsFile, pythonVersion); // on the first pass: already made
         if (tryLock(lock)) break;
         if (!waitingSaid) {
             log(`algorithmia-local: waiting for another process creating the Python runtime (${lock})`);
