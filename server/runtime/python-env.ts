@@ -12,7 +12,7 @@
 //     ensurePythonRuntime(options?): Promise<PythonRuntime>   the venv, created on first use
 //     runtimeAsset(name): string                               a file shipped next to this module
 //
-// Creation prints progress on stderr (or to `options.log`) and fails with a PythonRuntimeError that says
+// Creation prints progress on stderr and fails with a PythonRuntimeError that says
 // what is missing when python3, its venv module or pip are unavailable. Concurrency: callers in one process
 // share one promise; across processes a lock file (<dir>.lock, holding the creator's pid; a lock whose process
 // is gone, or older than an hour, is stale and taken over) serialises creation, and the environment is built
@@ -39,10 +39,6 @@ export interface PythonRuntime {
 export interface PythonRuntimeOptions {
     /** The base interpreter; default $ALGORITHMIA_LOCAL_PYTHON, else `python3` on PATH. */
     python?: string;
-    /** Requirements file; default the committed server/runtime/python-requirements.txt. */
-    requirementsFile?: string;
-    /** Where progress lines go while the environment is being created; default stderr. */
-    log?: (line: string) => void;
 }
 
 export class PythonRuntimeError extends Error {}
@@ -98,8 +94,8 @@ function probePython(python: string): string {
     return version;
 }
 
-function dirFor(options: PythonRuntimeOptions, pythonVersion: string): { dir: string; requirementsFile: string } {
-    const requirementsFile = options.requirementsFile ?? runtimeAsset("python-requirements.txt");
+function dirFor(pythonVersion: string): { dir: string; requirementsFile: string } {
+    const requirementsFile = runtimeAsset("python-requirements.txt");
     const hash = crypto.createHash("sha256")
         .update(fs.readFileSync(requirementsFile))
         .update(`\0python ${pythonVersion}\0${process.platform}-${process.arch}`)
@@ -114,7 +110,7 @@ export function ensurePythonRuntime(options: PythonRuntimeOptions = {}): Promise
     let requirementsFile: string;
     try {
         pythonVersion = probePython(basePython(options));
-        ({ dir, requirementsFile } = dirFor(options, pythonVersion));
+        ({ dir, requirementsFile } = dirFor(pythonVersion));
     } catch (err) {
         return Promise.reject(err);
     }
@@ -136,7 +132,7 @@ function result(dir: string, requirementsFile: string, pythonVersion: string): P
 }
 
 async function create(dir: string, requirementsFile: string, pythonVersion: string, options: PythonRuntimeOptions): Promise<PythonRuntime> {
-    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const log = (line: string) => process.stderr.write(`${line}\n`);
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const lock = `${dir}.lock`;
     let waitingSaid = false;
