@@ -284,6 +284,18 @@ class Worker {
         return this.ready && !this.current && !this.stopping;
     }
 
+    /**
+     * What `call` has printed so far, for a call that ends without a reply: its capture file once the worker is
+     * ready (dispatch names it), else the import's init.out; "" when nothing was written.
+     */
+    printedSoFar(call: PendingCall): string {
+        try {
+            return fs.readFileSync(path.join(this.captureDir, this.ready && call.capture ? `${call.capture}.out` : "init.out"), "utf8");
+        } catch {
+            return "";
+        }
+    }
+
     send(message: unknown): void {
         const requests = this.child?.stdio[3] as Writable | undefined;
         requests?.write(JSON.stringify(message) + "\n");
@@ -638,19 +650,7 @@ export class WorkerPool {
         const call = worker.current;
         worker.current = undefined;
         if (call && !call.settled) {
-            let stdout = "";
-            try {
-                stdout = fs.readFileSync(path.join(worker.captureDir, `${call.capture}.out`), "utf8");
-            } catch {
-                // nothing printed, or the import was running
-            }
-            if (!worker.ready) {
-                try {
-                    stdout = fs.readFileSync(path.join(worker.captureDir, "init.out"), "utf8");
-                } catch {
-                    // none
-                }
-            }
+            const stdout = worker.printedSoFar(call);
             const phase = worker.ready ? "while handling the request" : "while loading the algorithm";
             const type = worker.ready ? "AlgorithmError" : "InitializationError";
             this.settle(call, failure(call, type, `the algorithm's process ${how} ${phase}`, stdout, worker.stderrTail.trim()));
@@ -670,13 +670,7 @@ export class WorkerPool {
             this.settle(call, failure(call, "TimeoutError", message, ""));
             return;
         }
-        let stdout = "";
-        try {
-            stdout = fs.readFileSync(path.join(worker.captureDir, worker.ready && call.capture ? `${call.capture}.out` : "init.out"), "utf8");
-        } catch {
-            // nothing printed
-        }
-        this.settle(call, failure(call, "TimeoutError", message, stdout));
+        this.settle(call, failure(call, "TimeoutError", message, worker.printedSoFar(call)));
         worker.current = undefined;
         this.stop(worker, "timed out");
     }
