@@ -12,13 +12,13 @@
 // then "Build succeeded" or "Build failed: <reason>".
 //
 // API:
-//     buildPython(treeDir, algoName, options?): Promise<PythonBuildResult>
+//     buildPython(treeDir, algoName): Promise<PythonBuildResult>
 //         treeDir: a checked-out work tree of the algorithm's repository (not a bare repository).
 //         Never throws for problems in the tree (they make ok false); throws PythonRuntimeError only when no
 //         Python is available at all.
 //     pythonEntryModule(algoName): string     the module the workers import ("src.<algoName>")
 import { spawn } from "child_process";
-import { ensurePythonRuntime, PythonRuntimeOptions, runtimeAsset } from "./python-env";
+import { ensurePythonRuntime, runtimeAsset } from "./python-env";
 
 export interface PythonBuildResult {
     ok: boolean;
@@ -29,26 +29,21 @@ export interface PythonBuildResult {
     durationSeconds: number;
 }
 
-export interface PythonBuildOptions extends PythonRuntimeOptions {
-    /**
-     * The interpreter that runs the checks. Default: the runtime venv's (so requirements are compared with
-     * what algorithms will really have, and `packaging` parses them).
-     */
-    checkerPython?: string;
-    /** Give up after this long (default 120 s). */
-    timeoutSeconds?: number;
-}
+/** The build checks give up after this long. */
+const BUILD_TIMEOUT_SECONDS = 120;
 
 /** The dotted module name a worker imports for an algorithm built from src/<algoName>.py. */
 export function pythonEntryModule(algoName: string): string {
     return `src.${algoName}`;
 }
 
-export async function buildPython(treeDir: string, algoName: string, options: PythonBuildOptions = {}): Promise<PythonBuildResult> {
+export async function buildPython(treeDir: string, algoName: string): Promise<PythonBuildResult> {
     const started = Date.now();
-    const python = options.checkerPython ?? (await ensurePythonRuntime(options)).python;
+    // The checks run in the runtime venv, so requirements are compared with what algorithms will really have
+    // (and `packaging` parses them).
+    const python = (await ensurePythonRuntime()).python;
     const checker = runtimeAsset("python-build-check.py");
-    const timeoutMs = (options.timeoutSeconds ?? 120) * 1000;
+    const timeoutMs = BUILD_TIMEOUT_SECONDS * 1000;
     const { code, stdout, stderr, timedOut } = await run(python, ["-I", "-B", checker, treeDir, algoName], timeoutMs);
     const durationSeconds = (Date.now() - started) / 1000;
     if (timedOut) {

@@ -10,10 +10,9 @@
 //
 // API:
 //     ensurePythonRuntime(options?): Promise<PythonRuntime>   the venv, created on first use
-//     pythonRuntimeDir(options?): string                       where it is (or will be), without creating it
 //     runtimeAsset(name): string                               a file shipped next to this module
 //
-// Creation prints progress on stderr (or to `options.log`) and fails with a PythonRuntimeError that says
+// Creation prints progress on stderr and fails with a PythonRuntimeError that says
 // what is missing when python3, its venv module or pip are unavailable. Concurrency: callers in one process
 // share one promise; across processes a lock file (<dir>.lock, holding the creator's pid; a lock whose process
 // is gone, or older than an hour, is stale and taken over) serialises creation, and the environment is built
@@ -40,12 +39,6 @@ export interface PythonRuntime {
 export interface PythonRuntimeOptions {
     /** The base interpreter; default $ALGORITHMIA_LOCAL_PYTHON, else `python3` on PATH. */
     python?: string;
-    /** Cache root; default as described at the top of this module. */
-    cacheDir?: string;
-    /** Requirements file; default the committed server/runtime/python-requirements.txt. */
-    requirementsFile?: string;
-    /** Where progress lines go while the environment is being created; default stderr. */
-    log?: (line: string) => void;
 }
 
 export class PythonRuntimeError extends Error {}
@@ -53,6 +46,9 @@ export class PythonRuntimeError extends Error {}
 const COMPLETE_MARKER = ".complete";
 const STALE_LOCK_MS = 60 * 60 * 1000;
 const inProcess = new Map<string, Promise<PythonRuntime>>();
+// Base interpreter -> its version. Only successful probes are kept (a missing interpreter is probed again next
+// time), so a warm ensurePythonRuntime() spawns nothing; a python3 replaced while the process runs is seen on restart.
+const probed = new Map<string, string>();
 
 /**
  * A file shipped beside this module (python-worker.py, python-build-check.py, python-requirements.txt). When
@@ -66,7 +62,7 @@ export function runtimeAsset(name: string): string {
     throw new PythonRuntimeError(`algorithmia-local: runtime file ${name} not found beside ${__dirname}`);
 }
 
-export function defaultCacheRoot(): string {
+function defaultCacheRoot(): string {
     if (process.env.PULUMI_ALGORITHMIA_CACHE) return process.env.PULUMI_ALGORITHMIA_CACHE;
     const xdg = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
     return path.join(xdg, "pulumi-algorithmia");
@@ -76,8 +72,10 @@ function basePython(options: PythonRuntimeOptions): string {
     return options.python ?? process.env.ALGORITHMIA_LOCAL_PYTHON ?? "python3";
 }
 
-/** The base interpreter's version; throws a PythonRuntimeError saying how to get one when it is missing. */
+/** The base interpreter's version (probed once per interpreter); throws a PythonRuntimeError saying how to get one when it is missing. */
 function probePython(python: string): string {
+    const known = probed.get(python);
+    if (known !== undefined) return known;
     const probe = spawnSync(python, ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], { encoding: "utf8" });
     if (probe.error || probe.status !== 0) {
         const why = probe.error ? (probe.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : probe.error.message
@@ -92,21 +90,17 @@ function probePython(python: string): string {
     if (major !== 3 || minor < 9) {
         throw new PythonRuntimeError(`algorithmia-local: '${python}' is Python ${version}; Python 3.9 or newer is needed`);
     }
+    probed.set(python, version);
     return version;
 }
 
-function dirFor(options: PythonRuntimeOptions, pythonVersion: string): { dir: string; requirementsFile: string } {
-    const requirementsFile = options.requirementsFile ?? runtimeAsset("python-requirements.txt");
+function dirFor(pythonVersion: string): { dir: string; requirementsFile: string } {
+    const requirementsFile = runtimeAsset("python-requirements.txt");
     const hash = crypto.createHash("sha256")
         .update(fs.readFileSync(requirementsFile))
         .update(`\0python ${pythonVersion}\0${process.platform}-${process.arch}`)
         .digest("hex").slice(0, 16);
-    return { dir: path.join(options.cacheDir ?? defaultCacheRoot(), `python-runtime-${hash}`), requirementsFile };
-}
-
-/** Where the runtime is (or will be) for these options; does not create it. */
-export function pythonRuntimeDir(options: PythonRuntimeOptions = {}): string {
-    return dirFor(options, probePython(basePython(options))).dir;
+    return { dir: path.join(defaultCacheRoot(), `python-runtime-${hash}`), requirementsFile };
 }
 
 /** The Python runtime, created on first use (minutes) and reused afterwards (milliseconds). */
@@ -116,7 +110,7 @@ export function ensurePythonRuntime(options: PythonRuntimeOptions = {}): Promise
     let requirementsFile: string;
     try {
         pythonVersion = probePython(basePython(options));
-        ({ dir, requirementsFile } = dirFor(options, pythonVersion));
+        ({ dir, requirementsFile } = dirFor(pythonVersion));
     } catch (err) {
         return Promise.reject(err);
     }
@@ -138,13 +132,12 @@ function result(dir: string, requirementsFile: string, pythonVersion: string): P
 }
 
 async function create(dir: string, requirementsFile: string, pythonVersion: string, options: PythonRuntimeOptions): Promise<PythonRuntime> {
-    if (complete(dir)) return result(dir, requirementsFile, pythonVersion);
-    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const log = (line: string) => process.stderr.write(`${line}\n`);
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const lock = `${dir}.lock`;
     let waitingSaid = false;
     for (;;) {
-        if (complete(dir)) return result(dir, requirementsFile, pythonVersion);
+        if (complete(dir)) return result(dir, requirementsFile, pythonVersion); // on the first pass: already made
         if (tryLock(lock)) break;
         if (!waitingSaid) {
             log(`algorithmia-local: waiting for another process creating the Python runtime (${lock})`);

@@ -51,7 +51,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Readable, Writable } from "stream";
-import { ensurePythonRuntime, PythonRuntimeOptions, runtimeAsset } from "./python-env";
+import { ensurePythonRuntime, runtimeAsset } from "./python-env";
 
 export type ContentType = "text" | "json" | "binary";
 export type MachineEnvironment = "cpu" | "gpu";
@@ -161,8 +161,6 @@ export interface ActiveCall {
 export interface WorkerPoolOptions {
     /** The interpreter workers run with; default the runtime venv's (created on first call if need be). */
     python?: string;
-    /** Options for ensurePythonRuntime when `python` is not given. */
-    runtime?: PythonRuntimeOptions;
     /** Default 1. */
     maxWorkersPerKey?: number;
     /** Soft cap on live workers; default 16. */
@@ -171,8 +169,6 @@ export interface WorkerPoolOptions {
     idleTimeoutSeconds?: number;
     onWorkerStart?: (worker: WorkerInfo) => void;
     onWorkerExit?: (worker: WorkerInfo, reason: string) => void;
-    /** Output a worker writes outside of calls (background threads) and its own diagnostics; default dropped. */
-    onWorkerOutput?: (worker: WorkerInfo, text: string) => void;
 }
 
 export const DEFAULT_TIMEOUT_SECONDS = 300;
@@ -288,6 +284,18 @@ class Worker {
         return this.ready && !this.current && !this.stopping;
     }
 
+    /**
+     * What `call` has printed so far, for a call that ends without a reply: its capture file once the worker is
+     * ready (dispatch names it), else the import's init.out; "" when nothing was written.
+     */
+    printedSoFar(call: PendingCall): string {
+        try {
+            return fs.readFileSync(path.join(this.captureDir, this.ready && call.capture ? `${call.capture}.out` : "init.out"), "utf8");
+        } catch {
+            return "";
+        }
+    }
+
     send(message: unknown): void {
         const requests = this.child?.stdio[3] as Writable | undefined;
         requests?.write(JSON.stringify(message) + "\n");
@@ -333,7 +341,6 @@ export class WorkerPool {
     private readonly maxPerKey: number;
     private readonly maxWorkers: number;
     private readonly idleMs: number;
-    private python?: Promise<string>;
     private closed = false;
     private reaper: NodeJS.Timeout;
 
@@ -341,7 +348,6 @@ export class WorkerPool {
         this.maxPerKey = Math.max(1, options.maxWorkersPerKey ?? 1);
         this.maxWorkers = Math.max(1, options.maxWorkers ?? 16);
         this.idleMs = (options.idleTimeoutSeconds ?? 600) * 1000;
-        if (options.python) this.python = Promise.resolve(options.python);
         this.reaper = setInterval(() => this.reapIdle(), Math.min(30_000, Math.max(1000, this.idleMs / 4)));
         this.reaper.unref();
         livePools.add(this);
@@ -520,11 +526,9 @@ export class WorkerPool {
     }
 
     private async launch(worker: Worker, request: WorkerCallRequest): Promise<void> {
-        if (!this.python) {
-            this.python = ensurePythonRuntime(this.options.runtime).then((r) => r.python);
-            this.python.catch(() => (this.python = undefined));
-        }
-        const python = await this.python;
+        // ensurePythonRuntime is cheap once warm and retries a failed creation on the next call. Awaited even
+        // when `python` is given, so the worker starts after start() has returned and assign() has run.
+        const python = await (this.options.python || ensurePythonRuntime().then((r) => r.python));
         if (worker.stopping) throw new Error("the worker was stopped before it started");
         const extra = typeof request.env === "function" ? request.env({ ...worker.info }) : request.env ?? {};
         const env: NodeJS.ProcessEnv = {
@@ -556,9 +560,7 @@ export class WorkerPool {
         for (const stream of child.stdio) (stream as unknown as { unref?: () => void } | null)?.unref?.();
 
         const onOutput = (chunk: Buffer) => {
-            const text = chunk.toString("utf8");
-            worker.stderrTail = (worker.stderrTail + text).slice(-STDERR_TAIL);
-            this.options.onWorkerOutput?.({ ...worker.info }, text);
+            worker.stderrTail = (worker.stderrTail + chunk.toString("utf8")).slice(-STDERR_TAIL);
         };
         child.stdout!.on("data", onOutput);
         child.stderr!.on("data", onOutput);
@@ -648,19 +650,7 @@ export class WorkerPool {
         const call = worker.current;
         worker.current = undefined;
         if (call && !call.settled) {
-            let stdout = "";
-            try {
-                stdout = fs.readFileSync(path.join(worker.captureDir, `${call.capture}.out`), "utf8");
-            } catch {
-                // nothing printed, or the import was running
-            }
-            if (!worker.ready) {
-                try {
-                    stdout = fs.readFileSync(path.join(worker.captureDir, "init.out"), "utf8");
-                } catch {
-                    // none
-                }
-            }
+            const stdout = worker.printedSoFar(call);
             const phase = worker.ready ? "while handling the request" : "while loading the algorithm";
             const type = worker.ready ? "AlgorithmError" : "InitializationError";
             this.settle(call, failure(call, type, `the algorithm's process ${how} ${phase}`, stdout, worker.stderrTail.trim()));
@@ -680,13 +670,7 @@ export class WorkerPool {
             this.settle(call, failure(call, "TimeoutError", message, ""));
             return;
         }
-        let stdout = "";
-        try {
-            stdout = fs.readFileSync(path.join(worker.captureDir, worker.ready && call.capture ? `${call.capture}.out` : "init.out"), "utf8");
-        } catch {
-            // nothing printed
-        }
-        this.settle(call, failure(call, "TimeoutError", message, stdout));
+        this.settle(call, failure(call, "TimeoutError", message, worker.printedSoFar(call)));
         worker.current = undefined;
         this.stop(worker, "timed out");
     }
