@@ -51,41 +51,6 @@ export function setGreeting(dir: string, algoName: string, greeting: string): vo
     fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^GREETING = .*$/m, `GREETING = ${JSON.stringify(greeting)}`));
 }
 
-/**
- * Kills (SIGKILL) the dynamic-provider processes the engine started for this test process — an `up` that dies
- * in the middle of a step. Answers how many it killed.
- */
-export function killDynamicProviders(): number {
-    const pids = descendants("cmd/dynamic-provider");
-    for (const pid of pids) process.kill(pid, "SIGKILL");
-    return pids.length;
-}
-
-/** The pids of this process's descendants whose command line contains `needle`. */
-function descendants(needle: string): number[] {
-    const parents = new Map<number, number>();
-    for (const entry of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(entry)) continue;
-        try {
-            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-            parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-        } catch {
-            // gone meanwhile
-        }
-    }
-    const isMine = (pid: number): boolean => {
-        for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
-        return false;
-    };
-    return [...parents.keys()].filter((pid) => {
-        try {
-            return isMine(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle);
-        } catch {
-            return false;
-        }
-    });
-}
-
 /** Polls the async `check` every 100 ms until it holds; fails the test after `timeoutMs`. */
 export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

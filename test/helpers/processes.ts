@@ -206,6 +206,16 @@ export function sampleTreePeakRss(rootPid: number, pattern: RegExp, intervalMs =
 /** The dynamic-provider plugin process (`node …/@pulumi/pulumi/cmd/dynamic-provider`). */
 export const DYNAMIC_PROVIDER_PROCESS = /cmd\/dynamic-provider/;
 
+/**
+ * Kills (SIGKILL) the dynamic-provider processes the engine started for this test process — an `up` that dies
+ * in the middle of a step. Answers how many it killed.
+ */
+export function killDynamicProviders(): number {
+    const pids = descendants(process.pid).filter((pid) => DYNAMIC_PROVIDER_PROCESS.test(readCmdline(pid)));
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+    return pids.length;
+}
+
 /** Whether a process with this pid exists. */
 export function alive(pid: number): boolean {
     try {

@@ -8,8 +8,9 @@ import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } 
 import { AlgorithmiaClient } from "../../provider/client";
 import { sourceTree } from "../../provider/resources/algorithmSource";
 import {
-    configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
+    configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
 } from "../helpers/algorithmTestBed";
+import { killDynamicProviders } from "../helpers/processes";
 import { testBed } from "../helpers/testBed";
 import { BOB } from "../helpers/server";
 

@@ -8,7 +8,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, DataCollectionArgs } from "../../provider";
 import { ALICE, call } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
-import { killDynamicProviders } from "../helpers/algorithmTestBed";
+import { killDynamicProviders } from "../helpers/processes";
 
 /**
  * A loopback proxy to `target` that forwards every request, but holds back the answer to `POST <heldPath>` once
