@@ -17,11 +17,6 @@ export const SETTINGS = {
     pipelineEnabled: false,
 } as const;
 
-/** SETTINGS as the API spells them, for algorithms made out of band. */
-export const WIRE_SETTINGS = {
-    language: "python3-1", environment: "cpu", license: "apl", source_visibility: "closed", network_access: "isolated", pipeline_enabled: false,
-};
-
 /** Alice's key as a secret in the stack's config, as a user would set it. */
 export async function configureKey(stack: Stack): Promise<void> {
     await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });

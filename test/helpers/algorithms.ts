@@ -1,4 +1,5 @@
-// Shared by the management route tests: a valid create body.
+// Algorithm settings and a valid create body as the API spells them: for the management route tests and for
+// integration tests that make algorithms out of band.
 export const SETTINGS = {
     language: "python3-1",
     environment: "cpu",

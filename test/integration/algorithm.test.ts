@@ -11,8 +11,10 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmArgs, DataCollection, ModelFile } from "../../provider";
 import { sourceSha256 } from "../../provider/resources/algorithmSource";
 import {
-    configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
+    configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
 } from "../helpers/algorithmTestBed";
+// SETTINGS as the API spells them, for algorithms made out of band.
+import { SETTINGS as WIRE_SETTINGS } from "../helpers/algorithms";
 import { killDynamicProviders } from "../helpers/processes";
 import { testBed } from "../helpers/testBed";
 import { clone, commit, gitOk } from "../helpers/git";

@@ -8,8 +8,10 @@ import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } 
 import { AlgorithmiaClient } from "../../provider/client";
 import { sourceTree } from "../../provider/resources/algorithmSource";
 import {
-    configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
+    configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
 } from "../helpers/algorithmTestBed";
+// SETTINGS as the API spells them, for algorithms made out of band.
+import { SETTINGS as WIRE_SETTINGS } from "../helpers/algorithms";
 import { killDynamicProviders } from "../helpers/processes";
 import { testBed } from "../helpers/testBed";
 import { BOB } from "../helpers/server";
