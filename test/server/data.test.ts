@@ -5,21 +5,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { canRead, dataSegments } from "../../server/data";
-import { ALICE, BOB, call, CallOptions, startTestServer, TestServer } from "../helpers/server";
-
-/** A request with the path sent exactly as given (fetch would normalise `..` and `%2e%2e` away). */
-function rawRequest(server: { port: number }, method: string, rawPath: string, key?: string, body?: string) {
-    return new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
-        const req = http.request({ host: "127.0.0.1", port: server.port, method, path: rawPath, headers: key ? { authorization: `Simple ${key}` } : {} });
-        req.on("response", (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-        });
-        req.on("error", reject);
-        req.end(body);
-    });
-}
+import { ALICE, BOB, call, CallOptions, rawRequest, startTestServer, TestServer } from "../helpers/server";
 
 const waitFor = async (what: string, condition: () => boolean, timeoutMs = 5000) => {
     const deadline = Date.now() + timeoutMs;
@@ -332,7 +318,7 @@ describe("Data API", function () {
         for (const [route, message] of cases) {
             it(`rejects PUT and GET ${route.length > 60 ? route.slice(0, 60) + "…" : route} with 400`, async () => {
                 for (const method of ["PUT", "GET"]) {
-                    const res = await rawRequest(server, method, route, ALICE.key, method === "PUT" ? "escaped!" : undefined);
+                    const res = await rawRequest(server, method, route, { key: ALICE.key, body: method === "PUT" ? "escaped!" : undefined });
                     assert.strictEqual(res.status, 400, `${method} ${route}: ${res.text}`);
                     assert.match(JSON.parse(res.text).error.message, message);
                 }
