@@ -1,7 +1,6 @@
 // What the Algorithm and AlgorithmVersion suites share: their algorithms' settings, source directories copied from
 // a fixture algorithm (test/fixtures/algorithms/<fixture>), renamed for the algorithm they will be (the server imports
 // src/<algorithm name>.py) and edited with plain file writes, as a user changes their code.
-import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
@@ -44,13 +43,4 @@ export function sourceDirectory(root: string, fixture: string, algoName: string,
 export function setGreeting(dir: string, algoName: string, greeting: string): void {
     const file = path.join(dir, "src", `${algoName}.py`);
     fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^GREETING = .*$/m, `GREETING = ${JSON.stringify(greeting)}`));
-}
-
-/** Polls the async `check` every 100 ms until it holds; fails the test after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    }
 }

@@ -226,7 +226,16 @@ export function alive(pid: number): boolean {
     }
 }
 
-/** Polls `condition` every 50 ms for up to `ms`; returns its last value. */
+/** Polls `check` every `intervalMs` until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+}
+
+/** Polls `condition` every 50 ms for up to `ms`; returns its last value (for assertions of their own). */
 export async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
     const until = Date.now() + ms;
     while (Date.now() < until) {

@@ -11,11 +11,11 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmArgs, DataCollection, ModelFile } from "../../provider";
 import { sourceSha256 } from "../../provider/resources/algorithmSource";
 import {
-    configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory, until,
+    configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory,
 } from "../helpers/algorithmTestBed";
 // SETTINGS as the API spells them, for algorithms made out of band.
 import { SETTINGS as WIRE_SETTINGS } from "../helpers/algorithms";
-import { killDynamicProviders } from "../helpers/processes";
+import { killDynamicProviders, until } from "../helpers/processes";
 import { testBed } from "../helpers/testBed";
 import { clone, commit, gitOk } from "../helpers/git";
 import { ALICE } from "../helpers/server";
@@ -215,7 +215,7 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         // Hold the provider's wait for the build, and kill it once the source is pushed.
         bed.server.faults.set("GET /v1/algorithms/alice/Leftover/builds*=latency:5s");
         const interrupted = s.up();
-        await until("the push", async () => (await bed.client.sourceOnServer("alice", "Leftover").catch(() => undefined))?.sha256 === tree);
+        await until("the push", async () => (await bed.client.sourceOnServer("alice", "Leftover").catch(() => undefined))?.sha256 === tree, 120_000, 100);
         assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
         await assert.rejects(interrupted);
         bed.server.faults.clear();

@@ -9,7 +9,7 @@ import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../helpers/pulumi";
 import { MODEL_FILE, TEST_DATA_FILE } from "../../examples/model-guide/stack";
 import { copyExamples } from "../helpers/examples";
-import { CliProject, LocalServer, PROVIDER_IMPORT, writeProject } from "../helpers/processes";
+import { CliProject, LocalServer, PROVIDER_IMPORT, until, writeProject } from "../helpers/processes";
 import { ALICE, BOB } from "../helpers/server";
 
 const HELLO_SOURCE = path.join(repoRoot, "test/fixtures/algorithms/Hello");
@@ -81,14 +81,6 @@ async function setFaults(server: LocalServer, spec: string | undefined): Promise
 async function counters(server: LocalServer): Promise<{ reads: number; writes: number; routes: Record<string, number>; injected: Record<string, number> }> {
     return (await fetch(`${server.url}/_local/counters`)).json() as any;
 }
-
-const until = async (what: string, condition: () => Promise<boolean>, timeoutMs = 120_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 25));
-    }
-};
 
 describe("reliability", function () {
     this.timeout(15 * 60 * 1000);
@@ -174,7 +166,7 @@ describe("reliability", function () {
         try {
             const run = project.start("up", "--yes", "--skip-preview");
             await until("the model upload to start", async () =>
-                Object.entries((await counters(server)).routes).some(([route, n]) => route.startsWith("PUT ") && n > 0));
+                Object.entries((await counters(server)).routes).some(([route, n]) => route.startsWith("PUT ") && n > 0), 120_000, 25);
             run.killTree();
             const killed = await run.done;
             assert.strictEqual(killed.signal, "SIGKILL", killed.output);
@@ -206,7 +198,7 @@ describe("reliability", function () {
             try {
                 server = first;
                 const run = project.start("up", "--yes", "--skip-preview");
-                await until(`the up to get ${when}`, async () => reached((await counters(first)).routes));
+                await until(`the up to get ${when}`, async () => reached((await counters(first)).routes), 120_000, 25);
                 await first.kill("SIGKILL");
                 server = await first.restart({ faults: undefined });
                 const firstUp = await run.done;
