@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../helpers/pulumi";
 import { MODEL_FILE, TEST_DATA_FILE } from "../../examples/model-guide/stack";
+import { sha256File } from "../../examples/promotion/promotion";
 import { copyExamples } from "../helpers/examples";
 import { CliProject, LocalServer, PROVIDER_IMPORT, until, writeProject } from "../helpers/processes";
 import { ALICE, BOB } from "../helpers/server";
@@ -69,10 +70,6 @@ async function serverObjects(server: LocalServer) {
     return { collections, files, algorithms, published };
 }
 
-function sha256(file: string): string {
-    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-}
-
 async function setFaults(server: LocalServer, spec: string | undefined): Promise<void> {
     const res = await fetch(`${server.url}/_local/faults`, spec === undefined ? { method: "DELETE" } : { method: "PUT", body: spec, headers: { "content-type": "text/plain" } });
     assert.ok(res.ok, await res.text());
@@ -123,7 +120,7 @@ describe("reliability", function () {
         const objects = await serverObjects(server);
         assert.deepStrictEqual(objects.collections, expected.collections);
         assert.deepStrictEqual(objects.files, Object.fromEntries(Object.entries(expected.files).map(([remote, local]) =>
-            [remote, { size: fs.statSync(local).size, sha256: sha256(local) }])));
+            [remote, { size: fs.statSync(local).size, sha256: sha256File(local) }])));
         assert.deepStrictEqual(objects.algorithms, [expected.algorithm], "no orphan algorithms");
         assert.deepStrictEqual(objects.published[expected.algorithm], [{ version: "0.1.0", gitHash: outputs.gitHash }], "exactly one published version");
         assert.strictEqual(outputs.algoUri, `alice/${expected.algorithm}/0.1.0`);
@@ -173,7 +170,7 @@ describe("reliability", function () {
             await setFaults(server, undefined);
             // Nothing half-written is visible: the model is absent (or complete, never partial).
             const before = await serverObjects(server);
-            for (const file of Object.values(before.files)) assert.strictEqual(file.sha256, sha256(modelFile));
+            for (const file of Object.values(before.files)) assert.strictEqual(file.sha256, sha256File(modelFile));
 
             // What a user does next: release the killed run's lock, then run `up` again.
             await project.cli("cancel", "--yes");
