@@ -2,8 +2,7 @@
 // Pulumi projects run by the real CLI in an offline engine sandbox.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as path from "path";
-import { PulumiSandbox, repoRoot } from "../test/helpers/pulumi";
+import { PulumiSandbox } from "../test/helpers/pulumi";
 import { CliProject, LocalServer, writeProject } from "../test/helpers/processes";
 export { PROVIDER_IMPORT } from "../test/helpers/processes";
 
@@ -84,18 +83,6 @@ export function writeFile(file: string, size: number): void {
     } finally {
         fs.closeSync(fd);
     }
-}
-
-/** Whether the provider exports `name` yet (other branches are still building resources). */
-export function providerExports(...names: string[]): string | undefined {
-    let provider: Record<string, unknown>;
-    try {
-        provider = require(path.join(repoRoot, "provider"));
-    } catch (err) {
-        return `the provider package does not load yet (${(err as Error).message.split("\n")[0]})`;
-    }
-    const missing = names.filter((n) => !(n in provider));
-    return missing.length ? `the provider does not export ${missing.join(", ")} yet` : undefined;
 }
 
 /** A project in the bench's scratch directory, transpile-only (see below). */

@@ -2,7 +2,7 @@
 // dynamic resources (the engine floor: a provider that does nothing), for N = 10 and 100.
 import * as fs from "fs";
 import * as path from "path";
-import { apiEnv, Benchmark, FLOOR_PROGRAM, BenchContext, Figure, PROVIDER_IMPORT, Project, providerExports, round, sideBySide } from "./lib";
+import { apiEnv, Benchmark, FLOOR_PROGRAM, BenchContext, Figure, PROVIDER_IMPORT, Project, round, sideBySide } from "./lib";
 
 /** Half DataCollections, half ModelFiles (a small file each), so both diff paths and ModelFile's hashing count. */
 const OURS_PROGRAM = `import * as path from "path";
@@ -19,23 +19,9 @@ export const previewBenchmark: Benchmark = {
     title: "(b) pulumi preview vs the engine floor",
     async run(ctx) {
         const figures: Figure[] = [];
-        const missing = providerExports("DataCollection", "ModelFile");
         for (const count of [10, 100]) {
             const floor = await new Project(ctx, `floor${count}`, FLOOR_PROGRAM, { BENCH_COUNT: String(count) }).init();
             await floor.cli("up", "--yes", "--skip-preview");
-            if (missing) {
-                const s = await median3(() => floor.cli("preview"));
-                figures.push({
-                    id: `preview.n${count}.ratio`,
-                    label: `preview of ${count} resources, ours / engine floor`,
-                    value: null,
-                    unit: "ratio",
-                    how: "not measured",
-                    skipped: missing,
-                    details: { floorSeconds: s },
-                });
-                continue;
-            }
             const ours = await oursProject(ctx, count);
             await ours.cli("up", "--yes", "--skip-preview");
             const runs = await sideBySide(3, () => ours.cli("preview", "--expect-no-changes"), () => floor.cli("preview", "--expect-no-changes"));
@@ -59,9 +45,4 @@ async function oursProject(ctx: BenchContext, count: number): Promise<Project> {
     for (let i = 0; i < count / 2; i++) fs.writeFileSync(path.join(files, `m${i}.bin`), Buffer.alloc(1024, i));
     const server = await ctx.server();
     return new Project(ctx, `ours${count}`, OURS_PROGRAM, { ...apiEnv(server), BENCH_COUNT: String(count), BENCH_FILES: files }).init();
-}
-
-async function median3(fn: () => Promise<unknown>): Promise<number> {
-    const runs = await sideBySide(3, fn, async () => undefined);
-    return round(runs.a);
 }

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import { AlgorithmiaClient } from "../provider/client";
 import { contentOf, upload } from "../provider/resources/modelFile";
 import { DYNAMIC_PROVIDER_PROCESS, sampleTreePeakRss } from "../test/helpers/processes";
-import { apiEnv, BENCH_USER, Benchmark, Figure, FLOOR_PROGRAM, GiB, MiB, PROVIDER_IMPORT, Project, providerExports, round, seconds, sideBySide } from "./lib";
+import { apiEnv, BENCH_USER, Benchmark, Figure, FLOOR_PROGRAM, GiB, MiB, PROVIDER_IMPORT, Project, round, seconds, sideBySide } from "./lib";
 
 const COLLECTION = "bench_upload";
 
@@ -47,12 +47,6 @@ export const uploadBenchmark: Benchmark = {
             },
         ];
 
-        const missing = providerExports("ModelFile");
-        if (missing) {
-            figures.push(skipped("upload.modelfile.ratio", "1 GiB ModelFile `pulumi up` throughput / curl -T", "ratio", missing));
-            figures.push(skipped("upload.modelfile.peakRssMiB", "dynamic-provider peak RSS during the 1 GiB ModelFile up", "MiB", missing));
-            return figures;
-        }
         // The same engine with a provider that does nothing: the memory any dynamic provider process needs.
         const noop = await new Project(ctx, "noop", FLOOR_PROGRAM, { BENCH_COUNT: "1" }).init();
         const noopRun = await watchUp(noop);
@@ -88,17 +82,13 @@ export const uploadBenchmark: Benchmark = {
 
 /** `pulumi up` of a fresh project, timed, with the dynamic-provider process's peak RSS. */
 async function watchUp(project: Project) {
-    const start = process.hrtime.bigint();
-    const run = project.start("up", "--yes", "--skip-preview");
-    const sampler = sampleTreePeakRss(run.child.pid!, DYNAMIC_PROVIDER_PROCESS);
-    const { code, output } = await run.done;
-    const peak = sampler.stop();
-    const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+    const { s: elapsed, result: { code, output, peak } } = await seconds(async () => {
+        const run = project.start("up", "--yes", "--skip-preview");
+        const sampler = sampleTreePeakRss(run.child.pid!, DYNAMIC_PROVIDER_PROCESS);
+        const { code, output } = await run.done;
+        return { code, output, peak: sampler.stop() };
+    });
     if (code !== 0) throw new Error(`pulumi up failed:\n${output}`);
     if (peak.processes === 0) throw new Error("no dynamic-provider process was seen during `pulumi up`");
     return { seconds: elapsed, peakBytes: peak.peakBytes, processes: peak.processes };
-}
-
-function skipped(id: string, label: string, unit: string, reason: string): Figure {
-    return { id, label, value: null, unit, how: "not measured", skipped: reason };
 }

@@ -1,7 +1,6 @@
 // What the Algorithm and AlgorithmVersion suites share: their algorithms' settings, source directories copied from
 // a fixture algorithm (test/fixtures/algorithms/<fixture>), renamed for the algorithm they will be (the server imports
 // src/<algorithm name>.py) and edited with plain file writes, as a user changes their code.
-import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
@@ -16,11 +15,6 @@ export const SETTINGS = {
     networkAccess: "isolated",
     pipelineEnabled: false,
 } as const;
-
-/** SETTINGS as the API spells them, for algorithms made out of band. */
-export const WIRE_SETTINGS = {
-    language: "python3-1", environment: "cpu", license: "apl", source_visibility: "closed", network_access: "isolated", pipeline_enabled: false,
-};
 
 /** Alice's key as a secret in the stack's config, as a user would set it. */
 export async function configureKey(stack: Stack): Promise<void> {
@@ -49,48 +43,4 @@ export function sourceDirectory(root: string, fixture: string, algoName: string,
 export function setGreeting(dir: string, algoName: string, greeting: string): void {
     const file = path.join(dir, "src", `${algoName}.py`);
     fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^GREETING = .*$/m, `GREETING = ${JSON.stringify(greeting)}`));
-}
-
-/**
- * Kills (SIGKILL) the dynamic-provider processes the engine started for this test process — an `up` that dies
- * in the middle of a step. Answers how many it killed.
- */
-export function killDynamicProviders(): number {
-    const pids = descendants("cmd/dynamic-provider");
-    for (const pid of pids) process.kill(pid, "SIGKILL");
-    return pids.length;
-}
-
-/** The pids of this process's descendants whose command line contains `needle`. */
-function descendants(needle: string): number[] {
-    const parents = new Map<number, number>();
-    for (const entry of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(entry)) continue;
-        try {
-            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-            parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-        } catch {
-            // gone meanwhile
-        }
-    }
-    const isMine = (pid: number): boolean => {
-        for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true;
-        return false;
-    };
-    return [...parents.keys()].filter((pid) => {
-        try {
-            return isMine(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle);
-        } catch {
-            return false;
-        }
-    });
-}
-
-/** Polls the async `check` every 100 ms until it holds; fails the test after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    }
 }

@@ -1,6 +1,5 @@
-// Shared by the management route tests: a valid create body and a restart that tolerates stale sockets.
-import { TestServer } from "./server";
-
+// Algorithm settings and a valid create body as the API spells them: for the management route tests and for
+// integration tests that make algorithms out of band.
 export const SETTINGS = {
     language: "python3-1",
     environment: "cpu",
@@ -14,19 +13,3 @@ export const createBody = (name: string, settings: Record<string, unknown> = {})
     details: { label: `The ${name}`, summary: "sum", tagline: "tag" },
     settings: { ...SETTINGS, ...settings },
 });
-
-/**
- * Restarts the server. fetch may still hold a keep-alive socket to the old process that closes under it, so the
- * first request is retried until the new server answers.
- */
-export async function restart(server: TestServer): Promise<TestServer> {
-    const next = await server.restart();
-    for (let attempt = 0; ; attempt++) {
-        try {
-            await fetch(`${next.url}/v1/scms`);
-            return next;
-        } catch (err) {
-            if (attempt >= 5) throw err;
-        }
-    }
-}

@@ -206,6 +206,16 @@ export function sampleTreePeakRss(rootPid: number, pattern: RegExp, intervalMs =
 /** The dynamic-provider plugin process (`node …/@pulumi/pulumi/cmd/dynamic-provider`). */
 export const DYNAMIC_PROVIDER_PROCESS = /cmd\/dynamic-provider/;
 
+/**
+ * Kills (SIGKILL) the dynamic-provider processes the engine started for this test process — an `up` that dies
+ * in the middle of a step. Answers how many it killed.
+ */
+export function killDynamicProviders(): number {
+    const pids = descendants(process.pid).filter((pid) => DYNAMIC_PROVIDER_PROCESS.test(readCmdline(pid)));
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+    return pids.length;
+}
+
 /** Whether a process with this pid exists. */
 export function alive(pid: number): boolean {
     try {
@@ -216,7 +226,16 @@ export function alive(pid: number): boolean {
     }
 }
 
-/** Polls `condition` every 50 ms for up to `ms`; returns its last value. */
+/** Polls `check` every `intervalMs` until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+}
+
+/** Polls `condition` every 50 ms for up to `ms`; returns its last value (for assertions of their own). */
 export async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
     const until = Date.now() + ms;
     while (Date.now() < until) {

@@ -1,5 +1,5 @@
 // Starts algorithmia-local for a test suite in a fresh data directory, with known users, and gives a small
-// `call` helper for raw HTTP route tests (real HTTP through fetch, no injection).
+// `call` helper for raw HTTP route tests (real HTTP through fetch, no injection) and `rawRequest` for unnormalised paths.
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
@@ -128,4 +128,23 @@ export async function replyLosingProxy(target: string, method: string, path: str
             proxy.close();
         },
     };
+}
+
+/**
+ * One request with the path sent byte for byte: fetch would normalise `..` and `%2e%2e` away, which is what the
+ * path-safety tests send.
+ */
+export function rawRequest(server: { url: string }, method: string, rawPath: string, opts: Pick<CallOptions, "key" | "headers"> & { body?: string } = {}) {
+    const url = new URL(server.url);
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.key) headers.authorization = `Simple ${opts.key}`;
+    return new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
+        const req = http.request({ host: url.hostname, port: url.port, method, path: rawPath, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+        });
+        req.on("error", reject);
+        req.end(opts.body);
+    });
 }

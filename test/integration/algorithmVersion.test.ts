@@ -8,8 +8,11 @@ import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } 
 import { AlgorithmiaClient } from "../../provider/client";
 import { sourceTree } from "../../provider/resources/algorithmSource";
 import {
-    configureKey, killDynamicProviders, outputValues, SETTINGS, setGreeting, sourceDirectory, until, WIRE_SETTINGS,
+    configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory,
 } from "../helpers/algorithmTestBed";
+// SETTINGS as the API spells them, for algorithms made out of band.
+import { SETTINGS as WIRE_SETTINGS } from "../helpers/algorithms";
+import { killDynamicProviders, until } from "../helpers/processes";
 import { testBed } from "../helpers/testBed";
 import { BOB } from "../helpers/server";
 
@@ -177,7 +180,7 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         // once the server has published: the version exists, but the engine never hears of it.
         bed.server.faults.set("GET /v1/algorithms/alice/Greeter/versions/*=latency:5s");
         const interrupted = stack.up();
-        await until("the server to publish", async () => (await published()).length > before.length);
+        await until("the server to publish", async () => (await published()).length > before.length, 120_000, 100);
         assert.ok(killDynamicProviders() > 0, "killed the dynamic provider process");
         await assert.rejects(interrupted);
         bed.server.faults.clear();

@@ -5,7 +5,8 @@ import * as assert from "assert";
 import { Readable } from "stream";
 import { AlgorithmiaApiError, AlgorithmiaClient } from "../../provider/client";
 import { ALICE, TestServer, call, replyLosingProxy, startTestServer } from "../helpers/server";
-import { WIRE_SETTINGS } from "../helpers/algorithmTestBed";
+// SETTINGS as the API spells them, for algorithms made out of band.
+import { SETTINGS as WIRE_SETTINGS } from "../helpers/algorithms";
 
 describe("provider client (algorithmia-local with faults)", function () {
     this.timeout(60_000);

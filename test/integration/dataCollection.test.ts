@@ -6,7 +6,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, DataCollectionArgs } from "../../provider";
 import { ALICE, call, replyLosingProxy } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
-import { killDynamicProviders } from "../helpers/algorithmTestBed";
+import { killDynamicProviders } from "../helpers/processes";
 
 describe("DataCollection (engine + algorithmia-local)", function () {
     this.timeout(300_000);

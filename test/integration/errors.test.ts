@@ -6,7 +6,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmVersion, DataCollection } from "../../provider";
 import { configureKey, SETTINGS, setGreeting, sourceDirectory } from "../helpers/algorithmTestBed";
 import { testBed } from "../helpers/testBed";
-import { ALICE, BOB, call } from "../helpers/server";
+import { ALICE, BOB } from "../helpers/server";
 
 /** Runs `step`, which must fail; answers everything the user saw: the error message and the engine's output. */
 async function failureOf(step: (onOutput: (out: string) => void) => Promise<unknown>): Promise<string> {
@@ -85,12 +85,11 @@ describe("Provider errors (engine + algorithmia-local)", function () {
                 },
                 fail: async (stack, onOutput) => {
                     await stack.up();
-                    const faults = "GET /v1/connector/data/alice/flaky=error:1,status:503";
-                    await call(bed.server, "PUT", "/_local/faults", { body: faults, headers: { "content-type": "text/plain" } });
+                    bed.server.faults.set("GET /v1/connector/data/alice/flaky=error:1,status:503");
                     try {
                         await stack.refresh({ onOutput });
                     } finally {
-                        await call(bed.server, "DELETE", "/_local/faults");
+                        bed.server.faults.clear();
                     }
                 },
                 message: /GET \/v1\/connector\/data\/alice\/flaky returned 503: Injected fault/,
@@ -104,11 +103,11 @@ describe("Provider errors (engine + algorithmia-local)", function () {
                     });
                 },
                 fail: async (stack, onOutput) => {
-                    await call(bed.server, "PUT", "/_local/faults", { body: "* /git/alice/Unpushed*=error:1,status:503", headers: { "content-type": "text/plain" } });
+                    bed.server.faults.set("* /git/alice/Unpushed*=error:1,status:503");
                     try {
                         await stack.up({ onOutput });
                     } finally {
-                        await call(bed.server, "DELETE", "/_local/faults");
+                        bed.server.faults.clear();
                     }
                 },
                 message: /git \S+ failed \(exit \d+\): \S/,

@@ -3,32 +3,30 @@
 // re-uploads once; rename → replace; drift and remote delete seen by refresh; adopt; invalid programs failing at
 // preview; an `up` whose uploads fail converges on the next run.
 import * as assert from "assert";
-import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, ModelFile, ModelFileArgs } from "../../provider";
+import { descendants } from "../helpers/processes";
 import { ALICE, call } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
 
 /** Kills (SIGKILL) the `pulumi` process this test process started for `stackName`, with its plugins. */
 function killEngine(stackName: string) {
-    const children = (pid: number): number[] => {
+    const engine = descendants(process.pid).find((pid) => {
+        let args: string[];
         try {
-            return execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
+            args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"); // argv itself: readCmdline joins it with spaces
         } catch {
-            return []; // ps exits 1 when there is none
+            return false; // ended meanwhile
         }
-    };
-    const engine = children(process.pid).find((pid) => {
-        const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
         return path.basename(args[0]) === "pulumi" && args.includes("up") && args.includes(stackName);
     });
     assert.ok(engine, "the engine of the running up");
-    const tree = (pid: number): number[] => [pid, ...children(pid).flatMap(tree)];
-    for (const pid of tree(engine).reverse()) process.kill(pid, "SIGKILL");
+    // Children before parents, so none is orphaned before it is killed.
+    for (const pid of [engine, ...descendants(engine)].reverse()) process.kill(pid, "SIGKILL");
 }
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");

@@ -12,31 +12,24 @@ import { sha256File } from "../../examples/promotion/promotion";
 import { ensurePythonRuntime } from "../../server/runtime/python-env";
 import { gpuAvailable } from "../../server/runtime/workers";
 import { copyExamples } from "../helpers/examples";
-import { PulumiSandbox } from "../helpers/pulumi";
-import { ALICE, BOB, call, startTestServer, TestServer } from "../helpers/server";
+import { ALICE, BOB, call } from "../helpers/server";
+import { testBed } from "../helpers/testBed";
 
 describe("model-guide stack", function () {
-    let server: TestServer;
-    let sandbox: PulumiSandbox;
+    const bed = testBed();
     let stack: Stack;
     let outputs: Record<string, any>;
 
     before(async () => {
         await ensurePythonRuntime();
-        server = await startTestServer();
-        sandbox = await PulumiSandbox.create();
-        const project = copyExamples(path.join(sandbox.root, "repo"), { rootProject: true });
-        stack = await sandbox.projectStack(project, "guide");
-        await stack.setConfig("algorithmia:apiAddress", { value: server.url });
+        const project = copyExamples(path.join(bed.sandbox.root, "repo"), { rootProject: true });
+        stack = await bed.sandbox.projectStack(project, "guide");
+        await stack.setConfig("algorithmia:apiAddress", { value: bed.server.url });
         await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
-    });
-    after(async () => {
-        await sandbox?.dispose();
-        await server?.dispose();
     });
 
     it("trains the committed model and test data reproducibly", async () => {
-        const out = path.join(sandbox.root, "trained");
+        const out = path.join(bed.sandbox.root, "trained");
         const { python } = await ensurePythonRuntime();
         const log = execFileSync(python, [path.join(path.dirname(MODEL_FILE), "train.py"), out], { encoding: "utf8" });
         assert.match(log, /held-out accuracy 0\.96\d\d; test\.csv predicts \[2, 0, 9, 0, 3, 7, 0, 3, 0, 3\]/);
@@ -58,29 +51,29 @@ describe("model-guide stack", function () {
         assert.strictEqual(outputs.modelUri, "data://alice/digits/digits-svc.joblib");
         assert.strictEqual(outputs.modelSha256, sha256File(MODEL_FILE));
         assert.strictEqual(outputs.sampleInput, JSON.stringify({ test_data: "data://alice/digits/test.csv" }));
-        assert.strictEqual(outputs.endpoint, `${server.url}/v1/algo/alice/DigitClassifier/0.1.0`);
+        assert.strictEqual(outputs.endpoint, `${bed.server.url}/v1/algo/alice/DigitClassifier/0.1.0`);
 
         // What the server holds: the model bytes, the algorithm's settings, the version bound to the build.
-        const model = await call(server, "GET", "/v1/connector/data/alice/digits/digits-svc.joblib", { key: ALICE.key });
+        const model = await call(bed.server, "GET", "/v1/connector/data/alice/digits/digits-svc.joblib", { key: ALICE.key });
         assert.strictEqual(model.status, 200);
-        const algo = await call(server, "GET", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
+        const algo = await call(bed.server, "GET", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
         assert.strictEqual(algo.json.settings.environment, "gpu");
         assert.strictEqual(algo.json.settings.algorithm_callability, "public");
-        const version = await call(server, "GET", `/v1/algorithms/alice/DigitClassifier/versions/${outputs.gitHash}`, { key: ALICE.key });
+        const version = await call(bed.server, "GET", `/v1/algorithms/alice/DigitClassifier/versions/${outputs.gitHash}`, { key: ALICE.key });
         assert.strictEqual(version.json.version_info.semantic_version, "0.1.0");
     });
 
     it("answers the guide's input through the official npm client, for any caller", async () => {
         const input = JSON.parse(outputs.sampleInput);
-        const reply = await callAlgorithm(outputs.algoUri, input, { apiKey: ALICE.key, apiAddress: server.url });
+        const reply = await callAlgorithm(outputs.algoUri, input, { apiKey: ALICE.key, apiAddress: bed.server.url });
         assert.deepStrictEqual(reply.result, EXPECTED_LABELS);
         assert.strictEqual(reply.metadata.content_type, "json");
         // The GPU environment: where the machine has no GPU, algorithmia-local runs it on CPU and says so.
         if (!gpuAvailable()) assert.match(String(reply.metadata.alerts), /GPU environment, but this server has no GPU: it ran on CPU/);
         // Public and royalty-free: another user calls it too (the model is read as the algorithm's owner).
-        const asBob = await callAlgorithm(outputs.algoUri, input, { apiKey: BOB.key, apiAddress: server.url });
+        const asBob = await callAlgorithm(outputs.algoUri, input, { apiKey: BOB.key, apiAddress: bed.server.url });
         assert.deepStrictEqual(asBob.result, EXPECTED_LABELS);
-        await assert.rejects(callAlgorithm(outputs.algoUri, { images: [[1, 2, 3]] }, { apiKey: ALICE.key, apiAddress: server.url }),
+        await assert.rejects(callAlgorithm(outputs.algoUri, { images: [[1, 2, 3]] }, { apiKey: ALICE.key, apiAddress: bed.server.url }),
             /InputError: each image needs 64 pixel values/);
     });
 
@@ -91,7 +84,7 @@ describe("model-guide stack", function () {
     });
 
     it("keeps the API key out of the stored state", async () => {
-        const stored = sandbox.storedState();
+        const stored = bed.sandbox.storedState();
         assert.match(stored, /"algoUri":\s*"alice\/DigitClassifier\/0\.1\.0"/, "the deployment is in the stored state");
         assert.ok(!stored.includes(ALICE.key), "the key appears in the stored state");
     });
@@ -100,9 +93,9 @@ describe("model-guide stack", function () {
         const down = await stack.destroy();
         assert.strictEqual(down.summary.result, "succeeded");
         assert.strictEqual(down.summary.resourceChanges?.delete, 6);
-        const collection = await call(server, "GET", "/v1/connector/data/alice/digits", { key: ALICE.key });
+        const collection = await call(bed.server, "GET", "/v1/connector/data/alice/digits", { key: ALICE.key });
         assert.strictEqual(collection.status, 404);
-        const algo = await call(server, "DELETE", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
+        const algo = await call(bed.server, "DELETE", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
         assert.match(algo.text, /has a public published version and cannot be deleted/);
     });
 

@@ -15,10 +15,10 @@ import * as assert from "assert";
 import { execFile } from "child_process";
 import { promisify } from "util";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { ALICE, TestServer, call, startTestServer } from "../helpers/server";
-import { PulumiSandbox, engineBinDir, repoRoot } from "../helpers/pulumi";
+import { ALICE, call } from "../helpers/server";
+import { engineBinDir, repoRoot } from "../helpers/pulumi";
+import { testBed } from "../helpers/testBed";
 
 /** A lockfile for `{dependencies: {[pkg.name]: "file:<tarball>"}}`, from the repository's resolved tree. */
 function fixtureLock(tarball: string): object {
@@ -49,23 +49,11 @@ function fixtureLock(tarball: string): object {
 
 describe("installed as a package (npm pack → offline install → pulumi up outside the repo)", function () {
     this.timeout(600_000);
-    let server: TestServer;
-    let sandbox: PulumiSandbox;
-    let dir: string;
-
-    before(async () => {
-        server = await startTestServer();
-        sandbox = await PulumiSandbox.create();
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-algorithmia-package-"));
-    });
-    after(async () => {
-        await sandbox?.dispose();
-        await server?.dispose();
-        if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    });
+    // bed.root is the fixture project: outside the repository, removed after the suite.
+    const bed = testBed();
 
     // Asynchronous: algorithmia-local runs in this process and must keep answering while a command runs.
-    const run = async (command: string, args: string[], env: Record<string, string> = {}, cwd = dir) => {
+    const run = async (command: string, args: string[], env: Record<string, string> = {}, cwd = bed.root) => {
         try {
             const { stdout } = await promisify(execFile)(command, args, { cwd, env: { ...process.env, ...env }, encoding: "utf8" });
             return stdout;
@@ -76,36 +64,36 @@ describe("installed as a package (npm pack → offline install → pulumi up out
     // The engine sees only the fixture's node_modules: NODE_PATH no longer points into the repository.
     const pulumi = (...args: string[]) =>
         run(path.join(engineBinDir(), "pulumi"), [...args, "--stack", "dev", "--non-interactive"], {
-            ...sandbox.env,
-            NODE_PATH: path.join(dir, "node_modules"),
+            ...bed.sandbox.env,
+            NODE_PATH: path.join(bed.root, "node_modules"),
         });
 
     it("packs, installs offline and runs up, a no-change preview, a provider upgrade with no diff, an update and destroy", async () => {
-        const tarball = (await run("npm", ["pack", "--silent", "--pack-destination", dir], {}, repoRoot)).trim().split("\n").pop()!;
-        fs.cpSync(path.join(repoRoot, "test/fixtures/package-project"), dir, { recursive: true });
-        fs.cpSync(path.join(repoRoot, "test/fixtures/algorithms/Hello"), path.join(dir, "Hello"), { recursive: true });
+        const tarball = (await run("npm", ["pack", "--silent", "--pack-destination", bed.root], {}, repoRoot)).trim().split("\n").pop()!;
+        fs.cpSync(path.join(repoRoot, "test/fixtures/package-project"), bed.root, { recursive: true });
+        fs.cpSync(path.join(repoRoot, "test/fixtures/algorithms/Hello"), path.join(bed.root, "Hello"), { recursive: true });
         const file = `file:${tarball}`;
-        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "fixture", private: true, dependencies: { "pulumi-algorithmia": file } }));
-        fs.writeFileSync(path.join(dir, "package-lock.json"), JSON.stringify(fixtureLock(path.join(dir, tarball))));
+        fs.writeFileSync(path.join(bed.root, "package.json"), JSON.stringify({ name: "fixture", private: true, dependencies: { "pulumi-algorithmia": file } }));
+        fs.writeFileSync(path.join(bed.root, "package-lock.json"), JSON.stringify(fixtureLock(path.join(bed.root, tarball))));
         await run("npm", ["install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", `./${tarball}`]);
-        assert.ok(fs.existsSync(path.join(dir, "node_modules/pulumi-algorithmia/dist/provider/index.js")));
-        assert.ok(!fs.realpathSync(path.join(dir, "node_modules/@pulumi/pulumi")).startsWith(repoRoot), "dependencies are the fixture's own");
+        assert.ok(fs.existsSync(path.join(bed.root, "node_modules/pulumi-algorithmia/dist/provider/index.js")));
+        assert.ok(!fs.realpathSync(path.join(bed.root, "node_modules/@pulumi/pulumi")).startsWith(repoRoot), "dependencies are the fixture's own");
 
         await pulumi("stack", "init", "--secrets-provider", "passphrase");
         await pulumi("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
-        await pulumi("config", "set", "algorithmia:apiAddress", server.url);
+        await pulumi("config", "set", "algorithmia:apiAddress", bed.server.url);
         // A preview first: the collection's URI is unknown then, which the model file's check must tolerate.
         assert.match(await pulumi("preview"), /5 to create/);
         await pulumi("up", "--yes", "--skip-preview");
         const outputs = JSON.parse(await pulumi("stack", "output", "--json"));
         assert.strictEqual(outputs.collectionUri, "data://alice/packaged");
         assert.strictEqual(outputs.modelUri, "data://alice/packaged/model.txt");
-        const model = await call(server, "GET", "/v1/connector/data/alice/packaged/model.txt", { key: ALICE.key });
-        assert.strictEqual(model.text, fs.readFileSync(path.join(dir, "model.txt"), "utf8"), "the relative path was read from the project");
+        const model = await call(bed.server, "GET", "/v1/connector/data/alice/packaged/model.txt", { key: ALICE.key });
+        assert.strictEqual(model.text, fs.readFileSync(path.join(bed.root, "model.txt"), "utf8"), "the relative path was read from the project");
         // The Algorithm built the project's Hello directory and the AlgorithmVersion published it after its test.
         assert.strictEqual(outputs.algoPath, "alice/Hello");
         assert.deepStrictEqual([outputs.versionUri, outputs.testsPassed], ["alice/Hello/0.1.0", 1]);
-        const answer = await call(server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "from the package" });
+        const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "from the package" });
         assert.strictEqual(answer.json.result, "hello from the package");
 
         const state = await pulumi("stack", "export");
@@ -115,7 +103,7 @@ describe("installed as a package (npm pack → offline install → pulumi up out
         await pulumi("preview", "--expect-no-changes");
 
         // A new provider release alone (its serialized code differs) is no change to the resources.
-        const installed = path.join(dir, "node_modules/pulumi-algorithmia/dist/provider/resources/dynamic.js");
+        const installed = path.join(bed.root, "node_modules/pulumi-algorithmia/dist/provider/resources/dynamic.js");
         const code = fs.readFileSync(installed, "utf8");
         assert.ok(code.includes("async configure(req) {"));
         fs.writeFileSync(installed, code.replace("async configure(req) {", "async configure(req) { /* a newer provider release */"));
@@ -126,10 +114,10 @@ describe("installed as a package (npm pack → offline install → pulumi up out
         await pulumi("config", "set", "readAcl", "public");
         assert.match(await pulumi("up", "--yes", "--skip-preview"), /1 updated/);
         await pulumi("preview", "--expect-no-changes");
-        const acl = await call(server, "GET", "/v1/connector/data/alice/packaged?acl=true", { key: ALICE.key });
+        const acl = await call(bed.server, "GET", "/v1/connector/data/alice/packaged?acl=true", { key: ALICE.key });
         assert.deepStrictEqual(acl.json.acl.read, ["user://*"]);
         await pulumi("destroy", "--yes", "--skip-preview");
-        assert.strictEqual((await call(server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).status, 404);
-        assert.strictEqual((await call(server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
+        assert.strictEqual((await call(bed.server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).status, 404);
+        assert.strictEqual((await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
     });
 });

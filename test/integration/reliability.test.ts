@@ -8,8 +8,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../helpers/pulumi";
 import { MODEL_FILE, TEST_DATA_FILE } from "../../examples/model-guide/stack";
+import { sha256File } from "../../examples/promotion/promotion";
 import { copyExamples } from "../helpers/examples";
-import { CliProject, LocalServer, PROVIDER_IMPORT, writeProject } from "../helpers/processes";
+import { CliProject, LocalServer, PROVIDER_IMPORT, until, writeProject } from "../helpers/processes";
 import { ALICE, BOB } from "../helpers/server";
 
 const HELLO_SOURCE = path.join(repoRoot, "test/fixtures/algorithms/Hello");
@@ -69,10 +70,6 @@ async function serverObjects(server: LocalServer) {
     return { collections, files, algorithms, published };
 }
 
-function sha256(file: string): string {
-    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-}
-
 async function setFaults(server: LocalServer, spec: string | undefined): Promise<void> {
     const res = await fetch(`${server.url}/_local/faults`, spec === undefined ? { method: "DELETE" } : { method: "PUT", body: spec, headers: { "content-type": "text/plain" } });
     assert.ok(res.ok, await res.text());
@@ -81,14 +78,6 @@ async function setFaults(server: LocalServer, spec: string | undefined): Promise
 async function counters(server: LocalServer): Promise<{ reads: number; writes: number; routes: Record<string, number>; injected: Record<string, number> }> {
     return (await fetch(`${server.url}/_local/counters`)).json() as any;
 }
-
-const until = async (what: string, condition: () => Promise<boolean>, timeoutMs = 120_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 25));
-    }
-};
 
 describe("reliability", function () {
     this.timeout(15 * 60 * 1000);
@@ -131,7 +120,7 @@ describe("reliability", function () {
         const objects = await serverObjects(server);
         assert.deepStrictEqual(objects.collections, expected.collections);
         assert.deepStrictEqual(objects.files, Object.fromEntries(Object.entries(expected.files).map(([remote, local]) =>
-            [remote, { size: fs.statSync(local).size, sha256: sha256(local) }])));
+            [remote, { size: fs.statSync(local).size, sha256: sha256File(local) }])));
         assert.deepStrictEqual(objects.algorithms, [expected.algorithm], "no orphan algorithms");
         assert.deepStrictEqual(objects.published[expected.algorithm], [{ version: "0.1.0", gitHash: outputs.gitHash }], "exactly one published version");
         assert.strictEqual(outputs.algoUri, `alice/${expected.algorithm}/0.1.0`);
@@ -174,14 +163,14 @@ describe("reliability", function () {
         try {
             const run = project.start("up", "--yes", "--skip-preview");
             await until("the model upload to start", async () =>
-                Object.entries((await counters(server)).routes).some(([route, n]) => route.startsWith("PUT ") && n > 0));
+                Object.entries((await counters(server)).routes).some(([route, n]) => route.startsWith("PUT ") && n > 0), 120_000, 25);
             run.killTree();
             const killed = await run.done;
             assert.strictEqual(killed.signal, "SIGKILL", killed.output);
             await setFaults(server, undefined);
             // Nothing half-written is visible: the model is absent (or complete, never partial).
             const before = await serverObjects(server);
-            for (const file of Object.values(before.files)) assert.strictEqual(file.sha256, sha256(modelFile));
+            for (const file of Object.values(before.files)) assert.strictEqual(file.sha256, sha256File(modelFile));
 
             // What a user does next: release the killed run's lock, then run `up` again.
             await project.cli("cancel", "--yes");
@@ -206,7 +195,7 @@ describe("reliability", function () {
             try {
                 server = first;
                 const run = project.start("up", "--yes", "--skip-preview");
-                await until(`the up to get ${when}`, async () => reached((await counters(first)).routes));
+                await until(`the up to get ${when}`, async () => reached((await counters(first)).routes), 120_000, 25);
                 await first.kill("SIGKILL");
                 server = await first.restart({ faults: undefined });
                 const firstUp = await run.done;

@@ -3,27 +3,11 @@
 // and (for the key checks) the real engine running the provider.
 import * as assert from "assert";
 import * as fs from "fs";
-import * as http from "http";
 import * as path from "path";
-import { ALICE, BOB, call, CallOptions, startTestServer, TestServer } from "../helpers/server";
+import { ALICE, BOB, call, CallOptions, rawRequest, startTestServer, TestServer } from "../helpers/server";
 import { createBody } from "../helpers/algorithms";
 import { PulumiSandbox } from "../helpers/pulumi";
 import { CliProject, LocalServer, PROVIDER_IMPORT, writeProject } from "../helpers/processes";
-
-/** One request with the path sent byte for byte (fetch would resolve "..", which is what we want to test). */
-function rawRequest(base: string, method: string, rawPath: string, headers: Record<string, string> = {}, body?: string) {
-    const url = new URL(base);
-    return new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = http.request({ host: url.hostname, port: url.port, method, path: rawPath, headers }, (res) => {
-            let text = "";
-            res.setEncoding("utf8");
-            res.on("data", (c) => (text += c));
-            res.on("end", () => resolve({ status: res.statusCode!, text }));
-        });
-        req.on("error", reject);
-        req.end(body);
-    });
-}
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
@@ -134,12 +118,12 @@ describe("security", function () {
                 "/v1/data/data%3A%2F%2Falice%2F..%2F..%2Fetc%2Fpasswd",
             ];
             for (const route of reads) {
-                const res = await rawRequest(server.url, "GET", route, auth);
+                const res = await rawRequest(server, "GET", route, { headers: auth });
                 assert.ok(res.status >= 400 && res.status < 500, `GET ${route} answered ${res.status}: ${res.text.slice(0, 200)}`);
                 assert.ok(!res.text.includes("root:"), `GET ${route} leaked /etc/passwd`);
             }
             // Bob cannot reach alice's private file by walking through a public collection either.
-            const bobs = await rawRequest(server.url, "GET", "/v1/data/alice/shared/..%2Fsecrets%2Fmodel.bin", { authorization: `Simple ${BOB.key}` });
+            const bobs = await rawRequest(server, "GET", "/v1/data/alice/shared/..%2Fsecrets%2Fmodel.bin", { key: BOB.key });
             assert.ok(!bobs.text.includes("secrets weights"));
 
             const writes = [
@@ -150,7 +134,7 @@ describe("security", function () {
                 `/v1/data/alice/shared/..`,
             ];
             for (const route of writes) {
-                const res = await rawRequest(server.url, "PUT", route, auth, "escaped");
+                const res = await rawRequest(server, "PUT", route, { headers: auth, body: "escaped" });
                 assert.ok(res.status >= 400 && res.status < 500, `PUT ${route} answered ${res.status}: ${res.text.slice(0, 200)}`);
             }
             // Anywhere in the data directory, or in any directory above it (where a climb would land).
@@ -165,7 +149,7 @@ describe("security", function () {
 
         it("refuses git repository names that climb out of the repository root", async () => {
             const auth = { authorization: `Basic ${Buffer.from(`alice:${ALICE.key}`).toString("base64")}` };
-            const own = await rawRequest(server.url, "GET", "/git/alice/Open.git/info/refs?service=git-upload-pack", auth);
+            const own = await rawRequest(server, "GET", "/git/alice/Open.git/info/refs?service=git-upload-pack", { headers: auth });
             assert.strictEqual(own.status, 200, own.text);
             const routes = [
                 "/git/alice/..%2F..%2Fbob%2FOpen.git/info/refs?service=git-upload-pack",
@@ -178,7 +162,7 @@ describe("security", function () {
             ];
             for (const route of routes) {
                 for (const method of ["GET", "POST"]) {
-                    const res = await rawRequest(server.url, method, route, auth);
+                    const res = await rawRequest(server, method, route, { headers: auth });
                     assert.ok(res.status >= 400 && res.status < 500, `${method} ${route} answered ${res.status}: ${res.text.slice(0, 200)}`);
                     assert.ok(!res.text.includes("root:") && !res.text.includes("[core]"), `${method} ${route} leaked a file`);
                 }

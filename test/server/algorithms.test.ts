@@ -2,7 +2,7 @@
 // real HTTP against a fresh algorithmia-local.
 import * as assert from "assert";
 import * as zlib from "zlib";
-import { createBody, restart, SETTINGS } from "../helpers/algorithms";
+import { createBody, SETTINGS } from "../helpers/algorithms";
 import { ALICE, BOB, call, startTestServer, TestServer } from "../helpers/server";
 
 function expectError(res: { status: number; json: any }, status: number, code: number, pattern?: RegExp) {
@@ -295,7 +295,7 @@ describe("algorithmia-local: algorithm management", function () {
         it("keeps algorithms and secrets across a restart", async () => {
             const before = await alice("GET", "/v1/algorithms/alice/hello");
             await alice("POST", `/v1/algorithms/${before.json.id}/secrets`, { short_name: "k", secret_key: "KEPT", secret_value: "v" });
-            server = await restart(server);
+            server = await server.restart();
             const after = await alice("GET", "/v1/algorithms/alice/hello");
             assert.deepStrictEqual(after.json, before.json);
             assert.strictEqual((await alice("GET", `/v1/algorithms/${before.json.id}/secrets`)).json.secrets[0].secret_key, "KEPT");

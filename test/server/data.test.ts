@@ -5,29 +5,8 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { canRead, dataSegments } from "../../server/data";
-import { ALICE, BOB, call, CallOptions, startTestServer, TestServer } from "../helpers/server";
-
-/** A request with the path sent exactly as given (fetch would normalise `..` and `%2e%2e` away). */
-function rawRequest(server: { port: number }, method: string, rawPath: string, key?: string, body?: string) {
-    return new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
-        const req = http.request({ host: "127.0.0.1", port: server.port, method, path: rawPath, headers: key ? { authorization: `Simple ${key}` } : {} });
-        req.on("response", (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-        });
-        req.on("error", reject);
-        req.end(body);
-    });
-}
-
-const waitFor = async (what: string, condition: () => boolean, timeoutMs = 5000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 10));
-    }
-};
+import { until } from "../helpers/processes";
+import { ALICE, BOB, call, CallOptions, rawRequest, startTestServer, TestServer } from "../helpers/server";
 
 describe("Data API", function () {
     let server: TestServer;
@@ -332,7 +311,7 @@ describe("Data API", function () {
         for (const [route, message] of cases) {
             it(`rejects PUT and GET ${route.length > 60 ? route.slice(0, 60) + "…" : route} with 400`, async () => {
                 for (const method of ["PUT", "GET"]) {
-                    const res = await rawRequest(server, method, route, ALICE.key, method === "PUT" ? "escaped!" : undefined);
+                    const res = await rawRequest(server, method, route, { key: ALICE.key, body: method === "PUT" ? "escaped!" : undefined });
                     assert.strictEqual(res.status, 400, `${method} ${route}: ${res.text}`);
                     assert.match(JSON.parse(res.text).error.message, message);
                 }
@@ -470,10 +449,10 @@ describe("Data API", function () {
             req.on("error", () => undefined); // the socket is destroyed on purpose
             req.write(Buffer.alloc(1024 * 1024, 7));
             // The server is streaming into its temporary file: cut the connection now.
-            await waitFor("the upload to reach the server's temporary file", () =>
-                fs.readdirSync(tmpDir).some((f) => fs.statSync(path.join(tmpDir, f)).size > 0));
+            await until("the upload to reach the server's temporary file", () =>
+                fs.readdirSync(tmpDir).some((f) => fs.statSync(path.join(tmpDir, f)).size > 0), 5000, 10);
             req.destroy();
-            await waitFor("the temporary file to be removed", () => fs.readdirSync(tmpDir).length === 0);
+            await until("the temporary file to be removed", () => fs.readdirSync(tmpDir).length === 0, 5000, 10);
 
             const res = await alice("GET", "/v1/data/.my/atomic/model.bin");
             assert.deepStrictEqual([res.status, res.text], [200, "version 1"]);
@@ -486,7 +465,7 @@ describe("Data API", function () {
             fresh.write("only a part");
             await new Promise((r) => setTimeout(r, 50));
             fresh.destroy();
-            await waitFor("the temporary file to be removed", () => fs.readdirSync(tmpDir).length === 0);
+            await until("the temporary file to be removed", () => fs.readdirSync(tmpDir).length === 0, 5000, 10);
             assert.strictEqual((await alice("HEAD", "/v1/data/.my/atomic/new.bin")).status, 404);
             const listed = (await alice("GET", "/v1/data/.my/atomic")).json.files.map((f: { filename: string }) => f.filename);
             assert.deepStrictEqual(listed, ["model.bin"]);

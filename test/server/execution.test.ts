@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { gpuAvailable } from "../../server/runtime/workers";
 import { ensurePythonRuntime } from "../../server/runtime/python-env";
-import { createBody, restart } from "../helpers/algorithms";
+import { createBody } from "../helpers/algorithms";
 import { deployFixture } from "../helpers/git";
 import { npmClient } from "../helpers/npm-client";
 import { alive, waitFor } from "../helpers/processes";
@@ -173,7 +173,7 @@ describe("algorithmia-local: running algorithms", function () {
 
         it("stops the workers when the server closes", async () => {
             const pid = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" })).pid;
-            server = await restart(server);
+            server = await server.restart();
             assert.ok(await waitFor(() => !alive(pid), 10_000), "the worker is gone after close");
             assert.strictEqual(result(await alice(`alice/Runtime/${runtimeSha}`, "again")), "hello again");
         });

@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { createBody } from "../helpers/algorithms";
 import { ALICE, BOB, call } from "../helpers/server";
+import { until } from "../helpers/processes";
 import { spawnServer, ServerProcess } from "../helpers/server-process";
 
 const MiB = 1024 * 1024;
@@ -17,14 +18,6 @@ const users = ["--user", `${ALICE.name}:${ALICE.key}`, "--user", `${BOB.name}:${
 function tempDir(prefix: string): string {
     return fs.mkdtempSync(path.join(os.tmpdir(), `algorithmia-local-${prefix}-`));
 }
-
-const waitFor = async (what: string, condition: () => boolean, timeoutMs = 10_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 10));
-    }
-};
 
 /** A PUT whose body the test writes itself, chunk by chunk, with backpressure. */
 function openUpload(port: number, route: string, size: number) {
@@ -145,10 +138,10 @@ describe("algorithmia-local as a process", function () {
                 await overwrite.write(chunk);
                 await fresh.write(chunk);
             }
-            await waitFor("both uploads to reach the server's staging files", () => {
+            await until("both uploads to reach the server's staging files", () => {
                 const staged = fs.readdirSync(tmpDir).map((f) => fs.statSync(path.join(tmpDir, f)).size);
                 return staged.length === 2 && staged.every((size) => size >= MiB);
-            });
+            }, 10_000, 10);
             await server.stop("SIGKILL");
             await assert.rejects(overwrite.response);
             await assert.rejects(fresh.response);

@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import { algorithmByName } from "../../server/algorithms";
 import { ALICE, BOB, call, startTestServer, TestServer } from "../helpers/server";
-import { createBody, restart } from "../helpers/algorithms";
+import { createBody } from "../helpers/algorithms";
 import { clone, commit, gitOk, waitForBuild } from "../helpers/git";
 
 const HASH = /^[0-9a-f]{40}$/;
@@ -140,7 +140,7 @@ describe("algorithmia-local: builds and versions", function () {
             server.store.db.prepare(`INSERT INTO algorithm_builds (build_id, algorithm_id, commit_sha, status, started_at)
                 VALUES ('11111111-1111-4111-8111-111111111111', ?, ?, 'in-progress', ?)`).run(algo.id, head, new Date().toISOString());
             expectError(await alice("GET", "/v1/algorithms/alice/algo/builds/11111111-1111-4111-8111-111111111111/logs"), 404, 1011);
-            server = await restart(server);
+            server = await server.restart();
             const build = await alice("GET", "/v1/algorithms/alice/algo/builds/11111111-1111-4111-8111-111111111111");
             assert.strictEqual(build.json.status, "failed");
             assert.match((await alice("GET", "/v1/algorithms/alice/algo/builds/11111111-1111-4111-8111-111111111111/logs")).json.logs, /interrupted/);
@@ -320,7 +320,7 @@ describe("algorithmia-local: builds and versions", function () {
         it("keeps builds and versions across a restart", async () => {
             const before = await alice("GET", "/v1/algorithms/alice/rules/versions");
             const builds = await alice("GET", "/v1/algorithms/alice/rules/builds");
-            server = await restart(server);
+            server = await server.restart();
             assert.deepStrictEqual((await alice("GET", "/v1/algorithms/alice/rules/versions")).json.results,
                 before.json.results.map((v: any) => ({ ...v, self_link: v.self_link })));
             assert.deepStrictEqual((await alice("GET", "/v1/algorithms/alice/rules/builds")).json, builds.json);
