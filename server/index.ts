@@ -1,7 +1,8 @@
 // algorithmia-local: an Algorithmia-compatible API server. This module assembles it: durable store, request
 // counting and fault injection, authentication, then one plugin per API area (each in its own encapsulated
 // Fastify context, so an area may parse bodies its own way — the Data API streams them).
-import Fastify, { FastifyInstance } from "fastify";
+import Fastify = require("fastify");
+import { FastifyInstance } from "fastify";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";

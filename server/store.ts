@@ -1,6 +1,6 @@
 // Durable state of algorithmia-local: metadata in SQLite (WAL, synchronous=FULL, so a committed transaction
 // survives kill -9), file contents under <dataDir>/files. Each API area declares its own tables with `migrate`.
-import Database from "better-sqlite3";
+import Database = require("better-sqlite3");
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
