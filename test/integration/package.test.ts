@@ -1,123 +1,143 @@
-// The provider works when installed as a package: `npm pack`, install the tarball offline into a program outside
-// the repository, and run `up`/`preview`/`destroy` there with the real `pulumi` CLI, for all four resources (the
-// fixture program declares a collection, a model file, an algorithm built from a copy of test/fixtures/algorithms/
-// Hello, and a version published after one test). Closure serialization
-// turns the package's files into `require("pulumi-algorithmia/dist/...")` calls inside the state, which only
-// work if package.json `exports` allows those subpaths.
+// The provider works when installed as a package beside the program's own @pulumi/pulumi, its peer dependency:
+// `npm pack`, install the tarball into programs outside the repository next to an SDK of the supported range, and
+// run the real `pulumi` CLI there — up, a no-op preview, a provider upgrade with no diff, an update, refresh and
+// destroy, for all four resources (the fixture program declares a collection, a model file, an algorithm built
+// from a copy of test/fixtures/algorithms/Hello, and a version published after one test). The SDKs: the oldest of
+// the peer range, and the one this test process runs (the dev pin 3.248.0 on the Node 20 leg; the newest on the
+// Node 24 leg, tools/test-leg.sh). An SDK outside the range is refused at once, saying what to install.
 //
-// Offline install: the fixture gets a package-lock.json derived from the repository's own lock (the runtime
-// dependency closure of the package, same versions and integrity hashes) plus the tarball as a `file:`
-// dependency. `npm install --offline ./<tarball>` then takes every dependency from the npm cache by its
-// integrity hash, with no registry request (without the lock npm would need the registry's package metadata,
-// which the cache does not hold). The fixture's dependencies are real copies, not links into the repository. `--ignore-scripts` skips native builds (better-sqlite3 is for algorithmia-local, which the
-// provider does not load).
+// Closure serialization turns the package's files into `require("pulumi-algorithmia/dist/...")` calls inside the
+// state, which only work if package.json `exports` allows those subpaths and if the package shares the program's
+// SDK (a nested copy of its own cannot be named, the failure this test guards against).
+//
+// Each fixture is installed from the npm registry (or npm's cache, `--prefer-offline`), as a user installs it.
+// `--ignore-scripts` skips native builds (better-sqlite3 is for algorithmia-local, which the provider does not load).
 import * as assert from "assert";
 import { execFile } from "child_process";
 import { promisify } from "util";
 import * as fs from "fs";
 import * as path from "path";
+import * as semver from "semver";
 import { ALICE, call } from "../helpers/server";
-import { engineBinDir, repoRoot } from "../helpers/pulumi";
+import { repoRoot } from "../helpers/pulumi";
+import { CliProject } from "../helpers/processes";
 import { testBed } from "../helpers/testBed";
 
-/** A lockfile for `{dependencies: {[pkg.name]: "file:<tarball>"}}`, from the repository's resolved tree. */
-function fixtureLock(tarball: string): object {
-    const repoLock = JSON.parse(fs.readFileSync(path.join(repoRoot, "package-lock.json"), "utf8"));
-    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
-    const entries: Record<string, any> = repoLock.packages;
-    const packages: Record<string, any> = {};
-    // Node's resolution over the lock's paths: the nearest node_modules/<name> from `from` upwards.
-    const visit = (name: string, from: string) => {
-        for (let dir = from; ; dir = dir.includes("/node_modules/") ? dir.slice(0, dir.lastIndexOf("/node_modules/")) : "") {
-            const key = `${dir ? dir + "/" : ""}node_modules/${name}`;
-            if (entries[key]) {
-                if (packages[key]) return;
-                const { dev, devOptional, peer, ...entry } = entries[key];
-                packages[key] = entry;
-                for (const dep of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies })) visit(dep, key);
-                return;
-            }
-            if (!dir) throw new Error(`package-lock.json has no ${name} for ${from || "the root"}`);
-        }
-    };
-    for (const dep of Object.keys(pkg.dependencies)) visit(dep, "");
-    const file = `file:${path.basename(tarball)}`;
-    packages[""] = { name: "fixture", dependencies: { [pkg.name]: file } };
-    packages[`node_modules/${pkg.name}`] = { version: pkg.version, resolved: file, dependencies: pkg.dependencies, bin: pkg.bin };
-    return { name: "fixture", lockfileVersion: 3, requires: true, packages };
-}
+const SDK = "@pulumi/pulumi";
+const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+const range: string = pkg.peerDependencies[SDK];
+const oldestSdk = semver.minVersion(range)!.version;
+const runningSdk: string = require(`${SDK}/package.json`).version;
+/** The release just below the range (3.138.0 lacks the dynamic providers' `configure`, which the provider needs). */
+const tooOldSdk = "3.138.0";
 
-describe("installed as a package (npm pack → offline install → pulumi up outside the repo)", function () {
-    this.timeout(600_000);
-    // bed.root is the fixture project: outside the repository, removed after the suite.
+describe("installed as a package (npm pack → npm install beside the program's SDK → pulumi up outside the repo)", function () {
+    this.timeout(900_000);
+    // bed.root holds the fixture programs: outside the repository, removed after the suite.
     const bed = testBed();
+    let tarball: string;
 
     // Asynchronous: algorithmia-local runs in this process and must keep answering while a command runs.
-    const run = async (command: string, args: string[], env: Record<string, string> = {}, cwd = bed.root) => {
+    const run = async (command: string, args: string[], cwd: string) => {
         try {
-            const { stdout } = await promisify(execFile)(command, args, { cwd, env: { ...process.env, ...env }, encoding: "utf8" });
-            return stdout;
+            return (await promisify(execFile)(command, args, { cwd, encoding: "utf8" })).stdout;
         } catch (err: any) {
-            throw new Error(`${command} ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+            throw Object.assign(new Error(`${command} ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`), {
+                output: `${err.stdout ?? ""}${err.stderr ?? ""}`,
+            });
         }
     };
-    // The engine sees only the fixture's node_modules: NODE_PATH no longer points into the repository.
-    const pulumi = (...args: string[]) =>
-        run(path.join(engineBinDir(), "pulumi"), [...args, "--stack", "dev", "--non-interactive"], {
-            ...bed.sandbox.env,
-            NODE_PATH: path.join(bed.root, "node_modules"),
+
+    /** A copy of test/fixtures/package-project with the tarball and `@pulumi/pulumi@sdk` installed, its stack made. */
+    async function fixture(sdk: string, npmFlags: string[] = []): Promise<CliProject> {
+        const dir = path.join(bed.root, `sdk-${sdk}`);
+        fs.cpSync(path.join(repoRoot, "test/fixtures/package-project"), dir, { recursive: true });
+        fs.cpSync(path.join(repoRoot, "test/fixtures/algorithms/Hello"), path.join(dir, "Hello"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "fixture", private: true }));
+        await run("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--save-exact",
+            ...npmFlags, tarball, `${SDK}@${sdk}`], dir);
+        assert.ok(fs.existsSync(path.join(dir, "node_modules/pulumi-algorithmia/dist/provider/index.js")));
+        assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, `node_modules/${SDK}/package.json`), "utf8")).version, sdk);
+        assert.ok(!fs.existsSync(path.join(dir, `node_modules/pulumi-algorithmia/node_modules/${SDK}`)), "no SDK of the package's own");
+        assert.ok(!fs.realpathSync(path.join(dir, `node_modules/${SDK}`)).startsWith(repoRoot), "dependencies are the fixture's own");
+        // The engine sees only the fixture's node_modules: NODE_PATH no longer points into the repository.
+        const project = new CliProject(dir, { ...bed.sandbox.env, NODE_PATH: path.join(dir, "node_modules") });
+        await project.init(`sdk-${sdk}`);
+        await project.cli("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
+        await project.cli("config", "set", "algorithmia:apiAddress", bed.server.url);
+        return project;
+    }
+
+    before(async () => {
+        const packed = await run("npm", ["pack", "--silent", "--pack-destination", bed.root], repoRoot);
+        tarball = path.join(bed.root, packed.trim().split("\n").pop()!);
+    });
+
+    it("declares @pulumi/pulumi as a peer dependency only", () => {
+        assert.strictEqual(pkg.dependencies[SDK], undefined, "a dependency of its own would nest a second SDK");
+        assert.ok(semver.satisfies(runningSdk, range), `the dev copy ${runningSdk} is inside ${range}`);
+        assert.ok(!semver.satisfies(tooOldSdk, range));
+    });
+
+    for (const sdk of [...new Set([oldestSdk, runningSdk])]) {
+        it(`works with @pulumi/pulumi ${sdk}: up, no-op preview, provider upgrade, update, refresh, destroy`, async () => {
+            const project = await fixture(sdk);
+            // A preview first: the collection's URI is unknown then, which the model file's check must tolerate.
+            assert.match(await project.cli("preview"), /5 to create/);
+            await project.cli("up", "--yes", "--skip-preview");
+            const outputs = JSON.parse(await project.cli("stack", "output", "--json"));
+            assert.strictEqual(outputs.collectionUri, "data://alice/packaged");
+            assert.strictEqual(outputs.modelUri, "data://alice/packaged/model.txt");
+            const model = await call(bed.server, "GET", "/v1/connector/data/alice/packaged/model.txt", { key: ALICE.key });
+            assert.strictEqual(model.text, fs.readFileSync(path.join(project.dir, "model.txt"), "utf8"), "the relative path was read from the project");
+            // The Algorithm built the project's Hello directory and the AlgorithmVersion published it after its test.
+            assert.strictEqual(outputs.algoPath, "alice/Hello");
+            assert.deepStrictEqual([outputs.versionUri, outputs.testsPassed], ["alice/Hello/0.1.0", 1]);
+            const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "from the package" });
+            assert.strictEqual(answer.json.result, "hello from the package");
+
+            const state = await project.cli("stack", "export");
+            assert.match(state, /require\(\\"pulumi-algorithmia\/dist\/provider\//, "the serialized provider requires the package's files");
+            assert.ok(!state.includes(ALICE.key), "no key in the state");
+            await project.cli("preview", "--expect-no-changes");
+
+            // A new provider release alone (its serialized code differs) is no change to the resources.
+            const installed = path.join(project.dir, "node_modules/pulumi-algorithmia/dist/provider/resources/dynamic.js");
+            const code = fs.readFileSync(installed, "utf8");
+            assert.ok(code.includes("async configure(req) {"));
+            fs.writeFileSync(installed, code.replace("async configure(req) {", "async configure(req) { /* a newer provider release */"));
+            await project.cli("preview", "--expect-no-changes");
+            assert.match(await project.cli("up", "--yes", "--skip-preview"), /5 unchanged/);
+            assert.match(await project.cli("stack", "export"), /a newer provider release/, "the state now holds the new provider code");
+
+            await project.cli("config", "set", "readAcl", "public");
+            assert.match(await project.cli("up", "--yes", "--skip-preview"), /1 updated/);
+            await project.cli("preview", "--expect-no-changes");
+            const acl = await call(bed.server, "GET", "/v1/connector/data/alice/packaged?acl=true", { key: ALICE.key });
+            assert.deepStrictEqual(acl.json.acl.read, ["user://*"]);
+
+            // Refresh reads every object back unchanged; then drift (the ACL changed out of band) is seen and taken in.
+            assert.match(await project.cli("refresh", "--yes", "--skip-preview"), /5 unchanged/);
+            await bed.client.setCollectionAcl("alice", "packaged", "private");
+            assert.match(await project.cli("refresh", "--yes", "--skip-preview"), /1 updated/);
+            assert.match(await project.cli("preview"), /1 to update/);
+            await project.cli("up", "--yes", "--skip-preview");
+            await project.cli("preview", "--expect-no-changes");
+
+            await project.cli("destroy", "--yes", "--skip-preview");
+            assert.strictEqual((await call(bed.server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).status, 404);
+            assert.strictEqual((await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
         });
+    }
 
-    it("packs, installs offline and runs up, a no-change preview, a provider upgrade with no diff, an update and destroy", async () => {
-        const tarball = (await run("npm", ["pack", "--silent", "--pack-destination", bed.root], {}, repoRoot)).trim().split("\n").pop()!;
-        fs.cpSync(path.join(repoRoot, "test/fixtures/package-project"), bed.root, { recursive: true });
-        fs.cpSync(path.join(repoRoot, "test/fixtures/algorithms/Hello"), path.join(bed.root, "Hello"), { recursive: true });
-        const file = `file:${tarball}`;
-        fs.writeFileSync(path.join(bed.root, "package.json"), JSON.stringify({ name: "fixture", private: true, dependencies: { "pulumi-algorithmia": file } }));
-        fs.writeFileSync(path.join(bed.root, "package-lock.json"), JSON.stringify(fixtureLock(path.join(bed.root, tarball))));
-        await run("npm", ["install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", `./${tarball}`]);
-        assert.ok(fs.existsSync(path.join(bed.root, "node_modules/pulumi-algorithmia/dist/provider/index.js")));
-        assert.ok(!fs.realpathSync(path.join(bed.root, "node_modules/@pulumi/pulumi")).startsWith(repoRoot), "dependencies are the fixture's own");
+    it(`refuses @pulumi/pulumi ${tooOldSdk}: npm will not install it, and forced in, the program says what to install`, async () => {
+        const refused = await fixture(tooOldSdk).then(() => undefined, (err) => err.output as string);
+        assert.match(refused ?? "installed", /ERESOLVE|peer @pulumi\/pulumi/, "npm refuses an SDK outside the peer range");
+        fs.rmSync(path.join(bed.root, `sdk-${tooOldSdk}`), { recursive: true, force: true });
 
-        await pulumi("stack", "init", "--secrets-provider", "passphrase");
-        await pulumi("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
-        await pulumi("config", "set", "algorithmia:apiAddress", bed.server.url);
-        // A preview first: the collection's URI is unknown then, which the model file's check must tolerate.
-        assert.match(await pulumi("preview"), /5 to create/);
-        await pulumi("up", "--yes", "--skip-preview");
-        const outputs = JSON.parse(await pulumi("stack", "output", "--json"));
-        assert.strictEqual(outputs.collectionUri, "data://alice/packaged");
-        assert.strictEqual(outputs.modelUri, "data://alice/packaged/model.txt");
-        const model = await call(bed.server, "GET", "/v1/connector/data/alice/packaged/model.txt", { key: ALICE.key });
-        assert.strictEqual(model.text, fs.readFileSync(path.join(bed.root, "model.txt"), "utf8"), "the relative path was read from the project");
-        // The Algorithm built the project's Hello directory and the AlgorithmVersion published it after its test.
-        assert.strictEqual(outputs.algoPath, "alice/Hello");
-        assert.deepStrictEqual([outputs.versionUri, outputs.testsPassed], ["alice/Hello/0.1.0", 1]);
-        const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "from the package" });
-        assert.strictEqual(answer.json.result, "hello from the package");
-
-        const state = await pulumi("stack", "export");
-        assert.match(state, /require\(\\"pulumi-algorithmia\/dist\/provider\//, "the serialized provider requires the package's files");
-        assert.ok(!state.includes(ALICE.key), "no key in the state");
-
-        await pulumi("preview", "--expect-no-changes");
-
-        // A new provider release alone (its serialized code differs) is no change to the resources.
-        const installed = path.join(bed.root, "node_modules/pulumi-algorithmia/dist/provider/resources/dynamic.js");
-        const code = fs.readFileSync(installed, "utf8");
-        assert.ok(code.includes("async configure(req) {"));
-        fs.writeFileSync(installed, code.replace("async configure(req) {", "async configure(req) { /* a newer provider release */"));
-        await pulumi("preview", "--expect-no-changes");
-        assert.match(await pulumi("up", "--yes", "--skip-preview"), /5 unchanged/);
-        assert.match(await pulumi("stack", "export"), /a newer provider release/, "the state now holds the new provider code");
-
-        await pulumi("config", "set", "readAcl", "public");
-        assert.match(await pulumi("up", "--yes", "--skip-preview"), /1 updated/);
-        await pulumi("preview", "--expect-no-changes");
-        const acl = await call(bed.server, "GET", "/v1/connector/data/alice/packaged?acl=true", { key: ALICE.key });
-        assert.deepStrictEqual(acl.json.acl.read, ["user://*"]);
-        await pulumi("destroy", "--yes", "--skip-preview");
-        assert.strictEqual((await call(bed.server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).status, 404);
-        assert.strictEqual((await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
+        const project = await fixture(tooOldSdk, ["--legacy-peer-deps"]);
+        const failed = await project.cli("preview").then(() => "", (err: Error) => err.message);
+        assert.ok(failed.includes(`pulumi-algorithmia needs ${SDK} ${range}, but your program has ${tooOldSdk}`), failed);
+        assert.ok(failed.includes(`npm install ${SDK}@"${range}"`), failed);
     });
 });
