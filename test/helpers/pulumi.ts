@@ -12,6 +12,22 @@ export const repoRoot = path.resolve(__dirname, "../..");
 
 let engineBin: string | undefined;
 
+/**
+ * The Go module that pins the CLI under test: tools/pulumi-cli (the dev pin) unless PULUMI_ALGORITHMIA_ENGINE_MODULE
+ * names another (the Node 24 leg's tools/pulumi-cli/newest). tools/pulumi-cli/build.sh reads the same variable.
+ */
+export function engineModuleDir(): string {
+    return path.resolve(repoRoot, process.env.PULUMI_ALGORITHMIA_ENGINE_MODULE ?? "tools/pulumi-cli");
+}
+
+/** The CLI version that module pins (`v3.248.0`). */
+export function engineVersion(): string {
+    const goMod = fs.readFileSync(path.join(engineModuleDir(), "go.mod"), "utf8");
+    const pinned = /^\s*github\.com\/pulumi\/pulumi\/pkg\/v3 (v\S+)/m.exec(goMod);
+    if (!pinned) throw new Error(`${engineModuleDir()}/go.mod pins no github.com/pulumi/pulumi/pkg/v3`);
+    return pinned[1];
+}
+
 /** The directory holding `pulumi`, `pulumi-language-nodejs` and `pulumi-resource-pulumi-nodejs`. */
 export function engineBinDir(): string {
     if (!engineBin) {

@@ -6,11 +6,16 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-version="v3.248.0"
+# The Go module that pins the CLI: this directory (v3.248.0, the version of the dev @pulumi/pulumi) unless the
+# first argument or PULUMI_ALGORITHMIA_ENGINE_MODULE names another (relative to the repository root), e.g.
+# tools/pulumi-cli/newest.
+module="$(cd "$repo" && cd "${1:-${PULUMI_ALGORITHMIA_ENGINE_MODULE:-$here}}" && pwd)"
+version="$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2 }' "$module/go.mod")"
+[ -n "$version" ] || { echo "engine: $module/go.mod requires no github.com/pulumi/pulumi/pkg/v3" >&2; exit 1; }
 # The newest language host published as part of a module the proxy serves (see README.md).
 language_host_version="v3.68.0"
 # The cache key covers everything that decides the binaries: the pinned modules and this script.
-key="$(cat "$here/go.mod" "$here/go.sum" "$here/language-nodejs/go.mod" "$here/language-nodejs/go.sum" "$0" |
+key="$(cat "$module/go.mod" "$module/go.sum" "$here/language-nodejs/go.mod" "$here/language-nodejs/go.sum" "${BASH_SOURCE[0]}" |
   sha256sum | cut -c1-12)"
 cache_root="${PULUMI_ALGORITHMIA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-algorithmia}"
 bin="$cache_root/engine/pulumi-$version-$key/bin"
@@ -54,7 +59,7 @@ command -v go >/dev/null 2>&1 || {
   say "Go is not installed. The engine is built from Pulumi's Go modules: install Go 1.25 or newer and re-run."
   exit 1
 }
-if ! (cd "$here" && GOFLAGS=-mod=mod go mod download github.com/pulumi/pulumi/pkg/v3 >/dev/null 2>&1); then
+if ! (cd "$module" && GOFLAGS=-mod=mod go mod download github.com/pulumi/pulumi/pkg/v3 >/dev/null 2>&1); then
   say "cannot download Pulumi's Go modules: check that the Go module proxy (GOPROXY=$(go env GOPROXY)) is reachable."
   exit 1
 fi
@@ -76,7 +81,7 @@ build() { # module-dir package output version
   [ -x "$tmp/$3" ] || { say "building $3 failed"; exit 1; }
   say "built $3 in $((SECONDS - start))s"
 }
-build "$here" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi pulumi "$version"
+build "$module" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi pulumi "$version"
 build "$here/language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs pulumi-language-nodejs \
   "$language_host_version"
 
