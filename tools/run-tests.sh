@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: installs dependencies when missing or stale, builds the engine when missing (cached per version),
-# type-checks, then runs every suite. Extra arguments go to mocha (e.g. `npm test -- --grep smoke`).
+# type-checks, then runs every suite on Node 20 with the dev pin (@pulumi/pulumi and CLI 3.248), then the Node 24
+# leg (tools/test-leg.sh: the newest SDK and CLI). Extra arguments go to the first run's mocha alone
+# (e.g. `npm test -- --grep smoke`); `npm run test:node24 -- ARGS` runs the leg alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,4 +18,10 @@ npx tsc --noEmit -p tsconfig.json
 # Every suite unless spec files are named (options alone, e.g. --grep, still run every suite).
 specs=("test/**/*.test.ts")
 for arg in "$@"; do case "$arg" in *.ts) specs=() ;; esac; done
-npx mocha "${specs[@]}" "$@"
+status=0
+npx mocha "${specs[@]}" "$@" || status=$?
+# Both legs run even when the first fails, so one CI run shows every failure.
+if [ $# -eq 0 ]; then
+  (unset PULUMI_ALGORITHMIA_ENGINE_BIN; bash tools/test-leg.sh) || status=$?
+fi
+exit $status
