@@ -70,7 +70,9 @@ export function errorHandler(err: FastifyError | ApiError, request: FastifyReque
     } else if (err.statusCode && err.statusCode < 500) {
         apiError = new ApiError(err.statusCode, err.message);
     } else {
+        // Said whatever the logger: a 500 is our own failure, and whoever runs the server needs its cause.
         request.log.error({ err }, "unhandled error");
+        console.error(`algorithmia-local: internal error on ${request.method} ${request.url}: ${err.stack ?? err}`);
         apiError = new ApiError(500, "Internal server error", ErrorCode.InternalServerError);
     }
     // Header values must be one line of Latin-1.

@@ -72,7 +72,9 @@ export interface RunningServer {
 export const DEFAULT_USER = "local";
 export const GENERATED_KEY_FILE = "local-user.json";
 
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
+export async function startServer(given: ServerOptions): Promise<RunningServer> {
+    // Absolute from here on: workers run in other directories, and git and the builds keep paths into the data.
+    const options = { ...given, dataDir: path.resolve(given.dataDir) };
     const store = new Store(options.dataDir);
     const users = options.users?.length ? options.users : [generatedUser(options.dataDir)];
     for (const user of users) store.ensureUser(user.name, user.key);

@@ -13,6 +13,8 @@ export interface ServerProcess {
     port: number;
     /** Everything the process printed on stdout so far. */
     stdout(): string;
+    /** Everything the process printed on stderr so far. */
+    stderr(): string;
     /** Resident memory now (VmRSS), in bytes. */
     rss(): number;
     /** Sends `signal` to the process group and waits for the process to exit. */
@@ -24,9 +26,9 @@ export interface ServerProcess {
  * `algorithmia-local listening on http://127.0.0.1:P`. The process is the group leader, so stop() also ends
  * whatever a wrapper such as npx started.
  */
-export async function spawnServer(args: string[], command: string[] = [process.execPath, BIN]): Promise<ServerProcess> {
+export async function spawnServer(args: string[], command: string[] = [process.execPath, BIN], cwd = REPO_ROOT): Promise<ServerProcess> {
     const child = spawn(command[0], [...command.slice(1), ...args], {
-        cwd: REPO_ROOT,
+        cwd,
         stdio: ["ignore", "pipe", "pipe"],
         detached: true,
     });
@@ -48,6 +50,7 @@ export async function spawnServer(args: string[], command: string[] = [process.e
         port,
         url: `http://127.0.0.1:${port}`,
         stdout: () => out,
+        stderr: () => err,
         rss: () => Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) * 1024,
         async stop(signal: NodeJS.Signals = "SIGTERM") {
             if (child.exitCode === null && child.signalCode === null) {

@@ -97,6 +97,35 @@ describe("algorithmia-local as a process", function () {
             assert.strictEqual((await call(server, "POST", "/v1/data/team", { key: BOB.key, json: { name: "nope" } })).status, 403);
         });
 
+        it("serves a relative --data-dir: creates, builds and calls an algorithm, and again when started from elsewhere", async () => {
+            // `--data-dir ./state`, as README shows and as the demo prints to serve its state again.
+            const work = path.join(dataDir, "work");
+            fs.mkdirSync(path.join(work, "elsewhere"), { recursive: true });
+            server = await spawnServer(["--port", "0", "--data-dir", "./state", ...users], undefined, work);
+            assert.strictEqual((await call(server, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Relative") })).status, 201);
+            const built = await call(server, "POST", "/v1/algorithms/alice/Relative/compile", { key: ALICE.key, json: {} });
+            assert.strictEqual(built.status, 200, built.text);
+            const hash = built.json.version_info.git_hash;
+            const callIt = () => call(server!, "POST", `/v1/algo/alice/Relative/${hash}`, { key: ALICE.key, json: "there" });
+            assert.strictEqual((await callIt()).json.result, "hello there");
+            assert.ok(fs.existsSync(path.join(work, "state", "algorithmia-local.db")), "the state is under the starting directory");
+
+            await server.stop();
+            server = await spawnServer(["--port", "0", "--data-dir", "../state", ...users], undefined, path.join(work, "elsewhere"));
+            assert.strictEqual((await callIt()).json.result, "hello there");
+        });
+
+        it("logs the cause of an internal error, and answers it in the API's shape", async () => {
+            server = await spawnServer(["--port", "0", "--data-dir", dataDir, ...users]);
+            assert.strictEqual((await call(server, "POST", "/v1/data/alice", { key: ALICE.key, json: { name: "broken" } })).status, 200);
+            // Uploads are staged under <data dir>/tmp: a plain file in its place makes the next upload fail inside.
+            fs.rmSync(path.join(dataDir, "tmp"), { recursive: true, force: true });
+            fs.writeFileSync(path.join(dataDir, "tmp"), "not a directory");
+            const failed = await call(server, "PUT", "/v1/data/alice/broken/model.bin", { key: ALICE.key, body: "bytes" });
+            assert.deepStrictEqual([failed.status, failed.json?.error?.message], [500, "Internal server error"]);
+            await until("the cause in the server's output", () => /internal error on PUT \/v1\/data\/alice\/broken\/model\.bin: Error: ENOTDIR/.test(server!.stderr()), 5_000, 50);
+        });
+
         it("refuses bad arguments with a message naming the option", async () => {
             await assert.rejects(spawnServer(["--port", "99999", "--data-dir", dataDir]), /--port must be 0-65535/);
             await assert.rejects(spawnServer(["--port", "0", "--data-dir", dataDir, "--user", "alice"]), /--user takes NAME:VALUE/);
