@@ -21,6 +21,7 @@
 //                                  builds that install dependencies take minutes
 //              skip:<rate>         a push starts no build at this rate, as a lost push event or SCM webhook;
 //                                  compile still builds
+//              fail:<rate>         a build fails at this rate whatever its tree, as one whose build machine died
 //              max:<n>             as above (latency applies to every matching build)
 //
 //   e.g. "PUT /v1/data/*=error:0.1,status:503; * /v1/algorithms/*=rate429:0.2,retryAfter:1,latency:200ms,drop:0.05; seed=42"
@@ -49,6 +50,7 @@ interface Rule {
     latencyMs: number;
     /** BUILD rules only. */
     skip: number;
+    fail: number;
     max: number;
     injected: number;
 }
@@ -67,13 +69,15 @@ export interface Counts {
     /** By `<METHOD> <route pattern>`. */
     routes: Record<string, number>;
     /** Faults injected since the last reset, by kind. */
-    injected: { error: number; rate429: number; drop: number; skip: number };
+    injected: { error: number; rate429: number; drop: number; skip: number; fail: number };
 }
 
 /** What a build of an algorithm suffers (BUILD rules). */
 export interface BuildFault {
     /** Start no build for this push. */
     skip: boolean;
+    /** Fail the build, whatever its tree. */
+    fail: boolean;
     latencyMs: number;
 }
 
@@ -145,11 +149,14 @@ export class Faults {
     /** The fault for a build of `owner/name` that a push (or a compile, which is never skipped) starts. */
     onBuild(owner: string, name: string, trigger: "push" | "compile"): BuildFault {
         const rule = this.plan.rules.find((r) => r.method === BUILD && r.glob.test(`${owner}/${name}`));
-        if (!rule) return { skip: false, latencyMs: 0 };
-        if (trigger === "compile" || rule.skip === 0 || rule.injected >= rule.max) return { skip: false, latencyMs: rule.latencyMs };
-        const skip = this.random() < rule.skip;
-        if (skip) this.injected(rule, "skip");
-        return { skip, latencyMs: rule.latencyMs };
+        const fault = { skip: false, fail: false, latencyMs: rule?.latencyMs ?? 0 };
+        const skipRate = trigger === "push" ? rule?.skip ?? 0 : 0;
+        if (!rule || skipRate + rule.fail === 0 || rule.injected >= rule.max) return fault;
+        const draw = this.random();
+        if (draw < skipRate) fault.skip = true;
+        else if (draw < skipRate + rule.fail) fault.fail = true;
+        if (fault.skip || fault.fail) this.injected(rule, fault.skip ? "skip" : "fail");
+        return fault;
     }
 
     /** The control endpoints, as a plugin for the server root. */
@@ -205,7 +212,7 @@ export class Faults {
 }
 
 function emptyCounts(): Counts {
-    return { total: 0, reads: 0, writes: 0, routes: {}, injected: { error: 0, rate429: 0, drop: 0, skip: 0 } };
+    return { total: 0, reads: 0, writes: 0, routes: {}, injected: { error: 0, rate429: 0, drop: 0, skip: 0, fail: 0 } };
 }
 
 export function parseSpec(spec: string): Plan {
@@ -247,6 +254,7 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
         drop: 0,
         latencyMs: 0,
         skip: 0,
+        fail: 0,
         max: Infinity,
         injected: 0,
     };
@@ -258,8 +266,8 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
         if (colon <= 0 || !raw) fail(`action "${action}" is not "<name>:<value>"`);
         const num = Number(raw);
         const rate = () => (raw !== "" && num >= 0 && num <= 1 ? num : fail(`${key} must be a rate from 0 to 1, got "${raw}"`));
-        if (isBuild && !["latency", "skip", "max"].includes(key)) fail(`unknown build action "${key}" (known: latency, skip, max)`);
-        if (!isBuild && key === "skip") fail('"skip" is a BUILD action');
+        if (isBuild && !["latency", "skip", "fail", "max"].includes(key)) fail(`unknown build action "${key}" (known: latency, skip, fail, max)`);
+        if (!isBuild && (key === "skip" || key === "fail")) fail(`"${key}" is a BUILD action`);
         const whole = (min: number, max: number) =>
             Number.isInteger(num) && num >= min && num <= max ? num : fail(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
         switch (key) {
@@ -267,6 +275,7 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
             case "rate429": rule.rate429 = rate(); break;
             case "drop": rule.drop = rate(); break;
             case "skip": rule.skip = rate(); break;
+            case "fail": rule.fail = rate(); break;
             case "status": rule.status = whole(500, 599); break;
             case "retryAfter": rule.retryAfter = whole(0, 86400); break;
             case "max": rule.max = whole(0, Number.MAX_SAFE_INTEGER); break;
@@ -275,6 +284,7 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
         }
     }
     if (rule.error + rule.rate429 + rule.drop > 1) fail("error + rate429 + drop must not exceed 1");
+    if (rule.skip + rule.fail > 1) fail("skip + fail must not exceed 1");
     return rule;
 }
 

@@ -16,6 +16,7 @@ import { entryFile, familyOf } from "./environments";
 import { ApiError, ErrorCode, invalidRequest, notAuthorized } from "./errors";
 import type { ServerContext } from "./index";
 import type { PushEvent } from "./git";
+import type { BuildFault } from "./faults";
 import { pageRequest, parseBoolean, toPage } from "./paging";
 import { buildPython } from "./runtime/python-build";
 import { Store } from "./store";
@@ -37,14 +38,14 @@ export class Builder {
      * see the build while it runs); the promise settles with the finished build. A build cut short by a crash is
      * marked failed at the next start.
      */
-    start(algo: Algorithm, commitSha: string, latencyMs = 0): Promise<Build> {
+    start(algo: Algorithm, commitSha: string, fault: Omit<BuildFault, "skip"> = { fail: false, latencyMs: 0 }): Promise<Build> {
         const store = this.ctx.store;
         const buildId = crypto.randomUUID();
         store.transaction(() => {
             store.db.prepare(`INSERT INTO algorithm_builds (build_id, algorithm_id, commit_sha, status, started_at)
                 VALUES (?, ?, ?, 'in-progress', ?)`).run(buildId, algo.id, commitSha, new Date().toISOString());
         });
-        const done = this.run(algo, commitSha, buildId, latencyMs);
+        const done = this.run(algo, commitSha, buildId, fault);
         this.running.add(done);
         void done.finally(() => this.running.delete(done));
         return done;
@@ -54,8 +55,8 @@ export class Builder {
         await Promise.allSettled([...this.running]);
     }
 
-    /** `latencyMs`: an injected slow build (server/faults.ts), spent before the checks. */
-    private async run(algo: Algorithm, commitSha: string, buildId: string, latencyMs: number): Promise<Build> {
+    /** `fault`: an injected slow or failing build (server/faults.ts); the latency is spent before the checks. */
+    private async run(algo: Algorithm, commitSha: string, buildId: string, fault: Omit<BuildFault, "skip">): Promise<Build> {
         const store = this.ctx.store;
         const started = Date.now();
         const { family, language } = familyOf(algo.settings);
@@ -63,10 +64,11 @@ export class Builder {
         const log: string[] = [`Building ${algo.owner}/${algo.name} at commit ${commitSha} (build ${buildId})`, `Runtime: ${runtime}`];
         let ok = false;
         try {
-            if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+            if (fault.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
             const tree = await this.ctx.repos.tree(algo.owner, algo.name, commitSha);
             log.push(`Checked out ${commitSha}`);
-            ok = family === "python" ? await checkPython(tree, algo, log) : checkOther(tree, algo, log);
+            if (fault.fail) log.push("Build failed: the build machine stopped before the build finished (injected fault)");
+            else ok = family === "python" ? await checkPython(tree, algo, log) : checkOther(tree, algo, log);
         } catch (err) {
             log.push(`Build failed: internal error: ${(err as Error).message}`);
         }
@@ -260,7 +262,7 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
             .get(algo.id, event.after);
         if (built) return;
         const fault = ctx.faults.onBuild(algo.owner, algo.name, "push");
-        if (!fault.skip) builder.start(algo, event.after, fault.latencyMs).catch(() => undefined);
+        if (!fault.skip) builder.start(algo, event.after, fault).catch(() => undefined);
     };
     ctx.repos.on("push", onPush);
     app.addHook("onClose", async () => void ctx.repos.off("push", onPush));
@@ -280,7 +282,7 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
             if (!head) throw new ApiError(500, `${algo.owner}/${algo.name} has no master branch`);
             commit = head;
         }
-        const build = await builder.start(algo, commit, ctx.faults.onBuild(algo.owner, algo.name, "compile").latencyMs);
+        const build = await builder.start(algo, commit, ctx.faults.onBuild(algo.owner, algo.name, "compile"));
         const current = algorithmById(store, algo.id) ?? algo;
         // The algorithm now, described through this build (a concurrent compile may have finished later).
         const reply = algorithmObject(ctx, current);

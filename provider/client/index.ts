@@ -267,13 +267,23 @@ export class AlgorithmiaClient {
 
     /**
      * Waits until the build of `commitSha` has finished and answers it (succeeded or failed). A commit already
-     * built is not built again; one whose build never shows up (a push the server did not act on) is compiled.
-     * Throws a BuildTimeoutError when `timeoutMs` passes first.
+     * built is not built again, unless that build failed and `rebuildFailed` says it belongs to an earlier attempt
+     * (a failing build, one cut short or whose machine died): then the same commit is compiled again. One whose
+     * build never shows up (a push the server did not act on) is compiled. Throws a BuildTimeoutError when
+     * `timeoutMs` passes first.
      */
-    async waitForBuild(owner: string, name: string, commitSha: string, timeoutMs: number): Promise<BuildObject> {
+    async waitForBuild(owner: string, name: string, commitSha: string, timeoutMs: number, options: { rebuildFailed?: boolean } = {}): Promise<BuildObject> {
         const deadline = Date.now() + timeoutMs;
         const appearBy = Date.now() + Math.min(BUILD_APPEARS_WITHIN_MS, timeoutMs / 2);
+        // The server builds while it answers a compile: wait no longer than the deadline (then the loop says so).
+        const compileInTime = () => this.compile(owner, name, commitSha, Math.max(1_000, deadline - Date.now())).catch((err) => {
+            if (Date.now() < deadline) throw err;
+        });
         let build = await this.findBuild(owner, name, commitSha);
+        if (build?.status === "failed" && options.rebuildFailed) {
+            await compileInTime();
+            build = await this.findBuild(owner, name, commitSha);
+        }
         let delay = 250;
         while (!build || build.status === "in-progress") {
             if (Date.now() >= deadline) {
@@ -288,10 +298,7 @@ export class AlgorithmiaClient {
             } else {
                 build = await this.findBuild(owner, name, commitSha);
                 if (!build && Date.now() >= appearBy) {
-                    // The server builds while it answers: wait no longer than the deadline (then the loop says so).
-                    await this.compile(owner, name, commitSha, Math.max(1_000, deadline - Date.now())).catch((err) => {
-                        if (Date.now() < deadline) throw err;
-                    });
+                    await compileInTime();
                     build = await this.findBuild(owner, name, commitSha);
                 }
             }

@@ -223,10 +223,11 @@ async function deploySource(
     const entries = sourceTree(inputs);
     // The directory may have changed since `check`: what is pushed is what the outputs describe.
     const sha = await treeSha256(entries);
-    const { commit } = await client.pushSource(owner, inputs.name, entries, commitMessage(sha));
+    const { commit, pushed } = await client.pushSource(owner, inputs.name, entries, commitMessage(sha));
     let build: BuildObject;
     try {
-        build = await client.waitForBuild(owner, inputs.name, commit, inputs.buildTimeoutSeconds * 1000);
+        // Master already held this tree: an earlier `up` pushed it, and a build of it that failed is built again.
+        build = await client.waitForBuild(owner, inputs.name, commit, inputs.buildTimeoutSeconds * 1000, { rebuildFailed: !pushed });
     } catch (err) {
         if (!(err instanceof BuildTimeoutError)) throw err;
         // The push landed: keep the algorithm and its commit in state, so the next `up` waits for this build.

@@ -304,6 +304,34 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         await s.destroy();
     });
 
+    it("builds the same tree again on the next up after its build failed for a reason outside the tree", async () => {
+        const s = await stackFor("failed-build", () => ({
+            ...args, name: "Flaky", settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "Flaky"), buildTimeoutSeconds: 60,
+        }));
+        // The first build of alice/Flaky dies as a build whose machine stopped; the tree itself is fine.
+        bed.server.faults.set("BUILD alice/Flaky=fail:1,max:1");
+        try {
+            await assert.rejects(s.up(), /The build of alice\/Flaky at [0-9a-f]{40} failed .*\n.*injected fault/s);
+        } finally {
+            bed.server.faults.clear();
+        }
+        const pushed = (await bed.client.sourceOnServer("alice", "Flaky"))!.commit;
+        assert.strictEqual((await bed.client.findBuild("alice", "Flaky", pushed))?.status, "failed");
+        await assert.rejects(s.preview({ expectNoChanges: true }), "a failed build is not converged");
+
+        // Nothing changed in the program: the push is a no-op, and the failed build of that commit is built again.
+        const up = await s.up();
+        assert.strictEqual(up.summary.resourceChanges?.update, 1);
+        const out = await outputValues(s);
+        assert.strictEqual(out.gitHash, pushed, "the same commit, built again");
+        const builds = (await bed.client.listBuilds("alice", "Flaky")).results.filter((b) => b.commit_sha === pushed);
+        assert.deepStrictEqual(builds.map((b) => b.status), ["succeeded", "failed"], "one new build of the commit");
+        assert.strictEqual(out.buildId, builds[0].build_id);
+        assert.strictEqual((await bed.client.callAlgorithm(`alice/Flaky/${out.gitHash}`, "ada")).result, "hello ada");
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+    });
+
     it("compiles the pushed commit itself when the push starts no build (a lost push event)", async () => {
         const s = await stackFor("lost-push", () => ({
             ...args, name: "Unbuilt", settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "Unbuilt"), buildTimeoutSeconds: 20,

@@ -47,7 +47,7 @@ describe("fault injection and request counters", function () {
                     "DELETE /v1/data/*": 1,
                     "GET /v1/nothing/here": 1,
                 },
-                injected: { error: 0, rate429: 0, drop: 0, skip: 0 },
+                injected: { error: 0, rate429: 0, drop: 0, skip: 0, fail: 0 },
             });
         });
 
@@ -57,7 +57,7 @@ describe("fault injection and request counters", function () {
             await call(server, "GET", "/_local/faults");
             const taken = (await call(server, "DELETE", "/_local/counters")).json;
             assert.deepStrictEqual([taken.total, taken.routes], [1, { "GET /v1/data/*": 1 }]);
-            assert.deepStrictEqual(await counters(), { total: 0, reads: 0, writes: 0, routes: {}, injected: { error: 0, rate429: 0, drop: 0, skip: 0 } });
+            assert.deepStrictEqual(await counters(), { total: 0, reads: 0, writes: 0, routes: {}, injected: { error: 0, rate429: 0, drop: 0, skip: 0, fail: 0 } });
         });
 
         it("are readable and resettable in process for tests that start the server themselves", async () => {
@@ -167,8 +167,10 @@ describe("fault injection and request counters", function () {
                 ["seed=-1", /seed must be an integer/],
                 ["nonsense", /expected "<METHOD> <PATH>=<action>/],
                 ["BUILD /v1/algorithms/alice/X=latency:1s", /"BUILD <owner>\/<name>"/],
-                ["BUILD alice/X=error:1", /unknown build action "error" \(known: latency, skip, max\)/],
+                ["BUILD alice/X=error:1", /unknown build action "error" \(known: latency, skip, fail, max\)/],
                 ["GET /v1/data/*=skip:1", /"skip" is a BUILD action/],
+                ["GET /v1/data/*=fail:1", /"fail" is a BUILD action/],
+                ["BUILD alice/X=skip:0.6,fail:0.6", /skip \+ fail must not exceed 1/],
             ] as const) {
                 const res = await call(server, "PUT", "/_local/faults", { body: spec, headers: { "content-type": "text/plain" } });
                 assert.strictEqual(res.status, 400, spec);

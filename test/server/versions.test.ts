@@ -134,6 +134,20 @@ describe("algorithmia-local: builds and versions", function () {
             expectError(await alice("POST", "/v1/algorithms/alice/algo/compile", { commitSha: "f".repeat(40) }), 400, 2015, /commitSha/);
         });
 
+        it("fails builds of a good tree under a BUILD fail fault, and builds the same commit again after it", async () => {
+            server.faults.set("BUILD alice/algo=fail:1,max:1");
+            try {
+                const failed = await compile("alice/algo");
+                assert.strictEqual(failed.build.status, "failed");
+                assert.match(failed.compilation.output, /the build machine stopped before the build finished \(injected fault\)/);
+                const again = await compile("alice/algo");
+                assert.deepStrictEqual([again.build.status, again.version_info.git_hash], ["succeeded", failed.version_info.git_hash]);
+                assert.strictEqual(server.faults.counts().injected.fail, 1);
+            } finally {
+                server.faults.clear();
+            }
+        });
+
         it("answers 404 for logs while a build is in progress, and fails it if the server dies", async () => {
             const algo = algorithmByName(server.store, "alice", "algo")!;
             const head = await server.repos.head("alice", "algo");
