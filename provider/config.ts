@@ -1,6 +1,8 @@
-// Where the API address and key come from (design.md §3). Resolved inside the provider process, at call time,
-// from the stack config the engine hands to `configure` and from that process's environment — never captured
-// when the provider is serialized, never returned as an output.
+// Where the API address, the git address and the key come from (design.md §3). Resolved inside the provider
+// process, at call time, from the stack config the engine hands to `configure` and from that process's
+// environment — never captured when the provider is serialized, never returned as an output.
+import { defaultGitAddress } from "./client/git";
+
 export const DEFAULT_API_ADDRESS = "https://api.algorithmia.com";
 // What `resolveConnection` (serialized with the provider) reads: not through the module's `exports`.
 const PUBLIC_API_ADDRESS = DEFAULT_API_ADDRESS;
@@ -13,11 +15,15 @@ export interface StackConfig {
 export interface Connection {
     apiAddress: string;
     apiKey: string;
+    /** Base address of the algorithms' git repositories (`<gitAddress>/git/<owner>/<algo>.git`). */
+    gitAddress: string;
 }
 
 /**
  * Address: resource arg `apiAddress` > stack config `algorithmia:apiAddress` > env `ALGORITHMIA_API` > public API.
  * Key: stack config `algorithmia:apiKey` (a secret) > env `ALGORITHMIA_API_KEY`.
+ * Git address: stack config `algorithmia:gitAddress` > env `ALGORITHMIA_GIT_ADDRESS` > derived from the API
+ * address (`defaultGitAddress`).
  */
 export function resolveConnection(
     stack: StackConfig | undefined,
@@ -32,8 +38,16 @@ export function resolveConnection(
                 "or set ALGORITHMIA_API_KEY in the environment of `pulumi`.",
         );
     }
-    if (!/^https?:\/\/[^/]+/.test(apiAddress)) {
+    const isUrl = (address: string) => /^https?:\/\/[^/]+/.test(address);
+    if (!isUrl(apiAddress)) {
         throw new Error(`apiAddress must be an http(s) URL such as ${PUBLIC_API_ADDRESS}, got "${apiAddress}"`);
     }
-    return { apiAddress: apiAddress.replace(/\/+$/, ""), apiKey };
+    const configuredGit = stack?.get("algorithmia:gitAddress");
+    const gitAddress = configuredGit || env.ALGORITHMIA_GIT_ADDRESS || defaultGitAddress(apiAddress);
+    if (!isUrl(gitAddress)) {
+        const setting = configuredGit ? "algorithmia:gitAddress (stack config)" : "ALGORITHMIA_GIT_ADDRESS (environment)";
+        throw new Error(`${setting} must be an http(s) URL such as https://git.algorithmia.com, got "${gitAddress}": ` +
+            "fix it, or unset it to use the git address derived from the API address");
+    }
+    return { apiAddress: apiAddress.replace(/\/+$/, ""), apiKey, gitAddress: gitAddress.replace(/\/+$/, "") };
 }

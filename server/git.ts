@@ -1,9 +1,11 @@
 // Algorithm source hosting: one bare repository per algorithm under <dataDir>/git/<owner>/<algo>.git, served
 // over git's smart HTTP protocol at /git/<owner>/<algo>.git by git itself (`git http-backend`, run as CGI).
-// Clients authenticate with HTTP basic auth, the API key as the password (algorithmia-api.md §3.4), or send the
-// key as `Authorization: Simple <key>` (git's http.extraHeader). History rewrites and branch deletion are
-// refused by the repository's own configuration. After a push moves master, `push` is emitted — before the
-// push's HTTP reply ends, so a client that lists builds right after its push already sees the new one.
+// Clients authenticate with HTTP basic auth: the account name as the user name and one of that account's API
+// keys as the password (algorithmia-api.md §3.4; any other user name is refused, even for an organization's
+// repository), or send the key as `Authorization: Simple <key>` (git's http.extraHeader). History rewrites and
+// branch deletion are refused by the repository's own configuration. After a push moves master, `push` is
+// emitted — before the push's HTTP reply ends, so a client that lists builds right after its push already sees
+// the new one.
 //
 // The repository is the source of truth for an algorithm's code; builds and running algorithms use checked-out
 // trees of its commits (`tree`), kept under <dataDir>/trees/<owner>/<algo>/<sha> (a commit never changes).
@@ -229,7 +231,7 @@ export function gitRoutes(store: Store, repos: GitRepos) {
             const username = basicAuthUser(store, request);
             if (!username) {
                 reply.header("WWW-Authenticate", 'Basic realm="algorithmia-local"');
-                throw new ApiError(401, "Authentication required: use your API key as the password");
+                throw new ApiError(401, "Authentication required: use your account name as the user name and your API key as the password");
             }
             if (!actsFor({ username, orgs: store.orgsOf(username) }, owner)) throw notAuthorized();
             if (!repos.exists(owner, algo)) throw new ApiError(404, `No such repository ${owner}/${algo}`);
@@ -251,6 +253,11 @@ export function gitRoutes(store: Store, repos: GitRepos) {
     };
 }
 
+/**
+ * The account a request authenticates as, or undefined. Basic auth must name the key's own account, exactly as
+ * the API spells it: a wrong user name with a valid key is refused like a wrong key (and says no more, so it
+ * does not tell a guesser that the key is valid).
+ */
 function basicAuthUser(store: Store, request: FastifyRequest): string | undefined {
     const header = request.headers.authorization ?? "";
     const match = /^basic\s+(.+)$/i.exec(header);
@@ -259,7 +266,10 @@ function basicAuthUser(store: Store, request: FastifyRequest): string | undefine
         return key ? store.userForKey(key) : undefined;
     }
     const decoded = Buffer.from(match[1], "base64").toString("utf8");
-    const password = decoded.slice(decoded.indexOf(":") + 1);
+    const colon = decoded.indexOf(":");
+    if (colon < 0) return undefined;
+    const user = decoded.slice(0, colon);
+    const password = decoded.slice(colon + 1);
     // git sends the URL's password percent-decoded already; a key pasted still encoded is decoded once more.
     let key = password;
     try {
@@ -267,7 +277,8 @@ function basicAuthUser(store: Store, request: FastifyRequest): string | undefine
     } catch {
         // not percent-encoded
     }
-    return store.userForKey(key) ?? store.userForKey(password);
+    const account = store.userForKey(key) ?? store.userForKey(password);
+    return account !== undefined && account === user ? account : undefined;
 }
 
 /**

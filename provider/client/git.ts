@@ -6,11 +6,16 @@
 // Why the git CLI: it is the reference implementation of the smart-HTTP protocol and is on every machine that
 // builds software. The API key never appears on a command line, in a URL or in a message: it reaches git through
 // GIT_CONFIG_COUNT/KEY/VALUE environment variables (an `http.extraHeader`), and git's stderr is scrubbed.
+//
+// Remote steps get the HTTP client's retry budget (http.ts). ls-remote and fetch only read, so they are simply
+// run again after a transient failure; a push whose reply was lost may have moved master, so master is looked at
+// before the push is repeated.
 import { spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { backoffMs, RetryBudget, sleep } from "./http";
 
 /** Git's file modes: a regular file, an executable file, a symbolic link (content = the link's target). */
 export type GitMode = "100644" | "100755" | "120000";
@@ -24,10 +29,11 @@ export interface TreeEntry {
     content?: Buffer;
 }
 
-export interface GitRemote {
+/** A repository, how to authenticate to it, and how hard to try (the HTTP client's budget). */
+export interface GitRemote extends RetryBudget {
     /** The repository URL, without credentials. */
     url: string;
-    /** Any user name works with algorithmia-local; real clusters expected the account name. */
+    /** The account the key belongs to: Algorithmia's git takes the account name, with the key as the password. */
     user: string;
     apiKey: string;
 }
@@ -52,14 +58,16 @@ const COMMIT_IDENTITY = {
 const MASTER = "refs/heads/master";
 
 /**
- * The git repository of an algorithm: `<api address>/git/<owner>/<algo>.git`. Real clusters served git from
- * `git.<domain>` next to `api.<domain>` (§1.1), so an `api.` host is mapped to its `git.` sibling.
+ * Where git is served when no `gitAddress` is set: the `git.` sibling of an `api.` host, as Algorithmia's own
+ * `algo clone` derives it; any other API address serves git itself (algorithmia-local does, on its API port).
  */
-export function gitRepositoryUrl(apiAddress: string, owner: string, name: string): string {
-    const url = new URL(apiAddress);
-    if (url.hostname.startsWith("api.")) url.hostname = "git." + url.hostname.slice(4);
-    const base = url.toString().replace(/\/+$/, "");
-    return `${base}/git/${encodeURIComponent(owner)}/${encodeURIComponent(name)}.git`;
+export function defaultGitAddress(apiAddress: string): string {
+    return apiAddress.replace(/\/+$/, "").replace("//api.", "//git.");
+}
+
+/** The git repository of an algorithm: `<git address>/git/<owner>/<algo>.git`. */
+export function gitRepositoryUrl(gitAddress: string, owner: string, name: string): string {
+    return `${gitAddress.replace(/\/+$/, "")}/git/${encodeURIComponent(owner)}/${encodeURIComponent(name)}.git`;
 }
 
 /**
@@ -94,15 +102,29 @@ function sortEntries<T extends { path: string }>(entries: T[]): T[] {
  * Makes `entries` the content of master: one deterministic commit on top of the current master (or none when
  * master already holds this tree), then a fast-forward push. A concurrent push elsewhere makes the push fail
  * rather than overwrite it (the server refuses history rewrites anyway).
+ *
+ * A push that fails may still have landed (its reply lost): if master is now our commit, that is success.
+ * Otherwise a transient failure starts over from master as it now is, which gives the very same commit again
+ * while master has not moved (the commit is deterministic), so a retry never adds a second commit.
  */
 export async function pushTree(remote: GitRemote, entries: TreeEntry[], message: string): Promise<PushResult> {
     return withScratchRepository(remote, async (git) => {
-        const parent = await fetchMaster(git, remote);
         const tree = await writeTree(git, entries);
-        if (parent && (await git.run(["rev-parse", `${parent}^{tree}`])) === tree) return { commit: parent, pushed: false };
-        const commit = await git.run(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message], { env: COMMIT_IDENTITY });
-        await git.run(["push", "--quiet", remote.url, `${commit}:${MASTER}`], { remote: true });
-        return { commit, pushed: true };
+        for (let attempt = 1; ; attempt++) {
+            const parent = await fetchMaster(git, remote);
+            if (parent && (await git.run(["rev-parse", `${parent}^{tree}`])) === tree) return { commit: parent, pushed: false };
+            const commit = await git.run(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message], { env: COMMIT_IDENTITY });
+            try {
+                await git.run(["push", "--quiet", remote.url, `${commit}:${MASTER}`], { remote: true });
+                return { commit, pushed: true };
+            } catch (err) {
+                // Whatever git says: when a reply is lost, the git CLI may send the push again by itself and report
+                // that second one's refusal (master had already moved, to our commit).
+                if ((await remoteMaster(git, remote)) === commit) return { commit, pushed: true };
+                if (!isTransient(err) || attempt >= remote.maxAttempts) throw err;
+            }
+            await sleep(backoffMs(attempt, remote.baseDelayMs));
+        }
     });
 }
 
@@ -157,12 +179,48 @@ async function withScratchRepository<T>(remote: GitRemote, work: (git: ScratchGi
     }
 }
 
-/** Fetches master into the scratch repository; answers its sha, or undefined when the remote has no master. */
+/** Master's sha on the remote, or undefined when it has none. */
+async function remoteMaster(git: ScratchGit, remote: GitRemote): Promise<string | undefined> {
+    const listed = await retrying(remote, () => git.run(["ls-remote", remote.url, MASTER], { remote: true }));
+    return listed.split(/\s+/)[0] || undefined;
+}
+
+/**
+ * Brings master's commit into the scratch repository (unless it is there already); answers its sha, or
+ * undefined when the remote has no master.
+ */
 async function fetchMaster(git: ScratchGit, remote: GitRemote): Promise<string | undefined> {
-    const advertised = (await git.run(["ls-remote", remote.url, MASTER], { remote: true })).split(/\s+/)[0];
+    const advertised = await remoteMaster(git, remote);
     if (!advertised) return undefined;
-    await git.run(["fetch", "--quiet", "--no-tags", remote.url, `+${MASTER}:${MASTER}`], { remote: true });
+    if (await git.run(["cat-file", "-e", `${advertised}^{commit}`]).then(() => true, () => false)) return advertised;
+    await retrying(remote, () => git.run(["fetch", "--quiet", "--no-tags", remote.url, `+${MASTER}:${MASTER}`], { remote: true }));
     return git.run(["rev-parse", MASTER]);
+}
+
+/** Runs a remote step that only reads (ls-remote, fetch), again after transient failures, as http.ts does. */
+async function retrying(remote: GitRemote, step: () => Promise<string>): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await step();
+        } catch (err) {
+            if (!isTransient(err) || attempt >= remote.maxAttempts) throw err;
+        }
+        await sleep(backoffMs(attempt, remote.baseDelayMs));
+    }
+}
+
+/**
+ * Whether a failed git command met trouble worth another try: the connection failed, dropped or stalled, or the
+ * remote answered 429 or 5xx. Authentication failures, other 4xx (no such repository, not yours) and rejected
+ * pushes (non-fast-forward) are answers, not trouble.
+ */
+function isTransient(err: unknown): boolean {
+    if (!(err instanceof GitError)) return false;
+    const status = /(?:returned error:|RPC failed; HTTP) (\d{3})/.exec(err.stderr);
+    if (status) return status[1] === "429" || status[1][0] === "5";
+    if (/Authentication failed|rejected|non-fast-forward|denied/i.test(err.stderr)) return false;
+    return /remote end hung up unexpectedly|RPC failed|unexpected disconnect|early EOF|Empty reply from server|Connection reset|Connection refused|Failed to connect|Couldn't connect|timed out|Operation too slow|transfer closed|Recv failure|Send failure|SSL_read|SSL_write/i
+        .test(err.stderr);
 }
 
 /** Writes the blobs and a tree of `entries` into the scratch repository; answers the tree's sha. */
@@ -202,7 +260,11 @@ function runGit(dir: string, args: string[], options: RunOptions, remote: GitRem
         ...options.env,
     };
     const config: [string, string][] = [["commit.gpgSign", "false"], ["core.hooksPath", "/dev/null"]];
-    if (options.remote) config.push(["http.extraHeader", `Authorization: Basic ${basicCredentials(remote)}`]);
+    if (options.remote) {
+        config.push(["http.extraHeader", `Authorization: Basic ${basicCredentials(remote)}`]);
+        // A reply that stops coming (under 1 byte/s for the per-attempt timeout) ends the command, as a transient failure.
+        config.push(["http.lowSpeedLimit", "1"], ["http.lowSpeedTime", String(Math.max(1, Math.ceil(remote.timeoutMs / 1000)))]);
+    }
     env.GIT_CONFIG_COUNT = String(config.length);
     config.forEach(([key, value], i) => {
         env[`GIT_CONFIG_KEY_${i}`] = key;

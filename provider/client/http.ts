@@ -8,6 +8,16 @@ import * as http from "http";
 import * as https from "https";
 import { Readable } from "stream";
 
+/** How hard a remote call is tried: the API's calls (here) and git's (git.ts) alike. */
+export interface RetryBudget {
+    /** Per attempt. */
+    timeoutMs: number;
+    /** Attempts in all, including the first. */
+    maxAttempts: number;
+    /** First backoff delay; doubles each retry, with full jitter, capped at 30 s. */
+    baseDelayMs: number;
+}
+
 export interface HttpOptions {
     /** Base address, e.g. `http://127.0.0.1:8080` (the client appends `/v1/...`). */
     apiAddress: string;
@@ -73,12 +83,13 @@ export class AlgorithmiaApiError extends Error {
 // An array, not a Set: closure serialization (the provider goes into state) turns a Set into a plain object.
 const RETRYABLE_STATUS = [429, 502, 503, 504];
 
-export class HttpClient {
+export class HttpClient implements RetryBudget {
     readonly apiAddress: string;
     private readonly apiKey: string;
-    private readonly timeoutMs: number;
-    private readonly maxAttempts: number;
-    private readonly baseDelayMs: number;
+    // Public: git (git.ts) retries with the same budget.
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly baseDelayMs: number;
 
     constructor(options: HttpOptions) {
         this.apiAddress = options.apiAddress.replace(/\/+$/, "");
@@ -114,7 +125,7 @@ export class HttpClient {
                 if (settled) return settled;
                 if (!spec.afterFailure) throw lastError;
             }
-            if (attempt < this.maxAttempts) await sleep(retryAfterMs ?? this.backoff(attempt));
+            if (attempt < this.maxAttempts) await sleep(retryAfterMs ?? backoffMs(attempt, this.baseDelayMs));
         }
         throw lastError!;
     }
@@ -166,11 +177,12 @@ export class HttpClient {
     private redact(text: string): string {
         return this.apiKey ? text.split(this.apiKey).join("[redacted]") : text;
     }
+}
 
-    private backoff(attempt: number): number {
-        const cap = Math.min(30_000, this.baseDelayMs * 2 ** (attempt - 1));
-        return Math.random() * cap;
-    }
+/** The wait before retry `attempt` (1 = the first retry): exponential from `baseDelayMs`, capped at 30 s, full jitter. */
+export function backoffMs(attempt: number, baseDelayMs: number): number {
+    const cap = Math.min(30_000, baseDelayMs * 2 ** (attempt - 1));
+    return Math.random() * cap;
 }
 
 /**

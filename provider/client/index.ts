@@ -2,7 +2,7 @@
 // `undefined` for "not there"; writes that are not idempotent say how to tell whether a failed attempt took
 // effect, so they can be retried safely.
 import { Readable } from "stream";
-import { GitRemote, gitRepositoryUrl, PushResult, pushTree, remoteTreeSha256, TreeEntry } from "./git";
+import { defaultGitAddress, GitRemote, gitRepositoryUrl, PushResult, pushTree, remoteTreeSha256, TreeEntry } from "./git";
 import { AlgorithmiaApiError, HttpClient, HttpOptions, HttpResponse, sleep } from "./http";
 
 export { AlgorithmiaApiError, HttpOptions };
@@ -94,13 +94,27 @@ export class BuildTimeoutError extends Error {
     }
 }
 
+export interface ClientOptions extends HttpOptions {
+    /** Base address of the git repositories; by default derived from `apiAddress` (`defaultGitAddress`). */
+    gitAddress?: string;
+    /**
+     * Where `username` remembers the key's user, by API address. Clients that share one (the provider process's
+     * clients, all with the configured key) ask only once; by default each client has its own.
+     */
+    usernames?: Record<string, Promise<string>>;
+}
+
 export class AlgorithmiaClient {
     readonly http: HttpClient;
+    readonly gitAddress: string;
     private readonly apiKey: string;
+    private readonly usernames: Record<string, Promise<string>>;
 
-    constructor(options: HttpOptions) {
+    constructor(options: ClientOptions) {
         this.http = new HttpClient(options);
         this.apiKey = options.apiKey;
+        this.gitAddress = (options.gitAddress || defaultGitAddress(this.http.apiAddress)).replace(/\/+$/, "");
+        this.usernames = options.usernames || {};
     }
 
     // --- data collections -----------------------------------------------------------------------------
@@ -137,6 +151,19 @@ export class AlgorithmiaClient {
             throw new Error(`Cannot tell which user the API key belongs to: the root listing of ${this.http.apiAddress} names no user; set \`owner\` explicitly`);
         }
         return first;
+    }
+
+    /** `whoami`, asked once per API address and `usernames` cache; a failed lookup is asked again next time. */
+    username(): Promise<string> {
+        const cache = this.usernames;
+        const address = this.http.apiAddress;
+        if (!cache[address]) {
+            cache[address] = this.whoami().catch((err) => {
+                delete cache[address];
+                throw err;
+            });
+        }
+        return cache[address];
     }
 
     async setCollectionAcl(owner: string, name: string, acl: ReadAcl): Promise<void> {
@@ -314,19 +341,30 @@ export class AlgorithmiaClient {
 
     // --- source (git) ---------------------------------------------------------------------------------------
 
-    /** The algorithm's git repository, authenticated with this client's key. */
-    gitRemote(owner: string, name: string): GitRemote {
-        return { url: gitRepositoryUrl(this.http.apiAddress, owner, name), user: owner, apiKey: this.apiKey };
+    /**
+     * The algorithm's git repository, with this client's key and retry budget. Git authenticates the account: the
+     * key's own user name, also for an organization's algorithm (the owner is only in the path).
+     */
+    async gitRemote(owner: string, name: string): Promise<GitRemote> {
+        const { timeoutMs, maxAttempts, baseDelayMs } = this.http;
+        return {
+            url: gitRepositoryUrl(this.gitAddress, owner, name),
+            user: await this.username(),
+            apiKey: this.apiKey,
+            timeoutMs,
+            maxAttempts,
+            baseDelayMs,
+        };
     }
 
     /** Makes `entries` master's tree by one deterministic commit (git.ts); answers the commit. */
     async pushSource(owner: string, name: string, entries: TreeEntry[], message: string): Promise<PushResult> {
-        return pushTree(this.gitRemote(owner, name), entries, message);
+        return pushTree(await this.gitRemote(owner, name), entries, message);
     }
 
     /** Master's commit and the sha256 of its tree (what `sourceSha256` means), or undefined when empty. */
     async sourceOnServer(owner: string, name: string): Promise<{ commit: string; sha256: string } | undefined> {
-        return remoteTreeSha256(this.gitRemote(owner, name));
+        return remoteTreeSha256(await this.gitRemote(owner, name));
     }
 
     async getBuild(owner: string, name: string, buildId: string): Promise<BuildObject> {

@@ -161,7 +161,7 @@ export function diffByKeys(olds: Record<string, any>, news: Record<string, any>,
 export interface ProviderContext {
     /** A client for the resource's `apiAddress` (or the configured one), with the configured key. */
     client(apiAddress?: string): AlgorithmiaClient;
-    /** The key's own user name, looked up once per API address and provider process (`AlgorithmiaClient.whoami`). */
+    /** The key's own user name, looked up once per API address and provider process (`AlgorithmiaClient.username`). */
     whoami(client: AlgorithmiaClient): Promise<string>;
 }
 
@@ -200,17 +200,9 @@ export function dynamicProvider<Inputs, Outputs>(
     // Not named `context`: closure serialization skips names that are globals of the serializing process (mocha
     // defines `context`), so the provider process would not get it.
     const callContext: ProviderContext = {
-        client: (apiAddress) => new AlgorithmiaClient(resolveConnection(state.stackConfig, apiAddress)),
-        whoami: (client) => {
-            const address = client.http.apiAddress;
-            if (!state.usernames[address]) {
-                state.usernames[address] = client.whoami().catch((err) => {
-                    delete state.usernames[address];
-                    throw err;
-                });
-            }
-            return state.usernames[address];
-        },
+        // Every client shares the process's user names: the owner default and git's user name are looked up once.
+        client: (apiAddress) => new AlgorithmiaClient({ ...resolveConnection(state.stackConfig, apiAddress), usernames: state.usernames }),
+        whoami: (client) => client.username(),
     };
     return {
         async configure(req: pulumi.dynamic.ConfigureRequest) {

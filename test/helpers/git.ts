@@ -43,18 +43,25 @@ export async function gitOk(cwd: string, ...args: string[]): Promise<string> {
     return result.stdout.trim();
 }
 
-/** The clone URL with the API key as the basic-auth password (any user name). */
-export function remoteUrl(server: { url: string }, owner: string, algo: string, key: string): string {
+/** The clone URL with an account's credentials: its name as the basic-auth user, an API key as the password. */
+export function remoteUrl(server: { url: string }, owner: string, algo: string, account: { name: string; key: string }): string {
     const url = new URL(`${server.url}/git/${owner}/${algo}.git`);
-    url.username = "apikey";
-    url.password = key;
+    url.username = account.name;
+    url.password = account.key;
     return url.toString();
 }
 
-/** Clones an algorithm's repository into a fresh temporary directory. */
+/** The account an API key belongs to: the first folder of the root listing, as the provider's `whoami` reads it. */
+export async function accountOf(server: { url: string }, key: string): Promise<string> {
+    const root = await call(server, "GET", "/v1/connector/data", { key });
+    assert.strictEqual(root.status, 200, root.text);
+    return root.json.folders[0].name;
+}
+
+/** Clones an algorithm's repository (as the key's account) into a fresh temporary directory. */
 export async function clone(server: { url: string }, owner: string, algo: string, key: string): Promise<string> {
     const parent = fs.mkdtempSync(path.join(os.tmpdir(), "algorithmia-clone-"));
-    await gitOk(parent, "clone", "--quiet", remoteUrl(server, owner, algo, key), "work");
+    await gitOk(parent, "clone", "--quiet", remoteUrl(server, owner, algo, { name: await accountOf(server, key), key }), "work");
     return path.join(parent, "work");
 }
 

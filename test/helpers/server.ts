@@ -97,16 +97,21 @@ export async function call(server: { url: string }, method: string, route: strin
 }
 
 /**
- * A loopback proxy to `target` that forwards every request, but loses the reply to `<method> <path>` once the
- * server has given it (calling `landed`): the request took effect, the client never hears so. The reply is held
- * forever, or with `cut` the connection is closed instead (a lost reply the client sees as a reset), once.
+ * A loopback proxy to `target` that forwards every request, but loses the successful (2xx) reply to
+ * `<method> <path>` once the server has given it (calling `landed`): the request took effect, the client never
+ * hears so. The reply is held forever, or with `cut` the connection is closed instead (a lost reply the client
+ * sees as a reset), once. `requests` counts what it forwarded, by `<METHOD> <path and query>`.
  */
 export async function replyLosingProxy(target: string, method: string, path: string, options: { landed?: () => void; cut?: boolean } = {}) {
     const upstream = new URL(target);
     let lost = false;
+    const requests: Record<string, number> = {};
     const proxy = http.createServer((req, res) => {
+        const key = `${req.method} ${req.url}`;
+        requests[key] = (requests[key] ?? 0) + 1;
         const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-            if (req.method === method && req.url?.split("?")[0] === path && !(options.cut && lost)) {
+            const tookEffect = answer.statusCode! < 300;
+            if (tookEffect && req.method === method && req.url?.split("?")[0] === path && !(options.cut && lost)) {
                 lost = true;
                 answer.resume().on("end", () => {
                     options.landed?.();
@@ -123,6 +128,7 @@ export async function replyLosingProxy(target: string, method: string, path: str
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
     return {
         url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        requests,
         close: () => {
             proxy.closeAllConnections();
             proxy.close();

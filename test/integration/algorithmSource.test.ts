@@ -74,10 +74,18 @@ describe("algorithm source by git (client, real server)", function () {
     });
 
     it("keeps the key out of git errors against the server", async () => {
+        // A wrong key fails already when the client asks whose key it is (git takes the account name).
         const wrong = new AlgorithmiaClient({ apiAddress: servers[0].url, apiKey: "simWrongKey000000000000000000" });
         await assert.rejects(wrong.pushSource("alice", "Hello", sourceTree({ source: fixture("Hello") }), "m"), (err: Error) => {
             assert.ok(!err.message.includes("simWrongKey"), err.message);
-            assert.match(err.message, /git ls-remote failed/);
+            assert.match(err.message, /returned 401/);
+            return true;
+        });
+        // A valid key that git refuses: another user's repository.
+        await assert.rejects(clients[0].pushSource("bob", "Hello", sourceTree({ source: fixture("Hello") }), "m"), (err: Error) => {
+            assert.ok(!err.message.includes(ALICE.key), err.message);
+            assert.ok(!err.message.includes(Buffer.from(`alice:${ALICE.key}`).toString("base64")), err.message);
+            assert.match(err.message, /git ls-remote failed .*403/);
             return true;
         });
     });

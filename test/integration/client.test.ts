@@ -1,9 +1,13 @@
 // The provider's HTTP client against algorithmia-local with injected faults (real HTTP): retries of 429 (honouring
 // Retry-After), 5xx and dropped connections; POSTs retried only when they provably did not take effect; errors
-// naming method, route, status and the API's message, never the key; streamed uploads and downloads.
+// naming method, route, status and the API's message, never the key; streamed uploads and downloads. And its git
+// transport: pushes as the key's own account (also to an organization's repository), retried through 503s,
+// dropped connections and a push reply lost after the push landed, without ever making a second commit.
 import * as assert from "assert";
 import { Readable } from "stream";
 import { AlgorithmiaApiError, AlgorithmiaClient } from "../../provider/client";
+import { PushResult, TreeEntry } from "../../provider/client/git";
+import { PushEvent } from "../../server/git";
 import { ALICE, TestServer, call, replyLosingProxy, startTestServer } from "../helpers/server";
 // SETTINGS as the API spells them, for algorithms made out of band.
 import { SETTINGS as WIRE_SETTINGS } from "../helpers/algorithms";
@@ -109,5 +113,113 @@ describe("provider client (algorithmia-local with faults)", function () {
         const denied: Error = await stranger.getCollection("alice", "files").then(() => assert.fail("401"), (e) => e);
         assert.match(denied.message, /returned 401/);
         assert.ok(!denied.message.includes(wrongKey) && !JSON.stringify(denied).includes(wrongKey));
+    });
+
+    describe("source by git", () => {
+        /** A working algorithm `name` whose apply greets with `greeting`. */
+        const source = (name: string, greeting: string): TreeEntry[] => [
+            ["algorithmia.conf", JSON.stringify({ username: "alice", algoname: name, language: "python3-1" })],
+            ["requirements.txt", "algorithmia\n"],
+            [`src/${name}.py`, `def apply(input):\n    return "${greeting} {}".format(input)\n`],
+            ["src/__init__.py", ""],
+        ].map(([path, text]) => ({ path, mode: "100644", content: Buffer.from(text) }));
+
+        /** Creates `owner/name`; answers its template commit. */
+        const create = async (owner: string, name: string) => {
+            await client.createAlgorithm(owner, { name, details: { label: name }, settings: WIRE_SETTINGS });
+            return (await server.repos.head(owner, name))!;
+        };
+        /** The commits of master, newest first, from the commit-log route. */
+        const history = async (owner: string, name: string) =>
+            (await call(server, "GET", `/v1/algorithms/${owner}/${name}/log`, { key: ALICE.key })).json.commits.map((c: any) => c.id);
+        /** The pushes that moved master of `owner/name` while `work` ran. */
+        const pushesDuring = async (owner: string, name: string, work: () => Promise<void>) => {
+            const seen: PushEvent[] = [];
+            const listener = (event: PushEvent) => event.owner === owner && event.algo === name && seen.push(event);
+            server.repos.on("push", listener);
+            try {
+                await work();
+            } finally {
+                server.repos.off("push", listener);
+            }
+            return seen;
+        };
+        const builds = async (owner: string, name: string) => (await client.listBuilds(owner, name)).results;
+
+        it("pushes an organization's algorithm as the key's own account", async () => {
+            const template = await create("team", "TeamGreeter");
+            const pushed = await client.pushSource("team", "TeamGreeter", source("TeamGreeter", "hi"), "m");
+            assert.strictEqual(pushed.pushed, true);
+            assert.deepStrictEqual(await history("team", "TeamGreeter"), [pushed.commit, template]);
+            assert.deepStrictEqual(await client.sourceOnServer("team", "TeamGreeter").then((s) => s?.commit), pushed.commit);
+            // The server takes no other user name, so these passed as alice: one root listing told the client who that is.
+            assert.strictEqual(routeCount("GET /v1/connector/*"), 1);
+        });
+
+        it("does not push again when the push's reply is lost after it landed", async () => {
+            const template = await create("alice", "LostReply");
+            const receivePack = "/git/alice/LostReply.git/git-receive-pack";
+            let landed = 0;
+            const proxy = await replyLosingProxy(server.url, "POST", receivePack, { cut: true, landed: () => landed++ });
+            let pushed: PushResult | undefined;
+            const pushes = await pushesDuring("alice", "LostReply", async () => {
+                try {
+                    const viaProxy = new AlgorithmiaClient({ apiAddress: proxy.url, apiKey: ALICE.key, baseDelayMs: 10, maxAttempts: 4 });
+                    pushed = await viaProxy.pushSource("alice", "LostReply", source("LostReply", "hi"), "m");
+                } finally {
+                    proxy.close();
+                }
+            });
+            assert.strictEqual(landed, 1, "the push landed and its reply was lost");
+            assert.deepStrictEqual(pushed, { commit: await server.repos.head("alice", "LostReply"), pushed: true });
+            assert.deepStrictEqual(await history("alice", "LostReply"), [pushed!.commit, template], "exactly one commit was made");
+            assert.strictEqual(pushes.length, 1, "master moved once");
+            assert.strictEqual(proxy.requests["GET /git/alice/LostReply.git/info/refs?service=git-receive-pack"], 1, "git push ran once");
+            assert.deepStrictEqual((await builds("alice", "LostReply")).map((b) => b.commit_sha), [pushed!.commit], "one build");
+        });
+
+        it("rides out 503s and dropped connections on every git route and a lost push reply, with one commit", async () => {
+            const template = await create("alice", "Flaky");
+            let landed = 0;
+            const proxy = await replyLosingProxy(server.url, "POST", "/git/alice/Flaky.git/git-receive-pack", { cut: true, landed: () => landed++ });
+            // Seeded: the same faults for the same sequence of requests. Before acting on them, the server answers
+            // git's requests (ls-remote, fetch and push alike) with 503 or drops the connection, one time in four.
+            server.faults.set("* /git/alice/Flaky.git/*=error:0.15,status:503,drop:0.1; seed=3");
+            let pushed: PushResult | undefined;
+            const pushes = await pushesDuring("alice", "Flaky", async () => {
+                try {
+                    const viaProxy = new AlgorithmiaClient({ apiAddress: proxy.url, apiKey: ALICE.key, baseDelayMs: 10 });
+                    pushed = await viaProxy.pushSource("alice", "Flaky", source("Flaky", "hi"), "m");
+                } finally {
+                    proxy.close();
+                }
+            });
+            const { error, drop } = server.faults.counts().injected;
+            assert.ok(error >= 1 && drop >= 1, `faults were injected: ${JSON.stringify(server.faults.counts().injected)}`);
+            assert.ok(proxy.requests["GET /git/alice/Flaky.git/info/refs?service=git-receive-pack"] >= 2, "a push failed before it landed and was sent again");
+            assert.strictEqual(landed, 1, "the push that landed lost its reply");
+            assert.deepStrictEqual(pushed, { commit: await server.repos.head("alice", "Flaky"), pushed: true });
+            assert.deepStrictEqual(await history("alice", "Flaky"), [pushed!.commit, template], "exactly one commit was made");
+            assert.strictEqual(pushes.length, 1, "master moved once");
+            assert.deepStrictEqual((await builds("alice", "Flaky")).map((b) => b.commit_sha), [pushed!.commit], "one build");
+            server.faults.clear();
+            assert.deepStrictEqual(await client.pushSource("alice", "Flaky", source("Flaky", "hi"), "m"), { commit: pushed!.commit, pushed: false });
+        });
+
+        it("tries git as often as an API call, and answers such as 403 only once", async () => {
+            await create("alice", "Down");
+            server.faults.set("* /git/alice/Down.git/*=error:1,status:503");
+            await assert.rejects(client.pushSource("alice", "Down", source("Down", "hi"), "m"),
+                /git ls-remote failed \(exit \d+\): .*returned error: 503/);
+            assert.strictEqual(routeCount("GET /git/:owner/:repo/*"), 4, "maxAttempts ls-remotes");
+            server.faults.clear();
+            server.faults.resetCounts();
+            await assert.rejects(client.pushSource("bob", "Anything", source("Anything", "hi"), "m"), (err: Error) => {
+                assert.match(err.message, /git ls-remote failed \(exit \d+\): .*returned error: 403/);
+                assert.ok(!err.message.includes(ALICE.key), err.message);
+                return true;
+            });
+            assert.strictEqual(routeCount("GET /git/:owner/:repo/*"), 1, "not retried");
+        });
     });
 });

@@ -1,10 +1,12 @@
 // Where the provider's connection comes from (design.md §3), and that the API key never leaks: not into the state
-// file (the serialized provider included), not into the engine's output, not into error messages.
+// file (the serialized provider included), not into the engine's output, not into error messages. The git address
+// from stack config reaches the provider process, which pushes there as the key's account.
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
-import { DataCollection, ModelFile } from "../../provider";
-import { ALICE, BOB, call } from "../helpers/server";
+import { Algorithm, DataCollection, ModelFile } from "../../provider";
+import { SETTINGS, sourceDirectory } from "../helpers/algorithmTestBed";
+import { ALICE, BOB, call, replyLosingProxy } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
 
 describe("provider configuration and secrets (engine + algorithmia-local)", function () {
@@ -62,6 +64,30 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
             assert.match(err.message, /POST \/v1\/connector\/data\/\.my returned 401/);
             assert.ok(!err.message.includes(badKey) && !output.includes(badKey), "the key is not in the error");
             assert.ok(!allState().includes(badKey));
+        });
+    });
+
+    describe("with algorithmia:gitAddress", () => {
+        it("pushes an organization's algorithm there, as the key's account", async () => {
+            // A proxy that loses nothing (no request matches) and counts what comes through it.
+            const gitProxy = await replyLosingProxy(bed.server.url, "NONE", "/");
+            const source = sourceDirectory(bed.root, "Greeter", "ViaGit");
+            const stack = await bed.sandbox.inlineStack("config", "git-address", async () => {
+                const algorithm = new Algorithm("greeter", { name: "ViaGit", owner: "team", details: { label: "ViaGit" }, settings: SETTINGS, source });
+                return { gitHash: algorithm.gitHash };
+            });
+            await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+            await stack.setConfig("algorithmia:apiAddress", { value: bed.server.url });
+            await stack.setConfig("algorithmia:gitAddress", { value: gitProxy.url });
+            try {
+                const up = await stack.up();
+                assert.strictEqual(up.outputs.gitHash.value, await bed.server.repos.head("team", "ViaGit"));
+                assert.ok(gitProxy.requests["GET /git/team/ViaGit.git/info/refs?service=git-receive-pack"] >= 1, "pushed through the git address");
+                assert.ok(Object.keys(gitProxy.requests).every((r) => r.includes(" /git/")), "only git went there");
+                await stack.destroy();
+            } finally {
+                gitProxy.close();
+            }
         });
     });
 

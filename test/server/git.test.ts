@@ -66,18 +66,44 @@ describe("algorithmia-local: git hosting and builds", function () {
 
         it("need the API key: wrong keys and non-owners are refused, Authorization: Simple via http.extraHeader works", async () => {
             const parent = path.dirname(work);
-            const wrong = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Hello", "simNotAKey"), "wrong");
+            const wrong = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Hello", { name: "alice", key: "simNotAKey" }), "wrong");
             assert.notStrictEqual(wrong.code, 0);
             assert.match(wrong.stderr, /Authentication failed|401/);
-            const bob = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Hello", BOB.key), "bob");
+            const bob = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Hello", BOB), "bob");
             assert.notStrictEqual(bob.code, 0);
             assert.match(bob.stderr, /403/);
-            const missing = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Nope", ALICE.key), "missing");
+            const missing = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Nope", ALICE), "missing");
             assert.notStrictEqual(missing.code, 0);
             assert.match(missing.stderr, /404|not found/);
             await gitOk(parent, "-c", `http.extraHeader=Authorization: Simple ${ALICE.key}`, "clone", "--quiet",
                 `${server.url}/git/alice/Hello.git`, "simple");
             assert.ok(fs.existsSync(path.join(parent, "simple", "src", "Hello.py")));
+        });
+
+        it("take the key's own account name as the user name, also for an organization's repository", async () => {
+            const infoRefs = (owner: string, user: string, key: string) =>
+                call(server, "GET", `/git/${owner}/Hello.git/info/refs?service=git-upload-pack`,
+                    { auth: `Basic ${Buffer.from(`${user}:${key}`).toString("base64")}` });
+            assert.strictEqual((await alice("POST", "/v1/algorithms/team", createBody("Hello"))).status, 201);
+            assert.strictEqual((await infoRefs("alice", "alice", ALICE.key)).status, 200);
+            assert.strictEqual((await infoRefs("team", "alice", ALICE.key)).status, 200, "a member reaches the org's repository as herself");
+            const wrongKey = await infoRefs("alice", "alice", "simNotAKey");
+            assert.strictEqual(wrongKey.status, 401);
+            // A valid key under another name is refused exactly like a wrong key: the reply tells nothing more.
+            for (const user of ["team", "bob", "apikey", "Alice", ""]) {
+                for (const owner of ["alice", "team"]) {
+                    const refused = await infoRefs(owner, user, ALICE.key);
+                    assert.strictEqual(refused.status, 401, `${user} on ${owner}: ${refused.text}`);
+                    assert.deepStrictEqual(refused.json, wrongKey.json);
+                    assert.strictEqual(refused.headers.get("www-authenticate"), wrongKey.headers.get("www-authenticate"));
+                }
+            }
+            const parent = path.dirname(work);
+            const asOrg = await git(parent, "clone", "--quiet", remoteUrl(server, "team", "Hello", { name: "team", key: ALICE.key }), "as-org");
+            assert.notStrictEqual(asOrg.code, 0);
+            assert.match(asOrg.stderr, /Authentication failed|401/);
+            await gitOk(parent, "clone", "--quiet", remoteUrl(server, "team", "Hello", ALICE), "team-hello");
+            assert.ok(fs.existsSync(path.join(parent, "team-hello", "src", "Hello.py")));
         });
     });
 

@@ -6,12 +6,14 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { GitRemote, gitRepositoryUrl, pushTree, remoteTreeSha256, treeSha256 } from "../../provider/client/git";
+import { defaultGitAddress, GitRemote, gitRepositoryUrl, pushTree, remoteTreeSha256, treeSha256 } from "../../provider/client/git";
 import { mergeRequirements, modelManifest, sourceTree } from "../../provider/resources/algorithmSource";
 import { repoRoot } from "../helpers/pulumi";
 
 const HELLO = path.join(repoRoot, "test/fixtures/algorithms/Hello");
 const KEY = "simUnitTestKey000000000000042";
+/** Local repositories need no retries; the remote test below tries twice. */
+const BUDGET = { timeoutMs: 10_000, maxAttempts: 1, baseDelayMs: 1 };
 
 /** A bare repository with one template commit on master, made the same way each time. */
 function templateRepository(root: string, name: string): GitRemote {
@@ -26,7 +28,7 @@ function templateRepository(root: string, name: string): GitRemote {
     const tree = execFileSync("git", ["mktree"], { cwd: dir, env, input: `100644 blob ${blob}\tREADME\n` }).toString().trim();
     const commit = execFileSync("git", ["commit-tree", tree, "-m", "template"], { cwd: dir, env }).toString().trim();
     execFileSync("git", ["update-ref", "refs/heads/master", commit], { cwd: dir, env });
-    return { url: dir, user: "alice", apiKey: KEY };
+    return { url: dir, user: "alice", apiKey: KEY, ...BUDGET };
 }
 
 const master = (remote: GitRemote) => execFileSync("git", ["rev-parse", "master"], { cwd: remote.url }).toString().trim();
@@ -91,7 +93,7 @@ describe("git source push (unit)", () => {
     });
 
     it("never shows the key when git fails", async () => {
-        const remote = { url: "http://127.0.0.1:9/git/alice/nothing.git", user: "alice", apiKey: KEY };
+        const remote = { url: "http://127.0.0.1:9/git/alice/nothing.git", user: "alice", apiKey: KEY, ...BUDGET, maxAttempts: 2 };
         await assert.rejects(pushTree(remote, sourceTree({ source: HELLO }), "m"), (err: Error) => {
             assert.ok(!err.message.includes(KEY), err.message);
             assert.ok(!err.message.includes(Buffer.from(`alice:${KEY}`).toString("base64")), err.message);
@@ -100,8 +102,12 @@ describe("git source push (unit)", () => {
         });
     });
 
-    it("maps a cluster's api host to its git host", () => {
-        assert.strictEqual(gitRepositoryUrl("https://api.example.test", "alice", "Hello"), "https://git.example.test/git/alice/Hello.git");
-        assert.strictEqual(gitRepositoryUrl("http://127.0.0.1:8080/", "alice", "Hello"), "http://127.0.0.1:8080/git/alice/Hello.git");
+    it("maps a cluster's api host to its git host, as `algo clone` does; any other address serves git itself", () => {
+        assert.strictEqual(defaultGitAddress("https://api.example.test"), "https://git.example.test");
+        assert.strictEqual(defaultGitAddress("https://api.example.test:8443/"), "https://git.example.test:8443");
+        assert.strictEqual(defaultGitAddress("http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
+        assert.strictEqual(defaultGitAddress("https://algorithmia.example.test"), "https://algorithmia.example.test");
+        assert.strictEqual(gitRepositoryUrl("https://git.example.test/", "alice", "Hello"), "https://git.example.test/git/alice/Hello.git");
+        assert.strictEqual(gitRepositoryUrl("http://127.0.0.1:8080", "team", "Hello"), "http://127.0.0.1:8080/git/team/Hello.git");
     });
 });
