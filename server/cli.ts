@@ -3,12 +3,15 @@ import { parseArgs } from "util";
 import { DEFAULT_USER, GENERATED_KEY_FILE, startServer } from "./index";
 
 const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--user NAME:KEY]... [--org ORG:USER[,USER]]...
-                        [--faults SPEC] [--log]
+                        [--faults SPEC] [--log] [--legacy-git-hash-publish]
   --port      port to listen on (default 8080; 0 picks a free one)
   --data-dir  where state is kept (default ./.algorithmia-local); it survives restarts
   --user      an API user and its key; repeatable. Without one, user "${DEFAULT_USER}" gets a generated key
   --org       an organization and its members (existing --user names); repeatable
-  --faults    fault injection, e.g. "POST /v1/algorithms/*=error:0.1,latency:200ms" (see server/faults.ts)`;
+  --faults    fault injection, e.g. "POST /v1/algorithms/*=error:0.1,latency:200ms" (see server/faults.ts)
+  --legacy-git-hash-publish
+              refuse a publish whose version_info.git_hash is not the latest successful build (older dev-center
+              payloads); by default, as on Algorithmia, a publish takes the latest successful build`;
 
 function pair(value: string, option: string): [string, string] {
     const at = value.indexOf(":");
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
             org: { type: "string", multiple: true, default: [] },
             faults: { type: "string" },
             log: { type: "boolean", default: false },
+            "legacy-git-hash-publish": { type: "boolean", default: false },
             help: { type: "boolean", default: false },
         },
     });
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
         orgs: values.org!.map((o) => pair(o, "--org")).map(([name, members]) => ({ name, members: members.split(",") })),
         faults: values.faults,
         log: values.log,
+        legacyGitHashPublish: values["legacy-git-hash-publish"],
     });
     if (!values.user!.length) {
         const [user] = server.users;

@@ -36,6 +36,12 @@ export interface ServerOptions {
     log?: boolean;
     /** Tuning of the warm Python workers that run algorithms (idle timeout, caps). */
     workers?: Pick<WorkerPoolOptions, "maxWorkers" | "maxWorkersPerKey" | "idleTimeoutSeconds">;
+    /**
+     * Honour the legacy `version_info.git_hash` of a publish request: refuse it unless it names the latest
+     * successful build. Off by default: like Algorithmia, a publish takes the latest successful build and
+     * ignores the field, so a client must not count on it.
+     */
+    legacyGitHashPublish?: boolean;
 }
 
 /** What every API area gets. */
@@ -50,6 +56,7 @@ export interface ServerContext {
     baseUrl(): string;
     /** A Unix socket reaching this API (for isolated algorithms), known once the server listens. */
     apiSocket(): string | undefined;
+    legacyGitHashPublish: boolean;
 }
 
 export type ApiArea = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
@@ -93,7 +100,8 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
     const repos = new GitRepos(options.dataDir);
     const runner = new AlgorithmRunner(options.workers);
     let apiSocket: ApiSocket | undefined;
-    const ctx: ServerContext = { store, faults, repos, runner, baseUrl: () => url, apiSocket: () => apiSocket?.path };
+    const ctx: ServerContext = { store, faults, repos, runner, baseUrl: () => url, apiSocket: () => apiSocket?.path,
+        legacyGitHashPublish: options.legacyGitHashPublish ?? false };
 
     app.setErrorHandler(errorHandler);
     app.addHook("onRequest", async (request, reply) => faults.onRequest(request, reply));

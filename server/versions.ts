@@ -178,7 +178,7 @@ function publish(ctx: ServerContext, algo: Algorithm, body: Record<string, unkno
             throw new ApiError(400, `${algo.owner}/${algo.name} has no successful build to publish: compile it first`,
                 ErrorCode.AlgorithmBuildNotFound);
         }
-        if (info.git_hash !== undefined && String(info.git_hash).toLowerCase() !== target.commit_sha) {
+        if (ctx.legacyGitHashPublish && info.git_hash !== undefined && String(info.git_hash).toLowerCase() !== target.commit_sha) {
             throw invalidRequest(`Only the latest successful build (${target.commit_sha}) can be published, not version_info.git_hash ${JSON.stringify(info.git_hash)}`);
         }
         if (target.semantic_version) {

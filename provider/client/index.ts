@@ -404,19 +404,22 @@ export class AlgorithmiaClient {
     }
 
     /**
-     * Publishes the latest successful build, which must be `gitHash` (sent as `version_info.git_hash`, so the server
-     * refuses rather than publish another build). A retry after an attempt that may have landed first looks for a
-     * published version of `gitHash`, so one `publish` never publishes twice.
+     * Publishes the latest successful build, as Algorithmia does (no request field chooses the build; the caller
+     * makes sure which one that is). A retry after an attempt that may have landed first looks for a version newer
+     * than `previous` (the newest published version before this call) of `gitHash`, so one `publish` never
+     * publishes twice.
      */
-    async publishVersion(owner: string, name: string, gitHash: string, body: Record<string, unknown>): Promise<AlgorithmObject> {
-        const versionInfo = { ...(body.version_info as Record<string, unknown> | undefined), git_hash: gitHash };
+    async publishVersion(owner: string, name: string, body: Record<string, unknown>, expect: { gitHash: string; previous?: string }): Promise<AlgorithmObject> {
         const res = await this.http.request({
             method: "POST",
             path: algoRoute(owner, name, "versions"),
-            json: { ...body, version_info: versionInfo },
+            json: body,
             afterFailure: async () => {
-                const published = await this.findPublishedVersion(owner, name, gitHash);
-                return published ? { status: 200, headers: new Headers(), body: published } : undefined;
+                for await (const newest of this.listVersions(owner, name, { published: true })) {
+                    const landed = newest.version_info?.semantic_version !== expect.previous && newest.version_info?.git_hash === expect.gitHash;
+                    return landed ? { status: 200, headers: new Headers(), body: newest } : undefined;
+                }
+                return undefined;
             },
         });
         return res.body;

@@ -1,13 +1,16 @@
 // AlgorithmVersion (design.md §4): publishes exactly one build (`gitHash`) of an algorithm as a semantic version,
 // after running the program's tests against that build's hash version.
 //
-// Published versions are immutable: every input change is a replacement (create before delete), and delete only
-// says that the version stays published. Publishing is pinned to `gitHash` (the server refuses another build),
-// verified afterwards, and never done twice: when that build is already published with the same callability and
-// royalty, that version is adopted — so an `up` interrupted after the server published converges on the next run.
+// Published versions are immutable: every input change is a replacement (create before delete) that publishes a
+// new version, and delete only says that the version stays published. Publishing works as on Algorithmia, where
+// only the latest successful build can be published and no request field chooses it: the provider makes a build of
+// `gitHash` the latest (compiling it again when another build is newer or that one is published already), runs the
+// tests against it, checks that it is still the latest, publishes, and verifies that the new version is that build.
+// It never publishes twice: a version of `gitHash` published by an earlier attempt with the same settings is adopted,
+// so an `up` interrupted after the server published converges on the next run.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { AlgorithmiaClient, AlgorithmObject } from "../client";
+import { AlgorithmiaClient, AlgorithmObject, BuildObject } from "../client";
 import {
     CheckFailure, ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, dynamicProvider, sameValue,
 } from "./dynamic";
@@ -85,7 +88,11 @@ function versionSchema() {
 
 // --- controller -----------------------------------------------------------------------------------------------
 
-const REPLACE_KEYS = ["algorithm", "gitHash", "versionType", "callability", "royaltyMicrocredits", "releaseNotes", "sampleInput", "tests", "apiAddress"];
+// Another build (or algorithm, or cluster) is another resource. Any other change publishes a new version of the same
+// build in place: versions are immutable, so it cannot change the one published, and delete would only drop it
+// from the stack anyway. Only `adopt` changes nothing on the server.
+const REPLACE_KEYS = ["algorithm", "gitHash", "apiAddress"];
+const PUBLISH_KEYS = ["versionType", "callability", "royaltyMicrocredits", "releaseNotes", "sampleInput", "tests"];
 
 function parseAlgorithm(algorithm: string): { owner: string; name: string } {
     const [owner, name] = algorithm.split("/");
@@ -132,38 +139,76 @@ function outputsOf(inputs: AlgorithmVersionInputs, version: AlgorithmObject, tes
     };
 }
 
+/** How long a compile of `gitHash` may take when the provider must build it again to publish it. */
+const REBUILD_TIMEOUT_MS = 15 * 60 * 1000;
+
 /**
- * Publishes `gitHash` (`previous`: the newest published version, if any), then checks the server's word: the new
- * version must map to that very build.
+ * A successful, unpublished build of `gitHash` that is the algorithm's latest successful build (what a publish
+ * takes): the current one, or a new build of the same commit when another build is newer or that one is published.
  */
-async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs, previous: AlgorithmObject | undefined): Promise<AlgorithmObject> {
+async function latestBuildOf(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs): Promise<BuildObject> {
     const { owner, name } = parseAlgorithm(inputs.algorithm);
     const latest = await client.latestSuccessfulBuild(owner, name);
-    if (latest?.commit_sha !== inputs.gitHash) {
-        throw new Error(`gitHash ${inputs.gitHash} is not the latest successful build of ${inputs.algorithm} ` +
-            `(${latest ? `that is ${latest.commit_sha}` : "it has none"}): only the latest successful build can be published`);
+    if (latest?.commit_sha === inputs.gitHash && !latest.version_info?.semantic_version) return latest;
+    const compiled = await client.compile(owner, name, inputs.gitHash, REBUILD_TIMEOUT_MS);
+    const build = compiled?.build;
+    if (build?.commit_sha !== inputs.gitHash || build.status !== "succeeded") {
+        const log = build ? `\n${await client.buildLogTail(owner, name, build.build_id)}` : "";
+        throw new Error(`gitHash ${inputs.gitHash} of ${inputs.algorithm} had to be built again to be the latest successful build ` +
+            `(only that one can be published), and that build ${build ? `${build.build_id} ${build.status}` : "did not start"}${log}`);
     }
+    return build;
+}
+
+/**
+ * Publishes a build of `gitHash` after its tests (`previous`: the newest published version, if any), then checks
+ * the server's word: the new version must be that very build. Answers the version and the tests passed.
+ */
+async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs, previous: AlgorithmObject | undefined) {
+    const { owner, name } = parseAlgorithm(inputs.algorithm);
     const previousCallability = previous && callabilityOf(previous);
     if (previousCallability && previousCallability !== inputs.callability && inputs.versionType !== "major") {
         throw new Error(`callability: changing from ${previousCallability} (version ${previous!.version_info?.semantic_version}) to ` +
             `${inputs.callability} needs versionType "major", not "${inputs.versionType}"`);
     }
+    const build = await latestBuildOf(client, inputs);
+    const testsPassed = await runTests(client, inputs.algorithm, inputs.gitHash, inputs.tests ?? []);
+    // The publish takes whatever build is the latest then: it must still be the one just tested.
+    const latest = await client.latestSuccessfulBuild(owner, name);
+    if (latest?.build_id !== build.build_id) {
+        throw new Error(`Nothing was published: build ${latest?.build_id} of ${inputs.algorithm} at ${latest?.commit_sha} finished ` +
+            `while build ${build.build_id} of gitHash ${inputs.gitHash} was being tested, and a publish takes the latest build. ` +
+            "Run `pulumi up` again once nothing else builds this algorithm.");
+    }
     const sample = inputs.sampleInput === undefined || typeof inputs.sampleInput === "string" ? inputs.sampleInput : JSON.stringify(inputs.sampleInput);
-    const published = await client.publishVersion(owner, name, inputs.gitHash, {
+    const published = await client.publishVersion(owner, name, {
         version_info: {
             version_type: inputs.versionType,
             ...(inputs.releaseNotes !== undefined ? { release_notes: inputs.releaseNotes } : {}),
             ...(sample !== undefined ? { sample_input: sample } : {}),
         },
         settings: { algorithm_callability: inputs.callability, royalty_microcredits: inputs.royaltyMicrocredits },
-    });
+    }, { gitHash: inputs.gitHash, previous: previous?.version_info?.semantic_version });
     const semver = published?.version_info?.semantic_version;
+    // The reply, then a read of the version: both must name the tested build.
     const check = semver ? await client.getVersion(owner, name, inputs.gitHash) : undefined;
-    if (!semver || published.version_info?.git_hash !== inputs.gitHash || check?.version_info?.semantic_version !== semver) {
-        throw new Error(`Publishing ${inputs.algorithm} at ${inputs.gitHash} did not produce a version of that build ` +
-            `(the server answered version ${semver ?? "none"} of ${published?.version_info?.git_hash ?? "no build"})`);
+    const sameBuild = published?.version_info?.git_hash === inputs.gitHash && (!published.build || published.build.build_id === build.build_id) &&
+        check?.version_info?.semantic_version === semver;
+    if (!semver || !sameBuild) {
+        throw new Error(`Publishing ${inputs.algorithm} produced version ${semver ?? "none"} of build ` +
+            `${published?.build?.build_id ?? "?"} at ${published?.version_info?.git_hash ?? "no commit"}, not of the tested build ` +
+            `${build.build_id} at ${inputs.gitHash}: another build became the latest in between. Published versions cannot be ` +
+            "withdrawn; check that version before relying on it.");
     }
-    return published;
+    return { version: published, testsPassed };
+}
+
+/** Whether a published version is what these inputs would publish (a retried `up` adopts it). */
+function publishedAsAsked(version: AlgorithmObject, inputs: AlgorithmVersionInputs): boolean {
+    const sample = inputs.sampleInput === undefined || typeof inputs.sampleInput === "string" ? inputs.sampleInput : JSON.stringify(inputs.sampleInput);
+    return callabilityOf(version) === inputs.callability && royaltyOf(version) === inputs.royaltyMicrocredits &&
+        (version.version_info?.release_notes ?? undefined) === inputs.releaseNotes &&
+        (version.version_info?.sample_input ?? undefined) === sample;
 }
 
 export const algorithmVersionController: ResourceController<AlgorithmVersionInputs, AlgorithmVersionOutputs> = {
@@ -183,49 +228,36 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
                     `not "${inputs.versionType}"`,
             });
         }
-        const settingsChanged = old.callability !== inputs.callability || (old.royaltyMicrocredits ?? 0) !== (inputs.royaltyMicrocredits ?? 0);
-        if (old.gitHash && old.gitHash === inputs.gitHash && old.algorithm === inputs.algorithm && settingsChanged && !inputs.adopt) {
-            failures.push({
-                property: "gitHash",
-                reason: `gitHash: build ${inputs.gitHash} is already published; a version with another callability or royalty ` +
-                    "needs a new build (change the algorithm's source)",
-            });
-        }
         return { inputs, failures };
     },
 
     diff: {
         replaceKeys: REPLACE_KEYS,
-        updateKeys: ["adopt"],
+        updateKeys: [...PUBLISH_KEYS, "adopt"],
         normalize: (props) => ({ ...props, royaltyMicrocredits: props.royaltyMicrocredits ?? 0, adopt: props.adopt ?? false }),
     },
 
     async create(ctx, inputs) {
         const client = ctx.client(inputs.apiAddress);
         const { owner, name } = parseAlgorithm(inputs.algorithm);
-        const testsPassed = await runTests(client, inputs.algorithm, inputs.gitHash, inputs.tests ?? []);
-        // One walk of the published versions (newest first) gives the newest one and, for a retried `up` (or a
-        // replacement that changed only notes or tests), this build's version if it is already published.
+        // One walk of the published versions (newest first) gives the newest one and this build's newest version,
+        // which an earlier attempt of this very change may have published before it died.
         let newest: AlgorithmObject | undefined;
         let version: AlgorithmObject | undefined;
         for await (const published of client.listVersions(owner, name, { published: true })) {
-            newest ??= published;
+            newest = newest || published;
             if (published.version_info?.git_hash === inputs.gitHash) {
                 version = published;
                 break;
             }
         }
-        if (version) {
-            const same = callabilityOf(version) === inputs.callability && royaltyOf(version) === inputs.royaltyMicrocredits;
-            if (!same && !inputs.adopt) {
-                throw new Error(`Build ${inputs.gitHash} of ${inputs.algorithm} is already published as ` +
-                    `${version.version_info?.semantic_version} (${callabilityOf(version)}, royalty ${royaltyOf(version)}); it cannot be ` +
-                    "published again with other settings: publish a new build, or set `adopt: true` to take that version as it is");
-            }
-        } else {
-            version = await publish(client, inputs, newest);
+        if (version && (inputs.adopt || publishedAsAsked(version, inputs))) {
+            const testsPassed = await runTests(client, inputs.algorithm, inputs.gitHash, inputs.tests ?? []);
+            return { id: `${inputs.algorithm}/${inputs.gitHash}`, outs: outputsOf(inputs, version, testsPassed) };
         }
-        return { id: `${inputs.algorithm}/${version.version_info!.semantic_version}`, outs: outputsOf(inputs, version, testsPassed) };
+        const published = await publish(client, inputs, newest);
+        // The id names the build: a version-only change publishes another version of it in place.
+        return { id: `${inputs.algorithm}/${inputs.gitHash}`, outs: outputsOf(inputs, published.version, published.testsPassed) };
     },
 
     async read(ctx, _id, outs) {
@@ -237,9 +269,26 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
         return outputsOf(outs, version, outs.testsPassed);
     },
 
-    async update(_ctx, _id, olds, news) {
-        // Only `adopt` changes in place, and it only matters when creating.
-        return { ...olds, adopt: news.adopt };
+    async update(ctx, _id, olds, news) {
+        const normalize = algorithmVersionController.diff.normalize!;
+        const [before, after] = [normalize({ ...olds }, olds), normalize({ ...news }, olds)];
+        if (PUBLISH_KEYS.every((key) => sameValue(before[key], after[key]))) return { ...olds, adopt: news.adopt };
+        const client = ctx.client(news.apiAddress);
+        const { owner, name } = parseAlgorithm(news.algorithm);
+        // A version of this build newer than the stack's, as asked: an earlier attempt of this change published it
+        // before it died, so adopt it rather than publish twice.
+        let newest: AlgorithmObject | undefined;
+        for await (const published of client.listVersions(owner, name, { published: true })) {
+            newest = newest || published;
+            const semver = published.version_info?.semantic_version;
+            if (semver === olds.version) break;
+            if (published.version_info?.git_hash === news.gitHash && publishedAsAsked(published, news)) {
+                const testsPassed = await runTests(client, news.algorithm, news.gitHash, news.tests ?? []);
+                return outputsOf(news, published, testsPassed);
+            }
+        }
+        const { version, testsPassed } = await publish(client, news, newest);
+        return outputsOf(news, version, testsPassed);
     },
 
     async delete(_ctx, _id, outs) {

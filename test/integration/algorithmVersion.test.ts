@@ -143,7 +143,27 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         assert.deepStrictEqual(await published(), ["0.1.0", "0.2.0"]);
     });
 
-    it("publishes only the latest successful build: an older gitHash is refused before anything is published", async () => {
+    it("publishes a version-only change as a new version of the same build: release notes, then only the tests", async () => {
+        const before = await outputs();
+        program = { ...program, releaseNotes: "Second release, same code" };
+        // In place: the resource is this build's release, and the version it published stays as it is.
+        assert.deepStrictEqual((await stack.preview()).changeSummary, { same: 2, update: 1 });
+        await stack.up();
+        const notes = await outputs();
+        assert.deepStrictEqual([notes.version, notes.versionGitHash], ["0.3.0", before.gitHash], "a new version of the same commit");
+        const third = await bed.client.getVersion("alice", "Greeter", notes.gitHash);
+        assert.deepStrictEqual([third?.version_info?.semantic_version, third?.version_info?.release_notes], ["0.3.0", "Second release, same code"]);
+        await stack.preview({ expectNoChanges: true });
+
+        program = { ...program, tests: [...program.tests!, { name: "greets bob", input: "bob", expect: "hi bob" }] };
+        await stack.up();
+        assert.deepStrictEqual([(await outputs()).version, (await outputs()).testsPassed], ["0.4.0", 3]);
+        assert.deepStrictEqual(await published(), ["0.1.0", "0.2.0", "0.3.0", "0.4.0"], "every version stays published");
+        assert.strictEqual((await bed.client.callAlgorithm("alice/Greeter/0.2.0", "ada")).result, "hi ada");
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("publishes an older gitHash by building it again: only the latest successful build can be published", async () => {
         const { client } = bed;
         const source = sourceDirectory(bed.root, "Greeter", "Pinned");
         await client.createAlgorithm("alice", { name: "Pinned", details: { label: "Pinned" }, settings: { ...WIRE_SETTINGS } });
@@ -155,11 +175,21 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
             built.push(commit);
         }
         const pinned = await bed.sandbox.inlineStack("algorithm-version-test", "pinned", async () => {
-            new AlgorithmVersion("release", { algorithm: "alice/Pinned", gitHash: built[0], versionType: "minor", callability: "private", apiAddress: bed.server.url });
+            const version = new AlgorithmVersion("release", {
+                algorithm: "alice/Pinned", gitHash: built[0], versionType: "minor", callability: "private", apiAddress: bed.server.url,
+                tests: [{ input: "ada", expect: "one ada" }],
+            });
+            return { version: version.version };
         });
         await configureKey(pinned);
-        await assert.rejects(pinned.up(), new RegExp(`gitHash ${built[0]} is not the latest successful build of alice/Pinned \\(that is ${built[1]}\\)`));
-        assert.deepStrictEqual(await published("Pinned"), []);
+        await pinned.up();
+        assert.strictEqual((await pinned.outputs()).version.value, "0.1.0");
+        const version = await client.getVersion("alice", "Pinned", built[0]);
+        assert.strictEqual(version?.version_info?.semantic_version, "0.1.0", "the version is of the program's gitHash");
+        const builds = (await client.listBuilds("alice", "Pinned")).results;
+        assert.deepStrictEqual(builds.map((b) => b.commit_sha), [built[0], built[1], built[0]], "built once more, as the newest");
+        assert.strictEqual((await client.callAlgorithm("alice/Pinned/0.1.0", "ada")).result, "one ada");
+        await pinned.preview({ expectNoChanges: true });
     });
 
     it("sees on refresh that the algorithm and its versions are gone, and recreates them", async () => {

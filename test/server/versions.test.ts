@@ -187,6 +187,32 @@ describe("algorithmia-local: builds and versions", function () {
             assert.strictEqual(algo.json.settings.algorithm_callability, "private");
         });
 
+        it("publishes the latest successful build whatever version_info.git_hash says, unless the legacy option is on", async () => {
+            await create("picked");
+            const older = (await pushChange("alice", "picked")).commit_sha;
+            const latest = (await pushChange("alice", "picked")).commit_sha;
+            // As on Algorithmia: the field does not choose the build, so a client that sends an older hash gets the latest.
+            const res = await publish("alice/picked", { version_info: { version_type: "minor", git_hash: older } });
+            assert.strictEqual(res.status, 200, res.text);
+            assert.strictEqual(res.json.version_info.git_hash, latest);
+
+            const legacy = await startTestServer({ legacyGitHashPublish: true });
+            try {
+                assert.strictEqual((await call(legacy, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("legacy") })).status, 201);
+                const first = (await call(legacy, "POST", "/v1/algorithms/alice/legacy/compile", { key: ALICE.key, json: {} })).json.version_info.git_hash;
+                const refused = await call(legacy, "POST", "/v1/algorithms/alice/legacy/versions", {
+                    key: ALICE.key, json: { version_info: { version_type: "minor", git_hash: "f".repeat(40) } },
+                });
+                expectError(refused, 400, 2015, /Only the latest successful build .* can be published, not version_info\.git_hash/);
+                const named = await call(legacy, "POST", "/v1/algorithms/alice/legacy/versions", {
+                    key: ALICE.key, json: { version_info: { version_type: "minor", git_hash: first } },
+                });
+                assert.strictEqual(named.json.version_info.semantic_version, "0.1.0", named.text);
+            } finally {
+                await legacy.dispose();
+            }
+        });
+
         it("refuses to publish the same build twice with code 1007", async () => {
             expectError(await publish("alice/algo", { version_info: { version_type: "minor" } }), 400, 1007, /compile again/);
         });
