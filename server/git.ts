@@ -10,8 +10,11 @@
 // The repository is the source of truth for an algorithm's code; builds and running algorithms use checked-out
 // trees of its commits (`tree`), kept under <dataDir>/trees/<owner>/<algo>/<sha> (a commit never changes).
 //
-// The first commit is deterministic: fixed author, committer, dates and message, so the same (owner, name,
-// language) template gives the same sha on every server (environment promotion compares hashes).
+// The first commit is the server's own, as on a real cluster: written when the algorithm is created and naming
+// this server's cluster id (made once per data directory), so the same template gives another sha on every
+// server and at every creation. Nothing may count on two clusters sharing git hashes: environment promotion
+// compares trees (sourceSha256), not commits.
+import * as crypto from "crypto";
 import { execFile, spawn } from "child_process";
 import { EventEmitter } from "events";
 import * as fs from "fs";
@@ -27,15 +30,30 @@ const run = promisify(execFile);
 const BRANCH = "refs/heads/master";
 const SHA = /^[0-9a-f]{40}$/;
 
-/** Who wrote a template commit, and when: fixed, so that the commit's sha depends only on its files. */
-const TEMPLATE_IDENTITY = {
-    GIT_AUTHOR_NAME: "Algorithmia",
-    GIT_AUTHOR_EMAIL: "noreply@algorithmia.com",
-    GIT_AUTHOR_DATE: "1451606400 +0000", // 2016-01-01T00:00:00Z
-    GIT_COMMITTER_NAME: "Algorithmia",
-    GIT_COMMITTER_EMAIL: "noreply@algorithmia.com",
-    GIT_COMMITTER_DATE: "1451606400 +0000",
-};
+/** Who writes a template commit: the platform, now. */
+function templateIdentity(): NodeJS.ProcessEnv {
+    const now = `${Math.floor(Date.now() / 1000)} +0000`;
+    return {
+        GIT_AUTHOR_NAME: "Algorithmia",
+        GIT_AUTHOR_EMAIL: "noreply@algorithmia.com",
+        GIT_AUTHOR_DATE: now,
+        GIT_COMMITTER_NAME: "Algorithmia",
+        GIT_COMMITTER_EMAIL: "noreply@algorithmia.com",
+        GIT_COMMITTER_DATE: now,
+    };
+}
+
+/** This server's cluster id: random, made on first start and kept in the data directory. */
+function clusterId(dataDir: string): string {
+    const file = path.join(dataDir, "cluster-id");
+    try {
+        return fs.readFileSync(file, "utf8").trim();
+    } catch {
+        const id = crypto.randomUUID();
+        fs.writeFileSync(file, `${id}\n`, { flag: "wx" });
+        return id;
+    }
+}
 
 /** Server-side git ignores the machine's and user's git configuration (signing, hooks, templates). */
 const GIT_ENV: NodeJS.ProcessEnv = { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_TERMINAL_PROMPT: "0" };
@@ -57,12 +75,14 @@ export interface PushEvent {
 export class GitRepos extends EventEmitter {
     readonly root: string;
     readonly treesRoot: string;
+    readonly clusterId: string;
     private readonly checkouts = new Map<string, Promise<string>>();
 
     constructor(dataDir: string) {
         super();
         this.root = path.join(dataDir, "git");
         this.treesRoot = path.join(dataDir, "trees");
+        this.clusterId = clusterId(dataDir);
         fs.mkdirSync(this.root, { recursive: true });
         fs.mkdirSync(this.treesRoot, { recursive: true });
     }
@@ -78,8 +98,8 @@ export class GitRepos extends EventEmitter {
     }
 
     /**
-     * Creates the repository with `files` as its first commit on master (deterministic, see the top of this
-     * module) and returns that commit's sha. Whatever was at this path before (a leftover of a deleted
+     * Creates the repository with `files` as its first commit on master (this cluster's own, see the top of
+     * this module) and returns that commit's sha. Whatever was at this path before (a leftover of a deleted
      * algorithm) is replaced: the caller makes sure no algorithm owns it.
      */
     async create(owner: string, algo: string, files: Record<string, string>, message: string): Promise<string> {
@@ -101,8 +121,8 @@ export class GitRepos extends EventEmitter {
             entries.push(`100644 blob ${blob}\t${file}`);
         }
         const tree = await this.treeFromEntries(staging, entries);
-        const text = message.endsWith("\n") ? message : `${message}\n`;
-        const commit = await gitInput(staging, text, "commit-tree", "--no-gpg-sign", tree, { env: { ...GIT_ENV, ...TEMPLATE_IDENTITY } });
+        const text = `${message.replace(/\n+$/, "")}\n\nCluster: ${this.clusterId}\n`;
+        const commit = await gitInput(staging, text, "commit-tree", "--no-gpg-sign", tree, { env: { ...GIT_ENV, ...templateIdentity() } });
         await git(staging, "update-ref", BRANCH, commit);
         // Appear whole or not at all: a crash before this rename leaves only the staging directory.
         this.remove(owner, algo);

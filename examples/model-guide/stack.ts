@@ -29,10 +29,11 @@ export interface DigitClassifierArgs {
     /** Take over an algorithm of that name that already exists (e.g. one a previous `destroy` had to leave). */
     adopt?: boolean;
     /**
-     * Promotion: the build this stage must reproduce. The provider refuses a source tree whose sha256 differs
-     * (at preview), and the version is only published once the new build's git hash equals `gitHash`.
+     * Promotion: the tree this stage must reproduce. The provider refuses a source tree whose sha256 differs (at
+     * preview), and the version is only published once the tree built here hashes to `sourceSha256`. The git hash
+     * is this cluster's own: each cluster writes its own commits.
      */
-    promote?: { sourceSha256: string; gitHash: string };
+    promote?: { sourceSha256: string };
 }
 
 export interface DigitClassifierOutputs {
@@ -111,12 +112,12 @@ export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifier
         retainOnDelete: true,
     });
 
-    // Promotion: publish nothing but the build being promoted.
+    // Promotion: publish nothing but a build of the tree being promoted (its commit is this cluster's own).
     const promoted = args.promote;
     const gitHash = promoted
-        ? algorithm.gitHash.apply((hash) => {
-              if (hash !== promoted.gitHash) {
-                  throw new Error(`promotion: this stage built ${hash}, the promoted build is ${promoted.gitHash}; ` +
+        ? pulumi.all([algorithm.gitHash, algorithm.sourceSha256]).apply(([hash, tree]) => {
+              if (tree !== promoted.sourceSha256) {
+                  throw new Error(`promotion: this stage built the tree ${tree}, the promoted tree is ${promoted.sourceSha256}; ` +
                       "refusing to publish a different build");
               }
               return hash;

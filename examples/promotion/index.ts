@@ -1,9 +1,10 @@
 // Environment promotion: one program, a stack per stage (dev, staging, prod), each pointed at its own
 // Algorithmia cluster by stack config. Dev and staging build and publish the model guide's algorithm from
 // source. A stage with `promoteFrom` (prod) builds nothing new: it reads the promoted stack's outputs through
-// a StackReference and deploys that exact build — the provider refuses a source tree whose sha256 differs, the
-// program refuses a different model or a build whose tests did not pass (both at preview), and the version is
-// published only when the new build's git hash is the promoted one. See docs/promotion.md.
+// a StackReference and deploys that exact content — the provider refuses a source tree whose sha256 differs, the
+// program refuses a different model or a build whose tests did not pass (both at preview) — then builds it on its
+// own cluster and publishes that build, whose git hash is the cluster's own (each cluster writes its own commits).
+// See docs/promotion.md.
 //
 // Config per stack (Pulumi.<stack>.yaml):
 //     algorithmia:apiAddress   the stage's cluster
@@ -19,16 +20,16 @@ export = async () => {
     const owner = config.require("owner");
     const promoteFrom = config.get("promoteFrom");
 
-    let promote: { sourceSha256: string; gitHash: string } | undefined;
-    let promotedVersion: string | undefined;
+    let promote: { sourceSha256: string } | undefined;
+    let promotedFrom: { promotedFrom: string; promotedVersion: string; promotedGitHash: string } | undefined;
     if (promoteFrom) {
         const name = promoteFrom.includes("/") ? promoteFrom : `${pulumi.getOrganization()}/${pulumi.getProject()}/${promoteFrom}`;
         const upstream = new pulumi.StackReference(name);
         const outputs: Record<string, unknown> = {};
         for (const key of PROMOTED_OUTPUTS) outputs[key] = (await upstream.getOutputDetails(key)).value;
         const build = promotableBuild(name, outputs, sha256File(MODEL_FILE));
-        promote = { sourceSha256: build.sourceSha256, gitHash: build.gitHash };
-        promotedVersion = build.version;
+        promote = { sourceSha256: build.sourceSha256 };
+        promotedFrom = { promotedFrom: promoteFrom, promotedVersion: build.version, promotedGitHash: build.gitHash };
     }
 
     const deployed = digitClassifier({ owner, promote });
@@ -41,6 +42,6 @@ export = async () => {
         algoUri: deployed.algoUri,
         endpoint: deployed.endpoint,
         sampleInput: deployed.sampleInput,
-        ...(promotedVersion ? { promotedFrom: promoteFrom, promotedVersion } : {}),
+        ...promotedFrom,
     };
 };

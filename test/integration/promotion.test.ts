@@ -1,7 +1,8 @@
 // Environment promotion end to end (examples/promotion, design.md §6): three algorithmia-local "clusters"
 // (dev, staging, prod: own address, own data, own key, the same organization `mlteam`), one program with a
-// stack per stage. Dev and staging build from source; prod deploys staging's exact build, serves the same git
-// hash and model sha256 and answers the same, and refuses (at preview) a different tree or model.
+// stack per stage. Dev and staging build from source; prod deploys staging's exact tree (sourceSha256) and model
+// sha256, builds and publishes them on its own cluster, where every commit differs (each cluster writes its own
+// first commit, as real ones do), answers the same, and refuses (at preview) a different tree or model.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -70,16 +71,17 @@ describe("promotion dev → staging → prod", function () {
             assert.strictEqual(out.testsPassed, 2);
             assert.strictEqual(out.modelSha256, sha256File(modelFile()));
         }
-        // Same owner, same data URIs, same tree: separate clusters with the same history build the same commit.
+        // Same owner, same data URIs: the same tree, yet each cluster's own commit (its first commit is its own).
         assert.strictEqual(dev.sourceSha256, staging.sourceSha256);
-        assert.strictEqual(dev.gitHash, staging.gitHash);
+        assert.notStrictEqual(dev.gitHash, staging.gitHash);
     });
 
-    it("deploys staging's exact build to prod, which answers the same", async () => {
+    it("deploys staging's exact tree and model to prod, builds and publishes it there, and answers the same", async () => {
         const prod = await up("prod");
         const staging = outputs.staging;
-        assert.strictEqual(prod.gitHash, staging.gitHash);
         assert.strictEqual(prod.sourceSha256, staging.sourceSha256);
+        assert.notStrictEqual(prod.gitHash, staging.gitHash, "prod's own build, on its own commit");
+        assert.strictEqual(prod.promotedGitHash, staging.gitHash);
         assert.strictEqual(prod.modelSha256, staging.modelSha256);
         assert.strictEqual(prod.promotedFrom, "staging");
         assert.strictEqual(prod.promotedVersion, staging.version);
@@ -119,25 +121,27 @@ describe("promotion dev → staging → prod", function () {
         assert.notStrictEqual(staging.gitHash, outputs.dev.gitHash);
         const prod = await up("prod");
         assert.strictEqual(prod.version, "0.2.0");
-        assert.strictEqual(prod.gitHash, staging.gitHash);
+        assert.strictEqual(prod.sourceSha256, staging.sourceSha256);
         assert.deepStrictEqual((await answer("prod")).result, EXPECTED_LABELS);
 
         const stored = sandbox.storedState();
         for (const stage of STAGES) assert.ok(!stored.includes(keys[stage]), `${stage}'s key appears in the stored state`);
     });
 
-    it("refuses to publish on prod a build whose commit is not staging's (prod's history was changed by hand)", async () => {
-        // Someone pushes straight to prod's repository: the same tree on another parent is another commit.
+    it("publishes staging's tree on prod even when prod's history was changed by hand: content, not commits", async () => {
+        // Someone pushes straight to prod's repository: the provider makes master's tree staging's again.
         const prodClient = new AlgorithmiaClient({ apiAddress: servers.prod.url, apiKey: keys.prod });
         const handmade = await prodClient.pushSource("mlteam", "DigitClassifier", [{ path: "README.md", mode: "100644", content: Buffer.from("hotfix\n") }], "hotfix");
         assert.strictEqual(handmade.pushed, true);
 
         fs.appendFileSync(algorithmFile(), "\n# reviewed: release 0.3\n");
         const staging = await up("staging");
-        await assert.rejects(stacks.prod.up(), new RegExp(`promotion: this stage built [0-9a-f]{40}, the promoted build is ${staging.gitHash}; refusing to publish a different build`));
-        const published = await prodClient.findPublishedVersion("mlteam", "DigitClassifier", staging.gitHash);
-        assert.strictEqual(published, undefined);
-        const reply = await answer("prod");
-        assert.deepStrictEqual(reply.result, EXPECTED_LABELS, "prod still serves the version it had");
+        const prod = await up("prod");
+        assert.deepStrictEqual([prod.version, prod.sourceSha256], ["0.3.0", staging.sourceSha256]);
+        assert.strictEqual((await prodClient.sourceOnServer("mlteam", "DigitClassifier"))?.sha256, staging.sourceSha256, "the hotfix is gone from master");
+        const published = await prodClient.findPublishedVersion("mlteam", "DigitClassifier", prod.gitHash);
+        assert.strictEqual(published?.version_info?.semantic_version, "0.3.0");
+        assert.deepStrictEqual((await answer("prod")).result, EXPECTED_LABELS);
+        await stacks.prod.preview({ expectNoChanges: true });
     });
 });

@@ -38,27 +38,32 @@ describe("algorithmia-local: git hosting and builds", function () {
             const [author, committer, date] = (await gitOk(work, "log", "-1", "--format=%an <%ae>%n%cn <%ce>%n%aI")).split("\n");
             assert.strictEqual(author, "Algorithmia <noreply@algorithmia.com>");
             assert.strictEqual(committer, "Algorithmia <noreply@algorithmia.com>");
-            assert.strictEqual(date, "2016-01-01T00:00:00+00:00");
+            assert.ok(Math.abs(Date.parse(date) - Date.now()) < 10 * 60_000, `written at creation, not ${date}`);
+            assert.strictEqual(await gitOk(work, "log", "-1", "--format=%B"), `Initial commit\n\nCluster: ${server.repos.clusterId}`);
             assert.strictEqual(await gitOk(work, "rev-parse", "--abbrev-ref", "HEAD"), "master");
         });
 
-        it("get the same first commit for the same owner, name and language on another server, and after delete + create", async () => {
+        it("get a first commit of this cluster's own: another server, or a delete and create, gives another sha", async () => {
+            // As on a real cluster: nothing may count on two clusters sharing git hashes (promotion compares trees).
             const head = await gitOk(work, "rev-parse", "HEAD");
+            const tree = await gitOk(work, "rev-parse", "HEAD^{tree}");
             const other = await startTestServer();
             try {
-                // Not even a requested first-commit message changes it.
-                const body = { ...createBody("Hello"), source: { scm: "internal", initial_commit_message: "Something else" } };
-                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: body })).status, 201);
-                assert.strictEqual(await other.repos.head("alice", "Hello"), head);
-                // A different language is a different template, so a different commit.
-                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", {
-                    key: ALICE.key, json: createBody("Other", { language: "java" }),
-                })).status, 201);
-                assert.notStrictEqual(await other.repos.head("alice", "Other"), head);
+                assert.notStrictEqual(other.repos.clusterId, server.repos.clusterId);
+                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status, 201);
+                const otherHead = (await other.repos.head("alice", "Hello"))!;
+                assert.notStrictEqual(otherHead, head, "another cluster, another first commit");
+                const otherTree = await gitOk(other.repos.dir("alice", "Hello"), "rev-parse", `${otherHead}^{tree}`);
+                assert.strictEqual(otherTree, tree, "of the same template tree");
                 assert.strictEqual((await call(other, "DELETE", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 204);
                 assert.strictEqual(fs.existsSync(other.repos.dir("alice", "Hello")), false);
+                await new Promise((resolve) => setTimeout(resolve, 1100)); // the next second: a new creation time
                 assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status, 201);
-                assert.strictEqual(await other.repos.head("alice", "Hello"), head);
+                assert.notStrictEqual(await other.repos.head("alice", "Hello"), otherHead, "a new algorithm, a new first commit");
+                // The cluster id is kept: a restart is the same cluster.
+                const restarted = await other.restart();
+                other.dispose = restarted.dispose;
+                assert.strictEqual(restarted.repos.clusterId, other.repos.clusterId);
             } finally {
                 await other.dispose();
             }
@@ -142,15 +147,9 @@ describe("algorithmia-local: git hosting and builds", function () {
             assert.throws(() => bob.get(), /owner/);
         });
 
-        it("publishes the latest successful build (also named by version_info.git_hash) and calls it by version", async () => {
-            const stale = "0".repeat(40);
-            const refused = await alice("POST", "/v1/algorithms/alice/Hello/versions", {
-                settings: { algorithm_callability: "public" }, version_info: { version_type: "minor", git_hash: stale },
-            });
-            assert.strictEqual(refused.status, 400, refused.text);
-            assert.match(refused.json.error.message, /latest successful build/);
+        it("publishes the latest successful build and calls it by version", async () => {
             const res = await alice("POST", "/v1/algorithms/alice/Hello/versions", {
-                settings: { algorithm_callability: "public" }, version_info: { version_type: "minor", git_hash: sha },
+                settings: { algorithm_callability: "public" }, version_info: { version_type: "minor" },
             });
             assert.strictEqual(res.status, 200, res.text);
             assert.strictEqual(res.json.version_info.semantic_version, "0.1.0");
@@ -213,9 +212,11 @@ describe("algorithmia-local: git hosting and builds", function () {
             const called = await call(server, "POST", `/v1/algo/alice/Hello/${bad}`, { key: ALICE.key, json: "x" });
             assert.strictEqual(called.status, 404, called.text);
             assert.match(called.json.error.message, /failed/);
-            // Publishing still means the latest *successful* build, so naming the failed one is refused.
+            // Publishing means the latest *successful* build: naming the failed one does not publish it.
             const publish = await alice("POST", "/v1/algorithms/alice/Hello/versions", { version_info: { version_type: "revision", git_hash: bad } });
-            assert.strictEqual(publish.status, 400, publish.text);
+            assert.strictEqual(publish.status, 200, publish.text);
+            assert.notStrictEqual(publish.json.version_info.git_hash, bad);
+            assert.strictEqual((await alice("GET", `/v1/algorithms/alice/Hello/versions/${bad}`)).json.version_info.semantic_version, undefined);
             assert.ok(HASH.test(bad));
         });
 
@@ -231,8 +232,8 @@ describe("algorithmia-local: git hosting and builds", function () {
             assert.strictEqual(all.status, 200, all.text);
             assert.deepStrictEqual(all.json.commits.map((c: any) => c.id), shas);
             const first = all.json.commits[all.json.commits.length - 1];
-            assert.deepStrictEqual(first, { id: shas[shas.length - 1], short_message: "Initial commit", message: "Initial commit",
-                author: "Algorithmia <noreply@algorithmia.com>" });
+            assert.deepStrictEqual(first, { id: shas[shas.length - 1], short_message: "Initial commit",
+                message: `Initial commit\n\nCluster: ${server.repos.clusterId}`, author: "Algorithmia <noreply@algorithmia.com>" });
             const some = await alice("GET", `/v1/algorithms/alice/Hello/log?since=${shas[2]}&until=${shas[1]}`);
             assert.deepStrictEqual(some.json.commits.map((c: any) => c.id), [shas[1], shas[2]]);
             const bad = await alice("GET", `/v1/algorithms/alice/Hello/log?since=${"a".repeat(40)}`);

@@ -79,16 +79,19 @@ describe("AlgorithmVersion rules (unit)", () => {
         assert.deepStrictEqual((await prepare({ ...VERSION, gitHash: "b".repeat(40), callability: "public", versionType: "major" }, VERSION)).failures, []);
     });
 
-    it("refuses other settings for a build that is already published, and waits for unknown values", async () => {
-        const { failures } = await prepare({ ...VERSION, royaltyMicrocredits: 10 }, VERSION);
-        assert.deepStrictEqual(failures?.map((f) => f.property), ["gitHash"]);
+    it("lets other settings for the same build through (a new version of it), and waits for unknown values", async () => {
+        assert.deepStrictEqual((await prepare({ ...VERSION, royaltyMicrocredits: 10 }, VERSION)).failures, []);
         assert.deepStrictEqual((await prepare({ ...VERSION, gitHash: UNKNOWN, callability: "public" }, VERSION)).failures, []);
     });
 
-    it("replaces on every input change but adopt", () => {
+    it("replaces on another build, algorithm or cluster; publishes in place on every other change; adopt alone is nothing to publish", () => {
         const diff = (news: Record<string, unknown>) => diffByKeys(VERSION, news, algorithmVersionController.diff);
-        assert.deepStrictEqual(diff({ ...VERSION, releaseNotes: "x" }).replaces, ["releaseNotes"]);
-        assert.deepStrictEqual(diff({ ...VERSION, tests: [{ input: 1 }] }).replaces, ["tests"]);
+        assert.deepStrictEqual(diff({ ...VERSION, gitHash: "b".repeat(40) }).replaces, ["gitHash"]);
+        assert.deepStrictEqual(diff({ ...VERSION, algorithm: "alice/Other" }).replaces, ["algorithm"]);
+        for (const change of [{ releaseNotes: "x" }, { tests: [{ input: 1 }] }, { versionType: "major" }, { sampleInput: "s" }, { royaltyMicrocredits: 5 }]) {
+            const d = diff({ ...VERSION, ...change });
+            assert.deepStrictEqual([d.changes, d.replaces], [true, []], JSON.stringify(change));
+        }
         assert.deepStrictEqual(diff({ ...VERSION, adopt: true }).replaces, []);
         assert.strictEqual(diff({ ...VERSION, royaltyMicrocredits: undefined }).changes, false, "royalty 0 is the default");
         assert.strictEqual(diff(VERSION).deleteBeforeReplace, false);
