@@ -1,6 +1,12 @@
-// ModelFile (design.md §4): one file in a hosted data collection, uploaded from a local path, a FileAsset or a
+// ModelFile (design.md §4): one model in a hosted data collection, uploaded from a local path, a FileAsset or a
 // StringAsset. `check` hashes the content by streaming (so a preview shows a changed model), uploads stream from
-// disk, unchanged content is never uploaded again, and refresh notices a remote delete or size change.
+// disk, and refresh notices a remote delete or size change.
+//
+// Content is immutable: each content is stored under a name of its own, `<name>` with the first 16 hex digits of
+// its sha256 before the extension (`model.3f2a9c01d4e5b6a7.pkl`), and `dataUri` names the current one. A new
+// model is a new file, and the files of earlier models stay, so a published version that names one in its
+// manifest reads those bytes forever; content already there (a rollback) is never uploaded again. Deleting the
+// resource (destroy, or a new name) deletes every content of its name; docs/resources.md says how to prune.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -9,7 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient } from "../client";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, parseDataUri,
+    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, parseDataUri,
 } from "./dynamic";
 
 // --- types ----------------------------------------------------------------------------------------------------
@@ -21,7 +27,7 @@ export interface ModelFileArgs extends ConnectionArgs {
     name: pulumi.Input<string>;
     /** The content: a local path, a `pulumi.asset.FileAsset` or a `pulumi.asset.StringAsset`. */
     source: pulumi.Input<string | pulumi.asset.FileAsset | pulumi.asset.StringAsset>;
-    /** Take over a file that already exists with other content (it is overwritten) instead of failing. */
+    /** Overwrite a file at this content's name that holds other bytes (changed out of band) instead of failing. */
     adopt?: pulumi.Input<boolean>;
 }
 
@@ -48,7 +54,7 @@ interface ModelFileOutputs {
     name: string;
     adopt: boolean;
     apiAddress?: string;
-    /** `data://owner/collection/name`, with the real owner. */
+    /** `data://owner/collection/<content name>`, with the real owner: where the current content is. */
     dataUri: string;
     sha256: string;
     size: number;
@@ -117,6 +123,53 @@ export async function upload(client: AlgorithmiaClient, owner: string, collectio
     return { dataUri, sha256: sent.hash.digest("hex"), size: sent.size };
 }
 
+/** `name` as stem and extension (`model`, `.pkl`); a leading dot is no extension. */
+function splitName(name: string): [string, string] {
+    const dot = name.lastIndexOf(".");
+    return dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+}
+
+/** The name content with this sha256 is stored under: `name` with 16 hex digits of the hash before its extension. */
+export function contentName(name: string, sha256: string): string {
+    const [stem, extension] = splitName(name);
+    return `${stem}.${sha256.slice(0, 16)}${extension}`;
+}
+
+/** Whether `filename` is a content of `name` (what `contentName` makes of it for some sha256). */
+function isContentOf(filename: string, name: string): boolean {
+    const [stem, extension] = splitName(name);
+    const middle = filename.slice(stem.length + 1, filename.length - extension.length);
+    return filename.startsWith(`${stem}.`) && filename.endsWith(extension) && /^[0-9a-f]{16}$/.test(middle);
+}
+
+/**
+ * Makes the checked content (`inputs.sha256`, `inputs.size`) present under its content name and answers the
+ * outputs. Content already there is kept: the name says what it holds (its size is checked). Other bytes there
+ * are overwritten when they are this resource's own file (`current`, changed out of band) or with `adopt`.
+ */
+async function store(ctx: ProviderContext, owner: string, collection: string, inputs: ModelFileInputs, current?: string): Promise<ModelFileOutputs> {
+    const client = ctx.client(inputs.apiAddress);
+    const stored = contentName(inputs.name, inputs.sha256!);
+    const existing = await client.statFile(owner, collection, stored);
+    if (existing && existing.size === inputs.size) {
+        const dataUri = `data://${owner === ".my" ? await ctx.whoami(client) : owner}/${collection}/${stored}`;
+        return outputsOf(inputs, dataUri, inputs.sha256!, inputs.size!);
+    }
+    if (existing && !inputs.adopt && stored !== current) {
+        throw new Error(`File data://${owner}/${collection}/${stored} already exists with other content (${existing.size} bytes, ` +
+            `not ${inputs.size}): it was changed out of band. Set \`adopt: true\` to overwrite it with this content`);
+    }
+    const content = contentOf(inputs.source);
+    const sent = await upload(client, owner, collection, stored, content);
+    if (sent.sha256 !== inputs.sha256) {
+        // The file changed after `check`: those bytes must not sit under another content's name.
+        await client.deleteFile(owner, collection, stored).catch(() => undefined);
+        throw new Error(`The model file ${content.describe} changed while \`pulumi up\` ran (sha256 ${inputs.sha256} at preview, ` +
+            `${sent.sha256} uploaded): nothing was kept; run \`pulumi up\` again`);
+    }
+    return outputsOf(inputs, sent.dataUri, sent.sha256, sent.size);
+}
+
 // --- controller -----------------------------------------------------------------------------------------------
 
 const modelFileController: ResourceController<ModelFileInputs, ModelFileOutputs> = {
@@ -164,25 +217,9 @@ const modelFileController: ResourceController<ModelFileInputs, ModelFileOutputs>
     },
 
     async create(ctx, inputs) {
-        const client = ctx.client(inputs.apiAddress);
         const { owner, collection } = parseDataUri(inputs.collection);
-        const existing = await client.statFile(owner, collection, inputs.name);
-        if (existing) {
-            // A file already there with exactly our content is what an interrupted earlier `up` leaves: keep it.
-            const same = existing.size === inputs.size && (await hashRemote(client, owner, collection, inputs.name)).sha256 === inputs.sha256;
-            if (same) {
-                const dataUri = `data://${owner === ".my" ? await ctx.whoami(client) : owner}/${collection}/${inputs.name}`;
-                return { id: dataUri, outs: outputsOf(inputs, dataUri, inputs.sha256!, inputs.size!) };
-            }
-            if (!inputs.adopt) {
-                throw new Error(
-                    `File ${inputs.collection.replace(/\/+$/, "")}/${inputs.name} already exists with other content: ` +
-                        "set `adopt: true` to take it over (it will be overwritten), or choose another name",
-                );
-            }
-        }
-        const sent = await upload(client, owner, collection, inputs.name, contentOf(inputs.source));
-        return { id: sent.dataUri, outs: outputsOf(inputs, sent.dataUri, sent.sha256, sent.size) };
+        const outs = await store(ctx, owner, collection, inputs);
+        return { id: outs.dataUri, outs };
     },
 
     async read(ctx, _id, outs) {
@@ -199,14 +236,18 @@ const modelFileController: ResourceController<ModelFileInputs, ModelFileOutputs>
         if (news.sha256 === olds.sha256 && news.size === olds.size) {
             return { ...olds, adopt: news.adopt, apiAddress: news.apiAddress };
         }
+        // The old content stays where it is: a published version may read it.
         const { owner, collection, file } = parseDataUri(olds.dataUri);
-        const sent = await upload(ctx.client(news.apiAddress), owner, collection, file!, contentOf(news.source));
-        return outputsOf(news, olds.dataUri, sent.sha256, sent.size);
+        return store(ctx, owner, collection, news, file);
     },
 
     async delete(ctx, _id, outs) {
+        // The current content and the earlier ones this resource kept for published versions.
+        const client = ctx.client(outs.apiAddress);
         const { owner, collection, file } = parseDataUri(outs.dataUri);
-        await ctx.client(outs.apiAddress).deleteFile(owner, collection, file!);
+        const names = new Set([file!]);
+        for await (const stored of client.listFiles(owner, collection)) if (isContentOf(stored.filename, outs.name)) names.add(stored.filename);
+        for (const name of names) await client.deleteFile(owner, collection, name);
     },
 };
 

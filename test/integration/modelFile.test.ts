@@ -1,7 +1,8 @@
 // ModelFile through the real engine against algorithmia-local: upload from a path, a FileAsset and a
-// StringAsset; no upload for unchanged content (server request counters); a changed model shows at preview and
-// re-uploads once; rename → replace; drift and remote delete seen by refresh; adopt; invalid programs failing at
-// preview; an `up` whose uploads fail converges on the next run.
+// StringAsset, each content under a name of its own; no upload for unchanged content (server request counters);
+// a changed model shows at preview and is uploaded once beside the old one, which stays; going back to an earlier
+// model uploads nothing; rename → replace; drift and remote delete seen by refresh; adopt; invalid programs
+// failing at preview; an `up` whose uploads fail converges on the next run.
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -9,6 +10,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { DataCollection, ModelFile, ModelFileArgs } from "../../provider";
+import { contentName } from "../../provider/resources/modelFile";
 import { descendants } from "../helpers/processes";
 import { ALICE, call } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
@@ -30,6 +32,8 @@ function killEngine(stackName: string) {
 }
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
+/** Where `content`, named `name`, is stored in alice's `collection`. */
+const stored = (collection: string, content: string | Buffer, name = "model.pkl") => `data://alice/${collection}/${contentName(name, sha256(content))}`;
 
 describe("ModelFile (engine + algorithmia-local)", function () {
     this.timeout(300_000);
@@ -74,7 +78,8 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         it("uploads the file, with its sha256 and size as outputs", async () => {
             const counts = await counting(() => stack.up());
             const outputs = await stack.outputs();
-            assert.strictEqual(outputs.dataUri.value, "data://alice/lifecycle/model.pkl");
+            assert.strictEqual(outputs.dataUri.value, stored("lifecycle", "weights v1"));
+            assert.match(outputs.dataUri.value, /^data:\/\/alice\/lifecycle\/model\.[0-9a-f]{16}\.pkl$/);
             assert.strictEqual(outputs.sha256.value, sha256("weights v1"));
             assert.strictEqual(outputs.size.value, "weights v1".length);
             assert.strictEqual(await remote(outputs.dataUri.value), "weights v1");
@@ -106,7 +111,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(counts.total, 0);
         });
 
-        it("shows a changed model at preview and uploads it once, in place", async () => {
+        it("shows a changed model at preview and uploads it once, beside the old one, which stays", async () => {
             fs.writeFileSync(file, "weights v2, longer");
             const preview = await stack.preview();
             assert.deepStrictEqual(preview.changeSummary, { same: 2, update: 1 });
@@ -118,8 +123,20 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(counts.writes, 1);
             const outputs = await stack.outputs();
             assert.strictEqual(outputs.sha256.value, sha256("weights v2, longer"));
-            assert.strictEqual(outputs.dataUri.value, "data://alice/lifecycle/model.pkl", "update keeps the outputs");
-            assert.strictEqual(await remote("data://alice/lifecycle/model.pkl"), "weights v2, longer");
+            assert.strictEqual(outputs.dataUri.value, stored("lifecycle", "weights v2, longer"), "the new content's own name");
+            assert.strictEqual(await remote(outputs.dataUri.value), "weights v2, longer");
+            assert.strictEqual(await remote(stored("lifecycle", "weights v1")), "weights v1", "what a published version may read stays");
+            await stack.preview({ expectNoChanges: true });
+        });
+
+        it("goes back to an earlier model without uploading it again", async () => {
+            fs.writeFileSync(file, "weights v1");
+            const counts = await counting(async () => {
+                const up = await stack.up();
+                assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, update: 1 });
+            });
+            assert.strictEqual(uploads(counts), 0, "the bytes are there already");
+            assert.strictEqual((await stack.outputs()).dataUri.value, stored("lifecycle", "weights v1"));
             await stack.preview({ expectNoChanges: true });
         });
 
@@ -131,7 +148,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             args = { source: new pulumi.asset.StringAsset("weights v3 from a string") };
             const counts = await counting(() => stack.up());
             assert.strictEqual(uploads(counts), 1);
-            assert.strictEqual(await remote("data://alice/lifecycle/model.pkl"), "weights v3 from a string");
+            assert.strictEqual(await remote(stored("lifecycle", "weights v3 from a string")), "weights v3 from a string");
             assert.strictEqual((await stack.outputs()).sha256.value, sha256("weights v3 from a string"));
             await stack.preview({ expectNoChanges: true });
         });
@@ -140,14 +157,15 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             args = { source: new pulumi.asset.StringAsset("weights v3 from a string"), name: "model_v3.pkl" };
             const up = await stack.up();
             assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, replace: 1 });
-            assert.strictEqual(up.outputs.dataUri.value, "data://alice/lifecycle/model_v3.pkl");
-            assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), "weights v3 from a string");
-            assert.strictEqual(await remote("data://alice/lifecycle/model.pkl"), undefined, "the old file is deleted");
+            assert.strictEqual(up.outputs.dataUri.value, stored("lifecycle", "weights v3 from a string", "model_v3.pkl"));
+            assert.strictEqual(await remote(up.outputs.dataUri.value), "weights v3 from a string");
+            assert.strictEqual(await remote(stored("lifecycle", "weights v3 from a string")), undefined, "the replaced resource's content is deleted");
             await stack.preview({ expectNoChanges: true });
         });
 
         it("sees a remote size change on refresh and uploads its own content again", async () => {
-            await call(bed.server, "PUT", "/v1/connector/data/alice/lifecycle/model_v3.pkl", { key: ALICE.key, body: "tampered" });
+            const v3 = stored("lifecycle", "weights v3 from a string", "model_v3.pkl");
+            await call(bed.server, "PUT", `/v1/connector/data/${v3.slice("data://".length)}`, { key: ALICE.key, body: "tampered" });
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.update, 1);
             const state = await stack.exportStack();
@@ -155,17 +173,18 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(model.outputs.sha256, sha256("tampered"));
             const counts = await counting(() => stack.up());
             assert.strictEqual(uploads(counts), 1);
-            assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), "weights v3 from a string");
+            assert.strictEqual(await remote(v3), "weights v3 from a string");
             await stack.preview({ expectNoChanges: true });
         });
 
         it("reads a remotely deleted file as gone and uploads it again", async () => {
-            await call(bed.server, "DELETE", "/v1/connector/data/alice/lifecycle/model_v3.pkl", { key: ALICE.key });
+            const v3 = stored("lifecycle", "weights v3 from a string", "model_v3.pkl");
+            await call(bed.server, "DELETE", `/v1/connector/data/${v3.slice("data://".length)}`, { key: ALICE.key });
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.delete, 1);
             const up = await stack.up();
             assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, create: 1 });
-            assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), "weights v3 from a string");
+            assert.strictEqual(await remote(v3), "weights v3 from a string");
         });
 
         it("uploads a 48 MiB file by streaming, byte for byte", async () => {
@@ -180,14 +199,16 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(uploads(counts), 1);
             assert.strictEqual((await stack.outputs()).sha256.value, expected);
             assert.strictEqual((await stack.outputs()).size.value, 48 * 1024 * 1024);
-            const res = await fetch(`${bed.server.url}/v1/connector/data/alice/lifecycle/model_v3.pkl`, { headers: { authorization: `Simple ${ALICE.key}` } });
+            const at = (await stack.outputs()).dataUri.value.slice("data://".length);
+            const res = await fetch(`${bed.server.url}/v1/connector/data/${at}`, { headers: { authorization: `Simple ${ALICE.key}` } });
             assert.strictEqual(crypto.createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex"), expected);
             await stack.preview({ expectNoChanges: true });
         });
 
-        it("deletes the file on destroy", async () => {
+        it("deletes the current content on destroy", async () => {
+            const current = (await stack.outputs()).dataUri.value;
             await stack.destroy();
-            assert.strictEqual(await remote("data://alice/lifecycle/model_v3.pkl"), undefined);
+            assert.strictEqual(await remote(current), undefined);
         });
     });
 
@@ -196,22 +217,23 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             await call(bed.server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "existing" } });
         });
 
-        it("refuses a file that exists with other content, and overwrites it with adopt: true", async () => {
-            await call(bed.server, "PUT", "/v1/connector/data/alice/existing/model.pkl", { key: ALICE.key, body: "someone else's" });
+        it("refuses a file at its content's name that holds other bytes, and overwrites it with adopt: true", async () => {
+            const at = stored("existing", "ours");
+            await call(bed.server, "PUT", `/v1/connector/data/${at.slice("data://".length)}`, { key: ALICE.key, body: "someone else's" });
             let args: Partial<ModelFileArgs> = { source: new pulumi.asset.StringAsset("ours") };
             const stack = await bed.sandbox.inlineStack("model-file", "adopt", async () => {
                 new ModelFile("model", { collection: "data://alice/existing", name: "model.pkl", source: "", apiAddress: bed.server.url, ...args });
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
-            await assert.rejects(stack.up(), /already exists with other content: set `adopt: true`/);
-            assert.strictEqual(await remote("data://alice/existing/model.pkl"), "someone else's");
+            await assert.rejects(stack.up(), /already exists with other content \(14 bytes, not 4\): it was changed out of band\. Set `adopt: true`/);
+            assert.strictEqual(await remote(at), "someone else's");
 
             args = { source: new pulumi.asset.StringAsset("ours"), adopt: true };
             await stack.up();
-            assert.strictEqual(await remote("data://alice/existing/model.pkl"), "ours");
+            assert.strictEqual(await remote(at), "ours");
             await stack.preview({ expectNoChanges: true });
             await stack.destroy();
-            assert.strictEqual(await remote("data://alice/existing/model.pkl"), undefined);
+            assert.strictEqual(await remote(at), undefined);
         });
     });
 
@@ -235,14 +257,14 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             const stack = await modelStack("flaky", "flaky", () => ({ source: file }));
             bed.server.faults.set("PUT /v1/connector/data/alice/flaky/*=drop:1");
             try {
-                await assert.rejects(stack.up(), /PUT \/v1\/connector\/data\/alice\/flaky\/model\.pkl failed/);
+                await assert.rejects(stack.up(), /PUT \/v1\/connector\/data\/alice\/flaky\/model\.[0-9a-f]{16}\.pkl failed/);
             } finally {
                 bed.server.faults.clear();
             }
-            assert.strictEqual(await remote("data://alice/flaky/model.pkl"), undefined);
+            assert.strictEqual(await remote(stored("flaky", "flaky weights")), undefined);
             const counts = await counting(() => stack.up());
             assert.strictEqual(uploads(counts), 1);
-            assert.strictEqual(await remote("data://alice/flaky/model.pkl"), "flaky weights");
+            assert.strictEqual(await remote(stored("flaky", "flaky weights")), "flaky weights");
             await stack.preview({ expectNoChanges: true });
         });
 
@@ -268,7 +290,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             await stack.cancel();
             const rerun = await stack.up();
             assert.deepStrictEqual(rerun.summary.resourceChanges, { same: 2, create: 1 }, "the collection made it, the model did not");
-            assert.strictEqual(await remote("data://alice/killed/model.pkl"), "weights that were being uploaded");
+            assert.strictEqual(await remote(stored("killed", "weights that were being uploaded")), "weights that were being uploaded");
             await stack.preview({ expectNoChanges: true });
         });
     });

@@ -4,6 +4,7 @@
 // script produces.
 import * as assert from "assert";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { callAlgorithm } from "../../examples/model-guide/call";
@@ -18,11 +19,17 @@ import { testBed } from "../helpers/testBed";
 describe("model-guide stack", function () {
     const bed = testBed();
     let stack: Stack;
+    let project: string;
     let outputs: Record<string, any>;
+    const upOutputs = async () => {
+        const up = await stack.up();
+        assert.strictEqual(up.summary.result, "succeeded");
+        return Object.fromEntries(Object.entries(up.outputs).map(([key, o]) => [key, o.value]));
+    };
 
     before(async () => {
         await ensurePythonRuntime();
-        const project = copyExamples(path.join(bed.sandbox.root, "repo"), { rootProject: true });
+        project = copyExamples(path.join(bed.sandbox.root, "repo"), { rootProject: true });
         stack = await bed.sandbox.projectStack(project, "guide");
         await stack.setConfig("algorithmia:apiAddress", { value: bed.server.url });
         await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
@@ -48,13 +55,14 @@ describe("model-guide stack", function () {
         assert.strictEqual(outputs.testsPassed, 2);
         assert.match(outputs.gitHash, /^[0-9a-f]{40}$/);
         assert.match(outputs.sourceSha256, /^[0-9a-f]{64}$/);
-        assert.strictEqual(outputs.modelUri, "data://alice/digits/digits-svc.joblib");
+        // Each content under a name of its own (16 hex digits of its sha256), which the algorithm's manifest names.
+        assert.strictEqual(outputs.modelUri, `data://alice/digits/digits-svc.${sha256File(MODEL_FILE).slice(0, 16)}.joblib`);
         assert.strictEqual(outputs.modelSha256, sha256File(MODEL_FILE));
-        assert.strictEqual(outputs.sampleInput, JSON.stringify({ test_data: "data://alice/digits/test.csv" }));
+        assert.strictEqual(outputs.sampleInput, JSON.stringify({ test_data: `data://alice/digits/test.${sha256File(TEST_DATA_FILE).slice(0, 16)}.csv` }));
         assert.strictEqual(outputs.endpoint, `${bed.server.url}/v1/algo/alice/DigitClassifier/0.1.0`);
 
         // What the server holds: the model bytes, the algorithm's settings, the version bound to the build.
-        const model = await call(bed.server, "GET", "/v1/connector/data/alice/digits/digits-svc.joblib", { key: ALICE.key });
+        const model = await call(bed.server, "GET", `/v1/connector/data/${outputs.modelUri.slice("data://".length)}`, { key: ALICE.key });
         assert.strictEqual(model.status, 200);
         const algo = await call(bed.server, "GET", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
         assert.strictEqual(algo.json.settings.environment, "gpu");
@@ -89,6 +97,40 @@ describe("model-guide stack", function () {
         assert.ok(!stored.includes(ALICE.key), "the key appears in the stored state");
     });
 
+    it("retrains: v2 serves the new model, v1 keeps its own bytes across a restart, and a rollback uploads nothing", async () => {
+        const first = { ...outputs };
+        const modelHere = path.join(project, "examples/model-guide/model/digits-svc.joblib");
+        const original = fs.readFileSync(modelHere);
+        // A retrained model: the same estimator saved again with compression, so other bytes that still pass the tests.
+        const { python } = await ensurePythonRuntime();
+        execFileSync(python, ["-c", "import sys, joblib; joblib.dump(joblib.load(sys.argv[1]), sys.argv[1], compress=3)", modelHere]);
+        assert.notStrictEqual(sha256File(modelHere), first.modelSha256);
+        const retrained = await upOutputs();
+        assert.deepStrictEqual([retrained.version, retrained.modelSha256], ["0.2.0", sha256File(modelHere)]);
+        assert.notStrictEqual(retrained.modelUri, first.modelUri, "the new model is a new file");
+
+        // Cold workers load the model again: each version must read the bytes its manifest names.
+        bed.server = await bed.server.restart();
+        const sample = JSON.parse(first.sampleInput);
+        const call = (uri: string) => callAlgorithm(uri, sample, { apiKey: BOB.key, apiAddress: bed.server.url });
+        assert.deepStrictEqual((await call(first.algoUri)).result, EXPECTED_LABELS, "0.1.0 still loads its own model");
+        assert.deepStrictEqual((await call(retrained.algoUri)).result, EXPECTED_LABELS);
+        const bytes = async (uri: string) => Buffer.from(await (await fetch(`${bed.server.url}/v1/connector/data/${uri.slice("data://".length)}`,
+            { headers: { authorization: `Simple ${ALICE.key}` } })).arrayBuffer());
+        assert.ok((await bytes(first.modelUri)).equals(original), "the first model's bytes are untouched");
+
+        // Rolling back is pointing the program at the old model again: a new version serving it, no upload.
+        fs.writeFileSync(modelHere, original);
+        bed.server.faults.resetCounts();
+        const rolledBack = await upOutputs();
+        const uploads = Object.entries(bed.server.faults.counts().routes).filter(([route]) => route.startsWith("PUT /v1/connector/data"));
+        assert.deepStrictEqual(uploads, [], "the old model was not uploaded again");
+        assert.deepStrictEqual([rolledBack.version, rolledBack.modelUri, rolledBack.sourceSha256], ["0.3.0", first.modelUri, first.sourceSha256]);
+        assert.deepStrictEqual((await call(rolledBack.algoUri)).result, EXPECTED_LABELS);
+        await stack.preview({ expectNoChanges: true });
+        outputs = rolledBack;
+    });
+
     it("destroys the stack: the data goes, the public algorithm stays (Algorithmia never deletes those)", async () => {
         const down = await stack.destroy();
         assert.strictEqual(down.summary.result, "succeeded");
@@ -103,7 +145,7 @@ describe("model-guide stack", function () {
         await assert.rejects(stack.up(), /Algorithm alice\/DigitClassifier already exists: set `adopt: true`/);
         await stack.setConfig("model-guide:adopt", { value: "true" });
         const up = await stack.up();
-        assert.strictEqual(up.outputs.gitHash.value, outputs.gitHash, "the same tree on the same history is the same build");
+        assert.strictEqual(up.outputs.gitHash.value, outputs.gitHash, "the same tree on master is the same build");
         assert.strictEqual(up.outputs.algoUri.value, outputs.algoUri, "that build's version is adopted, not published again");
         await stack.preview({ expectNoChanges: true });
     });

@@ -87,8 +87,9 @@ describe("installed as a package (npm pack → npm install beside the program's 
             await project.cli("up", "--yes", "--skip-preview");
             const outputs = JSON.parse(await project.cli("stack", "output", "--json"));
             assert.strictEqual(outputs.collectionUri, "data://alice/packaged");
-            assert.strictEqual(outputs.modelUri, "data://alice/packaged/model.txt");
-            const model = await call(bed.server, "GET", "/v1/connector/data/alice/packaged/model.txt", { key: ALICE.key });
+            // Stored under its content's own name (model.<16 hex digits of its sha256>.txt).
+            assert.strictEqual(outputs.modelUri, `data://alice/packaged/model.${outputs.modelSha256.slice(0, 16)}.txt`);
+            const model = await call(bed.server, "GET", `/v1/connector/data/${outputs.modelUri.slice("data://".length)}`, { key: ALICE.key });
             assert.strictEqual(model.text, fs.readFileSync(path.join(project.dir, "model.txt"), "utf8"), "the relative path was read from the project");
             // The Algorithm built the project's Hello directory and the AlgorithmVersion published it after its test.
             assert.strictEqual(outputs.algoPath, "alice/Hello");

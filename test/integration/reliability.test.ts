@@ -9,6 +9,7 @@ import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../helpers/pulumi";
 import { MODEL_FILE, TEST_DATA_FILE } from "../../examples/model-guide/stack";
 import { sha256File } from "../../examples/promotion/promotion";
+import { contentName } from "../../provider/resources/modelFile";
 import { copyExamples } from "../helpers/examples";
 import { CliProject, LocalServer, PROVIDER_IMPORT, until, writeProject } from "../helpers/processes";
 import { ALICE, BOB } from "../helpers/server";
@@ -111,7 +112,9 @@ describe("reliability", function () {
         }
     }
     const small = (name: string, faults?: string) => deploy(writeProject(scratch, name, SMALL_DEPLOYMENT), faults);
-    const smallExpected = (): Expected => ({ collections: ["models"], files: { "models/model.bin": modelFile }, algorithm: "Hello" });
+    /** The model's file in the collection: named after its content. */
+    const storedModel = () => `models/${contentName("model.bin", sha256File(modelFile))}`;
+    const smallExpected = (): Expected => ({ collections: ["models"], files: { [storedModel()]: modelFile }, algorithm: "Hello" });
 
     /** The server holds exactly what the deployment declares, the state agrees, and nothing is left to do. */
     async function assertConverged(server: LocalServer, project: CliProject, expected: Expected) {
@@ -159,7 +162,7 @@ describe("reliability", function () {
 
     it("converges after `pulumi up` is killed with SIGKILL during the model upload", async () => {
         // The upload's PUT waits 3 s before the server reads its body, so it is surely in flight when killed.
-        const { server, project } = await small("killed-up", "PUT /v1/*/model.bin=latency:3s");
+        const { server, project } = await small("killed-up", "PUT /v1/*/model.*.bin=latency:3s");
         try {
             const run = project.start("up", "--yes", "--skip-preview");
             await until("the model upload to start", async () =>
@@ -206,7 +209,7 @@ describe("reliability", function () {
                 const objects = await serverObjects(server);
                 for (const r of created) {
                     if (r.outputs?.dataUri?.endsWith("/models")) assert.ok(objects.collections.includes("models"), "the collection survived");
-                    if (r.outputs?.dataUri?.endsWith("/model.bin")) assert.ok(objects.files["models/model.bin"], "the model survived");
+                    if (r.outputs?.dataUri?.endsWith(storedModel())) assert.ok(objects.files[storedModel()], "the model survived");
                     if (r.outputs?.algoPath) assert.ok(objects.algorithms.includes("Hello"), "the algorithm survived");
                 }
                 // The provider rides out a short outage by retrying; when the outage outlasts its retries, the
