@@ -180,7 +180,7 @@ async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs
             `while build ${build.build_id} of gitHash ${inputs.gitHash} was being tested, and a publish takes the latest build. ` +
             "Run `pulumi up` again once nothing else builds this algorithm.");
     }
-    const sample = inputs.sampleInput === undefined || typeof inputs.sampleInput === "string" ? inputs.sampleInput : JSON.stringify(inputs.sampleInput);
+    const sample = sampleText(inputs);
     const published = await client.publishVersion(owner, name, {
         version_info: {
             version_type: inputs.versionType,
@@ -203,12 +203,16 @@ async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs
     return { version: published, testsPassed };
 }
 
+/** The sample input as the API keeps it: a string, JSON values as their JSON text. */
+function sampleText(inputs: AlgorithmVersionInputs): string | undefined {
+    return inputs.sampleInput === undefined || typeof inputs.sampleInput === "string" ? inputs.sampleInput : JSON.stringify(inputs.sampleInput);
+}
+
 /** Whether a published version is what these inputs would publish (a retried `up` adopts it). */
 function publishedAsAsked(version: AlgorithmObject, inputs: AlgorithmVersionInputs): boolean {
-    const sample = inputs.sampleInput === undefined || typeof inputs.sampleInput === "string" ? inputs.sampleInput : JSON.stringify(inputs.sampleInput);
     return callabilityOf(version) === inputs.callability && royaltyOf(version) === inputs.royaltyMicrocredits &&
         (version.version_info?.release_notes ?? undefined) === inputs.releaseNotes &&
-        (version.version_info?.sample_input ?? undefined) === sample;
+        (version.version_info?.sample_input ?? undefined) === sampleText(inputs);
 }
 
 export const algorithmVersionController: ResourceController<AlgorithmVersionInputs, AlgorithmVersionOutputs> = {
