@@ -19,6 +19,11 @@ export interface Connection {
     gitAddress: string;
 }
 
+/** The API address a resource's `apiAddress` argument means here: the argument > stack config > env > public API. */
+export function resolveApiAddress(stack: StackConfig | undefined, apiAddressArg?: string, env: NodeJS.ProcessEnv = process.env): string {
+    return (apiAddressArg || stack?.get("algorithmia:apiAddress") || env.ALGORITHMIA_API || PUBLIC_API_ADDRESS).replace(/\/+$/, "");
+}
+
 /**
  * Address: resource arg `apiAddress` > stack config `algorithmia:apiAddress` > env `ALGORITHMIA_API` > public API.
  * Key: stack config `algorithmia:apiKey` (a secret) > env `ALGORITHMIA_API_KEY`.
@@ -30,7 +35,7 @@ export function resolveConnection(
     apiAddressArg?: string,
     env: NodeJS.ProcessEnv = process.env,
 ): Connection {
-    const apiAddress = apiAddressArg || stack?.get("algorithmia:apiAddress") || env.ALGORITHMIA_API || PUBLIC_API_ADDRESS;
+    const apiAddress = resolveApiAddress(stack, apiAddressArg, env);
     const apiKey = stack?.get("algorithmia:apiKey") || env.ALGORITHMIA_API_KEY;
     if (!apiKey) {
         throw new Error(
@@ -49,5 +54,5 @@ export function resolveConnection(
         throw new Error(`${setting} must be an http(s) URL such as https://git.algorithmia.com, got "${gitAddress}": ` +
             "fix it, or unset it to use the git address derived from the API address");
     }
-    return { apiAddress: apiAddress.replace(/\/+$/, ""), apiKey, gitAddress: gitAddress.replace(/\/+$/, "") };
+    return { apiAddress, apiKey, gitAddress: gitAddress.replace(/\/+$/, "") };
 }

@@ -12,7 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient } from "../client";
-import { resolveConnection, StackConfig } from "../config";
+import { resolveApiAddress, resolveConnection, StackConfig } from "../config";
 
 /** The module of every type token: `pulumi-nodejs:dynamic/algorithmia:<Type>`. */
 export const MODULE = "algorithmia";
@@ -25,6 +25,28 @@ const UNKNOWN_VALUE = UNKNOWN;
 
 /** The serialized provider's own property; never an input of ours. */
 const PROVIDER_KEY = "__provider";
+
+/**
+ * Derived in `check` for every resource and kept in its outputs: the API address its object lives on (`apiAddress`,
+ * else the stack's). Another cluster is another object, so a change replaces it; read and delete go to this one.
+ */
+const CLUSTER_KEY = "cluster";
+
+/** A resource's diff rules with its cluster: a replace key, created on the new cluster before the old one is deleted. */
+function withCluster(rules: DiffRules): DiffRules {
+    const { deleteBeforeReplace } = rules;
+    return {
+        ...rules,
+        replaceKeys: [...rules.replaceKeys, CLUSTER_KEY],
+        // What decides the cluster is compared resolved, not as written.
+        updateKeys: rules.updateKeys.filter((key) => key !== "apiAddress"),
+        deleteBeforeReplace: (replaces) => {
+            const here = replaces.filter((key) => key !== CLUSTER_KEY);
+            if (here.length < replaces.length && here.length === 0) return false;
+            return typeof deleteBeforeReplace === "function" ? deleteBeforeReplace(here) : !!deleteBeforeReplace;
+        },
+    };
+}
 
 export function isUnknown(value: unknown): boolean {
     return value === UNKNOWN_VALUE;
@@ -204,29 +226,38 @@ export function dynamicProvider<Inputs, Outputs>(
         client: (apiAddress) => new AlgorithmiaClient({ ...resolveConnection(state.stackConfig, apiAddress), usernames: state.usernames }),
         whoami: (client) => client.username(),
     };
+    // Read and delete act on the cluster the object was made on, whatever the configuration says now.
+    const contextOn = (cluster: unknown): ProviderContext =>
+        typeof cluster === "string" ? { ...callContext, client: () => callContext.client(cluster) } : callContext;
+    const clusterOf = (props: any) => (isUnknown(props.apiAddress) ? UNKNOWN_VALUE : resolveApiAddress(state.stackConfig, props.apiAddress));
+    const rules = withCluster(controller.diff);
     return {
         async configure(req: pulumi.dynamic.ConfigureRequest) {
             state.stackConfig = req.config;
         },
         check: (olds: any, news: any) => reporting(async () => {
             const checked = checkWithSchema(controller.schema(), news);
-            if (checked.failures.length > 0 || !controller.prepare) return { inputs: checked.inputs, failures: checked.failures };
+            const cluster = clusterOf(checked.inputs);
+            if (checked.failures.length > 0 || !controller.prepare) return { inputs: { ...checked.inputs, cluster }, failures: checked.failures };
             const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {});
-            return { inputs: prepared.inputs, failures: prepared.failures ?? [] };
+            return { inputs: { ...prepared.inputs, cluster }, failures: prepared.failures ?? [] };
         }),
-        diff: (_id: string, olds: any, news: any) => reporting(async () => diffByKeys(olds, news, controller.diff)),
+        // State from before the cluster was kept has none: that is no change.
+        diff: (_id: string, olds: any, news: any) => reporting(async () =>
+            diffByKeys(olds, olds[CLUSTER_KEY] === undefined ? { ...news, cluster: undefined } : news, rules)),
         create: (inputs: any) => reporting(async () => {
             const { id, outs } = await controller.create(callContext, inputs);
-            return { id, outs: definedOnly(outs) };
+            return { id, outs: definedOnly({ ...outs, cluster: inputs.cluster }) };
         }),
         read: (id: string, props: any) => reporting(async () => {
-            const outs = await controller.read(callContext, id, props);
+            const cluster = props.cluster ?? clusterOf(props);
+            const outs = await controller.read(contextOn(cluster), id, props);
             // No id: the object is gone and refresh drops it from state.
-            return outs === undefined ? {} : { id, props: definedOnly(outs) };
+            return outs === undefined ? {} : { id, props: definedOnly({ ...outs, cluster }) };
         }),
         update: (id: string, olds: any, news: any) =>
-            reporting(async () => ({ outs: definedOnly(await controller.update(callContext, id, olds, news)) })),
-        delete: (id: string, props: any) => reporting(() => controller.delete(callContext, id, props)),
+            reporting(async () => ({ outs: definedOnly({ ...(await controller.update(callContext, id, olds, news)), cluster: news.cluster }) })),
+        delete: (id: string, props: any) => reporting(() => controller.delete(contextOn(props.cluster), id, props)),
     };
 }
 

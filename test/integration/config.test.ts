@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, DataCollection, ModelFile } from "../../provider";
 import { SETTINGS, sourceDirectory } from "../helpers/algorithmTestBed";
-import { ALICE, BOB, call, replyLosingProxy } from "../helpers/server";
+import { ALICE, BOB, call, replyLosingProxy, startTestServer } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
 
 describe("provider configuration and secrets (engine + algorithmia-local)", function () {
@@ -46,6 +46,39 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
             assert.ok(!(await collectionExists("alice", "secret_models")));
             assert.ok(!allState().includes(ALICE.key));
             assert.ok(output.length > 0 && !output.includes(ALICE.key), "the engine output never shows the key");
+        });
+    });
+
+    describe("moving to another cluster", () => {
+        it("replaces on an algorithmia:apiAddress change: made on the new cluster, then deleted from the old one", async () => {
+            const other = await startTestServer();
+            try {
+                const stack = await bed.sandbox.inlineStack("config", "move", async () => {
+                    const collection = new DataCollection("models", { name: "moving_models", forceDestroy: true });
+                    const model = new ModelFile("model", { collection: collection.dataUri, name: "m.bin", source: new pulumi.asset.StringAsset("bytes") });
+                    return { dataUri: model.dataUri };
+                });
+                await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+                await stack.setConfig("algorithmia:apiAddress", { value: bed.server.url });
+                await stack.up();
+                const onFirst = (await stack.exportStack()).deployment.resources.filter((r: any) => r.outputs?.cluster);
+                assert.deepStrictEqual(onFirst.map((r: any) => r.outputs.cluster), [bed.server.url, bed.server.url], "each object knows its cluster");
+
+                // The config alone moves the stack: nothing of it exists over there yet.
+                await stack.setConfig("algorithmia:apiAddress", { value: other.url });
+                assert.deepStrictEqual((await stack.preview()).changeSummary, { same: 1, replace: 2 });
+                await stack.up();
+                const there = await call(other, "GET", "/v1/connector/data/alice/moving_models", { key: ALICE.key });
+                assert.deepStrictEqual([there.status, there.json.files.length], [200, 1], "made on the new cluster");
+                assert.ok(!(await collectionExists("alice", "moving_models")), "deleted from the old cluster");
+                await stack.preview({ expectNoChanges: true });
+                // Refresh and destroy act on the new cluster.
+                assert.deepStrictEqual((await stack.refresh()).summary.resourceChanges, { same: 3 });
+                await stack.destroy();
+                assert.strictEqual((await call(other, "GET", "/v1/connector/data/alice/moving_models", { key: ALICE.key })).status, 404);
+            } finally {
+                await other.dispose();
+            }
         });
     });
 

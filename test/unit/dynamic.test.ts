@@ -4,7 +4,7 @@ import * as assert from "assert";
 import { z } from "zod";
 import * as pulumi from "@pulumi/pulumi";
 import { AlgorithmiaApiError } from "../../provider/client";
-import { UNKNOWN, checkWithSchema, diffByKeys, hostError, parseDataUri } from "../../provider/resources/dynamic";
+import { UNKNOWN, checkWithSchema, diffByKeys, dynamicProvider, hostError, parseDataUri } from "../../provider/resources/dynamic";
 // The loader the dynamic-provider host uses for the serialized provider.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const requireFromString: (code: string) => any = require("require-from-string");
@@ -106,6 +106,31 @@ describe("resources/dynamic", () => {
             assert.deepStrictEqual([reported.message, reported.id, reported.properties, reported.reasons], ["build failed", "alice/a", { x: 1 }, ["build failed"]]);
             assert.strictEqual(hostError("boom").message, "the provider failed: boom");
             assert.strictEqual(hostError({ status: 500 }).message, 'the provider failed: {"status":500}');
+        });
+    });
+    describe("the cluster of each object", () => {
+        const provider = dynamicProvider({
+            schema: () => z.object({ name: z.string(), apiAddress: z.string().optional() }),
+            diff: { replaceKeys: ["name"], updateKeys: ["apiAddress"], deleteBeforeReplace: true },
+        } as any);
+        before(async () => {
+            await provider.configure!({ config: { get: (key: string) => (key === "algorithmia:apiAddress" ? "http://a.example" : undefined) } } as any);
+        });
+
+        it("is the resolved API address, compared resolved: another one replaces, created before the old one is deleted", async () => {
+            const { inputs } = await provider.check!({}, { name: "x" });
+            assert.strictEqual(inputs.cluster, "http://a.example");
+            const explicit = (await provider.check!({}, { name: "x", apiAddress: "http://a.example/" })).inputs;
+            assert.strictEqual((await provider.diff!("id", { ...inputs }, explicit)).changes, false, "written out, the same cluster");
+            const moved = await provider.diff!("id", { name: "x", cluster: "http://b.example" }, inputs);
+            assert.deepStrictEqual([moved.replaces, moved.deleteBeforeReplace], [["cluster"], false]);
+            const renamed = await provider.diff!("id", { name: "y", cluster: "http://a.example" }, inputs);
+            assert.deepStrictEqual([renamed.replaces, renamed.deleteBeforeReplace], [["name"], true]);
+        });
+
+        it("is no change for a state written before the cluster was kept", async () => {
+            const { inputs } = await provider.check!({}, { name: "x" });
+            assert.strictEqual((await provider.diff!("id", { name: "x" }, inputs)).changes, false);
         });
     });
 });
