@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, AlgorithmArgs, DataCollection, ModelFile } from "../../provider";
 import { sourceSha256 } from "../../provider/resources/algorithmSource";
+import { contentName } from "../../provider/resources/modelFile";
 import {
     configureKey, outputValues, SETTINGS, setGreeting, sourceDirectory,
 } from "../helpers/algorithmTestBed";
@@ -258,7 +259,9 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
 
         await s.up();
-        assert.deepStrictEqual(await manifest(), { greeting: { dataUri: "data://alice/models/model.bin", sha256: sha256("weights v1") } });
+        // The manifest names the content's own file, so a published build keeps reading its bytes.
+        const storedAt = (text: string) => `data://alice/models/${contentName("model.bin", sha256(text))}`;
+        assert.deepStrictEqual(await manifest(), { greeting: { dataUri: storedAt("weights v1"), sha256: sha256("weights v1") } });
         const first = (await outputValues(s)).gitHash;
         await s.preview({ expectNoChanges: true });
 
@@ -266,7 +269,7 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         const preview = await s.preview();
         assert.strictEqual(preview.changeSummary.update, 2, "the model and the algorithm that binds it");
         await s.up();
-        assert.deepStrictEqual(await manifest(), { greeting: { dataUri: "data://alice/models/model.bin", sha256: sha256("weights v2") } });
+        assert.deepStrictEqual(await manifest(), { greeting: { dataUri: storedAt("weights v2"), sha256: sha256("weights v2") } });
         assert.notStrictEqual((await outputValues(s)).gitHash, first);
         await s.preview({ expectNoChanges: true });
         await s.destroy();
