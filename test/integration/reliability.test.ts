@@ -152,7 +152,10 @@ describe("reliability", function () {
             assert.ok(seen.injected.drop >= 1 && seen.injected.rate429 >= 1, `faults were injected: ${JSON.stringify(seen.injected)}`);
             await assertConverged(server, project, {
                 collections: ["digits"],
-                files: { "digits/digits-svc.joblib": MODEL_FILE, "digits/test.csv": TEST_DATA_FILE },
+                files: {
+                    [`digits/${contentName("digits-svc.joblib", sha256File(MODEL_FILE))}`]: MODEL_FILE,
+                    [`digits/${contentName("test.csv", sha256File(TEST_DATA_FILE))}`]: TEST_DATA_FILE,
+                },
                 algorithm: "DigitClassifier",
             });
         } finally {
