@@ -41,8 +41,9 @@ function withCluster(rules: DiffRules): DiffRules {
         // What decides the cluster is compared resolved, not as written.
         updateKeys: rules.updateKeys.filter((key) => key !== "apiAddress"),
         deleteBeforeReplace: (replaces) => {
+            // Only the cluster changed: nothing on the new one is in the way.
             const here = replaces.filter((key) => key !== CLUSTER_KEY);
-            if (here.length < replaces.length && here.length === 0) return false;
+            if (here.length === 0) return false;
             return typeof deleteBeforeReplace === "function" ? deleteBeforeReplace(here) : !!deleteBeforeReplace;
         },
     };
@@ -181,7 +182,10 @@ export function diffByKeys(olds: Record<string, any>, news: Record<string, any>,
 
 /** What a controller gets on every call inside the provider process. */
 export interface ProviderContext {
-    /** A client for the resource's `apiAddress` (or the configured one), with the configured key. */
+    /**
+     * A client with the configured key for the resource's `apiAddress` (or the configured one); in read and delete,
+     * for the cluster the object was made on.
+     */
     client(apiAddress?: string): AlgorithmiaClient;
     /** The key's own user name, looked up once per API address and provider process (`AlgorithmiaClient.username`). */
     whoami(client: AlgorithmiaClient): Promise<string>;
