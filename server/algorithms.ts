@@ -255,7 +255,15 @@ export function checkSettings(input: Record<string, unknown>): Settings {
     }
     if (input.algorithm_callability !== undefined) checkEnum("algorithm_callability", input.algorithm_callability);
 
-    // The runtime: an environment (2020+), a package set (2019) or a legacy language + cpu|gpu (§5).
+    // The runtime: an environment (2020+), a package set (2019) or a legacy language + cpu|gpu (§5), one model at a
+    // time: an environment decides the language and the machine type, so the reference never shows them together.
+    const given = (key: string) => input[key] !== undefined && input[key] !== null;
+    const runtimeModel = ["algorithm_environment", "package_set"].find(given);
+    const legacyField = ["language", "environment"].find(given);
+    if (runtimeModel && legacyField) {
+        throw invalidRequest(`settings.${legacyField} cannot be combined with settings.${runtimeModel}: the environment decides ` +
+            "the language and the machine type");
+    }
     if (input.algorithm_environment !== undefined && input.algorithm_environment !== null) {
         const env = typeof input.algorithm_environment === "string" ? environmentById(input.algorithm_environment.toLowerCase()) : undefined;
         if (!env) {

@@ -294,12 +294,12 @@ export class AlgorithmiaClient {
 
     /**
      * Waits until the build of `commitSha` has finished and answers it (succeeded or failed). A commit already
-     * built is not built again, unless that build failed and `rebuildFailed` says it belongs to an earlier attempt
-     * (a failing build, one cut short or whose machine died): then the same commit is compiled again. One whose
-     * build never shows up (a push the server did not act on) is compiled. Throws a BuildTimeoutError when
-     * `timeoutMs` passes first.
+     * built is not built again, unless `rebuild` says so: `"failed"` when a failed build belongs to an earlier
+     * attempt (a failing build, one cut short or whose machine died), `"finished"` when the runtime changed since
+     * (any finished build was made for the old one). One whose build never shows up (a push the server did not
+     * act on) is compiled. Throws a BuildTimeoutError when `timeoutMs` passes first.
      */
-    async waitForBuild(owner: string, name: string, commitSha: string, timeoutMs: number, options: { rebuildFailed?: boolean } = {}): Promise<BuildObject> {
+    async waitForBuild(owner: string, name: string, commitSha: string, timeoutMs: number, options: { rebuild?: "failed" | "finished" } = {}): Promise<BuildObject> {
         const deadline = Date.now() + timeoutMs;
         const appearBy = Date.now() + Math.min(BUILD_APPEARS_WITHIN_MS, timeoutMs / 2);
         // The server builds while it answers a compile: wait no longer than the deadline (then the loop says so).
@@ -307,7 +307,8 @@ export class AlgorithmiaClient {
             if (Date.now() < deadline) throw err;
         });
         let build = await this.findBuild(owner, name, commitSha);
-        if (build?.status === "failed" && options.rebuildFailed) {
+        const stale = build && build.status !== "in-progress" && (options.rebuild === "finished" || (options.rebuild === "failed" && build.status === "failed"));
+        if (stale) {
             await compileInTime();
             build = await this.findBuild(owner, name, commitSha);
         }

@@ -34,9 +34,14 @@ export interface AlgorithmDetails {
     tagline?: string;
 }
 
+/**
+ * The runtime is one of three models (algorithmia-api.md §5): a legacy `language` with its machine `environment`,
+ * an `algorithmEnvironment` id of the cluster (2020+), or a `packageSet` (2019). An environment or a package set
+ * decides the language and the machine type, so `language` and `environment` are then left out.
+ */
 export interface AlgorithmSettings {
-    language: Language;
-    environment: "cpu" | "gpu";
+    language?: Language;
+    environment?: "cpu" | "gpu";
     /** `apl` (Algorithmia Platform License) is the only license that allows closed source. */
     license: License;
     sourceVisibility: "open" | "closed";
@@ -115,6 +120,14 @@ const WIRE_SETTINGS: Record<keyof AlgorithmSettings, string> = {
 // (An array, not a Set: module-level values are copied into the serialized provider, and a Set does not survive.)
 const OPTIONAL_SETTINGS: (keyof AlgorithmSettings)[] = ["packageSet", "algorithmEnvironment"];
 
+/** Whether the settings choose the runtime by environment or package set rather than by language. */
+const byEnvironment = (settings: Partial<AlgorithmSettings> | undefined) =>
+    settings?.algorithmEnvironment !== undefined || settings?.packageSet !== undefined;
+
+/** What the build image depends on. */
+const runtimeOf = (settings: AlgorithmSettings) =>
+    ({ language: settings.language, environment: settings.environment, packageSet: settings.packageSet, algorithmEnvironment: settings.algorithmEnvironment });
+
 function settingsToWire(settings: AlgorithmSettings): Record<string, unknown> {
     const wire: Record<string, unknown> = {};
     for (const [ours, theirs] of Object.entries(WIRE_SETTINGS)) {
@@ -125,14 +138,23 @@ function settingsToWire(settings: AlgorithmSettings): Record<string, unknown> {
 }
 
 /**
- * The server's settings in our names. What it does not report (the language of an environment-based algorithm)
- * and optional settings the program never set (an environment id derived from a package set) keep the old value,
- * so a refresh shows only real drift.
+ * The server's settings in our names, so a refresh shows only real drift. An environment-based algorithm reports
+ * `package_set` and `algorithm_environment` and no language: of those two, the one the program did not set (an
+ * environment id derived from a package set) keeps the old value; an algorithm moved to an environment out of
+ * band shows its environment id instead of its old language.
  */
 export function settingsFromWire(wire: Record<string, any>, olds: AlgorithmSettings): AlgorithmSettings {
     const settings: Record<string, unknown> = { ...olds };
+    const wireByEnvironment = wire.algorithm_environment !== undefined || wire.package_set !== undefined;
+    if (wireByEnvironment) {
+        delete settings.language;
+        delete settings.environment;
+    }
     for (const [ours, theirs] of Object.entries(WIRE_SETTINGS) as [keyof AlgorithmSettings, string][]) {
-        if (wire[theirs] === undefined || (OPTIONAL_SETTINGS.includes(ours) && olds[ours] === undefined)) continue;
+        if (wire[theirs] === undefined) continue;
+        const unset = OPTIONAL_SETTINGS.includes(ours) && olds[ours] === undefined;
+        // Keep to the model the program used; a legacy program whose algorithm moved learns the environment id.
+        if (unset && (byEnvironment(olds) || ours === "packageSet")) continue;
         settings[ours] = wire[theirs];
     }
     return settings as unknown as AlgorithmSettings;
@@ -165,8 +187,8 @@ const MAX_BUILD_TIMEOUT_SECONDS = 24 * 3600;
 function algorithmSchema() {
     const settings = z
         .object({
-            language: z.enum(LANGUAGES),
-            environment: z.enum(["cpu", "gpu"]),
+            language: z.enum(LANGUAGES).optional(),
+            environment: z.enum(["cpu", "gpu"]).optional(),
             license: z.enum(["apl", "apache2", "gpl3", "mit"]),
             sourceVisibility: z.enum(["open", "closed"]),
             networkAccess: z.enum(["full", "isolated"]),
@@ -178,6 +200,18 @@ function algorithmSchema() {
         .refine((s) => s.sourceVisibility !== "closed" || s.license === "apl", {
             path: ["license"],
             message: 'closed source (sourceVisibility "closed") requires license "apl"; open-source licenses need sourceVisibility "open"',
+        })
+        .superRefine((s, ctx) => {
+            // One runtime model (see AlgorithmSettings). A value not known yet counts as given.
+            const fail = (key: string, message: string) => ctx.addIssue({ code: "custom", path: [key], message });
+            if (s.algorithmEnvironment !== undefined && s.packageSet !== undefined) {
+                fail("packageSet", "choose the runtime by algorithmEnvironment or by packageSet, not both");
+            }
+            const model = s.algorithmEnvironment !== undefined ? "algorithmEnvironment" : s.packageSet !== undefined ? "packageSet" : undefined;
+            for (const key of ["language", "environment"] as const) {
+                if (model && s[key] !== undefined) fail(key, `leave it out when settings.${model} chooses the runtime: that decides the language and machine type`);
+                if (!model && s[key] === undefined) fail(key, "is required unless settings.algorithmEnvironment or settings.packageSet chooses the runtime");
+            }
         });
     return z
         .object({
@@ -219,6 +253,7 @@ async function deploySource(
     owner: string,
     inputs: AlgorithmInputs,
     failed: (outs: { gitHash: string; buildId: string; sourceSha256: string }, message: string) => Error,
+    runtimeChanged = false,
 ): Promise<{ gitHash: string; buildId: string; sourceSha256: string }> {
     const entries = sourceTree(inputs);
     // The directory may have changed since `check`: what is pushed is what the outputs describe.
@@ -226,8 +261,10 @@ async function deploySource(
     const { commit, pushed } = await client.pushSource(owner, inputs.name, entries, commitMessage(sha));
     let build: BuildObject;
     try {
-        // Master already held this tree: an earlier `up` pushed it, and a build of it that failed is built again.
-        build = await client.waitForBuild(owner, inputs.name, commit, inputs.buildTimeoutSeconds * 1000, { rebuildFailed: !pushed });
+        // Master already held this tree: an earlier `up` pushed it, and a build of it that failed is built again; so is
+        // one made for another runtime.
+        const rebuild = pushed ? undefined : runtimeChanged ? "finished" : "failed";
+        build = await client.waitForBuild(owner, inputs.name, commit, inputs.buildTimeoutSeconds * 1000, { rebuild });
     } catch (err) {
         if (!(err instanceof BuildTimeoutError)) throw err;
         // The push landed: keep the algorithm and its commit in state, so the next `up` waits for this build.
@@ -302,9 +339,10 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
                 ...props,
                 owner: props.owner ?? olds.owner,
                 details: normalizeDetails(props.details),
-                // The language needs a new algorithm, the other settings do not: compare them apart.
+                // The language needs a new algorithm, the other settings do not: compare them apart. Moving to an
+                // environment is an update (the platform converts the algorithm; a wrong language is refused there).
                 settings: otherSettings,
-                "settings.language": language,
+                "settings.language": byEnvironment(props.settings) ? olds.settings?.language : language,
                 dependencies: props.dependencies?.length ? props.dependencies : undefined,
                 modelFiles: props.modelFiles && Object.keys(props.modelFiles).length ? props.modelFiles : undefined,
                 buildTimeoutSeconds: props.buildTimeoutSeconds ?? DEFAULT_BUILD_TIMEOUT_SECONDS,
@@ -323,9 +361,12 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
                 throw new Error(`Algorithm ${id} already exists: set \`adopt: true\` to manage it with this stack, or choose another name`);
             }
             const language = existing.settings.language;
-            if (language !== undefined && language !== inputs.settings.language) {
-                throw new Error(`Algorithm ${id} already exists with settings.language ${JSON.stringify(language)}; ` +
-                    `it cannot be adopted as ${JSON.stringify(inputs.settings.language)} (a language cannot change)`);
+            // A legacy algorithm can move to an environment (the PUT below); nothing moves back to a language.
+            const wanted = inputs.settings.language;
+            if (wanted !== undefined && language !== wanted) {
+                const has = language !== undefined ? `settings.language ${JSON.stringify(language)}` : "its runtime chosen by an environment";
+                throw new Error(`Algorithm ${id} already exists with ${has}; it cannot be adopted as settings.language ` +
+                    `${JSON.stringify(wanted)} (a language cannot change): choose its environment with settings.algorithmEnvironment, or another name`);
             }
             await putDetailsAndSettings(client, owner, inputs);
         } else {
@@ -365,7 +406,7 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         }
         // Always: pushing an unchanged tree is a no-op, and a failed or missing build of it is retried here.
         const source = await deploySource(client, owner, inputs, (partial, message) =>
-            initError(id, outputsOf(client, owner, inputs, partial), news as any, message));
+            initError(id, outputsOf(client, owner, inputs, partial), news as any, message), !sameValue(runtimeOf(olds.settings), runtimeOf(news.settings)));
         return outputsOf(client, owner, inputs, source);
     },
 

@@ -379,6 +379,55 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
         await s.destroy();
     });
 
+    it("creates, updates, refreshes and adopts algorithms whose runtime is an environment or a package set", async () => {
+        const environments = await fetch(`${bed.server.url}/v1/algorithm-environments/edge/languages/python3/environments`, {
+            headers: { authorization: `Simple ${ALICE.key}` },
+        }).then((res) => res.json() as Promise<{ environments: { id: string; display_name: string }[] }>);
+        const idOf = (displayName: string) => environments.environments.find((e) => e.display_name === displayName)!.id;
+        const { language: _language, environment: _environment, ...permissions } = SETTINGS;
+        let current: AlgorithmArgs = {
+            ...args, name: "ByEnv", settings: { ...permissions, algorithmEnvironment: idOf("Python 3.9") }, source: sourceDirectory(bed.root, "Greeter", "ByEnv"),
+        };
+        const s = await stackFor("environments", () => current);
+        const runtime = async () => {
+            const settings = (await bed.client.getAlgorithm("alice", "ByEnv"))!.settings;
+            return [settings.language, settings.package_set, settings.algorithm_environment];
+        };
+        assert.deepStrictEqual((await s.up()).summary.resourceChanges, { create: 2 });
+        assert.deepStrictEqual(await runtime(), [undefined, "python39", idOf("Python 3.9")]);
+        const created = await outputValues(s);
+        assert.strictEqual((await bed.client.callAlgorithm(`alice/ByEnv/${created.gitHash}`, "ada")).result, "hello ada");
+        await s.preview({ expectNoChanges: true });
+
+        // Another environment of the same language, with another setting: in place, built again for the new runtime.
+        current = { ...current, settings: { ...permissions, networkAccess: "full", algorithmEnvironment: idOf("Python 3.8") } };
+        assert.deepStrictEqual((await s.up()).summary.resourceChanges, { same: 1, update: 1 });
+        assert.deepStrictEqual(await runtime(), [undefined, "python38", idOf("Python 3.8")]);
+        const moved = await outputValues(s);
+        assert.strictEqual(moved.gitHash, created.gitHash);
+        assert.notStrictEqual(moved.buildId, created.buildId, "a new build for the new environment");
+        await s.refresh();
+        await s.preview({ expectNoChanges: true });
+
+        // A package set instead: the environment id the server derives from it is not drift.
+        current = { ...current, settings: { ...permissions, packageSet: "python39" } };
+        assert.deepStrictEqual((await s.up()).summary.resourceChanges, { same: 1, update: 1 });
+        assert.deepStrictEqual(await runtime(), [undefined, "python39", idOf("Python 3.9")]);
+        await s.refresh();
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+
+        // A legacy algorithm made out of band is adopted and moved to an environment.
+        await bed.client.createAlgorithm("alice", { name: "ByEnv", details: { label: "Legacy" }, settings: { ...WIRE_SETTINGS } });
+        current = { ...current, adopt: true, settings: { ...permissions, algorithmEnvironment: idOf("Python 3.9") } };
+        assert.deepStrictEqual((await s.up()).summary.resourceChanges, { create: 2 });
+        assert.deepStrictEqual(await runtime(), [undefined, "python39", idOf("Python 3.9")]);
+        assert.strictEqual((await bed.client.callAlgorithm(`alice/ByEnv/${(await outputValues(s)).gitHash}`, "ada")).result, "hello ada");
+        await s.refresh();
+        await s.preview({ expectNoChanges: true });
+        await s.destroy();
+    });
+
     it("deletes the algorithm on destroy", async () => {
         const result = await stack.destroy();
         assert.deepStrictEqual(result.summary.resourceChanges, { delete: 2 });

@@ -72,7 +72,12 @@ describe("algorithmia-local: algorithm management", function () {
             ["bad network_access", { settings: { ...SETTINGS, network_access: "some" } }, /settings\.network_access must be one of full, isolated/],
             ["pipeline_enabled as a string", { settings: { ...SETTINGS, pipeline_enabled: "yes" } }, /settings\.pipeline_enabled is required: a boolean/],
             ["no runtime", { settings: { ...SETTINGS, language: undefined } }, /settings must choose a runtime/],
-            ["unknown environment id", { settings: { ...SETTINGS, language: undefined, algorithm_environment: "abc" } }, /settings\.algorithm_environment/],
+            ["unknown environment id", { settings: { ...SETTINGS, language: undefined, environment: undefined, algorithm_environment: "abc" } },
+                /settings\.algorithm_environment/],
+            ["a language with a package set", { settings: { ...SETTINGS, package_set: "python38" } },
+                /settings\.language cannot be combined with settings\.package_set/],
+            ["a machine type with an environment", { settings: { ...SETTINGS, language: undefined, algorithm_environment: "abc" } },
+                /settings\.environment cannot be combined with settings\.algorithm_environment/],
             ["settings not an object", { settings: "x" }, /settings must be a JSON object/],
         ];
         for (const [what, change, message] of invalid) {
@@ -169,6 +174,24 @@ describe("algorithmia-local: algorithm management", function () {
             expectError(await alice("PUT", "/v1/algorithms/alice/licenced", { settings: { source_visibility: "closed" } }), 400, 2015, /only allowed with license "apl"/);
             expectError(await alice("PUT", "/v1/algorithms/alice/hello", { details: { label: "" } }), 400, 2015, /details\.label/);
             expectError(await alice("PUT", "/v1/algorithms/alice/hello", { settings: { license: "wtfpl" } }), 400, 2015, /settings\.license/);
+        });
+
+        it("updates an environment-based algorithm without a language, and converts a legacy one to an environment", async () => {
+            const envs = await alice("GET", "/v1/algorithm-environments/edge/languages/python3/environments");
+            const py38 = envs.json.environments.find((e: any) => e.display_name === "Python 3.8");
+            const moved = await alice("PUT", "/v1/algorithms/alice/withenv", { settings: { network_access: "full", algorithm_environment: py38.id } });
+            assert.strictEqual(moved.status, 200, moved.text);
+            assert.deepStrictEqual([moved.json.settings.algorithm_environment, moved.json.settings.package_set, moved.json.settings.network_access],
+                [py38.id, "python38", "full"]);
+            const unchanged = await alice("PUT", "/v1/algorithms/alice/withset", { settings: { pipeline_enabled: true } });
+            assert.strictEqual(unchanged.status, 200, unchanged.text);
+            assert.strictEqual(unchanged.json.settings.package_set, "python38");
+            expectError(await alice("PUT", "/v1/algorithms/alice/withenv", { settings: { language: "python3-1" } }), 400, 2015, /language cannot be changed/);
+            expectError(await alice("PUT", "/v1/algorithms/alice/withenv", { settings: { environment: "gpu" } }), 400, 2015,
+                /settings\.environment cannot be combined with settings\.algorithm_environment/);
+            const converted = await alice("PUT", "/v1/algorithms/alice/licenced", { settings: { algorithm_environment: py38.id } });
+            assert.strictEqual(converted.status, 200, converted.text);
+            assert.deepStrictEqual([converted.json.settings.language, converted.json.settings.package_set], [undefined, "python38"]);
         });
 
         it("refuses a form body whose values were lost, accepts an empty one", async () => {

@@ -59,13 +59,39 @@ describe("Algorithm rules (unit)", () => {
         assert.strictEqual(diff(olds, { ...PROGRAM, sourceSha256: "1" }).changes, false, "an omitted owner is the resolved one");
     });
 
-    it("reads server settings back in our names, keeping what the server does not report", () => {
+    it("reads server settings back in our names, in the runtime model the program used", () => {
         const wire = { package_set: "python38", algorithm_environment: "e1", source_visibility: "open", license: "mit", network_access: "full", pipeline_enabled: true };
-        const olds = { ...SETTINGS, packageSet: "python38" } as any;
-        assert.deepStrictEqual(settingsFromWire(wire, olds), {
-            language: "python3-1", environment: "cpu", license: "mit", sourceVisibility: "open", networkAccess: "full", pipelineEnabled: true,
-            packageSet: "python38",
-        });
+        const { language, environment, ...permissions } = SETTINGS;
+        const bySet = { ...permissions, packageSet: "python38" } as any;
+        const read = { license: "mit", sourceVisibility: "open", networkAccess: "full", pipelineEnabled: true };
+        assert.deepStrictEqual(settingsFromWire(wire, bySet), { ...read, packageSet: "python38" }, "the derived environment id is not drift");
+        assert.deepStrictEqual(settingsFromWire(wire, SETTINGS as any), { ...read, algorithmEnvironment: "e1" }, "moved to an environment out of band");
+        assert.deepStrictEqual(settingsFromWire({ ...wire, package_set: undefined, algorithm_environment: undefined, language, environment }, SETTINGS as any),
+            { ...SETTINGS, ...read });
+    });
+
+    it("takes exactly one runtime model: a language with its machine type, an environment or a package set", () => {
+        const { language: _language, environment: _environment, ...permissions } = SETTINGS;
+        const failures = (settings: Record<string, unknown>) => check({ ...PROGRAM, settings }).failures.map((f) => f.reason).sort();
+        assert.deepStrictEqual(failures({ ...permissions, algorithmEnvironment: "8f5a2a3c-1b2d-4c5e-9f60-718293a4b5c6" }), []);
+        assert.deepStrictEqual(failures({ ...permissions, packageSet: "python38" }), []);
+        assert.deepStrictEqual(failures(permissions), [
+            "settings.environment: is required unless settings.algorithmEnvironment or settings.packageSet chooses the runtime",
+            "settings.language: is required unless settings.algorithmEnvironment or settings.packageSet chooses the runtime",
+        ]);
+        assert.match(failures({ ...SETTINGS, packageSet: "python38" }).join("\n"), /settings\.language: leave it out when settings\.packageSet chooses the runtime/);
+        assert.match(failures({ ...permissions, packageSet: "python38", algorithmEnvironment: "8f5a2a3c-1b2d-4c5e-9f60-718293a4b5c6" }).join(),
+            /settings\.packageSet: choose the runtime by algorithmEnvironment or by packageSet, not both/);
+        assert.deepStrictEqual(failures({ ...permissions, algorithmEnvironment: UNKNOWN }), [], "an environment not known yet is one");
+    });
+
+    it("moves a legacy algorithm to an environment in place; back to a language is a new algorithm", () => {
+        const { language: _language, environment: _environment, ...permissions } = SETTINGS;
+        const legacy = { ...PROGRAM, owner: "alice", sourceSha256: "1" };
+        const byEnv = { ...legacy, settings: { ...permissions, algorithmEnvironment: "e1" } };
+        assert.deepStrictEqual([diff(legacy, byEnv).changes, diff(legacy, byEnv).replaces], [true, []]);
+        assert.deepStrictEqual(diff(byEnv, { ...byEnv, settings: { ...byEnv.settings, algorithmEnvironment: "e2" } }).replaces, []);
+        assert.deepStrictEqual(diff(byEnv, legacy).replaces, ["settings.language"]);
     });
 });
 
