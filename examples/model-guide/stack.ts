@@ -129,6 +129,8 @@ export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifier
     const version = new AlgorithmVersion("published", {
         algorithm: algorithm.algoPath,
         gitHash,
+        // What the version carries: the preview checks a permission change against the published versions.
+        algorithmSettings: algorithm.settings,
         versionType: "minor",
         callability: "public",
         royaltyMicrocredits: 0,

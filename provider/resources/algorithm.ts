@@ -13,7 +13,7 @@ import { AlgorithmiaClient, AlgorithmObject, BuildObject, BuildTimeoutError } fr
 import { treeSha256 } from "../client/git";
 import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, initError, isUnknown,
+    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, initError, isUnknown,
     nameSchema, sameValue,
 } from "./dynamic";
 
@@ -91,6 +91,8 @@ interface AlgorithmInputs {
     apiAddress?: string;
     /** Computed in `check` from the directory, so a preview shows a source change. */
     sourceSha256: string;
+    /** Also derived in `check` when the owner is known, so a preview of a change knows which algorithm it is. */
+    algoPath?: string;
 }
 
 interface AlgorithmOutputs extends AlgorithmInputs {
@@ -305,11 +307,28 @@ async function putDetailsAndSettings(client: AlgorithmiaClient, owner: string, i
     await client.updateAlgorithm(owner, inputs.name, { details: detailsToWire(inputs.details), settings: settingsToWire(inputs.settings) });
 }
 
+/** `owner/name` when the owner is known without creating anything: given, the one resolved before, or the key's user. */
+async function algoPathOf(ctx: ProviderContext, inputs: AlgorithmInputs, olds: Partial<AlgorithmOutputs>): Promise<string | undefined> {
+    if (containsUnknown([inputs.name, inputs.owner, inputs.apiAddress])) return undefined;
+    const resolvedBefore = olds.name === inputs.name ? olds.algoPath?.split("/")[0] : undefined;
+    try {
+        const owner = inputs.owner ?? resolvedBefore ?? (await ctx.whoami(ctx.client(inputs.apiAddress)));
+        return `${owner}/${inputs.name}`;
+    } catch {
+        // Not reachable now: the path is known once created.
+        return undefined;
+    }
+}
+
 export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmOutputs> = {
     schema: algorithmSchema,
 
-    async prepare(inputs) {
+    async prepare(inputs, olds, ctx) {
         const failures: CheckFailure[] = [];
+        // An output not among the inputs is unknown in a preview, which would keep an AlgorithmVersion from checking
+        // its rules against the published versions of this algorithm.
+        const algoPath = await algoPathOf(ctx, inputs, olds);
+        if (algoPath) inputs = { ...inputs, algoPath };
         // During a preview the tree may depend on values not known yet (a model's sha256): so is its hash.
         if (containsUnknown([inputs.source, inputs.dependencies, inputs.modelFiles])) return { inputs: { ...inputs, sourceSha256: UNKNOWN } };
         let sha: string | undefined;

@@ -11,14 +11,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient, AlgorithmObject, BuildObject } from "../client";
+import type { AlgorithmSettings } from "./algorithm";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, dynamicProvider, sameValue,
+    CheckFailure, ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, dynamicProvider, isUnknown, sameValue,
 } from "./dynamic";
 
 // --- types ----------------------------------------------------------------------------------------------------
 
 export type VersionType = "major" | "minor" | "revision";
 export type Callability = "public" | "private";
+
+/** The algorithm settings a version carries and only a major version may change (its permissions). */
+export type VersionPermissions = Pick<AlgorithmSettings, "sourceVisibility" | "license" | "networkAccess" | "pipelineEnabled">;
 
 /** A call made against the build before publishing; `expect` compares the result, `expectError` wants a failure. */
 export type AlgorithmTest =
@@ -41,6 +45,12 @@ export interface AlgorithmVersionArgs extends ConnectionArgs {
     tests?: pulumi.Input<pulumi.Input<AlgorithmTest>[]>;
     /** Take over the version already published from `gitHash` even if its callability or royalty differ. */
     adopt?: pulumi.Input<boolean>;
+    /**
+     * The algorithm's settings (pass the Algorithm's `settings`): a version publishes them, so a change of its
+     * permissions publishes a new version, and the preview checks the publish rules against the settings this `up`
+     * gives the algorithm. Without it the rules are checked against the algorithm's settings on the server.
+     */
+    algorithmSettings?: pulumi.Input<pulumi.Input<VersionPermissions> | AlgorithmSettings>;
 }
 
 interface AlgorithmVersionInputs {
@@ -53,6 +63,7 @@ interface AlgorithmVersionInputs {
     sampleInput?: unknown;
     tests?: AlgorithmTest[];
     adopt: boolean;
+    algorithmSettings?: VersionPermissions;
     apiAddress?: string;
 }
 
@@ -82,6 +93,13 @@ function versionSchema() {
         sampleInput: z.unknown().optional(),
         tests: z.array(testCase).optional(),
         adopt: z.boolean().default(false),
+        // Not strict: an Algorithm's whole `settings` may be passed; only the permissions are kept.
+        algorithmSettings: z.object({
+            sourceVisibility: z.enum(["open", "closed"]),
+            license: z.enum(["apl", "apache2", "gpl3", "mit"]),
+            networkAccess: z.enum(["full", "isolated"]),
+            pipelineEnabled: z.boolean(),
+        }).optional(),
         ...connectionShape(),
     }) as unknown as z.ZodType<AlgorithmVersionInputs>;
 }
@@ -92,7 +110,94 @@ function versionSchema() {
 // build in place: versions are immutable, so it cannot change the one published, and delete would only drop it
 // from the stack anyway. Only `adopt` changes nothing on the server.
 const REPLACE_KEYS = ["algorithm", "gitHash", "apiAddress"];
-const PUBLISH_KEYS = ["versionType", "callability", "royaltyMicrocredits", "releaseNotes", "sampleInput", "tests"];
+const PUBLISH_KEYS = ["versionType", "callability", "royaltyMicrocredits", "releaseNotes", "sampleInput", "tests", "algorithmSettings"];
+
+// --- publish rules --------------------------------------------------------------------------------------------
+
+/** Our name of each permission the API keeps in a version's settings. */
+const PERMISSIONS: [keyof VersionPermissions, string][] = [
+    ["sourceVisibility", "source_visibility"], ["license", "license"], ["networkAccess", "network_access"], ["pipelineEnabled", "pipeline_enabled"],
+];
+
+/** A version's or an algorithm's permissions in our names, from the API's settings. */
+function permissionsOf(wire: Record<string, any> | undefined): VersionPermissions {
+    return Object.fromEntries(PERMISSIONS.map(([ours, theirs]) => [ours, wire?.[theirs]])) as unknown as VersionPermissions;
+}
+
+/** Only the permissions of what was passed (an Algorithm's whole settings, or nothing). */
+function pickPermissions(settings: VersionPermissions | undefined): VersionPermissions | undefined {
+    return settings && !isUnknown(settings)
+        ? (Object.fromEntries(PERMISSIONS.map(([ours]) => [ours, settings[ours]])) as unknown as VersionPermissions)
+        : settings;
+}
+
+/** What a publish is compared on with the newest published version. */
+export interface PublishTerms {
+    callability: Callability;
+    royaltyMicrocredits: number;
+    permissions: VersionPermissions;
+}
+
+/**
+ * The platform's versioning rules (algorithmia-api.md §6.4): a revision keeps the price and the permissions, a minor
+ * version may change the price but not start charging, and only a major version changes callability or a
+ * permission. Each failure names `versionType` (what to change to publish) and the setting that differs. Values
+ * not known yet (a preview) are left out.
+ */
+export function publishRuleFailures(versionType: VersionType, previous: PublishTerms & { version: string }, next: PublishTerms,
+    permissionsFrom = "algorithmSettings"): CheckFailure[] {
+    if (versionType === "major" || isUnknown(versionType)) return [];
+    const changed = (before: unknown, after: unknown) => !isUnknown(after) && after !== undefined && before !== after;
+    const since = `since version ${previous.version}`;
+    const reasons: string[] = [];
+    if (changed(previous.callability, next.callability)) {
+        reasons.push(`changing callability from ${previous.callability} to ${next.callability} (${since}) needs versionType "major"`);
+    }
+    for (const [key] of PERMISSIONS) {
+        if (!isUnknown(next.permissions) && changed(previous.permissions[key], next.permissions?.[key])) {
+            reasons.push(`${permissionsFrom}.${key} changes from ${JSON.stringify(previous.permissions[key])} to ` +
+                `${JSON.stringify(next.permissions[key])} (${since}): a permission change needs versionType "major"`);
+        }
+    }
+    const [before, after] = [previous.royaltyMicrocredits, next.royaltyMicrocredits];
+    if (changed(before, after)) {
+        if (before === 0) reasons.push(`royaltyMicrocredits: a free algorithm starts charging (0 to ${after}, ${since}): that needs versionType "major"`);
+        else if (versionType === "revision") {
+            reasons.push(`royaltyMicrocredits changes from ${before} to ${after} (${since}): a price change needs versionType "minor" or "major"`);
+        }
+    }
+    return reasons.map((reason) => ({ property: "versionType", reason: `versionType: ${reason}, not "${versionType}"` }));
+}
+
+/** The terms of a published version, as the API reports them. */
+function termsOf(version: AlgorithmObject): PublishTerms & { version: string } {
+    return {
+        callability: callabilityOf(version) ?? "private",
+        royaltyMicrocredits: royaltyOf(version),
+        permissions: permissionsOf(version.settings),
+        version: version.version_info?.semantic_version ?? "?",
+    };
+}
+
+/**
+ * The newest published version and the permissions the next publish would carry: the program's `algorithmSettings`,
+ * else the algorithm's settings on the server. Undefined when the algorithm does not exist or has no version.
+ */
+async function publishContext(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs) {
+    const { owner, name } = parseAlgorithm(inputs.algorithm);
+    const algo = await client.getAlgorithm(owner, name);
+    if (!algo) return undefined;
+    for await (const newest of client.listVersions(owner, name, { published: true })) {
+        const given = inputs.algorithmSettings !== undefined;
+        return {
+            newest,
+            next: { callability: inputs.callability, royaltyMicrocredits: inputs.royaltyMicrocredits,
+                permissions: given ? pickPermissions(inputs.algorithmSettings)! : permissionsOf(algo.settings) },
+            permissionsFrom: given ? "algorithmSettings" : `the settings of ${inputs.algorithm} on the server: settings`,
+        };
+    }
+    return undefined;
+}
 
 function parseAlgorithm(algorithm: string): { owner: string; name: string } {
     const [owner, name] = algorithm.split("/");
@@ -133,6 +238,8 @@ function outputsOf(inputs: AlgorithmVersionInputs, version: AlgorithmObject, tes
         ...inputs,
         callability: callabilityOf(version) ?? inputs.callability,
         royaltyMicrocredits: royaltyOf(version),
+        // What the version carries: compared with the program's algorithmSettings, when it gives them.
+        algorithmSettings: permissionsOf(version.settings),
         version: semver,
         algoUri: `${inputs.algorithm}/${semver}`,
         testsPassed,
@@ -166,10 +273,12 @@ async function latestBuildOf(client: AlgorithmiaClient, inputs: AlgorithmVersion
  */
 async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs, previous: AlgorithmObject | undefined) {
     const { owner, name } = parseAlgorithm(inputs.algorithm);
-    const previousCallability = previous && callabilityOf(previous);
-    if (previousCallability && previousCallability !== inputs.callability && inputs.versionType !== "major") {
-        throw new Error(`callability: changing from ${previousCallability} (version ${previous!.version_info?.semantic_version}) to ` +
-            `${inputs.callability} needs versionType "major", not "${inputs.versionType}"`);
+    if (previous) {
+        // As the preview did, against what this publish will really carry: the algorithm's settings now.
+        const algo = await client.getAlgorithm(owner, name);
+        const next = { callability: inputs.callability, royaltyMicrocredits: inputs.royaltyMicrocredits, permissions: permissionsOf(algo?.settings) };
+        const failures = publishRuleFailures(inputs.versionType, termsOf(previous), next, `the settings of ${inputs.algorithm}: settings`);
+        if (failures.length > 0) throw new Error(`Nothing was published: ${failures.map((f) => f.reason).join("; ")}`);
     }
     const build = await latestBuildOf(client, inputs);
     const testsPassed = await runTests(client, inputs.algorithm, inputs.gitHash, inputs.tests ?? []);
@@ -218,27 +327,28 @@ function publishedAsAsked(version: AlgorithmObject, inputs: AlgorithmVersionInpu
 export const algorithmVersionController: ResourceController<AlgorithmVersionInputs, AlgorithmVersionOutputs> = {
     schema: versionSchema,
 
-    async prepare(inputs, olds) {
-        const failures: CheckFailure[] = [];
-        const old = olds as Partial<AlgorithmVersionInputs>;
-        // Rules between old and new values wait until the values are known (the next preview or the `up`).
-        if (containsUnknown([inputs.algorithm, inputs.gitHash, inputs.versionType, inputs.callability, inputs.royaltyMicrocredits])) {
-            return { inputs, failures };
+    async prepare(inputs, _olds, ctx) {
+        // The rules compare with the newest version on the server, whatever the state says; they need to know which
+        // algorithm on which cluster, and skip the values not known yet (checked again before publishing).
+        if (containsUnknown([inputs.algorithm, inputs.apiAddress]) || isUnknown(inputs.versionType) || inputs.versionType === "major") {
+            return { inputs };
         }
-        if (old.callability && old.callability !== inputs.callability && inputs.versionType !== "major") {
-            failures.push({
-                property: "versionType",
-                reason: `versionType: changing callability from ${old.callability} to ${inputs.callability} needs versionType "major", ` +
-                    `not "${inputs.versionType}"`,
-            });
-        }
-        return { inputs, failures };
+        const found = await publishContext(ctx.client(inputs.apiAddress), inputs);
+        // Adopting the version of this build publishes nothing.
+        if (!found || (inputs.adopt && found.newest.version_info?.git_hash === inputs.gitHash)) return { inputs };
+        return { inputs, failures: publishRuleFailures(inputs.versionType, termsOf(found.newest), found.next, found.permissionsFrom) };
     },
 
     diff: {
         replaceKeys: REPLACE_KEYS,
         updateKeys: [...PUBLISH_KEYS, "adopt"],
-        normalize: (props) => ({ ...props, royaltyMicrocredits: props.royaltyMicrocredits ?? 0, adopt: props.adopt ?? false }),
+        normalize: (props, olds) => ({
+            ...props,
+            royaltyMicrocredits: props.royaltyMicrocredits ?? 0,
+            adopt: props.adopt ?? false,
+            // Not given: whatever the version carries.
+            algorithmSettings: pickPermissions(props.algorithmSettings) ?? olds.algorithmSettings,
+        }),
     },
 
     async create(ctx, inputs) {
@@ -276,9 +386,17 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
     async update(ctx, _id, olds, news) {
         const normalize = algorithmVersionController.diff.normalize!;
         const [before, after] = [normalize({ ...olds }, olds), normalize({ ...news }, olds)];
-        if (PUBLISH_KEYS.every((key) => sameValue(before[key], after[key]))) return { ...olds, adopt: news.adopt };
+        const changed = PUBLISH_KEYS.filter((key) => !sameValue(before[key], after[key]));
+        if (changed.length === 0) return { ...olds, adopt: news.adopt };
         const client = ctx.client(news.apiAddress);
         const { owner, name } = parseAlgorithm(news.algorithm);
+        if (changed.length === 1 && changed[0] === "algorithmSettings") {
+            // The version may carry them already (state from before it recorded them, or settings changed back).
+            const current = await client.getVersion(owner, name, olds.gitHash);
+            if (current?.version_info?.semantic_version === olds.version && sameValue(permissionsOf(current.settings), after.algorithmSettings)) {
+                return outputsOf(news, current, olds.testsPassed);
+            }
+        }
         // A version of this build newer than the stack's, as asked: an earlier attempt of this change published it
         // before it died, so adopt it rather than publish twice.
         let newest: AlgorithmObject | undefined;

@@ -201,9 +201,10 @@ export interface ResourceController<Inputs, Outputs> {
     diff: DiffRules;
     /**
      * Runs once validation found no failure, to derive more inputs (e.g. a file's sha256) or report failures that
-     * need the old state. During a preview `inputs` may hold unknowns (`isUnknown`) and lack defaults.
+     * need the old state or the server (read only: a preview changes nothing). During a preview `inputs` may hold
+     * unknowns (`isUnknown`) and lack defaults.
      */
-    prepare?(inputs: Inputs, olds: Partial<Outputs>): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
+    prepare?(inputs: Inputs, olds: Partial<Outputs>, ctx: ProviderContext): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
     create(ctx: ProviderContext, inputs: Inputs): Promise<{ id: string; outs: Outputs }>;
     /** The object as it is now, or undefined when it is gone. */
     read(ctx: ProviderContext, id: string, outs: Outputs): Promise<Outputs | undefined>;
@@ -243,7 +244,7 @@ export function dynamicProvider<Inputs, Outputs>(
             const checked = checkWithSchema(controller.schema(), news);
             const cluster = clusterOf(checked.inputs);
             if (checked.failures.length > 0 || !controller.prepare) return { inputs: { ...checked.inputs, cluster }, failures: checked.failures };
-            const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {});
+            const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {}, callContext);
             return { inputs: { ...prepared.inputs, cluster }, failures: prepared.failures ?? [] };
         }),
         // State from before the cluster was kept has none: that is no change.

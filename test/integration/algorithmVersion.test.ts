@@ -4,7 +4,7 @@
 // gone, and an `up` whose provider dies after the server published converges without publishing twice.
 import * as assert from "assert";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { Algorithm, AlgorithmTest, AlgorithmVersion, Callability, VersionType } from "../../provider";
+import { Algorithm, AlgorithmSettings, AlgorithmTest, AlgorithmVersion, Callability, VersionType } from "../../provider";
 import { AlgorithmiaClient } from "../../provider/client";
 import { sourceTree } from "../../provider/resources/algorithmSource";
 import {
@@ -25,6 +25,10 @@ interface Program {
     releaseNotes?: string;
     sampleInput?: unknown;
     adopt?: boolean;
+    royaltyMicrocredits?: number;
+    settings?: AlgorithmSettings;
+    /** Pass the Algorithm's settings as `algorithmSettings`. */
+    passSettings?: boolean;
 }
 
 const TESTS: AlgorithmTest[] = [
@@ -48,7 +52,7 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         const s = await bed.sandbox.inlineStack("algorithm-version-test", stackName, async () => {
             const p = current();
             const algorithm = new Algorithm("greeter", {
-                name: p.name, details: { label: p.name }, settings: SETTINGS, source: p.source, apiAddress: bed.server.url,
+                name: p.name, details: { label: p.name }, settings: p.settings ?? SETTINGS, source: p.source, apiAddress: bed.server.url,
             });
             const version = new AlgorithmVersion("release", {
                 algorithm: algorithm.algoPath,
@@ -59,6 +63,8 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
                 releaseNotes: p.releaseNotes,
                 sampleInput: p.sampleInput,
                 adopt: p.adopt,
+                royaltyMicrocredits: p.royaltyMicrocredits,
+                algorithmSettings: p.passSettings ? algorithm.settings : undefined,
                 apiAddress: bed.server.url,
             });
             return { gitHash: algorithm.gitHash, version: version.version, algoUri: version.algoUri, testsPassed: version.testsPassed, versionGitHash: version.gitHash };
@@ -132,7 +138,7 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
 
     it("refuses invalid programs at preview: a callability change without a major version, a malformed hash", async () => {
         program = { ...program, callability: "public" };
-        await assert.rejects(stack.preview(), /versionType: changing callability from private to public needs versionType "major", not "minor"/);
+        await assert.rejects(stack.preview(), /versionType: changing callability from private to public \(since version 0\.2\.0\) needs versionType "major", not "minor"/);
         program = { ...program, callability: "private" };
 
         const bad = await bed.sandbox.inlineStack("algorithm-version-test", "invalid-hash", async () => {
@@ -231,6 +237,52 @@ describe("AlgorithmVersion (engine + algorithmia-local)", function () {
         assert.deepStrictEqual(result.summary.resourceChanges, { delete: 3 });
         assert.match(output, /published versions are immutable and stay published/);
         assert.strictEqual(await bed.client.getAlgorithm("alice", "Greeter"), undefined);
+    });
+
+    it("checks every publish rule at preview against the newest version on the server, before gitHash is known", async () => {
+        const source = sourceDirectory(bed.root, "Greeter", "Rules");
+        let current: Program = { name: "Rules", source, versionType: "minor", callability: "private", passSettings: true };
+        const s = await stackFor("rules", () => current);
+        await s.up();
+        assert.strictEqual((await outputValues(s)).version, "0.1.0");
+        const refused = async (change: Partial<Program>, why: RegExp) => {
+            const before = current;
+            current = { ...current, ...change };
+            await assert.rejects(s.preview(), why);
+            current = before;
+        };
+        // A new source: the build, so gitHash, is not known at preview.
+        setGreeting(source, "Rules", "hey");
+        await refused({ callability: "public" }, /versionType: changing callability from private to public \(since version 0\.1\.0\) needs versionType "major"/);
+        await refused({ settings: { ...SETTINGS, networkAccess: "full" } },
+            /versionType: algorithmSettings\.networkAccess changes from "isolated" to "full" \(since version 0\.1\.0\): a permission change needs versionType "major", not "minor"/);
+        await refused({ settings: { ...SETTINGS, pipelineEnabled: true }, versionType: "revision" }, /algorithmSettings\.pipelineEnabled changes from false to true/);
+        await refused({ royaltyMicrocredits: 5 }, /versionType: royaltyMicrocredits: a free algorithm starts charging \(0 to 5, since version 0\.1\.0\): that needs versionType "major"/);
+        assert.strictEqual((await bed.client.getAlgorithm("alice", "Rules"))?.settings.network_access, "isolated", "a preview changes nothing");
+
+        // The same changes as a major version: the new build is published with the new permissions.
+        current = { ...current, versionType: "major", settings: { ...SETTINGS, networkAccess: "full" }, royaltyMicrocredits: 5 };
+        await s.up();
+        const major = await bed.client.getVersion("alice", "Rules", (await outputValues(s)).gitHash);
+        assert.deepStrictEqual([major?.version_info?.semantic_version, major?.settings.network_access, major?.settings.royalty_microcredits], ["1.0.0", "full", 5]);
+        await s.preview({ expectNoChanges: true });
+
+        // A permission change alone, same build: a new version of it, in place.
+        current = { ...current, settings: { ...SETTINGS, networkAccess: "isolated" } };
+        // (The preview cannot know the build stays the same: gitHash is an output of the Algorithm's update.)
+        assert.deepStrictEqual((await s.up()).summary.resourceChanges, { same: 1, update: 2 });
+        assert.deepStrictEqual([(await outputValues(s)).version, (await bed.client.getVersion("alice", "Rules", (await outputValues(s)).gitHash))?.settings.network_access],
+            ["2.0.0", "isolated"]);
+        await s.preview({ expectNoChanges: true });
+
+        // Without algorithmSettings, the algorithm's settings on the server are what the next version carries.
+        current = { ...current, passSettings: false, versionType: "minor" };
+        await s.up();
+        assert.strictEqual((await outputValues(s)).version, "2.1.0", "a new version type is a new version");
+        await bed.client.updateAlgorithm("alice", "Rules", { settings: { ...WIRE_SETTINGS, pipeline_enabled: true } });
+        await refused({ releaseNotes: "more" },
+            /versionType: the settings of alice\/Rules on the server: settings\.pipelineEnabled changes from false to true \(since version 2\.1\.0\)/);
+        await s.destroy();
     });
 
     it("publishes a callability change as a major version that others can call", async () => {

@@ -4,8 +4,8 @@
 import * as assert from "assert";
 import * as path from "path";
 import { algorithmController, settingsFromWire } from "../../provider/resources/algorithm";
-import { algorithmVersionController } from "../../provider/resources/algorithmVersion";
-import { UNKNOWN, checkWithSchema, diffByKeys } from "../../provider/resources/dynamic";
+import { algorithmVersionController, publishRuleFailures, PublishTerms } from "../../provider/resources/algorithmVersion";
+import { ProviderContext, UNKNOWN, checkWithSchema, diffByKeys } from "../../provider/resources/dynamic";
 import { repoRoot } from "../helpers/pulumi";
 
 const SETTINGS = {
@@ -16,6 +16,14 @@ const PROGRAM = {
     details: { label: "Greeter" },
     settings: SETTINGS,
     source: path.join(repoRoot, "test/fixtures/algorithms/Greeter"),
+};
+
+/** Rules that need no server never ask for one. */
+const OFFLINE: ProviderContext = {
+    client: () => {
+        throw new Error("no server in unit tests");
+    },
+    whoami: async () => "alice",
 };
 
 describe("Algorithm rules (unit)", () => {
@@ -33,17 +41,17 @@ describe("Algorithm rules (unit)", () => {
 
     it("hashes the source in check, and marks it unknown while the tree depends on unknown values", async () => {
         const { inputs } = check(PROGRAM);
-        const prepared = await algorithmController.prepare!(inputs as any, {});
+        const prepared = await algorithmController.prepare!(inputs as any, {}, OFFLINE);
         assert.match(prepared.inputs.sourceSha256, /^[0-9a-f]{64}$/);
-        const unknownModel = await algorithmController.prepare!({ ...(inputs as any), modelFiles: { m: { dataUri: "data://a/b/c", sha256: UNKNOWN } } }, {});
+        const unknownModel = await algorithmController.prepare!({ ...(inputs as any), modelFiles: { m: { dataUri: "data://a/b/c", sha256: UNKNOWN } } }, {}, OFFLINE);
         assert.strictEqual(unknownModel.inputs.sourceSha256, UNKNOWN);
-        const expected = await algorithmController.prepare!({ ...(inputs as any), expectedSourceSha256: "0".repeat(64) }, {});
+        const expected = await algorithmController.prepare!({ ...(inputs as any), expectedSourceSha256: "0".repeat(64) }, {}, OFFLINE);
         assert.deepStrictEqual(expected.failures?.map((f) => f.property), ["expectedSourceSha256"]);
     });
 
     it("sees no change between a program and what the server normalised", async () => {
         const { inputs } = check({ ...PROGRAM, details: { label: "Greeter", tagline: "" } });
-        const news: Record<string, unknown> = { ...(await algorithmController.prepare!(inputs as any, {})).inputs };
+        const news: Record<string, unknown> = { ...(await algorithmController.prepare!(inputs as any, {}, OFFLINE)).inputs };
         const olds = { ...news, owner: "alice", details: { label: "Greeter" }, algoPath: "alice/Greeter", gitHash: "a".repeat(40) };
         assert.strictEqual(diff(olds, news).changes, false);
     });
@@ -97,29 +105,57 @@ describe("Algorithm rules (unit)", () => {
 
 describe("AlgorithmVersion rules (unit)", () => {
     const VERSION = { algorithm: "alice/Greeter", gitHash: "a".repeat(40), versionType: "minor", callability: "private", royaltyMicrocredits: 0, adopt: false };
-    const prepare = (news: Record<string, unknown>, olds: Record<string, unknown>) => algorithmVersionController.prepare!(news as any, olds as any);
+    const PERMISSIONS = { sourceVisibility: "closed", license: "apl", networkAccess: "isolated", pipelineEnabled: false } as const;
+    const PREVIOUS: PublishTerms & { version: string } = { callability: "private", royaltyMicrocredits: 0, permissions: PERMISSIONS, version: "0.1.0" };
+    const rules = (versionType: "major" | "minor" | "revision", next: Partial<PublishTerms>, previous: Partial<PublishTerms> = {}) =>
+        publishRuleFailures(versionType, { ...PREVIOUS, ...previous }, { ...PREVIOUS, ...next }).map((f) => `${f.property} | ${f.reason}`);
 
-    it("refuses a callability change without a major version, from the old inputs", async () => {
-        const { failures } = await prepare({ ...VERSION, gitHash: "b".repeat(40), callability: "public" }, VERSION);
-        assert.deepStrictEqual(failures?.map((f) => f.property), ["versionType"]);
-        assert.deepStrictEqual((await prepare({ ...VERSION, gitHash: "b".repeat(40), callability: "public", versionType: "major" }, VERSION)).failures, []);
+    it("refuses callability and permission changes without a major version, naming versionType and the setting", () => {
+        assert.deepStrictEqual(rules("minor", { callability: "public" }), [
+            'versionType | versionType: changing callability from private to public (since version 0.1.0) needs versionType "major", not "minor"',
+        ]);
+        assert.deepStrictEqual(rules("revision", { permissions: { ...PERMISSIONS, networkAccess: "full", pipelineEnabled: true } }), [
+            'versionType | versionType: algorithmSettings.networkAccess changes from "isolated" to "full" (since version 0.1.0): ' +
+                'a permission change needs versionType "major", not "revision"',
+            'versionType | versionType: algorithmSettings.pipelineEnabled changes from false to true (since version 0.1.0): ' +
+                'a permission change needs versionType "major", not "revision"',
+        ]);
+        assert.match(rules("minor", { permissions: { ...PERMISSIONS, sourceVisibility: "open", license: "mit" } }).join("\n"),
+            /sourceVisibility changes from "closed" to "open".*\n.*license changes from "apl" to "mit"/);
+        assert.deepStrictEqual(rules("major", { callability: "public", permissions: { ...PERMISSIONS, networkAccess: "full" }, royaltyMicrocredits: 5 }), []);
     });
 
-    it("lets other settings for the same build through (a new version of it), and waits for unknown values", async () => {
-        assert.deepStrictEqual((await prepare({ ...VERSION, royaltyMicrocredits: 10 }, VERSION)).failures, []);
-        assert.deepStrictEqual((await prepare({ ...VERSION, gitHash: UNKNOWN, callability: "public" }, VERSION)).failures, []);
+    it("lets a minor version change the price but not start charging, and a revision change neither", () => {
+        assert.deepStrictEqual(rules("minor", { royaltyMicrocredits: 20 }, { royaltyMicrocredits: 10 }), []);
+        assert.match(rules("revision", { royaltyMicrocredits: 20 }, { royaltyMicrocredits: 10 })[0], /royaltyMicrocredits changes from 10 to 20.*"minor" or "major", not "revision"/);
+        assert.match(rules("minor", { royaltyMicrocredits: 5 })[0], /a free algorithm starts charging \(0 to 5.*needs versionType "major"/);
+        assert.deepStrictEqual(rules("minor", { royaltyMicrocredits: 0 }, { royaltyMicrocredits: 10 }), [], "dropping the price is a minor change");
+    });
+
+    it("leaves out values not known yet, and asks no server for a major version or an unknown algorithm", async () => {
+        assert.deepStrictEqual(rules("minor", { callability: UNKNOWN as any, permissions: UNKNOWN as any }), []);
+        assert.deepStrictEqual(publishRuleFailures(UNKNOWN as any, PREVIOUS, { ...PREVIOUS, callability: "public" }), []);
+        for (const news of [{ ...VERSION, versionType: "major" }, { ...VERSION, algorithm: UNKNOWN }, { ...VERSION, versionType: UNKNOWN }]) {
+            assert.deepStrictEqual(await algorithmVersionController.prepare!(news as any, VERSION as any, OFFLINE), { inputs: news });
+        }
     });
 
     it("replaces on another build, algorithm or cluster; publishes in place on every other change; adopt alone is nothing to publish", () => {
         const diff = (news: Record<string, unknown>) => diffByKeys(VERSION, news, algorithmVersionController.diff);
         assert.deepStrictEqual(diff({ ...VERSION, gitHash: "b".repeat(40) }).replaces, ["gitHash"]);
         assert.deepStrictEqual(diff({ ...VERSION, algorithm: "alice/Other" }).replaces, ["algorithm"]);
-        for (const change of [{ releaseNotes: "x" }, { tests: [{ input: 1 }] }, { versionType: "major" }, { sampleInput: "s" }, { royaltyMicrocredits: 5 }]) {
+        const permissions = { sourceVisibility: "closed", license: "apl", networkAccess: "full", pipelineEnabled: false };
+        for (const change of [{ releaseNotes: "x" }, { tests: [{ input: 1 }] }, { versionType: "major" }, { sampleInput: "s" }, { royaltyMicrocredits: 5 },
+            { algorithmSettings: permissions }]) {
             const d = diff({ ...VERSION, ...change });
             assert.deepStrictEqual([d.changes, d.replaces], [true, []], JSON.stringify(change));
         }
         assert.deepStrictEqual(diff({ ...VERSION, adopt: true }).replaces, []);
         assert.strictEqual(diff({ ...VERSION, royaltyMicrocredits: undefined }).changes, false, "royalty 0 is the default");
+        const carried = { ...VERSION, algorithmSettings: { ...permissions, networkAccess: "isolated" } };
+        assert.strictEqual(diffByKeys(carried, { ...VERSION, algorithmSettings: { ...carried.algorithmSettings, language: "python3-1" } },
+            algorithmVersionController.diff).changes, false, "an Algorithm's whole settings compare by their permissions");
+        assert.strictEqual(diffByKeys(carried, VERSION, algorithmVersionController.diff).changes, false, "no algorithmSettings: whatever the version carries");
         assert.strictEqual(diff(VERSION).deleteBeforeReplace, false);
     });
 });
