@@ -26,21 +26,22 @@ export function resolveApiAddress(stack: StackConfig | undefined, apiAddressArg?
 
 /**
  * Address: resource arg `apiAddress` > stack config `algorithmia:apiAddress` > env `ALGORITHMIA_API` > public API.
- * Key: stack config `algorithmia:apiKey` (a secret) > env `ALGORITHMIA_API_KEY`.
+ * Key: resource arg `apiKey` > stack config `algorithmia:apiKey` (a secret) > env `ALGORITHMIA_API_KEY`.
  * Git address: stack config `algorithmia:gitAddress` > env `ALGORITHMIA_GIT_ADDRESS` > derived from the API
  * address (`defaultGitAddress`).
  */
 export function resolveConnection(
     stack: StackConfig | undefined,
     apiAddressArg?: string,
+    apiKeyArg?: string,
     env: NodeJS.ProcessEnv = process.env,
 ): Connection {
     const apiAddress = resolveApiAddress(stack, apiAddressArg, env);
-    const apiKey = stack?.get("algorithmia:apiKey") || env.ALGORITHMIA_API_KEY;
+    const apiKey = apiKeyArg || stack?.get("algorithmia:apiKey") || env.ALGORITHMIA_API_KEY;
     if (!apiKey) {
         throw new Error(
-            "No Algorithmia API key: run `pulumi config set --secret algorithmia:apiKey <key>` " +
-                "or set ALGORITHMIA_API_KEY in the environment of `pulumi`.",
+            "No Algorithmia API key: run `pulumi config set --secret algorithmia:apiKey <key>`, " +
+                "set ALGORITHMIA_API_KEY in the environment of `pulumi`, or give the resource an `apiKey`.",
         );
     }
     const isUrl = (address: string) => /^https?:\/\/[^/]+/.test(address);

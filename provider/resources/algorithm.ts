@@ -14,7 +14,7 @@ import { treeSha256 } from "../client/git";
 import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
 import {
     CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, initError, isUnknown,
-    nameSchema, sameValue,
+    keepKeySecret, nameSchema, sameValue, secretKey,
 } from "./dynamic";
 
 // --- types ----------------------------------------------------------------------------------------------------
@@ -89,6 +89,7 @@ interface AlgorithmInputs {
     adopt: boolean;
     expectedSourceSha256?: string;
     apiAddress?: string;
+    apiKey?: string;
     /** Computed in `check` from the directory, so a preview shows a source change. */
     sourceSha256: string;
     /** Also derived in `check` when the owner is known, so a preview of a change knows which algorithm it is. */
@@ -474,6 +475,7 @@ export class Algorithm extends pulumi.dynamic.Resource {
     constructor(name: string, args: AlgorithmArgs, opts?: pulumi.CustomResourceOptions) {
         const props = {
             ...args,
+            apiKey: secretKey(args),
             owner: args.owner,
             // The program's working directory is not the provider's: pass an absolute path.
             source: pulumi.output(args.source).apply((dir) => path.resolve(dir)),
@@ -483,6 +485,6 @@ export class Algorithm extends pulumi.dynamic.Resource {
             sourceSha256: undefined,
             apiUrl: undefined,
         };
-        super(algorithmProvider, name, props, opts, MODULE, "Algorithm");
+        super(algorithmProvider, name, props, keepKeySecret(opts), MODULE, "Algorithm");
     }
 }

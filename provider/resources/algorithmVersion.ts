@@ -13,7 +13,8 @@ import { z } from "zod";
 import { AlgorithmiaClient, AlgorithmObject, BuildObject } from "../client";
 import type { AlgorithmSettings } from "./algorithm";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, dynamicProvider, isUnknown, sameValue,
+    CheckFailure, ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, dynamicProvider, isUnknown, keepKeySecret, sameValue,
+    secretKey,
 } from "./dynamic";
 
 // --- types ----------------------------------------------------------------------------------------------------
@@ -65,6 +66,7 @@ interface AlgorithmVersionInputs {
     adopt: boolean;
     algorithmSettings?: VersionPermissions;
     apiAddress?: string;
+    apiKey?: string;
 }
 
 interface AlgorithmVersionOutputs extends AlgorithmVersionInputs {
@@ -330,7 +332,7 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
     async prepare(inputs, _olds, ctx) {
         // The rules compare with the newest version on the server, whatever the state says; they need to know which
         // algorithm on which cluster, and skip the values not known yet (checked again before publishing).
-        if (containsUnknown([inputs.algorithm, inputs.apiAddress]) || isUnknown(inputs.versionType) || inputs.versionType === "major") {
+        if (containsUnknown([inputs.algorithm, inputs.apiAddress, inputs.apiKey]) || isUnknown(inputs.versionType) || inputs.versionType === "major") {
             return { inputs };
         }
         const found = await publishContext(ctx.client(inputs.apiAddress), inputs);
@@ -436,8 +438,8 @@ export class AlgorithmVersion extends pulumi.dynamic.Resource {
     declare readonly testsPassed: pulumi.Output<number>;
 
     constructor(name: string, args: AlgorithmVersionArgs, opts?: pulumi.CustomResourceOptions) {
-        const props = { ...args, version: undefined, algoUri: undefined, testsPassed: undefined };
+        const props = { ...args, apiKey: secretKey(args), version: undefined, algoUri: undefined, testsPassed: undefined };
         // Published versions are immutable: a replacement publishes first, then the old one leaves the stack.
-        super(algorithmVersionProvider, name, props, { deleteBeforeReplace: false, ...opts }, MODULE, "AlgorithmVersion");
+        super(algorithmVersionProvider, name, props, keepKeySecret({ deleteBeforeReplace: false, ...opts }), MODULE, "AlgorithmVersion");
     }
 }

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaApiError, Listing, ReadAcl, aclFromWire } from "../client";
-import { ConnectionArgs, MODULE, ResourceController, connectionShape, dynamicProvider, nameSchema } from "./dynamic";
+import { ConnectionArgs, MODULE, ResourceController, connectionShape, dynamicProvider, keepKeySecret, nameSchema, secretKey } from "./dynamic";
 
 // --- types ----------------------------------------------------------------------------------------------------
 
@@ -29,6 +29,7 @@ interface DataCollectionInputs {
     forceDestroy: boolean;
     adopt: boolean;
     apiAddress?: string;
+    apiKey?: string;
 }
 
 interface DataCollectionOutputs extends DataCollectionInputs {
@@ -156,7 +157,7 @@ export class DataCollection extends pulumi.dynamic.Resource {
     constructor(name: string, args: DataCollectionArgs, opts?: pulumi.CustomResourceOptions) {
         // Every output must be named here, even when its input is omitted, to be an output of the resource.
         const { name: collectionName, owner, readAcl, forceDestroy, adopt, apiAddress } = args;
-        const props = { name: collectionName, owner, readAcl, forceDestroy, adopt, apiAddress, dataUri: undefined };
-        super(dataCollectionProvider, name, props, opts, MODULE, "DataCollection");
+        const props = { name: collectionName, owner, readAcl, forceDestroy, adopt, apiAddress, apiKey: secretKey(args), dataUri: undefined };
+        super(dataCollectionProvider, name, props, keepKeySecret(opts), MODULE, "DataCollection");
     }
 }

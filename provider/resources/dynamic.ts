@@ -31,6 +31,8 @@ const PROVIDER_KEY = "__provider";
  * else the stack's). Another cluster is another object, so a change replaces it; read and delete go to this one.
  */
 const CLUSTER_KEY = "cluster";
+/** A resource's own API key (`ConnectionArgs.apiKey`), kept in its outputs for read and delete. */
+const KEY_KEY = "apiKey";
 
 /** A resource's diff rules with its cluster: a replace key, created on the new cluster before the old one is deleted. */
 function withCluster(rules: DiffRules): DiffRules {
@@ -61,10 +63,15 @@ export function containsUnknown(value: unknown): boolean {
     return false;
 }
 
-/** The connection argument every resource takes (design.md §3: it wins over stack config and env). */
+/** The connection arguments every resource takes (docs/configuration.md: they win over stack config and env). */
 export interface ConnectionArgs {
     /** Base address of the Algorithmia API, e.g. `https://api.algorithmia.com`. */
     apiAddress?: pulumi.Input<string>;
+    /**
+     * The API key for this resource (another account or cluster than the stack's). Kept as a secret in inputs
+     * and outputs, as read and delete need it; a change is an update that only stores the new key.
+     */
+    apiKey?: pulumi.Input<string>;
 }
 
 /** The zod shape for `ConnectionArgs`; spread it into each resource's input schema. */
@@ -74,7 +81,18 @@ export function connectionShape() {
             .string()
             .regex(/^https?:\/\/[^/]+/, "must be an http(s) URL such as https://api.algorithmia.com")
             .optional(),
+        apiKey: z.string().min(1, "must not be empty").optional(),
     };
+}
+
+/** The key as its resource registers it: a secret (so is the output of the same name, see `keepKeySecret`). */
+export function secretKey(args: ConnectionArgs): pulumi.Input<string> | undefined {
+    return args.apiKey === undefined ? undefined : pulumi.secret(args.apiKey);
+}
+
+/** Resource options that keep the `apiKey` output secret, whatever the engine infers from the inputs. */
+export function keepKeySecret(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
+    return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "apiKey"] };
 }
 
 /**
@@ -183,8 +201,8 @@ export function diffByKeys(olds: Record<string, any>, news: Record<string, any>,
 /** What a controller gets on every call inside the provider process. */
 export interface ProviderContext {
     /**
-     * A client with the configured key for the resource's `apiAddress` (or the configured one); in read and delete,
-     * for the cluster the object was made on.
+     * A client with the resource's key (or the configured one) for the resource's `apiAddress` (or the configured
+     * one); in read and delete, for the cluster the object was made on.
      */
     client(apiAddress?: string): AlgorithmiaClient;
     /** The key's own user name, looked up once per API address and provider process (`AlgorithmiaClient.username`). */
@@ -223,19 +241,31 @@ export function dynamicProvider<Inputs, Outputs>(
     // One object, not `let` variables: closure serialization copies captured variables into each function's
     // own scope, but keeps one shared copy of a captured object. Empty when serialized; filled in the provider
     // process only.
-    const state: { stackConfig?: StackConfig; usernames: Record<string, Promise<string>> } = { usernames: {} };
+    // `usernames`: per key, then per API address (a key's user never changes; another key may be another user).
+    const state: { stackConfig?: StackConfig; usernames: Record<string, Record<string, Promise<string>>> } = { usernames: {} };
     // Not named `context`: closure serialization skips names that are globals of the serializing process (mocha
-    // defines `context`), so the provider process would not get it.
-    const callContext: ProviderContext = {
-        // Every client shares the process's user names: the owner default and git's user name are looked up once.
-        client: (apiAddress) => new AlgorithmiaClient({ ...resolveConnection(state.stackConfig, apiAddress), usernames: state.usernames }),
+    // defines `context`), so the provider process would not get it. One per resource call: its key is the resource's.
+    const callContext = (props: { apiKey?: string }): ProviderContext => ({
+        client: (apiAddress) => {
+            if (isUnknown(props.apiKey)) throw new Error("apiKey is not known yet");
+            const connection = resolveConnection(state.stackConfig, apiAddress, props.apiKey);
+            // The process's clients share user names: the owner default and git's user name are looked up once per key.
+            const usernames = state.usernames[connection.apiKey] || (state.usernames[connection.apiKey] = {});
+            return new AlgorithmiaClient({ ...connection, usernames });
+        },
         whoami: (client) => client.username(),
-    };
+    });
     // Read and delete act on the cluster the object was made on, whatever the configuration says now.
-    const contextOn = (cluster: unknown): ProviderContext =>
-        typeof cluster === "string" ? { ...callContext, client: () => callContext.client(cluster) } : callContext;
+    const contextOn = (props: { cluster?: unknown; apiKey?: string }): ProviderContext => {
+        const ctx = callContext(props);
+        const cluster = props.cluster;
+        return typeof cluster === "string" ? { ...ctx, client: () => ctx.client(cluster) } : ctx;
+    };
     const clusterOf = (props: any) => (isUnknown(props.apiAddress) ? UNKNOWN_VALUE : resolveApiAddress(state.stackConfig, props.apiAddress));
     const rules = withCluster(controller.diff);
+    // The key is compared too, but a new key alone changes nothing on the server: it is only stored.
+    const diffRules: DiffRules = { ...rules, updateKeys: [...rules.updateKeys, KEY_KEY] };
+    const withKey = <T>(outs: T, props: { apiKey?: string }) => definedOnly({ ...outs, apiKey: props.apiKey });
     return {
         async configure(req: pulumi.dynamic.ConfigureRequest) {
             state.stackConfig = req.config;
@@ -244,25 +274,28 @@ export function dynamicProvider<Inputs, Outputs>(
             const checked = checkWithSchema(controller.schema(), news);
             const cluster = clusterOf(checked.inputs);
             if (checked.failures.length > 0 || !controller.prepare) return { inputs: { ...checked.inputs, cluster }, failures: checked.failures };
-            const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {}, callContext);
+            const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {}, callContext(checked.inputs));
             return { inputs: { ...prepared.inputs, cluster }, failures: prepared.failures ?? [] };
         }),
         // State from before the cluster was kept has none: that is no change.
         diff: (_id: string, olds: any, news: any) => reporting(async () =>
-            diffByKeys(olds, olds[CLUSTER_KEY] === undefined ? { ...news, cluster: undefined } : news, rules)),
+            diffByKeys(olds, olds[CLUSTER_KEY] === undefined ? { ...news, cluster: undefined } : news, diffRules)),
         create: (inputs: any) => reporting(async () => {
-            const { id, outs } = await controller.create(callContext, inputs);
-            return { id, outs: definedOnly({ ...outs, cluster: inputs.cluster }) };
+            const { id, outs } = await controller.create(callContext(inputs), inputs);
+            return { id, outs: withKey({ ...outs, cluster: inputs.cluster }, inputs) };
         }),
         read: (id: string, props: any) => reporting(async () => {
             const cluster = props.cluster ?? clusterOf(props);
-            const outs = await controller.read(contextOn(cluster), id, props);
+            const outs = await controller.read(contextOn({ cluster, apiKey: props.apiKey }), id, props);
             // No id: the object is gone and refresh drops it from state.
-            return outs === undefined ? {} : { id, props: definedOnly({ ...outs, cluster }) };
+            return outs === undefined ? {} : { id, props: withKey({ ...outs, cluster }, props) };
         }),
-        update: (id: string, olds: any, news: any) =>
-            reporting(async () => ({ outs: definedOnly({ ...(await controller.update(callContext, id, olds, news)), cluster: news.cluster }) })),
-        delete: (id: string, props: any) => reporting(() => controller.delete(contextOn(props.cluster), id, props)),
+        update: (id: string, olds: any, news: any) => reporting(async () => {
+            // Only the key changed: store it.
+            if (!diffByKeys(olds, news, rules).changes) return { outs: withKey({ ...olds }, news) };
+            return { outs: withKey({ ...(await controller.update(callContext(news), id, olds, news)), cluster: news.cluster }, news) };
+        }),
+        delete: (id: string, props: any) => reporting(() => controller.delete(contextOn(props), id, props)),
     };
 }
 

@@ -15,7 +15,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient } from "../client";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, parseDataUri,
+    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, keepKeySecret,
+    parseDataUri, secretKey,
 } from "./dynamic";
 
 // --- types ----------------------------------------------------------------------------------------------------
@@ -44,6 +45,7 @@ interface ModelFileInputs {
     source: string | WireAsset;
     adopt: boolean;
     apiAddress?: string;
+    apiKey?: string;
     /** Derived in `check` from the content. */
     sha256?: string;
     size?: number;
@@ -287,7 +289,9 @@ export class ModelFile extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: ModelFileArgs, opts?: pulumi.CustomResourceOptions) {
         const { collection, name: fileName, adopt, apiAddress } = args;
-        const props = { collection, name: fileName, source: absoluteSource(args.source), adopt, apiAddress, dataUri: undefined, sha256: undefined, size: undefined };
-        super(modelFileProvider, name, props, opts, MODULE, "ModelFile");
+        const props = {
+            collection, name: fileName, source: absoluteSource(args.source), adopt, apiAddress, apiKey: secretKey(args), dataUri: undefined, sha256: undefined, size: undefined,
+        };
+        super(modelFileProvider, name, props, keepKeySecret(opts), MODULE, "ModelFile");
     }
 }

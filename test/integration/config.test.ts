@@ -4,7 +4,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { Stack } from "@pulumi/pulumi/automation";
-import { Algorithm, DataCollection, ModelFile } from "../../provider";
+import { Algorithm, AlgorithmVersion, DataCollection, ModelFile } from "../../provider";
 import { SETTINGS, sourceDirectory } from "../helpers/algorithmTestBed";
 import { ALICE, BOB, call, replyLosingProxy, startTestServer } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
@@ -76,6 +76,70 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
                 assert.deepStrictEqual((await stack.refresh()).summary.resourceChanges, { same: 3 });
                 await stack.destroy();
                 assert.strictEqual((await call(other, "GET", "/v1/connector/data/alice/moving_models", { key: ALICE.key })).status, 404);
+            } finally {
+                await other.dispose();
+            }
+        });
+    });
+
+    describe("two accounts on two clusters in one stack", () => {
+        it("keeps each resource's own key as a secret, uses it for every step, and stores a rotated key in place", async () => {
+            const bobsOtherKey = { name: BOB.name, key: "simBobSecondTestKey0000000003" };
+            const other = await startTestServer({ users: [ALICE, BOB, bobsOtherKey] });
+            const bobs = () => ({ apiAddress: other.url, apiKey: bobKey });
+            let bobKey = BOB.key;
+            try {
+                const stack = await bed.sandbox.inlineStack("config", "two-accounts", async () => {
+                    // Alice's, on the stack's cluster with the stack's key.
+                    new DataCollection("alice-models", { name: "alice_models", forceDestroy: true });
+                    // Bob's, on another cluster with a key of his own.
+                    const collection = new DataCollection("bob-models", { name: "bob_models", forceDestroy: true, ...bobs() });
+                    new ModelFile("bob-model", { collection: collection.dataUri, name: "m.bin", source: new pulumi.asset.StringAsset("bob's"), ...bobs() });
+                    const algorithm = new Algorithm("bob-greeter", {
+                        name: "BobGreeter", details: { label: "Bob's" }, settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "BobGreeter"), ...bobs(),
+                    });
+                    const version = new AlgorithmVersion("bob-release", {
+                        algorithm: algorithm.algoPath, gitHash: algorithm.gitHash, algorithmSettings: algorithm.settings, versionType: "minor", callability: "private",
+                        tests: [{ input: "ada", expect: "hello ada" }], ...bobs(),
+                    });
+                    return { collection: collection.dataUri, algoUri: version.algoUri };
+                });
+                await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+                await stack.setConfig("algorithmia:apiAddress", { value: bed.server.url });
+                await stack.up();
+                const outputs = await stack.outputs();
+                assert.deepStrictEqual([outputs.collection.value, outputs.algoUri.value], ["data://bob/bob_models", "bob/BobGreeter/0.1.0"]);
+                assert.ok(await collectionExists("alice", "alice_models"));
+                assert.strictEqual((await call(other, "GET", "/v1/connector/data/bob/bob_models", { key: BOB.key })).status, 200);
+                const reply = await call(other, "POST", "/v1/algo/bob/BobGreeter/0.1.0", { key: BOB.key, body: JSON.stringify("bob"), headers: { "content-type": "application/json" } });
+                assert.strictEqual(reply.json.result, "hello bob");
+
+                const noKeyInState = () => {
+                    for (const key of [ALICE.key, BOB.key, bobsOtherKey.key]) assert.ok(!allState().includes(key), "no key in the stored state");
+                };
+                const bobsResources = async () => (await stack.exportStack()).deployment.resources.filter((r: any) => r.inputs?.apiKey);
+                noKeyInState();
+                assert.strictEqual((await bobsResources()).length, 4);
+                // (exportStack shows secrets decrypted, still marked as secrets.)
+                const secret = (value: any) => value?.["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270";
+                for (const r of await bobsResources()) assert.ok(secret(r.inputs.apiKey) && secret(r.outputs.apiKey), `${r.urn}: the key is a secret in inputs and outputs`);
+                await stack.preview({ expectNoChanges: true });
+                assert.deepStrictEqual((await stack.refresh()).summary.resourceChanges, { same: 6 });
+
+                // Another key of Bob's: an update that only stores it.
+                bobKey = bobsOtherKey.key;
+                const builds = (await call(other, "GET", "/v1/algorithms/bob/BobGreeter/builds", { key: BOB.key })).json.results.length;
+                assert.deepStrictEqual((await stack.up()).summary.resourceChanges, { same: 2, update: 4 });
+                assert.strictEqual((await call(other, "GET", "/v1/algorithms/bob/BobGreeter/builds", { key: BOB.key })).json.results.length, builds,
+                    "no build, no publish");
+                assert.strictEqual((await stack.outputs()).algoUri.value, "bob/BobGreeter/0.1.0");
+                noKeyInState();
+                await stack.preview({ expectNoChanges: true });
+                assert.deepStrictEqual((await stack.refresh()).summary.resourceChanges, { same: 6 });
+                await stack.destroy();
+                assert.strictEqual((await call(other, "GET", "/v1/connector/data/bob/bob_models", { key: BOB.key })).status, 404);
+                assert.ok(!(await collectionExists("alice", "alice_models")));
+                noKeyInState();
             } finally {
                 await other.dispose();
             }
