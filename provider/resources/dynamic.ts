@@ -291,8 +291,10 @@ export function dynamicProvider<Inputs, Outputs>(
             return outs === undefined ? {} : { id, props: withKey({ ...outs, cluster }, props) };
         }),
         update: (id: string, olds: any, news: any) => reporting(async () => {
-            // Only the key changed: store it.
-            if (!diffByKeys(olds, news, rules).changes) return { outs: withKey({ ...olds }, news) };
+            // Only the key changed: store it. (With no change at all the engine is retrying a resource that failed to
+            // initialise: that is the controller's to finish.)
+            const keyOnly = olds[KEY_KEY] !== news[KEY_KEY] && !diffByKeys(olds, news, rules).changes;
+            if (keyOnly) return { outs: withKey({ ...olds }, news) };
             return { outs: withKey({ ...(await controller.update(callContext(news), id, olds, news)), cluster: news.cluster }, news) };
         }),
         delete: (id: string, props: any) => reporting(() => controller.delete(contextOn(props), id, props)),
