@@ -59,6 +59,8 @@ export interface Build {
     published_at: string | null;
     /** JSON VersionSnapshot: what a hash version (set at build) or a published version (set at publish) is. */
     snapshot: string | null;
+    /** JSON `{id, files}` of a successful Python build: its environment and the requirement files it is made from. */
+    python_env: string | null;
 }
 
 /** An immutable record of a version: details, settings (with callability and royalty) and version_info. */
@@ -92,6 +94,7 @@ const SCHEMA = `
         semantic_version TEXT,
         published_at TEXT,
         snapshot TEXT,
+        python_env TEXT,
         UNIQUE (algorithm_id, semantic_version)
     );
     CREATE INDEX IF NOT EXISTS algorithm_builds_by_algorithm ON algorithm_builds (algorithm_id, seq);
@@ -103,6 +106,10 @@ export function migrateAlgorithms(store: Store): void {
     const columns = store.db.prepare("PRAGMA table_info(algorithms)").all() as { name: string }[];
     if (columns.some((c) => c.name === "head")) store.db.exec("ALTER TABLE algorithms DROP COLUMN head");
     store.db.exec("DROP TABLE IF EXISTS algorithm_commits; DROP TABLE IF EXISTS algorithm_trees;");
+    // Builds from before per-algorithm environments ran in the server's runtime: their requirements.txt makes one
+    // when they are next called (execution.ts).
+    const buildColumns = store.db.prepare("PRAGMA table_info(algorithm_builds)").all() as { name: string }[];
+    if (!buildColumns.some((c) => c.name === "python_env")) store.db.exec("ALTER TABLE algorithm_builds ADD COLUMN python_env TEXT");
 }
 
 interface AlgorithmRow extends Omit<Algorithm, "details" | "settings" | "sample_input"> {

@@ -15,13 +15,15 @@
 // ALGORITHMIA_API a relay to this server's Unix socket (api-socket.ts); where that is impossible they run with
 // network and the reply's metadata.alerts says so.
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { algorithmById, algorithmByName, Algorithm, Build, isPublicVersion, isUuid, snapshotOf } from "./algorithms";
 import { actsFor, Caller, requireCaller } from "./auth";
 import { environmentByPackageSet, familyOf } from "./environments";
 import { ApiError, ErrorCode, invalidRequest } from "./errors";
 import type { ServerContext } from "./index";
-import { pythonEntryModule } from "./runtime/python-build";
+import { algorithmEnvironment, pythonEntryModule } from "./runtime/python-build";
 import {
     ContentType, DEFAULT_TIMEOUT_SECONDS, isFailure, MachineEnvironment, WorkerCallOutcome, WorkerPool,
     WorkerPoolOptions, networkIsolation,
@@ -309,10 +311,15 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
             pipelineEnabled: target.settings.pipeline_enabled === true,
             chain: [...(caller.callChain ?? []), key],
         };
+        const treeDir = await ctx.repos.tree(algo.owner, algo.name, build.commit_sha);
+        // A build from before environments were per algorithm has none recorded: its requirements.txt makes one.
+        const files: string[] = build.python_env ? JSON.parse(build.python_env).files
+            : fs.existsSync(path.join(treeDir, "requirements.txt")) ? ["requirements.txt"] : [];
         const running = runner.pool.call({
             key,
-            treeDir: await ctx.repos.tree(algo.owner, algo.name, build.commit_sha),
+            treeDir,
             entryModule: pythonEntryModule(algo.name),
+            python: () => algorithmEnvironment(treeDir, files),
             input,
             contentType,
             timeoutSeconds: options.timeoutSeconds,

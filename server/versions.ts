@@ -18,7 +18,7 @@ import type { ServerContext } from "./index";
 import type { PushEvent } from "./git";
 import type { BuildFault } from "./faults";
 import { pageRequest, parseBoolean, toPage } from "./paging";
-import { buildPython } from "./runtime/python-build";
+import { buildPython, PythonBuildResult } from "./runtime/python-build";
 import { Store } from "./store";
 
 // --- builds ---------------------------------------------------------------------------------------------------
@@ -63,12 +63,17 @@ export class Builder {
         const runtime = algo.settings.environment ? `${language} (${algo.settings.environment})` : language;
         const log: string[] = [`Building ${algo.owner}/${algo.name} at commit ${commitSha} (build ${buildId})`, `Runtime: ${runtime}`];
         let ok = false;
+        let environment: PythonBuildResult["environment"];
         try {
             if (fault.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
             const tree = await this.ctx.repos.tree(algo.owner, algo.name, commitSha);
             log.push(`Checked out ${commitSha}`);
             if (fault.fail) log.push("Build failed: the build machine stopped before the build finished (injected fault)");
-            else ok = family === "python" ? await checkPython(tree, algo, log) : checkOther(tree, algo, log);
+            else if (family === "python") {
+                const result = await buildPython(tree, algo.name);
+                log.push(...result.log.trimEnd().split("\n"));
+                ({ ok, environment } = result);
+            } else ok = checkOther(tree, algo, log);
         } catch (err) {
             log.push(`Build failed: internal error: ${(err as Error).message}`);
         }
@@ -79,19 +84,13 @@ export class Builder {
             version_info: algo.sample_input !== undefined ? { sample_input: algo.sample_input } : {},
         };
         store.transaction(() => {
-            store.db.prepare(`UPDATE algorithm_builds SET status = ?, finished_at = ?, logs = ?, version_uuid = ?, snapshot = ?
-                WHERE build_id = ?`).run(ok ? "succeeded" : "failed", new Date().toISOString(), log.join("\n") + "\n",
-                ok ? crypto.randomUUID() : null, ok ? JSON.stringify(snapshot) : null, buildId);
+            store.db.prepare(`UPDATE algorithm_builds SET status = ?, finished_at = ?, logs = ?, version_uuid = ?, snapshot = ?,
+                python_env = ? WHERE build_id = ?`).run(ok ? "succeeded" : "failed", new Date().toISOString(), log.join("\n") + "\n",
+                ok ? crypto.randomUUID() : null, ok ? JSON.stringify(snapshot) : null,
+                ok && environment ? JSON.stringify({ id: environment.id, files: environment.files }) : null, buildId);
         });
         return getBuild(store, buildId)!;
     }
-}
-
-/** The Python build (server/runtime/python-build.ts): requirements parse, every file compiles, apply exists. */
-async function checkPython(tree: string, algo: Algorithm, log: string[]): Promise<boolean> {
-    const result = await buildPython(tree, algo.name);
-    log.push(...result.log.trimEnd().split("\n"));
-    return result.ok;
 }
 
 /**

@@ -1,11 +1,14 @@
 """Static build checks for a Python algorithm tree (run by server/runtime/python-build.ts).
 
-Usage: python python-build-check.py <treeDir> <algoName>
+Usage: python python-build-check.py <treeDir> <algoName> [--imports]
 
 Never imports or runs the algorithm's code: everything is checked from the files' text (compile() to a code
 object in memory, the ast module for the entry point). Prints one JSON object on stdout:
-    {"ok": bool, "log": [line, ...], "reason": str | null}
-and exits 0 either way (a non-zero exit means the checker itself broke).
+    {"ok": bool, "log": [line, ...], "reason": str | null, "requirement_files": [relative path, ...]}
+and exits 0 either way (a non-zero exit means the checker itself broke). `requirement_files` are the files pip
+will read (requirements.txt and what it includes), for the build to install them into the algorithm's own
+environment. With --imports, only check 5 runs: the build runs it with that environment's interpreter, once
+the requirements are installed.
 
 Checks, in order (all of them run, so one build reports every problem it can find):
   1. algorithmia.conf, when present: valid JSON, an object (a different "algoname" is only a warning).
@@ -17,17 +20,17 @@ Checks, in order (all of them run, so one build reports every problem it can fin
        - `-r/--requirement FILE` and `-c/--constraint FILE` are followed (the file must exist inside the tree);
        - index and install options (`-i/--index-url`, `--extra-index-url`, `-f/--find-links`, `--no-index`,
          `--trusted-host`, `--pre`, `--prefer-binary`, `--only-binary`, `--no-binary`, `--use-feature`,
-         `--require-hashes`, `--hash`) are accepted and noted as not used here;
-       - `-e/--editable` and direct URLs (`pkg @ url`, `git+…`, `https://…`) are accepted with a warning: this
-         server installs nothing per algorithm;
+         `--require-hashes`, `--hash`), `-e/--editable` and direct URLs (`pkg @ url`, `git+…`, `https://…`) are
+         left to pip, which installs them (or fails the build);
        - anything else starting with '-' fails the build.
-     Algorithms run in the shared runtime venv, so each requirement is compared with what is installed there:
-     missing or different versions are warnings ("the algorithm may fail to import"), not failures.
+     Nothing is installed here: the build then installs these files with pip (python-env.ts).
   3. Every .py file (outside hidden directories, __pycache__ and virtualenvs) byte-compiles; failures report
      file:line:column and the SyntaxError message.
   4. The entry module src/<algoName>.py exists, and defines a top-level callable `apply` (a def taking at least
      one positional argument, a lambda, an import, or an assignment — the last two cannot be proven callable
      statically and are accepted).
+  5. (--imports) Top-level imports of src/ found neither in the repository nor in the interpreter's environment
+     are warnings: the algorithm will fail to load.
 """
 import ast
 import json
@@ -106,10 +109,10 @@ except ImportError:  # no packaging: a conservative PEP 508 subset
             return _Simple(text.split("@")[0].split("[")[0].strip(), "", text.split("@", 1)[1].strip()), None
         return None, "not a valid requirement (expected e.g. 'name', 'name==1.2', 'name>=1.0,<2')"
 
-IGNORED_OPTIONS_WITH_VALUE = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
+PIP_OPTIONS_WITH_VALUE = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
                               "--only-binary", "--no-binary", "--use-feature", "--hash", "--global-option",
                               "--config-settings", "--install-option"}
-IGNORED_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes"}
+PIP_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes"}
 
 
 def logical_lines(path):
@@ -133,19 +136,6 @@ def logical_lines(path):
     return out
 
 
-def installed_versions():
-    try:
-        from importlib import metadata
-    except ImportError:
-        return {}
-    versions = {}
-    for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
-        if name:
-            versions[re.sub(r"[-_.]+", "-", name).lower()] = dist.version
-    return versions
-
-
 def split_option(text):
     """'--opt=value', '--opt value', '-o value' or '-ovalue' -> (option, value)."""
     parts = text.split(None, 1)
@@ -158,7 +148,7 @@ def split_option(text):
     return head, rest
 
 
-def check_requirements_file(tree, path, seen, installed):
+def check_requirements_file(tree, path, seen):
     name = rel(tree, path)
     if path in seen:
         return
@@ -186,19 +176,19 @@ def check_requirements_file(tree, path, seen, installed):
                     fail("%s: %s %s: no such file in the repository" % (where, option, value))
                 else:
                     log("  %s: including %s" % (where, rel(tree, target)))
-                    check_requirements_file(tree, target, seen, installed)
+                    check_requirements_file(tree, target, seen)
             elif option in ("-e", "--editable"):
-                log("  warning: %s: editable requirement %r is not installed by this server" % (where, value))
-            elif option in IGNORED_OPTIONS_WITH_VALUE or option in IGNORED_FLAGS:
-                if option in IGNORED_OPTIONS_WITH_VALUE and not value:
+                log("  %s: editable requirement %s (left to pip)" % (where, value))
+            elif option in PIP_OPTIONS_WITH_VALUE or option in PIP_FLAGS:
+                if option in PIP_OPTIONS_WITH_VALUE and not value:
                     fail("%s: option %s needs a value" % (where, option))
                 else:
-                    log("  %s: pip option %s noted, not used (packages come from the local runtime)" % (where, option))
+                    log("  %s: pip option %s" % (where, option))
             else:
                 fail("%s: unsupported pip option %r in %r" % (where, option, text))
             continue
         if re.match(r"^(git|hg|svn|bzr)\+|^[a-z]+://", text):
-            log("  warning: %s: URL requirement %r is not installed by this server" % (where, text))
+            log("  %s: URL requirement %s (left to pip)" % (where, text))
             continue
         # pip allows per-requirement options after the specifier (e.g. --hash=...); drop them.
         text = re.split(r"\s+--?[a-z]", text, maxsplit=1)[0].strip()
@@ -206,34 +196,18 @@ def check_requirements_file(tree, path, seen, installed):
         if req is None:
             fail("%s: invalid requirement %r: %s" % (where, text, error))
             continue
-        if getattr(req, "url", None):
-            log("  warning: %s: URL requirement %r is not installed by this server" % (where, text))
-            continue
-        key = re.sub(r"[-_.]+", "-", req.name).lower()
-        have = installed.get(key)
-        marker = getattr(req, "marker", None)
-        if marker is not None:
-            try:
-                if not marker.evaluate():
-                    log("  %s: %s (marker does not apply here)" % (where, text))
-                    continue
-            except Exception:
-                pass
-        spec = req.specifier
-        if have is None:
-            log("  warning: %s: %s is not in the algorithm runtime; the algorithm will fail to import it" % (where, text))
-        elif hasattr(spec, "contains") and len(spec) and not spec.contains(have, prereleases=True):
-            log("  warning: %s: %s requested, the runtime has %s %s" % (where, text, req.name, have))
-        else:
-            log("  %s: %s (runtime has %s %s)" % (where, text, req.name, have))
+        log("  %s: %s" % (where, text))
 
 
 def check_requirements(tree):
+    """The files pip will read, relative to the tree (none without a requirements.txt)."""
     path = os.path.join(tree, "requirements.txt")
     if not os.path.exists(path):
-        log("No requirements.txt (nothing to install)")
-        return
-    check_requirements_file(tree, os.path.abspath(path), set(), installed_versions())
+        log("No requirements.txt (only the Algorithmia client is installed)")
+        return []
+    seen = set()
+    check_requirements_file(tree, os.path.abspath(path), seen)
+    return sorted(rel(tree, p) for p in seen)
 
 
 # --- sources ------------------------------------------------------------------------------------------------
@@ -337,7 +311,7 @@ def check_entry(tree, algo, trees):
 
 
 def check_imports(tree, trees):
-    """Warns (never fails) about top-level imports found neither in the repository nor in the runtime."""
+    """Warns (never fails) about top-level imports found neither in the repository nor in this environment."""
     import importlib.util
     stdlib = getattr(sys, "stdlib_module_names", set()) | set(sys.builtin_module_names)
     local = set()
@@ -366,30 +340,34 @@ def check_imports(tree, trees):
                     except (ImportError, ValueError):
                         cache[top] = False
                 if not cache[top]:
-                    log("warning: %s:%d imports %s, which is neither in the repository nor in the algorithm "
-                        "runtime; the algorithm will fail to load" % (name, node.lineno, top))
+                    log("warning: %s:%d imports %s, which is neither in the repository nor in the algorithm's "
+                        "environment; the algorithm will fail to load" % (name, node.lineno, top))
 
 
 def main():
     tree, algo = os.path.abspath(sys.argv[1]), sys.argv[2]
+    if "--imports" in sys.argv[3:]:
+        trees = compile_sources(tree)  # compiled again only to be read: its lines are the first run's
+        del LOG[:], ERRORS[:]
+        check_imports(tree, trees)
+        sys.stdout.write(json.dumps({"ok": True, "log": LOG, "reason": None, "requirement_files": []}) + "\n")
+        return
     log("Beginning build of %s (Python %d.%d.%d)" % ((algo,) + tuple(sys.version_info[:3])))
+    files = []
     if not os.path.isdir(tree):
         fail("source tree %s not found" % tree)
     else:
         check_conf(tree, algo)
-        check_requirements(tree)
+        files = check_requirements(tree)
         trees = compile_sources(tree)
         check_entry(tree, algo, trees)
-        check_imports(tree, trees)
+    reason = None
     if ERRORS:
         first = ERRORS[0].split("\n")[0]
         reason = first if len(ERRORS) == 1 else "%s (and %d more problem%s)" % (
             first, len(ERRORS) - 1, "" if len(ERRORS) == 2 else "s")
         log("Build failed: %s" % reason)
-    else:
-        reason = None
-        log("Build succeeded")
-    sys.stdout.write(json.dumps({"ok": not ERRORS, "log": LOG, "reason": reason}) + "\n")
+    sys.stdout.write(json.dumps({"ok": not ERRORS, "log": LOG, "reason": reason, "requirement_files": files}) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,31 @@
-// The Python environment algorithms run (and are built) in: a virtual environment made from the committed,
-// fully pinned server/runtime/python-requirements.txt (the official `algorithmia` client, numpy, scikit-learn,
-// packaging), created once per machine and cached at
+// The Python environments of algorithmia-local, virtual environments cached per machine under
 //
-//     <cache root>/python-runtime-<hash>/          cache root: $PULUMI_ALGORITHMIA_CACHE, else
-//                                                  $XDG_CACHE_HOME/pulumi-algorithmia, else ~/.cache/pulumi-algorithmia
+//     <cache root>/python-runtime-<hash>/          the server's own runtime: the committed, fully pinned
+//                                                  server/runtime/python-requirements.txt (the `algorithmia`
+//                                                  client, packaging, ...), where the build checks run
+//     <cache root>/python-envs/<hash>/             an algorithm's own environment: its requirements.txt (and the
+//                                                  files that includes) installed by pip beside the Algorithmia
+//                                                  client, where its workers run; shared by every build whose
+//                                                  requirement files are the same, byte for byte
 //
-// where <hash> covers the requirements file and the base interpreter's version, so editing the file (or a new
-// python3) makes a new environment.
+//     cache root: $PULUMI_ALGORITHMIA_CACHE, else $XDG_CACHE_HOME/pulumi-algorithmia, else ~/.cache/pulumi-algorithmia
+//
+// Each <hash> covers what the environment is made from and the base interpreter's version, so editing the
+// requirements (or a new python3) makes a new environment; an algorithm's environment never sees the server's
+// runtime. Deleting a directory is always safe: it is made again when next needed.
 //
 // API:
-//     ensurePythonRuntime(options?): Promise<PythonRuntime>   the venv, created on first use
-//     runtimeAsset(name): string                               a file shipped next to this module
+//     ensurePythonRuntime(options?): Promise<PythonRuntime>           the server's runtime, created on first use
+//     ensureAlgorithmEnvironment(treeDir, files, log, options?)        an algorithm's environment, created on first use
+//     runtimeAsset(name): string                                      a file shipped next to this module
 //
-// Creation prints progress on stderr and fails with a PythonRuntimeError that says
-// what is missing when python3, its venv module or pip are unavailable. Concurrency: callers in one process
-// share one promise; across processes a lock file (<dir>.lock, holding the creator's pid; a lock whose process
-// is gone, or older than an hour, is stale and taken over) serialises creation, and the environment is built
-// in a temporary directory that is renamed into place only once complete (it carries a `.complete` marker),
-// so a killed creator never leaves a half-made environment behind. The venv is always used through its own
-// interpreter (<dir>/bin/python), which finds its site-packages relative to itself, so the rename is safe.
+// Creation fails with a PythonRuntimeError that says what is missing when python3, its venv module or pip are
+// unavailable, or (for an algorithm) with pip's own message. Concurrency: callers in one process share one
+// promise per environment; across processes a lock file (<dir>.lock, holding the creator's pid; a lock whose
+// process is gone, or older than an hour, is stale and taken over) serialises creation, and the environment is
+// built in a temporary directory that is renamed into place only once complete (it carries a `.complete`
+// marker), so a killed creator never leaves a half-made environment behind. A venv is always used through its
+// own interpreter (<dir>/bin/python), which finds its site-packages relative to itself, so the rename is safe.
 import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -43,9 +50,19 @@ export interface PythonRuntimeOptions {
 
 export class PythonRuntimeError extends Error {}
 
+/** An algorithm's own environment. */
+export interface AlgorithmEnvironment {
+    /** The <hash> naming it. */
+    id: string;
+    dir: string;
+    python: string;
+    /** Made by this call (false: it was there already). */
+    created: boolean;
+}
+
 const COMPLETE_MARKER = ".complete";
 const STALE_LOCK_MS = 60 * 60 * 1000;
-const inProcess = new Map<string, Promise<PythonRuntime>>();
+const inProcess = new Map<string, { promise: Promise<string>; done: boolean }>();
 // Base interpreter -> its version. Only successful probes are kept (a missing interpreter is probed again next
 // time), so a warm ensurePythonRuntime() spawns nothing; a python3 replaced while the process runs is seen on restart.
 const probed = new Map<string, string>();
@@ -104,23 +121,75 @@ function dirFor(pythonVersion: string): { dir: string; requirementsFile: string 
 }
 
 /** The Python runtime, created on first use (minutes) and reused afterwards (milliseconds). */
-export function ensurePythonRuntime(options: PythonRuntimeOptions = {}): Promise<PythonRuntime> {
-    let pythonVersion: string;
-    let dir: string;
-    let requirementsFile: string;
-    try {
-        pythonVersion = probePython(basePython(options));
-        ({ dir, requirementsFile } = dirFor(pythonVersion));
-    } catch (err) {
-        return Promise.reject(err);
-    }
-    let pending = inProcess.get(dir);
-    if (!pending) {
-        pending = create(dir, requirementsFile, pythonVersion, options);
-        inProcess.set(dir, pending);
-        pending.catch(() => inProcess.delete(dir)); // a later caller may try again
-    }
-    return pending;
+export async function ensurePythonRuntime(options: PythonRuntimeOptions = {}): Promise<PythonRuntime> {
+    const pythonVersion = probePython(basePython(options));
+    const { dir, requirementsFile } = dirFor(pythonVersion);
+    const log = (line: string) => process.stderr.write(`algorithmia-local: ${line}\n`);
+    await once(dir, () => create(dir, {
+        python: basePython(options),
+        pipArgs: ["-r", requirementsFile],
+        describe: { pythonVersion, requirements: fs.readFileSync(requirementsFile, "utf8") },
+        log,
+        announce: () => log("creating the Python runtime for algorithms (first run; this takes a few minutes)"),
+        failed: (tail, code) => `algorithmia-local: installing the Python runtime's packages failed (pip exit ${code}); ` +
+            `is the package index reachable?\n${tail}`,
+    }));
+    return result(dir, requirementsFile, pythonVersion);
+}
+
+/** The Algorithmia client as the platform provides it (the runtime's pin), unless the requirements name it. */
+function clientRequirement(): string {
+    const pin = fs.readFileSync(runtimeAsset("python-requirements.txt"), "utf8").split("\n").find((line) => /^algorithmia==/.test(line));
+    if (!pin) throw new PythonRuntimeError("algorithmia-local: python-requirements.txt pins no algorithmia client");
+    return pin.trim();
+}
+
+/**
+ * The environment an algorithm runs in: `files` (requirements.txt and the files it includes, relative to
+ * `treeDir`, as the build check lists them) installed by pip, with the Algorithmia client. Made once per set of
+ * identical files and reused by every build and worker that needs it; pip's output goes to `log`.
+ */
+export async function ensureAlgorithmEnvironment(treeDir: string, files: string[], log: (line: string) => void,
+    options: PythonRuntimeOptions = {}): Promise<AlgorithmEnvironment> {
+    const pythonVersion = probePython(basePython(options));
+    const contents = files.map((file) => ({ file, text: fs.readFileSync(path.join(treeDir, file), "utf8") }));
+    const client = clientRequirement();
+    const hash = crypto.createHash("sha256").update(`python ${pythonVersion}\0${process.platform}-${process.arch}\0${client}\0`);
+    for (const { file, text } of contents) hash.update(`${file}\0${text}\0`);
+    const id = hash.digest("hex").slice(0, 16);
+    const dir = path.join(defaultCacheRoot(), "python-envs", id);
+    const named = contents.some(({ text }) => /^\s*algorithmia\s*([<>=!~;[@]|$)/im.test(text));
+    let created = false;
+    await once(dir, () => create(dir, {
+        python: basePython(options),
+        // pip reads the copies kept in the environment, so it describes itself and can be made again from them.
+        pipArgs: [...(files.length ? ["-r", path.join("requirements", "requirements.txt")] : []), ...(named ? [] : [client])],
+        prepare: (tmp) => {
+            for (const { file, text } of contents) {
+                fs.mkdirSync(path.dirname(path.join(tmp, "requirements", file)), { recursive: true });
+                fs.writeFileSync(path.join(tmp, "requirements", file), text);
+            }
+        },
+        describe: { pythonVersion, files, client: named ? undefined : client },
+        log,
+        announce: () => {
+            created = true;
+            log(`Installing the requirements into a new environment of this algorithm (${id})`);
+        },
+        failed: (tail, code) => `pip could not install the requirements (exit ${code}):\n${tail}`,
+    }));
+    if (!created) log(`Using the environment ${id}: the same requirements were installed before`);
+    return { id, dir, python: path.join(dir, "bin", "python"), created };
+}
+
+/** One creation per directory at a time in this process; a failed one, or one deleted since, is made again. */
+function once(dir: string, make: () => Promise<string>): Promise<string> {
+    const known = inProcess.get(dir);
+    if (known && (!known.done || complete(dir))) return known.promise;
+    const entry = { promise: make(), done: false };
+    inProcess.set(dir, entry);
+    entry.promise.then(() => (entry.done = true), () => inProcess.delete(dir));
+    return entry.promise;
 }
 
 function complete(dir: string): boolean {
@@ -131,34 +200,53 @@ function result(dir: string, requirementsFile: string, pythonVersion: string): P
     return { python: path.join(dir, "bin", "python"), dir, pythonVersion, requirementsFile };
 }
 
-async function create(dir: string, requirementsFile: string, pythonVersion: string, options: PythonRuntimeOptions): Promise<PythonRuntime> {
-    const log = (line: string) => process.stderr.write(`${line}\n`);
+/** How to make one environment. */
+interface EnvironmentRecipe {
+    /** The base interpreter of the venv. */
+    python: string;
+    /** What `pip install` gets, run in the new environment's directory. */
+    pipArgs: string[];
+    /** Files to put in the new environment before pip runs. */
+    prepare?: (tmp: string) => void;
+    /** Written into the `.complete` marker. */
+    describe: object;
+    log: (line: string) => void;
+    /** Called once this process is the one creating it. */
+    announce: () => void;
+    /** The error message when pip fails. */
+    failed: (pipTail: string, code: number) => string;
+}
+
+/** Makes the environment at `dir` unless it is complete already; answers `dir`. */
+async function create(dir: string, recipe: EnvironmentRecipe): Promise<string> {
+    const { log } = recipe;
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const lock = `${dir}.lock`;
     let waitingSaid = false;
     for (;;) {
-        if (complete(dir)) return result(dir, requirementsFile, pythonVersion); // on the first pass: already made
+        if (complete(dir)) return dir; // on the first pass: already made
         if (tryLock(lock)) break;
         if (!waitingSaid) {
-            log(`algorithmia-local: waiting for another process creating the Python runtime (${lock})`);
+            log(`Waiting for another process creating the Python environment ${dir}`);
             waitingSaid = true;
         }
         await sleep(1000);
     }
     try {
-        if (complete(dir)) return result(dir, requirementsFile, pythonVersion);
+        if (complete(dir)) return dir;
+        recipe.announce();
         const tmp = `${dir}.tmp-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
         try {
-            await build(tmp, requirementsFile, basePython(options), log);
-            fs.writeFileSync(path.join(tmp, COMPLETE_MARKER),
-                JSON.stringify({ pythonVersion, requirements: fs.readFileSync(requirementsFile, "utf8"), created: new Date().toISOString() }) + "\n");
+            recipe.prepare?.(tmp);
+            await build(tmp, recipe);
+            fs.writeFileSync(path.join(tmp, COMPLETE_MARKER), JSON.stringify({ ...recipe.describe, created: new Date().toISOString() }) + "\n");
             fs.rmSync(dir, { recursive: true, force: true }); // an incomplete leftover, if any
             fs.renameSync(tmp, dir);
         } finally {
             fs.rmSync(tmp, { recursive: true, force: true });
         }
-        log(`algorithmia-local: Python runtime ready in ${dir}`);
-        return result(dir, requirementsFile, pythonVersion);
+        log(`Python environment ready in ${dir}`);
+        return dir;
     } finally {
         fs.rmSync(lock, { force: true });
     }
@@ -198,9 +286,9 @@ function alive(pid: number): boolean {
     }
 }
 
-async function build(tmp: string, requirementsFile: string, python: string, log: (line: string) => void): Promise<void> {
-    log(`algorithmia-local: creating the Python runtime for algorithms (first run; this takes a few minutes)`);
-    log(`algorithmia-local:   python3 -m venv ${tmp}`);
+async function build(tmp: string, recipe: EnvironmentRecipe): Promise<void> {
+    const { python, log } = recipe;
+    log(`  ${python} -m venv ${tmp}`);
     const venv = await runLogged(python, ["-m", "venv", tmp], log);
     if (venv.code !== 0 || !fs.existsSync(path.join(tmp, "bin", "python"))) {
         throw new PythonRuntimeError(
@@ -214,20 +302,16 @@ async function build(tmp: string, requirementsFile: string, python: string, log:
             `algorithmia-local: the new virtual environment has no pip (exit ${pipCheck.code}). ` +
             `Install ensurepip/pip for '${python}' (e.g. apt-get install python3-venv python3-pip).\n${pipCheck.tail}`);
     }
-    log(`algorithmia-local:   pip install -r ${requirementsFile}`);
+    log(`  pip install ${recipe.pipArgs.join(" ")}`);
     const pip = await runLogged(venvPython,
-        ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-r", requirementsFile], log);
-    if (pip.code !== 0) {
-        throw new PythonRuntimeError(
-            `algorithmia-local: installing the Python runtime's packages failed (pip exit ${pip.code}); ` +
-            `is the package index reachable?\n${pip.tail}`);
-    }
+        ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", ...recipe.pipArgs], log, tmp);
+    if (pip.code !== 0) throw new PythonRuntimeError(recipe.failed(pip.tail, pip.code));
 }
 
 /** Runs a command, sending its output lines to `log`; keeps the last lines for error messages. */
-function runLogged(cmd: string, args: string[], log: (line: string) => void): Promise<{ code: number; tail: string }> {
+function runLogged(cmd: string, args: string[], log: (line: string) => void, cwd?: string): Promise<{ code: number; tail: string }> {
     return new Promise((resolve) => {
-        const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], cwd });
         const lines: string[] = [];
         let partial = "";
         const onData = (chunk: Buffer) => {
@@ -237,7 +321,7 @@ function runLogged(cmd: string, args: string[], log: (line: string) => void): Pr
                 if (!line.trim()) continue;
                 lines.push(line);
                 if (lines.length > 40) lines.shift();
-                log(`algorithmia-local:     ${line}`);
+                log(`    ${line}`);
             }
         };
         child.stdout.on("data", onData);

@@ -90,6 +90,8 @@ export interface WorkerCallRequest {
     treeDir: string;
     /** The module to import, e.g. "src.Hello" (see pythonEntryModule in python-build.ts). */
     entryModule: string;
+    /** The interpreter of a new worker: the version's own environment (default: the pool's `python`, else the runtime's). */
+    python?: () => Promise<string>;
     /**
      * text: a string (a Buffer is decoded as UTF-8); json: the parsed value, or a Buffer holding the JSON
      * text (parsed by Python, so big integers keep their precision); binary: a Buffer/Uint8Array.
@@ -528,7 +530,7 @@ export class WorkerPool {
     private async launch(worker: Worker, request: WorkerCallRequest): Promise<void> {
         // ensurePythonRuntime is cheap once warm and retries a failed creation on the next call. Awaited even
         // when `python` is given, so the worker starts after start() has returned and assign() has run.
-        const python = await (this.options.python || ensurePythonRuntime().then((r) => r.python));
+        const python = await (request.python?.() ?? this.options.python ?? ensurePythonRuntime().then((r) => r.python));
         if (worker.stopping) throw new Error("the worker was stopped before it started");
         const extra = typeof request.env === "function" ? request.env({ ...worker.info }) : request.env ?? {};
         const env: NodeJS.ProcessEnv = {

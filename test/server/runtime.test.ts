@@ -73,8 +73,10 @@ describe("python runtime", function () {
                 "Compiling src/__init__.py", "Compiling src/Hello_test.py", "Checking entry point src/Hello.py"]) {
                 assert.ok(lines.includes(step), `missing step ${step}:\n${build.log}`);
             }
-            assert.match(build.log, /requirements\.txt:1: algorithmia \(runtime has algorithmia 2\.0\.5\)/);
+            assert.ok(lines.includes("  requirements.txt:1: algorithmia"), build.log);
             assert.match(build.log, /found apply\(input\) at line \d+/);
+            assert.match(build.environment!.python, new RegExp(`python-envs/${build.environment!.id}/bin/python$`));
+            assert.deepStrictEqual(build.environment!.files, ["requirements.txt"]);
             assert.strictEqual(lines[lines.length - 1], "Build succeeded");
         });
 
@@ -103,10 +105,11 @@ describe("python runtime", function () {
             const build = await buildPython(path.join(FIXTURES, "BadRequirements"), "BadRequirements");
             assert.strictEqual(build.ok, false);
             assert.match(build.reason!, /^requirements\.txt:4: invalid requirement 'numpy=>1\.20': /);
-            assert.match(build.log, /requirements\.txt:2: algorithmia>=1\.0 \(runtime has/);
-            assert.match(build.log, /requirements\.txt:3: pip option --index-url noted, not used/);
-            assert.match(build.log, /requirements\.txt:5: scikit-learn \(runtime has scikit-learn/);
+            assert.match(build.log, /requirements\.txt:2: algorithmia>=1\.0\n/);
+            assert.match(build.log, /requirements\.txt:3: pip option --index-url\n/);
+            assert.match(build.log, /requirements\.txt:5: scikit-learn\n/);
             assert.match(build.log, /Build failed: requirements\.txt:4/);
+            assert.doesNotMatch(build.log, /pip install/, "nothing is installed for a tree that fails its checks");
         });
 
         it("checks requirement includes, unknown options, algorithmia.conf JSON and async apply", async () => {
@@ -122,10 +125,9 @@ describe("python runtime", function () {
                 assert.strictEqual(build.ok, false);
                 assert.match(build.log, /algorithmia\.conf is not valid JSON/);
                 assert.match(build.log, /requirements\.txt:1: including more\.txt/);
-                assert.match(build.log, /warning: more\.txt:1: numpy==0\.1 requested, the runtime has numpy 2\./);
+                assert.match(build.log, /more\.txt:1: numpy==0\.1\n/);
                 assert.match(build.log, /requirements\.txt:2: unsupported pip option '--frobnicate'/);
-                assert.match(build.log, /requirements\.txt:3: requests>=2 ; python_version >= "3" \(runtime has requests/);
-                assert.match(build.log, /warning: requirements\.txt:4: leftpad-not-here==1\.0 is not in the algorithm runtime/);
+                assert.match(build.log, /requirements\.txt:3: requests>=2 ; python_version >= "3"\n/);
                 assert.match(build.log, /apply must be a plain function, not async def/);
                 assert.match(build.log, /Build failed: algorithmia\.conf is not valid JSON.*\(and 2 more problems\)/);
             } finally {
@@ -148,6 +150,76 @@ describe("python runtime", function () {
             } finally {
                 fs.rmSync(tree, { recursive: true, force: true });
             }
+        });
+    });
+
+    describe("each algorithm's own environment", () => {
+        const trees: string[] = [];
+        const environments = new Set<string>();
+        // Requirement sets of this run only (a comment is part of what an environment is made from), so that every
+        // run makes its environments afresh; they are removed at the end.
+        const run = `# test run ${process.pid}-${Date.now()}\n`;
+        /** A tree whose apply answers what `probe` (Python source of a function of no argument) returns. */
+        function algorithm(requirements: string | undefined, probe: string): string {
+            const tree = fs.mkdtempSync(path.join(os.tmpdir(), "runtime-env-"));
+            trees.push(tree);
+            fs.mkdirSync(path.join(tree, "src"));
+            if (requirements !== undefined) fs.writeFileSync(path.join(tree, "requirements.txt"), run + requirements);
+            fs.writeFileSync(path.join(tree, "src", "Probe.py"), `def apply(input):
+    return (${probe})()
+`);
+            return tree;
+        }
+        async function callIn(tree: string, python: string): Promise<unknown> {
+            const pool = new WorkerPool({ python });
+            try {
+                return ok(await pool.call({ key: `alice/Probe/${path.basename(tree)}`, treeDir: tree, entryModule: "src.Probe", input: null, contentType: "json" })).result;
+            } finally {
+                await pool.shutdown();
+            }
+        }
+        async function build(tree: string) {
+            const result = await buildPython(tree, "Probe");
+            if (result.environment) environments.add(path.dirname(path.dirname(result.environment.python)));
+            return result;
+        }
+        after(() => {
+            for (const dir of [...trees, ...environments]) fs.rmSync(dir, { recursive: true, force: true });
+        });
+
+        it("installs the algorithm's requirements, with the Algorithmia client, and nothing of the server's runtime", async () => {
+            const versions = "lambda: {m: __import__('importlib.metadata').metadata.version(m) for m in ['algorithmia', 'six']}";
+            const tree = algorithm("six==1.16.0\n", versions);
+            const built = await build(tree);
+            assert.strictEqual(built.ok, true, built.log);
+            assert.match(built.log, /pip install -r requirements\/requirements\.txt algorithmia==2\.0\.5/);
+            assert.match(built.log, /Successfully installed .*six-1\.16\.0/);
+            assert.deepStrictEqual(await callIn(tree, built.environment!.python), { algorithmia: "2.0.5", six: "1.16.0" },
+                "its own pin of six, not the runtime's (1.17.0)");
+            const sklearn = algorithm("algorithmia\n", "lambda: __import__('importlib.util').util.find_spec('sklearn') is None");
+            const bare = await build(sklearn);
+            assert.strictEqual(bare.ok, true, bare.log);
+            assert.strictEqual(await callIn(sklearn, bare.environment!.python), true, "scikit-learn of the server's runtime does not leak in");
+        });
+
+        it("shares one environment between builds of the same requirements, and makes it again once cleared", async () => {
+            const first = await build(algorithm("six==1.16.0\n", "lambda: 1"));
+            assert.match(first.log, /Using the environment [0-9a-f]{16}: the same requirements were installed before/);
+            assert.doesNotMatch(first.log, /pip install/);
+            const other = await build(algorithm("six==1.15.0\n", "lambda: 1"));
+            assert.notStrictEqual(other.environment!.id, first.environment!.id, "other requirements, another environment");
+            fs.rmSync(path.dirname(path.dirname(first.environment!.python)), { recursive: true, force: true });
+            const again = await build(algorithm("six==1.16.0\n", "lambda: 1"));
+            assert.strictEqual(again.environment!.id, first.environment!.id);
+            assert.match(again.log, /Installing the requirements into a new environment of this algorithm/);
+        });
+
+        it("fails the build with pip's message when a requirement cannot be installed", async () => {
+            const failed = await build(algorithm("algorithmia\nno-such-package-pulumi-algorithmia-test==1.0\n", "lambda: 1"));
+            assert.strictEqual(failed.ok, false, failed.log);
+            assert.match(failed.reason!, /^installing the requirements failed: ERROR: .*no-such-package-pulumi-algorithmia-test/);
+            assert.match(failed.log, /pip could not install the requirements \(exit 1\)/);
+            assert.match(failed.log.trimEnd().split("\n").pop()!, /^Build failed: installing the requirements failed/);
         });
     });
 
