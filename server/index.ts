@@ -5,6 +5,8 @@ import Fastify = require("fastify");
 import { FastifyInstance } from "fastify";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
 import * as path from "path";
 import { authenticate } from "./auth";
 import { errorHandler, invalidRequest } from "./errors";
@@ -104,6 +106,7 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
         legacyGitHashPublish: options.legacyGitHashPublish ?? false };
 
     app.setErrorHandler(errorHandler);
+    closeUnusedConnectionsOnClose(app);
     app.addHook("onRequest", async (request, reply) => faults.onRequest(request, reply));
     app.addHook("onRequest", async (request) => {
         if (request.url.startsWith("/v1/")) authenticate(store, request, runner);
@@ -135,6 +138,26 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
             store.close();
         },
     };
+}
+
+/**
+ * Closes, as the server closes, the connections that carry no request yet: Node counts them as busy, so `close`
+ * waited for the client to hang up (a minute or more), and fetch opens such a spare connection after it aborts a
+ * request (an idle timeout), also while the server closes. Connections between requests Fastify closes itself.
+ */
+function closeUnusedConnectionsOnClose(app: FastifyInstance) {
+    const unused = new Set<net.Socket>();
+    let closing = false;
+    app.server.on("connection", (socket: net.Socket) => {
+        if (closing) return socket.destroy();
+        unused.add(socket);
+        socket.once("close", () => unused.delete(socket));
+    });
+    app.server.on("request", (request: http.IncomingMessage) => unused.delete(request.socket));
+    app.addHook("preClose", async () => {
+        closing = true;
+        for (const socket of unused) socket.destroy();
+    });
 }
 
 /** The `local` user's key, generated on first start and kept in the data directory. */

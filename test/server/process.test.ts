@@ -1,10 +1,12 @@
 // algorithmia-local as a process, started through its real entry point: the CLI contract (design.md §2), state
-// surviving kill -9 (committed writes kept, an interrupted upload leaving the previous file), and file bodies
-// streaming through without the server's memory growing with the file.
+// surviving kill -9 (committed writes kept, an interrupted upload leaving the previous file), stopping at once on
+// SIGTERM whatever connections clients keep open, and file bodies streaming through without the server's memory
+// growing with the file.
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { createBody } from "../helpers/algorithms";
@@ -124,6 +126,17 @@ describe("algorithmia-local as a process", function () {
             const failed = await call(server, "PUT", "/v1/data/alice/broken/model.bin", { key: ALICE.key, body: "bytes" });
             assert.deepStrictEqual([failed.status, failed.json?.error?.message], [500, "Internal server error"]);
             await until("the cause in the server's output", () => /internal error on PUT \/v1\/data\/alice\/broken\/model\.bin: Error: ENOTDIR/.test(server!.stderr()), 5_000, 50);
+        });
+
+        it("stops at once on SIGTERM while a client holds a connection that has sent no request", async () => {
+            server = await spawnServer(["--port", "0", "--data-dir", dataDir, ...users]);
+            // What fetch leaves after it aborts a request (an idle timeout): a spare connection, open and silent.
+            const spare = net.connect(server.port, "127.0.0.1").on("error", () => undefined);
+            await new Promise((resolve) => spare.once("connect", resolve));
+            const started = Date.now();
+            await server.stop();
+            spare.destroy();
+            assert.ok(Date.now() - started < 5_000, `stopped after ${Date.now() - started} ms`);
         });
 
         it("refuses bad arguments with a message naming the option", async () => {
