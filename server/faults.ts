@@ -14,6 +14,8 @@
 //              retryAfter:<s>      the Retry-After value in whole seconds (default 1)
 //              drop:<rate>         destroy the connection without any reply at this rate
 //              latency:<time>      wait this long before handling the request: "200ms", "1.5s" or plain milliseconds
+//              trickle:<time>      send the reply body in 1 KiB pieces this far apart (the first at once): a slow link,
+//                                  or, apart by more than a client's idle timeout, a transfer that stalls midway
 //              max:<n>             inject at most n faults with this rule, then let requests through
 //
 //   BUILD <ALGO-GLOB>=<action>:<value>[,...]                         a build rule, matched against "owner/name"
@@ -29,12 +31,13 @@
 //
 // The first rule that matches a request applies. A matching request draws one number from the seeded PRNG to pick
 // drop, 429, error or nothing (the rates add up, so they must sum to at most 1), which makes a run repeatable for
-// the same seed and the same sequence of requests. Latency applies to every matching request.
+// the same seed and the same sequence of requests. Latency and trickle apply to every matching request.
 //
 // Every request is counted by method and route pattern (Fastify's, e.g. "PUT /v1/data/*"; the raw path when no
 // route matched), injected faults included, so tests can see retries. The /_local control endpoints are neither
 // counted nor subject to faults. They take no API key: the server listens on 127.0.0.1 by default.
 import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Readable } from "stream";
 import { ApiError, ErrorCode, errorHandler, invalidRequest } from "./errors";
 
 interface Rule {
@@ -48,6 +51,7 @@ interface Rule {
     retryAfter: number;
     drop: number;
     latencyMs: number;
+    trickleMs: number;
     /** BUILD rules only. */
     skip: number;
     fail: number;
@@ -117,7 +121,7 @@ export class Faults {
         if (path.startsWith(CONTROL_PREFIX)) return;
         this.count(request.method, request.routeOptions.url ?? path);
 
-        const rule = this.plan.rules.find((r) => r.method !== BUILD && (r.method === "*" || r.method === request.method) && r.glob.test(path));
+        const rule = this.ruleFor(request);
         if (!rule) return;
         if (rule.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, rule.latencyMs));
         if (rule.injected >= rule.max) return;
@@ -144,6 +148,21 @@ export class Faults {
             );
             return reply;
         }
+    }
+
+    /** The Fastify onSend hook: a reply body of a `trickle` rule's request goes out slowly. */
+    async onSend(request: FastifyRequest, payload: unknown): Promise<unknown> {
+        const pauseMs = this.ruleFor(request)?.trickleMs ?? 0;
+        if (pauseMs === 0 || payload === null || payload === undefined) return payload;
+        const source = typeof payload === "string" || Buffer.isBuffer(payload) ? [Buffer.from(payload)] : (payload as Readable);
+        return Readable.from(trickle(source, pauseMs));
+    }
+
+    /** The first request rule that matches (none for the uncounted control endpoints). */
+    private ruleFor(request: FastifyRequest): Rule | undefined {
+        const path = request.url.split("?")[0];
+        if (path.startsWith(CONTROL_PREFIX)) return undefined;
+        return this.plan.rules.find((r) => r.method !== BUILD && (r.method === "*" || r.method === request.method) && r.glob.test(path));
     }
 
     /** The fault for a build of `owner/name` that a push (or a compile, which is never skipped) starts. */
@@ -253,6 +272,7 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
         retryAfter: 1,
         drop: 0,
         latencyMs: 0,
+        trickleMs: 0,
         skip: 0,
         fail: 0,
         max: Infinity,
@@ -268,6 +288,7 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
         const rate = () => (raw !== "" && num >= 0 && num <= 1 ? num : fail(`${key} must be a rate from 0 to 1, got "${raw}"`));
         if (isBuild && !["latency", "skip", "fail", "max"].includes(key)) fail(`unknown build action "${key}" (known: latency, skip, fail, max)`);
         if (!isBuild && (key === "skip" || key === "fail")) fail(`"${key}" is a BUILD action`);
+        const duration = () => parseDuration(raw) ?? fail(`${key} must look like 200ms, 1.5s or 200, got "${raw}"`);
         const whole = (min: number, max: number) =>
             Number.isInteger(num) && num >= min && num <= max ? num : fail(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
         switch (key) {
@@ -279,13 +300,28 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
             case "status": rule.status = whole(500, 599); break;
             case "retryAfter": rule.retryAfter = whole(0, 86400); break;
             case "max": rule.max = whole(0, Number.MAX_SAFE_INTEGER); break;
-            case "latency": rule.latencyMs = parseDuration(raw) ?? fail(`latency must look like 200ms, 1.5s or 200, got "${raw}"`); break;
-            default: fail(`unknown action "${key}" (known: error, status, rate429, retryAfter, drop, latency, max)`);
+            case "latency": rule.latencyMs = duration(); break;
+            case "trickle": rule.trickleMs = duration(); break;
+            default: fail(`unknown action "${key}" (known: error, status, rate429, retryAfter, drop, latency, trickle, max)`);
         }
     }
     if (rule.error + rule.rate429 + rule.drop > 1) fail("error + rate429 + drop must not exceed 1");
     if (rule.skip + rule.fail > 1) fail("skip + fail must not exceed 1");
     return rule;
+}
+
+const TRICKLE_BYTES = 1024;
+
+/** `body` in pieces of at most TRICKLE_BYTES, `pauseMs` apart. */
+async function* trickle(body: Iterable<Buffer> | AsyncIterable<Buffer>, pauseMs: number): AsyncGenerator<Buffer> {
+    let first = true;
+    for await (const chunk of body) {
+        for (let at = 0; at < chunk.length; at += TRICKLE_BYTES) {
+            if (!first) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+            first = false;
+            yield chunk.subarray(at, at + TRICKLE_BYTES);
+        }
+    }
 }
 
 function parseDuration(text: string): number | undefined {

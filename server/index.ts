@@ -108,6 +108,7 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
     app.setErrorHandler(errorHandler);
     closeUnusedConnectionsOnClose(app);
     app.addHook("onRequest", async (request, reply) => faults.onRequest(request, reply));
+    app.addHook("onSend", async (request, _reply, payload) => faults.onSend(request, payload));
     app.addHook("onRequest", async (request) => {
         if (request.url.startsWith("/v1/")) authenticate(store, request, runner);
     });

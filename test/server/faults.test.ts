@@ -1,5 +1,5 @@
 // Route tests for fault injection and request counting (server/faults.ts) over real HTTP: the control endpoints
-// under /_local, seeded and repeatable error rates, 429 with Retry-After, dropped connections, latency, `max`,
+// under /_local, seeded and repeatable error rates, 429 with Retry-After, dropped connections, latency, trickled bodies, `max`,
 // method and path matching, and the counters tests use to assert how many writes an operation made.
 import * as assert from "assert";
 import { ALICE, call, startTestServer, TestServer } from "../helpers/server";
@@ -134,6 +134,17 @@ describe("fault injection and request counters", function () {
             assert.ok(Date.now() - started >= 290, "the reply came after the injected delay");
         });
 
+        it("trickles reply bodies in 1 KiB pieces, the first at once", async () => {
+            const text = "0123456789abcdef".repeat(192); // 3 KiB
+            assert.strictEqual((await alice("PUT", "/v1/data/.my/faulty/slow.txt", { body: text })).status, 200);
+            await setFaults("GET /v1/data/.my/faulty/slow.txt=trickle:300ms");
+            const started = Date.now();
+            const res = await fetch(`${server.url}/v1/data/.my/faulty/slow.txt`, { headers: { authorization: `Simple ${ALICE.key}` } });
+            assert.ok(Date.now() - started < 290, "the headers and the first piece at once");
+            assert.strictEqual(await res.text(), text);
+            assert.ok(Date.now() - started >= 590, "two pauses before the other two pieces");
+        });
+
         it("applies the first matching rule", async () => {
             await setFaults("GET /v1/data/.my/faulty/f.txt=error:1,status:502; GET /v1/data/*=error:1,status:504");
             assert.strictEqual((await alice("GET", "/v1/data/.my/faulty/f.txt")).status, 502);
@@ -164,6 +175,7 @@ describe("fault injection and request counters", function () {
                 ["GET v1/data=error:1", /PATH starting with \//],
                 ["GET /v1/data/*=status:404", /status must be an integer from 500 to 599/],
                 ["GET /v1/data/*=latency:soon", /latency must look like 200ms/],
+                ["GET /v1/data/*=trickle:slowly", /trickle must look like 200ms/],
                 ["seed=-1", /seed must be an integer/],
                 ["nonsense", /expected "<METHOD> <PATH>=<action>/],
                 ["BUILD /v1/algorithms/alice/X=latency:1s", /"BUILD <owner>\/<name>"/],
