@@ -1,4 +1,4 @@
-// The transport under the provider's Algorithmia client: one request with a timeout, retries with exponential
+// The transport under the provider's Algorithmia client: one request with an idle timeout, retries with exponential
 // backoff and jitter, streaming bodies, and errors that say what failed without ever carrying the API key.
 //
 // Why not the official `algorithmia` npm client here: it buffers whole files in memory (a 1 GiB model would
@@ -10,7 +10,7 @@ import { Readable } from "stream";
 
 /** How hard a remote call is tried: the API's calls (here) and git's (git.ts) alike. */
 export interface RetryBudget {
-    /** Per attempt. */
+    /** Per attempt: how long it may go without a byte moving (an idle timeout, so large files take what they take). */
     timeoutMs: number;
     /** Attempts in all, including the first. */
     maxAttempts: number;
@@ -22,7 +22,7 @@ export interface HttpOptions {
     /** Base address, e.g. `http://127.0.0.1:8080` (the client appends `/v1/...`). */
     apiAddress: string;
     apiKey: string;
-    /** Per-attempt timeout. */
+    /** Per attempt: how long it may go without a byte moving; 60 s by default. */
     timeoutMs?: number;
     /** Attempts in all, including the first. */
     maxAttempts?: number;
@@ -49,8 +49,12 @@ export interface RequestSpec {
     afterFailure?: () => Promise<HttpResponse | undefined>;
     /** Statuses that are answers rather than errors (e.g. 404 for "not there"). 2xx always are. */
     accept?: number[];
+    /** The idle timeout of this request, when it is not the client's (e.g. a call that answers only once it is done). */
     timeoutMs?: number;
-    /** Keep the body as a stream (downloads); the caller must consume or cancel it. */
+    /**
+     * Keep the body as a stream (downloads); the caller must consume or cancel it. The idle timeout goes on while
+     * the caller reads: a read that gets no byte for `timeoutMs` fails with a TimeoutError (not retried here).
+     */
     stream?: boolean;
 }
 
@@ -136,21 +140,29 @@ export class HttpClient implements RetryBudget {
             if (value !== undefined) url.searchParams.set(name, String(value));
         }
         const headers: Record<string, string> = { authorization: `Simple ${this.apiKey}`, ...spec.headers };
-        const timeout = AbortSignal.timeout(spec.timeoutMs ?? this.timeoutMs);
+        const idle = idleTimer(spec.timeoutMs ?? this.timeoutMs);
         let res: { status: number; headers: Headers; text: string };
-        if (spec.body) {
-            headers["content-type"] ??= "application/octet-stream";
-            if (spec.contentLength !== undefined) headers["content-length"] = String(spec.contentLength);
-            res = await sendStream(url, spec.method, headers, spec.body(), timeout);
-        } else {
-            let body: string | undefined;
-            if (spec.json !== undefined) {
-                headers["content-type"] = "application/json";
-                body = JSON.stringify(spec.json);
+        try {
+            if (spec.body) {
+                headers["content-type"] ??= "application/octet-stream";
+                if (spec.contentLength !== undefined) headers["content-length"] = String(spec.contentLength);
+                res = await sendStream(url, spec.method, headers, spec.body(), idle);
+            } else {
+                let body: string | undefined;
+                if (spec.json !== undefined) {
+                    headers["content-type"] = "application/json";
+                    body = JSON.stringify(spec.json);
+                }
+                const reply = await fetch(url, { method: spec.method, headers, body, signal: idle.signal });
+                if (spec.stream && reply.status < 300) {
+                    return { status: reply.status, headers: reply.headers, stream: whileReading(reply.body!, idle) };
+                }
+                // Not touched while this reply is read: a JSON reply is small, the wait is for the server to answer, so here
+                // the idle timeout is in effect one for the whole request (what a slow call's `timeoutMs` relies on).
+                res = { status: reply.status, headers: reply.headers, text: spec.method === "HEAD" ? "" : await reply.text() };
             }
-            const reply = await fetch(url, { method: spec.method, headers, body, signal: timeout });
-            if (spec.stream && reply.status < 300) return { status: reply.status, headers: reply.headers, stream: reply.body! };
-            res = { status: reply.status, headers: reply.headers, text: spec.method === "HEAD" ? "" : await reply.text() };
+        } finally {
+            idle.stop();
         }
         const text = res.text;
         let parsed: any = text || undefined;
@@ -186,16 +198,61 @@ export function backoffMs(attempt: number, baseDelayMs: number): number {
 }
 
 /**
+ * The idle timeout of one attempt: `signal` aborts with a TimeoutError once `ms` pass without a `touch()` (a byte
+ * sent or received), so a large file takes as long as the link needs while a stalled transfer still fails. It
+ * runs from the start, so connecting and the wait for the reply count as idle; `stop()` when nothing is awaited.
+ */
+function idleTimer(ms: number) {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = () => clearTimeout(timer);
+    // A plain Error named TimeoutError (which isTransient retries): closure serialization breaks `extends Error`.
+    const timedOut = () => Object.assign(new Error(`timed out: no byte sent or received for ${ms} ms`), { name: "TimeoutError" });
+    const touch = () => {
+        stop();
+        timer = setTimeout(() => controller.abort(timedOut()), ms);
+    };
+    touch();
+    return { signal: controller.signal, touch, stop };
+}
+
+type IdleTimer = ReturnType<typeof idleTimer>;
+
+/**
+ * A streamed reply body for the caller, timed only while a read waits for the network: a read that gets no byte
+ * for the timeout fails with the TimeoutError, a caller that takes its time between reads is never timed out.
+ */
+function whileReading(body: ReadableStream<Uint8Array>, idle: IdleTimer): ReadableStream<Uint8Array> {
+    const reader = body.getReader();
+    return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+            idle.touch();
+            try {
+                const { done, value } = await reader.read();
+                if (done) controller.close();
+                else controller.enqueue(value);
+            } finally {
+                idle.stop();
+            }
+        },
+        cancel: (reason) => reader.cancel(reason),
+    }, { highWaterMark: 0 }); // read ahead nothing: each read of the caller is one read of the network
+}
+
+/**
  * Sends a streamed body with node's own HTTP client rather than fetch: Node 20's fetch reads a stream body as
  * fast as the disk gives it, whatever the socket takes, so a 1 GiB model took 1.2 GiB of memory (and went
  * several times slower than `curl -T`). `pipe` waits for the socket to drain, so memory stays flat.
  */
-function sendStream(url: URL, method: string, headers: Record<string, string>, body: Readable, signal: AbortSignal) {
+function sendStream(url: URL, method: string, headers: Record<string, string>, body: Readable, idle: IdleTimer) {
     const transport = url.protocol === "https:" ? https : http;
     return new Promise<{ status: number; headers: Headers; text: string }>((resolve, reject) => {
-        const request = transport.request(url, { method, headers, signal }, (response) => {
+        const request = transport.request(url, { method, headers }, (response) => {
             const chunks: Buffer[] = [];
-            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("data", (chunk: Buffer) => {
+                idle.touch();
+                chunks.push(chunk);
+            });
             response.on("error", reject);
             response.on("end", () => {
                 body.destroy(); // the server may answer (an error) before reading everything
@@ -206,12 +263,16 @@ function sendStream(url: URL, method: string, headers: Record<string, string>, b
                 resolve({ status: response.statusCode!, headers: replyHeaders, text: Buffer.concat(chunks).toString("utf8") });
             });
         });
+        // Ends the attempt with the TimeoutError itself: the `signal` option of `request` would wrap it in an AbortError.
+        idle.signal.addEventListener("abort", () => request.destroy(idle.signal.reason), { once: true });
         request.on("error", (err) => {
             body.destroy();
             reject(err);
         });
         body.on("error", (err) => request.destroy(err));
         body.pipe(request);
+        // A chunk is handed to the socket; while the socket does not drain, `pipe` pauses the body and none comes.
+        body.on("data", idle.touch);
     });
 }
 

@@ -198,7 +198,8 @@ export class AlgorithmiaClient {
 
     /**
      * Uploads a file from a stream factory (called again on a retry), replacing any previous content. Answers
-     * the file's URI as the server reports it (with the real owner when `owner` was `.my`).
+     * the file's URI as the server reports it (with the real owner when `owner` was `.my`). The timeout is the
+     * client's idle one: a large model takes as long as the link needs.
      */
     async putFile(owner: string, collection: string, filename: string, open: () => Readable, size: number): Promise<string> {
         const res = await this.http.request({
@@ -206,7 +207,6 @@ export class AlgorithmiaClient {
             path: dataRoute(owner, collection, filename),
             body: open,
             contentLength: size,
-            timeoutMs: 60 * 60 * 1000, // large models take a while; the connection itself still fails fast
         });
         const reported = ownerOf(res.body?.result);
         return `data://${reported ?? owner}/${collection}/${filename}`;

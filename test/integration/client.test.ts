@@ -1,6 +1,7 @@
 // The provider's HTTP client against algorithmia-local with injected faults (real HTTP): retries of 429 (honouring
 // Retry-After), 5xx and dropped connections; POSTs retried only when they provably did not take effect; errors
-// naming method, route, status and the API's message, never the key; streamed uploads and downloads. And its git
+// naming method, route, status and the API's message, never the key; streamed uploads and downloads, timed out
+// only when no byte moves for the timeout (a slow transfer takes what it needs, a stalled one fails). And its git
 // transport: pushes as the key's own account (also to an organization's repository), retried through 503s,
 // dropped connections and a push reply lost after the push landed, without ever making a second commit.
 import * as assert from "assert";
@@ -113,6 +114,86 @@ describe("provider client (algorithmia-local with faults)", function () {
         const denied: Error = await stranger.getCollection("alice", "files").then(() => assert.fail("401"), (e) => e);
         assert.match(denied.message, /returned 401/);
         assert.ok(!denied.message.includes(wrongKey) && !JSON.stringify(denied).includes(wrongKey));
+    });
+
+    describe("idle timeouts", () => {
+        // A transfer may take many times the timeout; what it may not do is go that long without a byte.
+        const timeoutMs = 300;
+        const idleClient = () =>
+            new AlgorithmiaClient({ apiAddress: server.url, apiKey: ALICE.key, baseDelayMs: 10, maxAttempts: 3, timeoutMs });
+        const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+        /** `count` chunks of 1 KiB, one each `everyMs`: a slow link's upload. */
+        const slowly = (count: number, everyMs: number) => () => Readable.from((async function* () {
+            for (let i = 0; i < count; i++) {
+                await pause(everyMs);
+                yield Buffer.alloc(1024, i);
+            }
+        })());
+        const timedOut = new RegExp(`timed out: no byte sent or received for ${timeoutMs} ms`);
+        const KIB_15 = Buffer.concat(Array.from({ length: 15 }, (_, i) => Buffer.alloc(1024, i)));
+        const download = async (filename: string, by = client) =>
+            Buffer.from(await new Response(await by.downloadFile("alice", "files", filename)).arrayBuffer());
+
+        before(async () => {
+            await client.putFile("alice", "files", "slow.bin", () => Readable.from([KIB_15]), KIB_15.length);
+        });
+
+        it("uploads and downloads for five times the timeout while bytes keep coming", async () => {
+            let started = Date.now();
+            await idleClient().putFile("alice", "files", "uploaded-slowly.bin", slowly(15, 100), 15 * 1024);
+            assert.ok(Date.now() - started >= 1400, "the upload took 15 × 100 ms");
+            assert.strictEqual(routeCount("PUT /v1/connector/*"), 1, "one attempt");
+            assert.ok((await download("uploaded-slowly.bin")).equals(KIB_15), "byte for byte");
+
+            server.faults.set("GET /v1/connector/data/alice/files/slow.bin=trickle:100ms");
+            started = Date.now();
+            const body = await download("slow.bin", idleClient());
+            assert.ok(Date.now() - started >= 1400, "the download took 15 × 100 ms");
+            assert.ok(body.equals(KIB_15), "byte for byte");
+            assert.strictEqual(routeCount("GET /v1/connector/*"), 2, "one attempt (and the check of the upload)");
+        });
+
+        it("does not time a download out while its reader pauses, only while a read waits", async () => {
+            server.faults.set("GET /v1/connector/data/alice/files/slow.bin=trickle:100ms");
+            const reader = (await idleClient().downloadFile("alice", "files", "slow.bin")).getReader();
+            const chunks = [(await reader.read()).value!];
+            await pause(3 * timeoutMs); // the consumer is busy: no read waits for the network
+            for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+            assert.ok(Buffer.concat(chunks).equals(KIB_15));
+        });
+
+        it("fails an upload that stalls, after as many attempts as the budget allows, leaving the file as it was", async () => {
+            let opened = 0;
+            const stalling = () => {
+                opened++;
+                return Readable.from((async function* () {
+                    yield Buffer.alloc(1024);
+                    await pause(3 * timeoutMs);
+                    yield Buffer.alloc(1024);
+                })());
+            };
+            await assert.rejects(idleClient().putFile("alice", "files", "slow.bin", stalling, 2048),
+                new RegExp(`PUT /v1/connector/data/alice/files/slow\\.bin failed: ${timedOut.source}$`));
+            assert.strictEqual(opened, 3, "the body was sent three times");
+            assert.strictEqual(routeCount("PUT /v1/connector/*"), 3);
+            assert.ok((await download("slow.bin")).equals(KIB_15), "an interrupted upload leaves the file as it was");
+        });
+
+        it("fails a read of a download that stalls midway with the timeout", async () => {
+            server.faults.set("GET /v1/connector/data/alice/files/slow.bin=trickle:1s");
+            const started = Date.now();
+            const body = await idleClient().downloadFile("alice", "files", "slow.bin");
+            await assert.rejects(new Response(body).arrayBuffer(), (err: Error) => {
+                assert.strictEqual(err.name, "TimeoutError");
+                assert.match(err.message, timedOut);
+                return true;
+            });
+            assert.ok(Date.now() - started < 1000, "before the next piece came");
+            // The caller holds the stream: trying again is the caller's (a refresh runs again).
+            assert.strictEqual(routeCount("GET /v1/connector/*"), 1);
+            server.faults.clear();
+            assert.ok((await download("slow.bin", idleClient())).equals(KIB_15), "the next try gets it whole");
+        });
     });
 
     describe("source by git", () => {
