@@ -432,7 +432,10 @@ function pageOf(names: string[], marker: string | undefined): { names: string[];
 
 const markerField = (next: string | undefined) => (next ? { marker: next } : {});
 
-/** `YYYY-MM-DDTHH:MM:SS.000Z`: the C# client parses exactly this pattern (§2.4.1). */
+/**
+ * `YYYY-MM-DDTHH:MM:SS.000Z`: the C# client parses exactly this pattern (§2.4.1). Whole seconds, then, as Algorithmia
+ * lists them: two writes within one second list the same time.
+ */
 function listingTime(mtimeMs: number): string {
     return new Date(Math.floor(mtimeMs / 1000) * 1000).toISOString();
 }

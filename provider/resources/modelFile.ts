@@ -1,6 +1,6 @@
 // ModelFile (design.md §4): one model in a hosted data collection, uploaded from a local path, a FileAsset or a
 // StringAsset. `check` hashes the content by streaming (so a preview shows a changed model), uploads stream from
-// disk, and refresh notices a remote delete or size change.
+// disk, and refresh notices a remote delete, or a change by the file's size and time, downloading only then.
 //
 // Content is immutable: each content is stored under a name of its own, `<name>` with the first 16 hex digits of
 // its sha256 before the extension (`model.3f2a9c01d4e5b6a7.pkl`), and `dataUri` names the current one. A new
@@ -60,6 +60,11 @@ interface ModelFileOutputs {
     dataUri: string;
     sha256: string;
     size: number;
+    /**
+     * The file's `last_modified` as the server listed it once this content was there: refresh downloads the file
+     * only when it or the size differ. Absent in state written before it was kept (refresh then adds it).
+     */
+    lastModified?: string;
 }
 
 // --- content --------------------------------------------------------------------------------------------------
@@ -97,7 +102,10 @@ export async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Pr
 /** A remote file's sha256 and size, by streaming its download. */
 async function hashRemote(client: AlgorithmiaClient, owner: string, collection: string, name: string) {
     const body = await client.downloadFile(owner, collection, name);
-    return hashStream(Readable.fromWeb(body as any));
+    return hashStream(Readable.fromWeb(body as any)).catch((err) => {
+        // What fails midway (the link stalls) is the stream's error, which names no file.
+        throw new Error(`Downloading data://${owner}/${collection}/${name} failed: ${err.message}`);
+    });
 }
 
 /**
@@ -155,7 +163,7 @@ async function store(ctx: ProviderContext, owner: string, collection: string, in
     const existing = await client.statFile(owner, collection, stored);
     if (existing && existing.size === inputs.size) {
         const dataUri = `data://${owner === ".my" ? await ctx.whoami(client) : owner}/${collection}/${stored}`;
-        return outputsOf(inputs, dataUri, inputs.sha256!, inputs.size!);
+        return outputsOf(inputs, dataUri, inputs.sha256!, inputs.size!, existing.last_modified);
     }
     if (existing && !inputs.adopt && stored !== current) {
         throw new Error(`File data://${owner}/${collection}/${stored} already exists with other content (${existing.size} bytes, ` +
@@ -169,12 +177,13 @@ async function store(ctx: ProviderContext, owner: string, collection: string, in
         throw new Error(`The model file ${content.describe} changed while \`pulumi up\` ran (sha256 ${inputs.sha256} at preview, ` +
             `${sent.sha256} uploaded): nothing was kept; run \`pulumi up\` again`);
     }
-    return outputsOf(inputs, sent.dataUri, sent.sha256, sent.size);
+    const uploaded = await client.statFile(owner, collection, stored);
+    return outputsOf(inputs, sent.dataUri, sent.sha256, sent.size, uploaded?.last_modified);
 }
 
 // --- controller -----------------------------------------------------------------------------------------------
 
-const modelFileController: ResourceController<ModelFileInputs, ModelFileOutputs> = {
+export const modelFileController: ResourceController<ModelFileInputs, ModelFileOutputs> = {
     schema: () =>
         z.object({
             collection: z
@@ -229,9 +238,12 @@ const modelFileController: ResourceController<ModelFileInputs, ModelFileOutputs>
         const { owner, collection, file } = parseDataUri(outs.dataUri);
         const remote = await client.statFile(owner, collection, file!);
         if (!remote) return undefined;
-        if (remote.size === outs.size) return outs;
+        const lastModified = remote.last_modified;
+        // The same size and time: the same bytes, not downloaded. (State from before the time was kept: the same size.)
+        const sameTime = outs.lastModified === undefined || lastModified === outs.lastModified;
+        if (remote.size === outs.size && sameTime) return { ...outs, lastModified };
         // Changed out of band: learn what is there now, so the next `up` uploads ours again.
-        return { ...outs, ...(await hashRemote(client, owner, collection, file!)) };
+        return { ...outs, ...(await hashRemote(client, owner, collection, file!)), lastModified };
     },
 
     async update(ctx, _id, olds, news) {
@@ -253,9 +265,9 @@ const modelFileController: ResourceController<ModelFileInputs, ModelFileOutputs>
     },
 };
 
-function outputsOf(inputs: ModelFileInputs, dataUri: string, sha256: string, size: number): ModelFileOutputs {
+function outputsOf(inputs: ModelFileInputs, dataUri: string, sha256: string, size: number, lastModified?: string): ModelFileOutputs {
     const { collection, name, adopt, apiAddress } = inputs;
-    return { collection, name, adopt, apiAddress, dataUri, sha256, size };
+    return { collection, name, adopt, apiAddress, dataUri, sha256, size, lastModified };
 }
 
 // --- resource -------------------------------------------------------------------------------------------------
@@ -286,12 +298,13 @@ export class ModelFile extends pulumi.dynamic.Resource {
     declare readonly sha256: pulumi.Output<string>;
     /** The content's size in bytes. */
     declare readonly size: pulumi.Output<number>;
+    /** The file's `last_modified` in the server's listing (whole seconds): refresh downloads it only when this or the size changed. */
+    declare readonly lastModified: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ModelFileArgs, opts?: pulumi.CustomResourceOptions) {
         const { collection, name: fileName, adopt, apiAddress } = args;
-        const props = {
-            collection, name: fileName, source: absoluteSource(args.source), adopt, apiAddress, apiKey: secretKey(args), dataUri: undefined, sha256: undefined, size: undefined,
-        };
+        const outputs = { dataUri: undefined, sha256: undefined, size: undefined, lastModified: undefined };
+        const props = { collection, name: fileName, source: absoluteSource(args.source), adopt, apiAddress, apiKey: secretKey(args), ...outputs };
         super(modelFileProvider, name, props, keepKeySecret(opts), MODULE, "ModelFile");
     }
 }
