@@ -562,7 +562,7 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         // The row is gone, so what follows only tidies up: a crash here leaves files that the next create replaces.
         ctx.runner.forget(algo.id);
         ctx.repos.remove(algo.owner, algo.name);
-        reply.status(204).send();
+        return reply.status(204).send();
     });
 
     app.get("/v1/algorithms/:owner/:algo/log", async (request) => {

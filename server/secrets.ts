@@ -181,6 +181,6 @@ export async function secretsApi(app: FastifyInstance, ctx: ServerContext): Prom
     app.delete("/v1/algorithms/:id/secrets/:secretId", async (request, reply) => {
         const row = findSecret(request);
         store.transaction(() => store.db.prepare("DELETE FROM algorithm_secrets WHERE id = ?").run(row.id));
-        reply.status(204).send();
+        return reply.status(204).send();
     });
 }
