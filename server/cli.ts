@@ -3,7 +3,8 @@ import { parseArgs } from "util";
 import { DEFAULT_USER, GENERATED_KEY_FILE, startServer } from "./index";
 
 const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--user NAME:KEY]... [--org ORG:USER[,USER]]...
-                        [--faults SPEC] [--log] [--legacy-git-hash-publish]
+                        [--faults SPEC] [--log] [--legacy-git-hash-publish] [--workers-per-version N]
+                        [--queue-per-version N] [--max-workers N] [--worker-idle-seconds S]
   --port      port to listen on (default 8080; 0 picks a free one)
   --data-dir  where state is kept (default ./.algorithmia-local); it survives restarts
   --user      an API user and its key; repeatable. Without one, user "${DEFAULT_USER}" gets a generated key
@@ -11,7 +12,11 @@ const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--
   --faults    fault injection, e.g. "POST /v1/algorithms/*=error:0.1,latency:200ms" (see server/faults.ts)
   --legacy-git-hash-publish
               refuse a publish whose version_info.git_hash is not the latest successful build (older dev-center
-              payloads); by default, as on Algorithmia, a publish takes the latest successful build`;
+              payloads); by default, as on Algorithmia, a publish takes the latest successful build
+  --workers-per-version  warm workers per algorithm version, i.e. its calls that run in parallel (default 1)
+  --queue-per-version    calls per version that may wait for a worker (default 100); more answer 429 with Retry-After
+  --max-workers          live workers in all (default 16): idle ones of other versions stop to make room
+  --worker-idle-seconds  an idle worker stops after this long (default 600)`;
 
 function pair(value: string, option: string): [string, string] {
     const at = value.indexOf(":");
@@ -30,6 +35,10 @@ async function main(): Promise<void> {
             faults: { type: "string" },
             log: { type: "boolean", default: false },
             "legacy-git-hash-publish": { type: "boolean", default: false },
+            "workers-per-version": { type: "string" },
+            "queue-per-version": { type: "string" },
+            "max-workers": { type: "string" },
+            "worker-idle-seconds": { type: "string" },
             help: { type: "boolean", default: false },
         },
     });
@@ -39,6 +48,13 @@ async function main(): Promise<void> {
     }
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${values.port}`);
+    const count = (option: string, min: number) => {
+        const raw = values[option as keyof typeof values] as string | undefined;
+        if (raw === undefined) return undefined;
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < min) throw new Error(`--${option} must be a whole number of at least ${min}, got "${raw}"`);
+        return n;
+    };
 
     const server = await startServer({
         port,
@@ -49,6 +65,12 @@ async function main(): Promise<void> {
         faults: values.faults,
         log: values.log,
         legacyGitHashPublish: values["legacy-git-hash-publish"],
+        workers: {
+            maxWorkersPerKey: count("workers-per-version", 1),
+            maxQueuePerKey: count("queue-per-version", 0),
+            maxWorkers: count("max-workers", 1),
+            idleTimeoutSeconds: count("worker-idle-seconds", 1),
+        },
     });
     if (!values.user!.length) {
         const [user] = server.users;

@@ -250,6 +250,11 @@ function metadataOf(outcome: WorkerCallOutcome, target: Target, options: CallOpt
 }
 
 function send(reply: FastifyReply, outcome: WorkerCallOutcome, target: Target, options: CallOptions): FastifyReply {
+    if (isFailure(outcome) && outcome.queueFull) {
+        // A platform refusal, not an algorithm error: clients retry a 429 after Retry-After.
+        reply.header("Retry-After", String(outcome.queueFull.retryAfterSeconds));
+        throw new ApiError(429, `Too many requests: ${outcome.error.message}; try again in ${outcome.queueFull.retryAfterSeconds}s`);
+    }
     const metadata = metadataOf(outcome, target, options);
     if (isFailure(outcome)) {
         const seesSource = target.owns || target.settings.source_visibility === "open";

@@ -37,7 +37,7 @@ export interface ServerOptions {
     /** Log every request (pino JSON lines on stdout). */
     log?: boolean;
     /** Tuning of the warm Python workers that run algorithms (idle timeout, caps). */
-    workers?: Pick<WorkerPoolOptions, "maxWorkers" | "maxWorkersPerKey" | "idleTimeoutSeconds">;
+    workers?: Pick<WorkerPoolOptions, "maxWorkers" | "maxWorkersPerKey" | "maxQueuePerKey" | "idleTimeoutSeconds">;
     /**
      * Honour the legacy `version_info.git_hash` of a publish request: refuse it unless it names the latest
      * successful build. Off by default: like Algorithmia, a publish takes the latest successful build and

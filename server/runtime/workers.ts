@@ -15,8 +15,10 @@
 // Semantics:
 //   - Concurrency: at most `maxWorkersPerKey` workers per version (default 1, so a version's module is loaded
 //     once and its calls queue in arrival order); with more, calls go to idle workers first and new workers
-//     start up to the limit. A soft global cap (`maxWorkers`, default 16) stops the least recently used idle
-//     workers of other versions before starting a new one.
+//     start up to the limit, so that many calls run in parallel. At most `maxQueuePerKey` calls (default 100)
+//     wait for a worker; one more is refused at once (`queueFull` in the outcome, with a Retry-After estimate)
+//     rather than left to use up its timeout in the queue. A soft global cap (`maxWorkers`, default 16) stops the
+//     least recently used idle workers of other versions before starting a new one.
 //   - Timeout: `timeoutSeconds` (default 300, as Algorithmia) bounds the whole call, from pool.call() to the
 //     reply, including queueing, worker start and import. When it runs out while the call is running, the
 //     worker (its whole process group) is killed; the reply is error_type TimeoutError, "algorithm timed out
@@ -144,6 +146,8 @@ export interface WorkerCallSuccess extends OutcomeMeta {
 
 export interface WorkerCallFailure extends OutcomeMeta {
     error: AlgorithmErrorBody;
+    /** Refused without running: the version's queue was full; try again after this many seconds. */
+    queueFull?: { retryAfterSeconds: number };
 }
 
 export type WorkerCallOutcome = WorkerCallSuccess | WorkerCallFailure;
@@ -163,8 +167,10 @@ export interface ActiveCall {
 export interface WorkerPoolOptions {
     /** The interpreter workers run with; default the runtime venv's (created on first call if need be). */
     python?: string;
-    /** Default 1. */
+    /** Workers per version: calls to one version that run in parallel. Default 1. */
     maxWorkersPerKey?: number;
+    /** Calls per version that may wait for a worker; more are refused (`queueFull`). Default 100. */
+    maxQueuePerKey?: number;
     /** Soft cap on live workers; default 16. */
     maxWorkers?: number;
     /** Default 600. */
@@ -235,6 +241,8 @@ interface PendingCall {
 interface Group {
     workers: Worker[];
     queue: PendingCall[];
+    /** A moving average of the version's call durations. */
+    meanCallSeconds?: number;
 }
 
 interface Message {
@@ -341,6 +349,7 @@ export class WorkerPool {
     private readonly groups = new Map<string, Group>();
     private readonly byId = new Map<string, Worker>();
     private readonly maxPerKey: number;
+    private readonly maxQueue: number;
     private readonly maxWorkers: number;
     private readonly idleMs: number;
     private closed = false;
@@ -348,6 +357,7 @@ export class WorkerPool {
 
     constructor(private readonly options: WorkerPoolOptions = {}) {
         this.maxPerKey = Math.max(1, options.maxWorkersPerKey ?? 1);
+        this.maxQueue = Math.max(0, options.maxQueuePerKey ?? 100);
         this.maxWorkers = Math.max(1, options.maxWorkers ?? 16);
         this.idleMs = (options.idleTimeoutSeconds ?? 600) * 1000;
         this.reaper = setInterval(() => this.reapIdle(), Math.min(30_000, Math.max(1000, this.idleMs / 4)));
@@ -379,6 +389,13 @@ export class WorkerPool {
             const timeoutSeconds = asked !== undefined && Number.isFinite(asked) && asked > 0 ? asked : DEFAULT_TIMEOUT_SECONDS;
             call.timer = setTimeout(() => this.timeOut(call, timeoutSeconds), Math.min(timeoutSeconds * 1000, 2 ** 31 - 1));
             const group = this.group(request.key);
+            const busy = group.workers.filter((w) => !w.idle).length;
+            if (group.queue.length >= this.maxQueue && busy >= this.maxPerKey) {
+                const refused = failure(call, "TooManyRequests",
+                    `${group.queue.length} calls are already waiting for this version's ${this.maxPerKey} worker(s)`, "");
+                this.settle(call, { ...refused, queueFull: { retryAfterSeconds: this.retryAfterSeconds(group) } });
+                return;
+            }
             group.queue.push(call);
             this.pump(request.key);
         });
@@ -441,6 +458,11 @@ export class WorkerPool {
     }
 
     // --- scheduling -----------------------------------------------------------------------------------------
+
+    /** When a refused call might find room: the queue ahead of it at the version's recent pace (at least 1 s). */
+    private retryAfterSeconds(group: Group): number {
+        return Math.max(1, Math.ceil((group.queue.length * (group.meanCallSeconds ?? 1)) / this.maxPerKey));
+    }
 
     private group(key: string): Group {
         let group = this.groups.get(key);
@@ -681,6 +703,12 @@ export class WorkerPool {
         if (call.settled) return;
         call.settled = true;
         if (call.timer) clearTimeout(call.timer);
+        const group = call.worker && this.groups.get(call.request.key);
+        if (group) {
+            // The version's pace, for the Retry-After of a full queue.
+            const seconds = outcome.durationSeconds;
+            group.meanCallSeconds = group.meanCallSeconds === undefined ? seconds : 0.8 * group.meanCallSeconds + 0.2 * seconds;
+        }
         call.resolve(outcome);
     }
 

@@ -171,6 +171,25 @@ describe("algorithmia-local: running algorithms", function () {
             assert.strictEqual(after.calls, 1);
         });
 
+        it("runs a version's calls in parallel up to its workers, and answers 429 with Retry-After once its queue is full", async () => {
+            const pooled = await startTestServer({ workers: { maxWorkersPerKey: 2, maxQueuePerKey: 0 } });
+            try {
+                const sha = await deployFixture(pooled, ALICE.key, "alice", "Runtime", "Runtime");
+                const runtime = (input: unknown) => call(pooled, "POST", `/v1/algo/alice/Runtime/${sha}`, { key: ALICE.key, json: input });
+                const running = [runtime({ op: "sleep", seconds: 3 }), runtime({ op: "sleep", seconds: 3 })];
+                await new Promise((resolve) => setTimeout(resolve, 1000));
+                // Both workers are busy and no call may wait.
+                const refused = await runtime({ op: "state" });
+                platformError(refused, 429, /Too many requests: 0 calls are already waiting for this version's 2 worker\(s\)/);
+                assert.ok(Number(refused.headers.get("retry-after")) >= 1, `Retry-After: ${refused.headers.get("retry-after")}`);
+                for (const res of await Promise.all(running)) assert.strictEqual(result(res), "slept");
+                const states = await Promise.all([runtime({ op: "state" }), runtime({ op: "state" })]);
+                assert.strictEqual(new Set(states.map((res) => result(res).pid)).size, 2, "two workers, side by side");
+            } finally {
+                await pooled.dispose();
+            }
+        });
+
         it("stops the workers when the server closes", async () => {
             const pid = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" })).pid;
             server = await server.restart();

@@ -428,6 +428,22 @@ describe("python runtime", function () {
             assert.notStrictEqual(outcomes[0].workerId, outcomes[1].workerId);
         });
 
+        it("refuses a call at once when the version's queue is full, saying when to come back", async () => {
+            await pool.shutdown();
+            pool = new WorkerPool({ python: runtime.python, maxWorkersPerKey: 2, maxQueuePerKey: 1 });
+            // Two run, one waits, the fourth is refused without waiting.
+            const calls = [0, 1, 2].map(() => runtimeCall({ op: "sleep", seconds: 1 }, "json"));
+            await waitFor(() => pool.workers().filter((w) => w.state === "busy").length === 2, 10_000);
+            const started = Date.now();
+            const refused = await runtimeCall({ op: "sleep", seconds: 1 }, "json");
+            assert.ok(Date.now() - started < 500, "refused without waiting");
+            assert.ok(isFailure(refused) && refused.queueFull, JSON.stringify(refused));
+            assert.strictEqual(refused.error.error_type, "TooManyRequests");
+            assert.ok(refused.queueFull.retryAfterSeconds >= 1);
+            assert.deepStrictEqual((await Promise.all(calls)).map((o) => ok(o).result), ["slept", "slept", "slept"]);
+            assert.strictEqual(ok(await runtimeCall({ op: "sleep", seconds: 0 }, "json")).result, "slept", "room again once the queue drained");
+        });
+
         it("passes env to the worker: Algorithmia.client() talks to the given server with the given key", async () => {
             const client = ok(await runtimeCall({ op: "client" }, "json"));
             assert.deepStrictEqual(client.result, { api: "http://127.0.0.1:9", key: "simWorkerSessionKey" });
