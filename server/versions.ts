@@ -94,8 +94,9 @@ export class Builder {
 }
 
 /**
- * Other languages are not run by algorithmia-local; their build checks what it can without a toolchain:
- * algorithmia.conf parses and the entry file of the language's template is there.
+ * Other languages are not run by algorithmia-local. Their build checks what it can without a toolchain
+ * (algorithmia.conf parses, the entry file of the language's template is there), then fails saying why: a build
+ * that succeeded would promise versions that fail every call.
  */
 function checkOther(tree: string, algo: Algorithm, log: string[]): boolean {
     const confFile = path.join(tree, "algorithmia.conf");
@@ -113,8 +114,11 @@ function checkOther(tree: string, algo: Algorithm, log: string[]): boolean {
         log.push(`Build failed: the entry point ${entry} is missing or empty`);
         return false;
     }
-    log.push(`Entry point ${entry} present (dependencies are not resolved for this language here)`, "Build succeeded");
-    return true;
+    const { language } = familyOf(algo.settings);
+    log.push(`Entry point ${entry} present`,
+        `Build failed: algorithmia-local cannot run ${language} algorithms (it runs Python ones); build and run this one on an ` +
+        "Algorithmia cluster that supports its language");
+    return false;
 }
 
 // --- publishing -----------------------------------------------------------------------------------------------
