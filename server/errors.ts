@@ -79,3 +79,12 @@ export function errorHandler(err: FastifyError | ApiError, request: FastifyReque
     reply.header("X-Error-Message", apiError.message.replace(/[^\x20-\x7e]/g, "?"));
     reply.status(apiError.status).send(apiError.toBody());
 }
+
+/**
+ * A route the API does not have: 404 in the API's error shape (HEAD replies carry no body, so X-Error-Message
+ * says it). A known path asked with a method it lacks is such a route too, not a 405: the API defines its
+ * operations by method and path, and 405 is none of its replies.
+ */
+export function routeNotFound(request: FastifyRequest, reply: FastifyReply): void {
+    errorHandler(new ApiError(404, `No such route: ${request.method} ${request.url.split("?")[0]}`), request, reply);
+}

@@ -9,7 +9,7 @@ import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import { authenticate } from "./auth";
-import { errorHandler, invalidRequest } from "./errors";
+import { errorHandler, invalidRequest, routeNotFound } from "./errors";
 import { Faults } from "./faults";
 import { Store } from "./store";
 import { dataApi } from "./data";
@@ -107,6 +107,7 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
 
     app.setErrorHandler(errorHandler);
     closeUnusedConnectionsOnClose(app);
+    app.setNotFoundHandler(routeNotFound);
     app.addHook("onRequest", async (request, reply) => faults.onRequest(request, reply));
     app.addHook("onSend", async (request, _reply, payload) => faults.onSend(request, payload));
     app.addHook("onRequest", async (request) => {

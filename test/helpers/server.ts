@@ -1,5 +1,6 @@
 // Starts algorithmia-local for a test suite in a fresh data directory, with known users, and gives a small
 // `call` helper for raw HTTP route tests (real HTTP through fetch, no injection) and `rawRequest` for unnormalised paths.
+import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
@@ -73,6 +74,14 @@ export interface CallResult {
     headers: Headers;
     text: string;
     json: any;
+}
+
+/** Asserts an error reply in the API's shape: the status, `error.code` and a message (matching `pattern`). */
+export function expectError(res: CallResult, status: number, code: number, pattern?: RegExp): void {
+    assert.strictEqual(res.status, status, res.text);
+    assert.strictEqual(res.json?.error?.code, code, res.text);
+    assert.strictEqual(typeof res.json.error.message, "string", res.text);
+    if (pattern) assert.match(res.json.error.message, pattern);
 }
 
 /** One real HTTP request to the server. */

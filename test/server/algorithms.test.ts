@@ -3,14 +3,7 @@
 import * as assert from "assert";
 import * as zlib from "zlib";
 import { createBody, SETTINGS } from "../helpers/algorithms";
-import { ALICE, BOB, call, startTestServer, TestServer } from "../helpers/server";
-
-function expectError(res: { status: number; json: any }, status: number, code: number, pattern?: RegExp) {
-    assert.strictEqual(res.status, status, JSON.stringify(res.json));
-    assert.strictEqual(res.json.error.code, code, JSON.stringify(res.json));
-    assert.strictEqual(typeof res.json.error.message, "string");
-    if (pattern) assert.match(res.json.error.message, pattern);
-}
+import { ALICE, BOB, call, expectError, startTestServer, TestServer } from "../helpers/server";
 
 describe("algorithmia-local: algorithm management", function () {
     let server: TestServer;
