@@ -21,6 +21,7 @@ import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { algorithmById, algorithmByName, Algorithm, Build, isPublicVersion, isUuid, snapshotOf } from "./algorithms";
 import { actsFor, Caller, requireCaller } from "./auth";
 import { environmentByPackageSet, familyOf } from "./environments";
+import { recordFailure } from "./error-logs";
 import { ApiError, ErrorCode, invalidRequest } from "./errors";
 import type { ServerContext } from "./index";
 import { algorithmEnvironment, pythonEntryModule } from "./runtime/python-build";
@@ -336,6 +337,14 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
             envKey: sha256(JSON.stringify(Object.entries(secrets).sort())),
             callId: request.id,
             context,
+        }).then((outcome) => {
+            // Kept before the reply goes, so the error log already holds a failure its caller has seen.
+            if (isFailure(outcome)) {
+                const version = build.semantic_version ?? build.commit_sha;
+                recordFailure(store, { algorithmId: algo.id, requestId: request.id, version, input, contentType, error: outcome.error,
+                    caller: caller.username, worker: outcome.workerId });
+            }
+            return outcome;
         });
         if (options.output === "void") {
             // Asynchronous: the result is discarded (§4.4); the algorithm writes what it must keep to the Data API.

@@ -18,6 +18,7 @@ import { versionsApi } from "./versions";
 import { secretsApi } from "./secrets";
 import { environmentsApi } from "./environments";
 import { AlgorithmRunner, executionApi } from "./execution";
+import { errorLogsApi } from "./error-logs";
 import { GitRepos, gitRoutes } from "./git";
 import { ApiSocket, listenApiSocket } from "./api-socket";
 import type { WorkerPoolOptions } from "./runtime/workers";
@@ -64,7 +65,7 @@ export interface ServerContext {
 export type ApiArea = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
 
 /** The API areas, in registration order. */
-const areas: ApiArea[] = [dataApi, algorithmsApi, versionsApi, secretsApi, environmentsApi, executionApi];
+const areas: ApiArea[] = [dataApi, algorithmsApi, versionsApi, secretsApi, environmentsApi, errorLogsApi, executionApi];
 
 export interface RunningServer {
     url: string;

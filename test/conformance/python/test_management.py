@@ -1,5 +1,5 @@
 # The management API through the official client: create, update, compile, builds, publish, versions, info,
-# secrets, environments and SCMs.
+# error logs, secrets, environments and SCMs.
 import json
 import os
 
@@ -106,6 +106,18 @@ def test_errors(client, other_client, user, unique):
     with pytest.raises(AlgorithmException) as error:
         other_client.algo(user + "/" + name).exists()
     assert "not authorized" in error.value.message
+
+
+def test_error_log(client, other_client, user, unique):
+    algo = client.algo(user + "/" + unique("errorlog"))
+    algo.create(details={"label": "Error log"}, settings=SETTINGS)
+    # By algorithm UUID, through the client's JSON helper: a list (no failed calls yet), errors raised.
+    assert client.get_algorithm_errors(algo.get_algorithm_id()) == []
+    with pytest.raises(AlgorithmException) as error:
+        other_client.get_algorithm_errors(algo.get_algorithm_id())
+    assert "not authorized" in error.value.message
+    with pytest.raises(AlgorithmException):
+        client.get_algorithm_errors("00000000-0000-4000-8000-000000000000")
 
 
 def test_org_algorithm(client, unique):
