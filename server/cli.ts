@@ -1,13 +1,16 @@
-// `algorithmia-local --port P --data-dir D --user NAME:KEY [--user ...] [--org ORG:USER,USER] [--faults SPEC]`
+// `algorithmia-local --port P --data-dir D --user NAME:KEY[:PERMISSIONS] [--user ...] [--org ORG:USER,USER] [--faults SPEC]`
 import { parseArgs } from "util";
-import { DEFAULT_USER, GENERATED_KEY_FILE, startServer } from "./index";
+import { DEFAULT_USER, GENERATED_KEY_FILE, ServerUser, startServer } from "./index";
 
-const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--user NAME:KEY]... [--org ORG:USER[,USER]]...
+const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--user NAME:KEY[:PERMISSIONS]]... [--org ORG:USER[,USER]]...
                         [--faults SPEC] [--log] [--legacy-git-hash-publish] [--workers-per-version N]
                         [--queue-per-version N] [--max-workers N] [--worker-idle-seconds S]
   --port      port to listen on (default 8080; 0 picks a free one)
   --data-dir  where state is kept (default ./.algorithmia-local); it survives restarts
-  --user      an API user and its key; repeatable. Without one, user "${DEFAULT_USER}" gets a generated key
+  --user      an API user and its key; repeatable. Without one, user "${DEFAULT_USER}" gets a generated key.
+              The key has every permission, unless PERMISSIONS narrows it: a JSON object of the API's key
+              permissions, e.g. '{"allow_algo_management":false,"algo_acl":["algo://alice/*"]}' (what it leaves out
+              is granted), or "admin" for an admin key, which serves the organization routes only
   --org       an organization and its members (existing --user names); repeatable
   --faults    fault injection, e.g. "POST /v1/algorithms/*=error:0.1,latency:200ms" (see server/faults.ts)
   --legacy-git-hash-publish
@@ -22,6 +25,20 @@ function pair(value: string, option: string): [string, string] {
     const at = value.indexOf(":");
     if (at <= 0 || at === value.length - 1) throw new Error(`${option} takes NAME:VALUE, got "${value}"`);
     return [value.slice(0, at), value.slice(at + 1)];
+}
+
+/** NAME:KEY[:PERMISSIONS] (API keys hold no colon). */
+function user(value: string): ServerUser {
+    const [name, rest] = pair(value, "--user");
+    const at = rest.indexOf(":");
+    if (at < 0) return { name, key: rest };
+    const [key, permissions] = [rest.slice(0, at), rest.slice(at + 1)];
+    if (permissions === "admin") return { name, key, admin: true };
+    try {
+        return { name, key, permissions: JSON.parse(permissions) };
+    } catch {
+        throw new Error(`--user ${name}: PERMISSIONS must be a JSON object or "admin", got ${JSON.stringify(permissions)}`);
+    }
 }
 
 async function main(): Promise<void> {
@@ -60,7 +77,7 @@ async function main(): Promise<void> {
         port,
         host: values.host,
         dataDir: values["data-dir"]!,
-        users: values.user!.map((u) => pair(u, "--user")).map(([name, key]) => ({ name, key })),
+        users: values.user!.map(user),
         orgs: values.org!.map((o) => pair(o, "--org")).map(([name, members]) => ({ name, members: members.split(",") })),
         faults: values.faults,
         log: values.log,

@@ -288,7 +288,7 @@ class DataStore {
 }
 
 /** Read access per the collection's ACL (§2.3); writes always need the owner or an org member. */
-export function canRead(caller: Caller, collection: { owner: string; acl: string[] }): boolean {
+export function canRead(caller: Pick<Caller, "username" | "orgs" | "algorithm">, collection: { owner: string; acl: string[] }): boolean {
     if (actsFor(caller, collection.owner)) return true;
     if (collection.acl.includes(ACL_PUBLIC)) return true;
     const ownersAlgorithm = caller.algorithm?.toLowerCase().startsWith(`${collection.owner.toLowerCase()}/`) ?? false;

@@ -18,6 +18,9 @@ export const ErrorCode = {
     InvalidRequest: 2015,
     UserNotFound: 3000,
     OrganizationNotFound: 3100,
+    OrganizationAlreadyExists: 3101,
+    MalformedOrganizationJson: 3103,
+    OrganizationTypeNotFound: 3108,
     UnknownAlgorithmLanguage: 4001,
     ScmConfigurationNotFound: 4009,
     InternalServerError: 5001,
@@ -48,8 +51,9 @@ export class ApiError extends Error {
 
 export const notAuthenticated = () =>
     new ApiError(401, "Authentication required: pass an API key in the Authorization header", ErrorCode.NotAuthenticated);
-export const notAuthorized = () =>
-    new ApiError(403, "Caller is not authorized to perform the operation", ErrorCode.NotAuthorized);
+/** 403 code 2001; `why` (what the caller lacks) follows the standard message. */
+export const notAuthorized = (why?: string) =>
+    new ApiError(403, `Caller is not authorized to perform the operation${why ? `: ${why}` : ""}`, ErrorCode.NotAuthorized);
 export const invalidRequest = (message: string) => new ApiError(400, message, ErrorCode.InvalidRequest);
 export const notFound = (message: string, code?: number) => new ApiError(404, message, code);
 export const malformedJson = (detail: string) => new ApiError(400, `Malformed JSON: ${detail}`, ErrorCode.MalformedJson);

@@ -19,10 +19,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { algorithmById, algorithmByName, Algorithm, Build, isPublicVersion, isUuid, snapshotOf } from "./algorithms";
-import { actsFor, Caller, requireCaller } from "./auth";
+import { aclAllows, actsFor, Caller, requireCaller, SessionCaller } from "./auth";
 import { environmentByPackageSet, familyOf } from "./environments";
 import { recordFailure } from "./error-logs";
-import { ApiError, ErrorCode, invalidRequest } from "./errors";
+import { ApiError, ErrorCode, invalidRequest, notAuthorized } from "./errors";
 import type { ServerContext } from "./index";
 import { algorithmEnvironment, pythonEntryModule } from "./runtime/python-build";
 import {
@@ -39,7 +39,7 @@ const PARTIAL_VERSION = /^(\d+)(?:\.(\d+|\*))?(?:\.\*)?$/;
 
 /** What a worker's call carries, so that requests made with its session key act for that call. */
 interface CallContext {
-    caller: Caller;
+    caller: Pick<Caller, "username" | "orgs">;
     algorithm: string;
     pipelineEnabled: boolean;
     /** The worker keys of this call and of the calls waiting on it. */
@@ -74,7 +74,7 @@ export class AlgorithmRunner {
      * Who a request with `key` acts for: undefined when it is no session key; null when it is one but its worker
      * is not serving a call (e.g. a background thread between calls).
      */
-    sessionCaller(key: string): Caller | null | undefined {
+    sessionCaller(key: string): SessionCaller | null | undefined {
         const workerId = this.workerOfKey.get(key);
         if (workerId === undefined) return undefined;
         const context = this.pool.activeCall(workerId)?.context as CallContext | undefined;
@@ -181,6 +181,9 @@ function resolveTarget(store: Store, request: FastifyRequest, caller: Caller): T
     } else {
         algo = algorithmByName(store, params.owner, params.algo);
         if (!algo) throw new ApiError(404, `algorithm algo://${params.owner}/${params.algo} not found`, ErrorCode.AlgorithmNotFound);
+    }
+    if (!aclAllows(caller.permissions.algo_acl, algo.owner, algo.name, version)) {
+        throw notAuthorized(`this API key's algo_acl does not cover algo://${algo.owner}/${algo.name}${version ? `/${version}` : ""}`);
     }
     const owns = actsFor(caller, algo.owner);
     const build = resolveVersion(store, algo, version, owns);

@@ -22,9 +22,9 @@ import * as path from "path";
 import { promisify } from "util";
 import { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { NAME_RULE } from "./algorithms";
-import { actsFor, apiKeyFrom } from "./auth";
+import { actsFor, apiKeyFrom, keyPermissions } from "./auth";
 import { ApiError, notAuthorized } from "./errors";
-import { Store } from "./store";
+import { ApiKeyRecord, Store } from "./store";
 
 const run = promisify(execFile);
 const BRANCH = "refs/heads/master";
@@ -248,11 +248,14 @@ export function gitRoutes(store: Store, repos: GitRepos) {
         const handler = async (request: FastifyRequest, reply: FastifyReply) => {
             const { owner, repo } = request.params as { owner: string; repo: string; "*": string };
             const algo = repo.replace(/\.git$/, "");
-            const username = basicAuthUser(store, request);
-            if (!username) {
+            const key = basicAuthKey(store, request);
+            if (!key) {
                 reply.header("WWW-Authenticate", 'Basic realm="algorithmia-local"');
                 throw new ApiError(401, "Authentication required: use your account name as the user name and your API key as the password");
             }
+            // Source is managed through git, so a key needs algorithm management here as on the management routes.
+            if (key.keyType !== "AlgorithmKey" || !keyPermissions(key.permissions).allow_algo_management) throw notAuthorized();
+            const username = key.username;
             if (!actsFor({ username, orgs: store.orgsOf(username) }, owner)) throw notAuthorized();
             if (!repos.exists(owner, algo)) throw new ApiError(404, `No such repository ${owner}/${algo}`);
 
@@ -274,16 +277,16 @@ export function gitRoutes(store: Store, repos: GitRepos) {
 }
 
 /**
- * The account a request authenticates as, or undefined. Basic auth must name the key's own account, exactly as
+ * The key a request authenticates with, or undefined. Basic auth must name the key's own account, exactly as
  * the API spells it: a wrong user name with a valid key is refused like a wrong key (and says no more, so it
  * does not tell a guesser that the key is valid).
  */
-function basicAuthUser(store: Store, request: FastifyRequest): string | undefined {
+function basicAuthKey(store: Store, request: FastifyRequest): ApiKeyRecord | undefined {
     const header = request.headers.authorization ?? "";
     const match = /^basic\s+(.+)$/i.exec(header);
     if (!match) {
         const key = apiKeyFrom(header);
-        return key ? store.userForKey(key) : undefined;
+        return key ? store.apiKey(key) : undefined;
     }
     const decoded = Buffer.from(match[1], "base64").toString("utf8");
     const colon = decoded.indexOf(":");
@@ -297,8 +300,8 @@ function basicAuthUser(store: Store, request: FastifyRequest): string | undefine
     } catch {
         // not percent-encoded
     }
-    const account = store.userForKey(key) ?? store.userForKey(password);
-    return account !== undefined && account === user ? account : undefined;
+    const found = store.apiKey(key) ?? store.apiKey(password);
+    return found?.username === user ? found : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
-import { authenticate } from "./auth";
+import { authenticate, keyPermissions, KeyPermissions } from "./auth";
 import { errorHandler, invalidRequest, routeNotFound } from "./errors";
 import { Faults } from "./faults";
 import { Store } from "./store";
@@ -19,9 +19,20 @@ import { secretsApi } from "./secrets";
 import { environmentsApi } from "./environments";
 import { AlgorithmRunner, executionApi } from "./execution";
 import { errorLogsApi } from "./error-logs";
+import { organizationsApi } from "./organizations";
 import { GitRepos, gitRoutes } from "./git";
 import { ApiSocket, listenApiSocket } from "./api-socket";
 import type { WorkerPoolOptions } from "./runtime/workers";
+
+/** An API user and one of its keys. */
+export interface ServerUser {
+    name: string;
+    key: string;
+    /** An admin key (PlatformAdminKey): it reaches the admin routes (organizations) and nothing else. */
+    admin?: boolean;
+    /** The key's permissions (the API's AuthPermissions fields); what is left out is granted. */
+    permissions?: Partial<KeyPermissions>;
+}
 
 export interface ServerOptions {
     /** Where everything is kept; state survives restarts. */
@@ -29,8 +40,11 @@ export interface ServerOptions {
     /** 0 (the default) picks a free port. */
     port?: number;
     host?: string;
-    /** API users as `{name, key}`. None: a user `local` with a generated key (kept in dataDir). */
-    users?: { name: string; key: string }[];
+    /**
+     * API users as `{name, key}`, standard keys with every permission unless said otherwise. None: a user `local`
+     * with a generated key (kept in dataDir).
+     */
+    users?: ServerUser[];
     /** Organizations and their member users. */
     orgs?: { name: string; members: string[] }[];
     /** A fault-injection spec, see server/faults.ts. */
@@ -65,7 +79,7 @@ export interface ServerContext {
 export type ApiArea = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
 
 /** The API areas, in registration order. */
-const areas: ApiArea[] = [dataApi, algorithmsApi, versionsApi, secretsApi, environmentsApi, errorLogsApi, executionApi];
+const areas: ApiArea[] = [dataApi, algorithmsApi, versionsApi, secretsApi, environmentsApi, errorLogsApi, executionApi, organizationsApi];
 
 export interface RunningServer {
     url: string;
@@ -75,7 +89,7 @@ export interface RunningServer {
     repos: GitRepos;
     runner: AlgorithmRunner;
     /** The users created from ServerOptions (or the generated `local` user). */
-    users: { name: string; key: string }[];
+    users: ServerUser[];
     close(): Promise<void>;
 }
 
@@ -85,9 +99,10 @@ export const GENERATED_KEY_FILE = "local-user.json";
 export async function startServer(given: ServerOptions): Promise<RunningServer> {
     // Absolute from here on: workers run in other directories, and git and the builds keep paths into the data.
     const options = { ...given, dataDir: path.resolve(given.dataDir) };
-    const store = new Store(options.dataDir);
     const users = options.users?.length ? options.users : [generatedUser(options.dataDir)];
-    for (const user of users) store.ensureUser(user.name, user.key);
+    const keys = users.map((user) => ({ ...user, permissions: permissionsOf(user) })); // checked before anything is written
+    const store = new Store(options.dataDir);
+    for (const key of keys) store.ensureUser(key.name, key.key, key.admin ? "PlatformAdminKey" : "AlgorithmKey", key.permissions);
     for (const org of options.orgs ?? []) store.ensureOrg(org.name, org.members);
 
     const faults = new Faults(options.faults);
@@ -163,8 +178,17 @@ function closeUnusedConnectionsOnClose(app: FastifyInstance) {
     });
 }
 
+/** A user's key permissions, checked: what it leaves out is granted. */
+function permissionsOf(user: ServerUser): KeyPermissions {
+    try {
+        return keyPermissions(user.permissions);
+    } catch (err) {
+        throw new Error(`user ${user.name}: ${(err as Error).message}`);
+    }
+}
+
 /** The `local` user's key, generated on first start and kept in the data directory. */
-function generatedUser(dataDir: string): { name: string; key: string } {
+function generatedUser(dataDir: string): ServerUser {
     const file = path.join(dataDir, GENERATED_KEY_FILE);
     if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
     const user = { name: DEFAULT_USER, key: `sim${crypto.randomBytes(18).toString("base64url")}` };

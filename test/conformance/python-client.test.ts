@@ -7,7 +7,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ALICE, BOB, startTestServer, TestServer } from "../helpers/server";
+import { ADMIN, ALICE, BOB, startTestServer, TestServer } from "../helpers/server";
 
 const PYTHON_DIR = path.join(__dirname, "python");
 const REQUIREMENTS = path.join(PYTHON_DIR, "requirements.txt");
@@ -54,7 +54,7 @@ describe("conformance: official Python client (algorithmia on PyPI)", function (
         // A suite that skips proves nothing: without the client it fails, saying why.
         if (!venv.python) throw new Error(`the official Python client could not be installed: ${venv.why}`);
         python = venv.python;
-        server = await startTestServer();
+        server = await startTestServer({ users: [ALICE, BOB, ADMIN] });
     });
     after(async () => server?.dispose());
 
@@ -69,6 +69,7 @@ describe("conformance: official Python client (algorithmia on PyPI)", function (
                     ALGORITHMIA_API_KEY: ALICE.key,
                     ALGORITHMIA_USER: ALICE.name,
                     ALGORITHMIA_OTHER_API_KEY: BOB.key,
+                    ALGORITHMIA_ADMIN_API_KEY: ADMIN.key,
                     ALGORITHMIA_ORG: "team",
                 },
             });

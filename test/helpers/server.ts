@@ -10,6 +10,8 @@ import { RunningServer, ServerOptions, startServer } from "../../server";
 
 export const ALICE = { name: "alice", key: "simAliceTestKey0000000000001" };
 export const BOB = { name: "bob", key: "simBobTestKey00000000000000002" };
+/** An admin key (PlatformAdminKey), for the organization routes; not among the default users. */
+export const ADMIN = { name: "admin", key: "simAdminTestKey000000000000003", admin: true };
 
 export interface TestServer extends RunningServer {
     dataDir: string;

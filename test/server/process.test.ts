@@ -99,6 +99,18 @@ describe("algorithmia-local as a process", function () {
             assert.strictEqual((await call(server, "POST", "/v1/data/team", { key: BOB.key, json: { name: "nope" } })).status, 403);
         });
 
+        it("narrows a --user key by the permissions after it, or makes it an admin key", async () => {
+            const narrowed = { name: ALICE.name, key: "simAliceNoManagementCli00001" };
+            const admin = { name: "root", key: "simRootAdminCli0000000000001" };
+            server = await spawnServer(["--port", "0", "--data-dir", dataDir, ...users, "--user",
+                `${narrowed.name}:${narrowed.key}:{"allow_algo_management":false}`, "--user", `${admin.name}:${admin.key}:admin`]);
+            assert.strictEqual((await call(server, "GET", "/v1/algorithms/alice/Nothing", { key: ALICE.key })).status, 404);
+            assert.strictEqual((await call(server, "GET", "/v1/algorithms/alice/Nothing", { key: narrowed.key })).status, 403);
+            assert.strictEqual((await call(server, "GET", "/v1/data/.my", { key: narrowed.key })).status, 200);
+            assert.strictEqual((await call(server, "GET", "/v1/organization/types", { key: admin.key })).status, 200);
+            assert.strictEqual((await call(server, "GET", "/v1/data/.my", { key: admin.key })).status, 403);
+        });
+
         it("serves a relative --data-dir: creates, builds and calls an algorithm, and again when started from elsewhere", async () => {
             // `--data-dir ./state`, as README shows and as the demo prints to serve its state again.
             const work = path.join(dataDir, "work");
@@ -142,6 +154,10 @@ describe("algorithmia-local as a process", function () {
         it("refuses bad arguments with a message naming the option", async () => {
             await assert.rejects(spawnServer(["--port", "99999", "--data-dir", dataDir]), /--port must be 0-65535/);
             await assert.rejects(spawnServer(["--port", "0", "--data-dir", dataDir, "--user", "alice"]), /--user takes NAME:VALUE/);
+            await assert.rejects(spawnServer(["--port", "0", "--data-dir", dataDir, "--user", "alice:simKey:{nope"]),
+                /--user alice: PERMISSIONS must be a JSON object or "admin"/);
+            await assert.rejects(spawnServer(["--port", "0", "--data-dir", dataDir, "--user", 'alice:simKey:{"allow_algo":1}']),
+                /user alice: allow_algo must be true or false/);
             await assert.rejects(spawnServer(["--port", "0", "--data-dir", dataDir, "--faults", "GET /x=boom:1"]), /unknown action "boom"/);
         });
     });

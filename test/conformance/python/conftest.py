@@ -1,4 +1,5 @@
-# Shared fixtures: clients for the test user (alice, member of org "team") and for another user (bob).
+# Shared fixtures: clients for the test user (alice, member of org "team"), for another user (bob) and with an
+# admin key (for the organization routes).
 import os
 import uuid
 
@@ -23,6 +24,11 @@ def client():
 @pytest.fixture(scope="session")
 def other_client():
     return Algorithmia.client(os.environ["ALGORITHMIA_OTHER_API_KEY"], os.environ["ALGORITHMIA_API"])
+
+
+@pytest.fixture(scope="session")
+def admin_client():
+    return Algorithmia.client(os.environ["ALGORITHMIA_ADMIN_API_KEY"], os.environ["ALGORITHMIA_API"])
 
 
 @pytest.fixture(scope="session")
