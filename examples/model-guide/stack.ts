@@ -19,12 +19,41 @@ export const ALGORITHM_SOURCE = path.join(__dirname, "algorithm");
 export const MODEL_FILE = path.join(__dirname, "model", "digits-svc.joblib");
 export const TEST_DATA_FILE = path.join(__dirname, "model", "test.csv");
 
+/** What one hosted model is made of; the guide's steps are the same for every model of the digits. */
+export interface HostedModel {
+    /** The algorithm's name unless the program gives one; its entry module is src/<name>.py. */
+    algorithmName: string;
+    /** The algorithm's source tree. */
+    source: string;
+    /** The trained model, uploaded under its own file name. */
+    modelFile: string;
+    /** What the algorithm needs to load and run it (requirements.txt lines). */
+    dependencies: string[];
+    details: { label: string; summary: string; tagline: string };
+    releaseNotes: string;
+}
+
+/** The model guide's scikit-learn SVC. */
+export const DIGIT_CLASSIFIER: HostedModel = {
+    algorithmName: "DigitClassifier",
+    source: ALGORITHM_SOURCE,
+    modelFile: MODEL_FILE,
+    // The pickled model needs the scikit-learn it was trained with.
+    dependencies: ["algorithmia>=2.0.5,<3", "numpy>=1.26", "scikit-learn==1.6.1", "joblib>=1.3"],
+    details: {
+        label: "Digit Classifier",
+        summary: "Predicts the digits (0-9) in 8x8 grayscale images with a scikit-learn SVC.",
+        tagline: "Handwritten digit recognition from the Algorithmia model-hosting guide",
+    },
+    releaseNotes: "SVC(gamma=0.001) trained on half of scikit-learn's digits; held-out accuracy 0.969.",
+};
+
 export interface DigitClassifierArgs {
     /** The user or organization that owns everything; default the API key's own user. */
     owner?: string;
     /** The data collection holding the model (default "digits"). */
     collectionName?: string;
-    /** The algorithm's name (default "DigitClassifier"); its entry module is src/<name>.py. */
+    /** The algorithm's name (default the model's, e.g. "DigitClassifier"); its entry module is src/<name>.py. */
     algorithmName?: string;
     /** Take over an algorithm of that name that already exists (e.g. one a previous `destroy` had to leave). */
     adopt?: boolean;
@@ -60,8 +89,13 @@ export function apiAddress(): string {
 }
 
 export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifierOutputs {
+    return hostedModel(DIGIT_CLASSIFIER, args);
+}
+
+/** The guide's steps for `hosted`: collection, model and test data, algorithm, tested and published version. */
+export function hostedModel(hosted: HostedModel, args: DigitClassifierArgs = {}): DigitClassifierOutputs {
     const { owner } = args;
-    const algorithmName = args.algorithmName ?? "DigitClassifier";
+    const algorithmName = args.algorithmName ?? hosted.algorithmName;
 
     // 1. Where the model lives: only the owner's algorithms may read it.
     const collection = new DataCollection("model-collection", {
@@ -73,8 +107,8 @@ export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifier
     // 2. The saved model and a test file, uploaded (again only when their bytes change).
     const model = new ModelFile("model", {
         collection: collection.dataUri,
-        name: "digits-svc.joblib",
-        source: new pulumi.asset.FileAsset(MODEL_FILE),
+        name: path.basename(hosted.modelFile),
+        source: new pulumi.asset.FileAsset(hosted.modelFile),
     });
     const testData = new ModelFile("test-data", {
         collection: collection.dataUri,
@@ -87,11 +121,7 @@ export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifier
     const algorithm = new Algorithm("digit-classifier", {
         name: algorithmName,
         owner,
-        details: {
-            label: "Digit Classifier",
-            summary: "Predicts the digits (0-9) in 8x8 grayscale images with a scikit-learn SVC.",
-            tagline: "Handwritten digit recognition from the Algorithmia model-hosting guide",
-        },
+        details: hosted.details,
         settings: {
             language: "python3-1",
             environment: "gpu",
@@ -100,9 +130,8 @@ export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifier
             networkAccess: "isolated",
             pipelineEnabled: false,
         },
-        source: ALGORITHM_SOURCE,
-        // The pickled model needs the scikit-learn it was trained with.
-        dependencies: ["algorithmia>=2.0.5,<3", "numpy>=1.26", "scikit-learn==1.6.1", "joblib>=1.3"],
+        source: hosted.source,
+        dependencies: hosted.dependencies,
         modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256 } },
         expectedSourceSha256: args.promote?.sourceSha256,
         adopt: args.adopt,
@@ -134,7 +163,7 @@ export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifier
         versionType: "minor",
         callability: "public",
         royaltyMicrocredits: 0,
-        releaseNotes: "SVC(gamma=0.001) trained on half of scikit-learn's digits; held-out accuracy 0.969.",
+        releaseNotes: hosted.releaseNotes,
         sampleInput,
         tests: [
             { input: { test_data: testData.dataUri }, expect: EXPECTED_LABELS },
