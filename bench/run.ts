@@ -14,8 +14,11 @@ import { previewBenchmark } from "./preview";
 import { uploadBenchmark } from "./upload";
 import { noopRequestsBenchmark } from "./noop-requests";
 import { scaleBenchmark } from "./scale";
+import { servingBenchmark } from "./serving";
 
-const BENCHMARKS: Benchmark[] = [noopRequestsBenchmark, previewBenchmark, uploadBenchmark, sha256Benchmark, scaleBenchmark];
+const BENCHMARKS: Benchmark[] = [
+    noopRequestsBenchmark, previewBenchmark, uploadBenchmark, sha256Benchmark, scaleBenchmark, servingBenchmark,
+];
 
 async function main(): Promise<void> {
     const only = process.argv.slice(2);

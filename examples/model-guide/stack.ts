@@ -8,7 +8,7 @@
 // examples/model-guide/index.ts deploys it as is; examples/promotion/index.ts deploys the same thing per stage.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { Algorithm, AlgorithmVersion, DataCollection, ModelFile } from "../../provider";
+import { Algorithm, AlgorithmSettings, AlgorithmVersion, DataCollection, ModelFile } from "../../provider";
 import { DEFAULT_API_ADDRESS } from "../../provider/config";
 
 /** The answer for model/test.csv: ten held-out images (see model/train.py). */
@@ -18,6 +18,16 @@ export const EXPECTED_LABELS = [2, 0, 9, 0, 3, 7, 0, 3, 0, 3];
 export const ALGORITHM_SOURCE = path.join(__dirname, "algorithm");
 export const MODEL_FILE = path.join(__dirname, "model", "digits-svc.joblib");
 export const TEST_DATA_FILE = path.join(__dirname, "model", "test.csv");
+
+/** Python 3, the GPU environment, no network: what the algorithm is created with. */
+export const ALGORITHM_SETTINGS: AlgorithmSettings = {
+    language: "python3-1",
+    environment: "gpu",
+    license: "apl",
+    sourceVisibility: "closed",
+    networkAccess: "isolated",
+    pipelineEnabled: false,
+};
 
 /** What one hosted model is made of; the guide's steps are the same for every model of the digits. */
 export interface HostedModel {
@@ -122,14 +132,7 @@ export function hostedModel(hosted: HostedModel, args: DigitClassifierArgs = {})
         name: algorithmName,
         owner,
         details: hosted.details,
-        settings: {
-            language: "python3-1",
-            environment: "gpu",
-            license: "apl",
-            sourceVisibility: "closed",
-            networkAccess: "isolated",
-            pipelineEnabled: false,
-        },
+        settings: ALGORITHM_SETTINGS,
         source: hosted.source,
         dependencies: hosted.dependencies,
         modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256 } },

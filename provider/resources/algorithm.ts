@@ -131,7 +131,7 @@ const byEnvironment = (settings: Partial<AlgorithmSettings> | undefined) =>
 const runtimeOf = (settings: AlgorithmSettings) =>
     ({ language: settings.language, environment: settings.environment, packageSet: settings.packageSet, algorithmEnvironment: settings.algorithmEnvironment });
 
-function settingsToWire(settings: AlgorithmSettings): Record<string, unknown> {
+export function settingsToWire(settings: AlgorithmSettings): Record<string, unknown> {
     const wire: Record<string, unknown> = {};
     for (const [ours, theirs] of Object.entries(WIRE_SETTINGS)) {
         const value = settings[ours as keyof AlgorithmSettings];

@@ -10,12 +10,23 @@ import { engineBinDir, repoRoot } from "./pulumi";
 import { ServerProcess, spawnServer } from "./server-process";
 
 /** The server's own options; a `port` of 0 picks a free port on first start, and restarts keep it. */
-export type LocalServerOptions = Partial<Pick<ServerOptions, "dataDir" | "port" | "users" | "orgs" | "faults" | "log">>;
+export type LocalServerOptions = Partial<Pick<ServerOptions, "dataDir" | "port" | "users" | "orgs" | "faults" | "log" | "workers">>;
+
+/** The options that stay unset unless given. */
+type Optional = "faults" | "log" | "workers";
+
+/** The CLI flag of each worker-pool setting. */
+const WORKER_FLAGS: Record<keyof NonNullable<ServerOptions["workers"]>, string> = {
+    maxWorkersPerKey: "--workers-per-version",
+    maxQueuePerKey: "--queue-per-version",
+    maxWorkers: "--max-workers",
+    idleTimeoutSeconds: "--worker-idle-seconds",
+};
 
 /** algorithmia-local in its own process (see server-process.ts), restartable on the same data directory and port. */
 export class LocalServer {
     private constructor(
-        readonly options: Required<Omit<LocalServerOptions, "faults" | "log">> & { faults?: string; log?: boolean },
+        readonly options: Required<Omit<LocalServerOptions, Optional>> & Pick<LocalServerOptions, Optional>,
         readonly process: ServerProcess,
     ) {}
 
@@ -31,12 +42,16 @@ export class LocalServer {
             orgs: options.orgs ?? [],
             faults: options.faults,
             log: options.log,
+            workers: options.workers,
         };
         const args = ["--port", String(opts.port), "--data-dir", opts.dataDir];
         for (const u of opts.users) args.push("--user", `${u.name}:${u.key}`);
         for (const o of opts.orgs) args.push("--org", `${o.name}:${o.members.join(",")}`);
         if (opts.faults) args.push("--faults", opts.faults);
         if (opts.log) args.push("--log");
+        for (const [setting, value] of Object.entries(opts.workers ?? {})) {
+            if (value !== undefined) args.push(WORKER_FLAGS[setting as keyof typeof WORKER_FLAGS], String(value));
+        }
         const proc = await spawnServer(args);
         return new LocalServer({ ...opts, port: proc.port }, proc);
     }
