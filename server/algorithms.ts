@@ -61,6 +61,8 @@ export interface Build {
     snapshot: string | null;
     /** JSON `{id, files}` of a successful Python build: its environment and the requirement files it is made from. */
     python_env: string | null;
+    /** JSON `{id, files, entry}` of a successful JavaScript build: its environment, the package files it is made from, its entry file. */
+    node_env: string | null;
 }
 
 /** An immutable record of a version: details, settings (with callability and royalty) and version_info. */
@@ -95,6 +97,7 @@ const SCHEMA = `
         published_at TEXT,
         snapshot TEXT,
         python_env TEXT,
+        node_env TEXT,
         UNIQUE (algorithm_id, semantic_version)
     );
     CREATE INDEX IF NOT EXISTS algorithm_builds_by_algorithm ON algorithm_builds (algorithm_id, seq);
@@ -107,9 +110,11 @@ export function migrateAlgorithms(store: Store): void {
     if (columns.some((c) => c.name === "head")) store.db.exec("ALTER TABLE algorithms DROP COLUMN head");
     store.db.exec("DROP TABLE IF EXISTS algorithm_commits; DROP TABLE IF EXISTS algorithm_trees;");
     // Builds from before per-algorithm environments ran in the server's runtime: their requirements.txt makes one
-    // when they are next called (execution.ts).
+    // when they are next called (execution.ts). No JavaScript build succeeded before node_env was added.
     const buildColumns = store.db.prepare("PRAGMA table_info(algorithm_builds)").all() as { name: string }[];
-    if (!buildColumns.some((c) => c.name === "python_env")) store.db.exec("ALTER TABLE algorithm_builds ADD COLUMN python_env TEXT");
+    for (const column of ["python_env", "node_env"]) {
+        if (!buildColumns.some((c) => c.name === column)) store.db.exec(`ALTER TABLE algorithm_builds ADD COLUMN ${column} TEXT`);
+    }
 }
 
 interface AlgorithmRow extends Omit<Algorithm, "details" | "settings" | "sample_input"> {

@@ -1,11 +1,12 @@
 // Running algorithms (algorithmia-api.md §4, §6.1–6.2): `POST /v1/algo/<owner>/<algo>[/<version>]` (also by
-// algorithm UUID, with a trailing slash, and under /v1/web/algo) resolves a version, runs it in a warm Python
-// worker (server/runtime/workers.ts: the module is imported once per worker, then every call goes through
+// algorithm UUID, with a trailing slash, and under /v1/web/algo) resolves a version, runs it in a warm Python or
+// JavaScript worker (server/runtime/workers.ts: the module is loaded once per worker, then every call goes through
 // apply) and answers `{result, metadata: {content_type, duration}}`, or `{error: {message, stacktrace,
 // error_type}}` with HTTP 200 when the algorithm failed.
 //
 // Identity inside an algorithm: each worker gets ALGORITHMIA_API (this server) and ALGORITHMIA_API_KEY, a
-// session key minted for that worker, so `Algorithmia.client()` works unchanged. A request made with a session
+// session key minted for that worker, so `Algorithmia.client()` (Python) and `require("algorithmia").client()` (npm,
+// which reads the same two variables) work unchanged. A request made with a session
 // key acts for the call the worker is serving right now: the calling user, plus the algorithm (`owner/name`),
 // which lets it read the owner's collections whose ACL is `algo://.my/*` (data.ts canRead) and call other
 // algorithms only when the version it runs has `pipeline_enabled`. Session keys reach only the Data API and
@@ -24,9 +25,10 @@ import { environmentByPackageSet, familyOf } from "./environments";
 import { recordFailure } from "./error-logs";
 import { ApiError, ErrorCode, invalidRequest, notAuthorized } from "./errors";
 import type { ServerContext } from "./index";
+import { nodeModulesOf } from "./runtime/node-build";
 import { algorithmEnvironment, pythonEntryModule } from "./runtime/python-build";
 import {
-    ContentType, DEFAULT_TIMEOUT_SECONDS, isFailure, MachineEnvironment, WorkerCallOutcome, WorkerPool,
+    ContentType, DEFAULT_TIMEOUT_SECONDS, isFailure, MachineEnvironment, WorkerCallOutcome, WorkerCallRequest, WorkerPool,
     WorkerPoolOptions, networkIsolation,
 } from "./runtime/workers";
 import { secretEnvironment } from "./secrets";
@@ -247,7 +249,7 @@ function metadataOf(outcome: WorkerCallOutcome, target: Target, options: CallOpt
     }
     if (outcome.network === "isolated" && !outcome.isolated) {
         alerts.push(`This algorithm has network_access "isolated", but this server cannot isolate it ` +
-            `(${networkIsolation().reason ?? "no network namespaces"}): it ran with network access`);
+            `(${networkIsolation(outcome.runtime).reason ?? "no network namespaces"}): it ran with network access`);
     }
     if (alerts.length) metadata.alerts = alerts;
     return metadata;
@@ -282,6 +284,20 @@ function send(reply: FastifyReply, outcome: WorkerCallOutcome, target: Target, o
         .send(`{"result":${encoded},"metadata":${JSON.stringify({ content_type: contentType, ...metadata })}}`);
 }
 
+/** How a worker runs a Python version: its module, in the environment of its build. */
+function pythonWorker(build: Build, treeDir: string, algoName: string): Pick<WorkerCallRequest, "entryModule" | "python"> {
+    // A build from before environments were per algorithm has none recorded: its requirements.txt makes one.
+    const files: string[] = build.python_env ? JSON.parse(build.python_env).files
+        : fs.existsSync(path.join(treeDir, "requirements.txt")) ? ["requirements.txt"] : [];
+    return { entryModule: pythonEntryModule(algoName), python: () => algorithmEnvironment(treeDir, files) };
+}
+
+/** How a worker runs a JavaScript version: the entry file and the environment its build recorded. */
+function nodeWorker(build: Build, treeDir: string): Pick<WorkerCallRequest, "runtime" | "entryModule" | "nodeModules"> {
+    const { files, entry } = JSON.parse(build.node_env!) as { files: string[]; entry: string };
+    return { runtime: "node", entryModule: entry, nodeModules: () => nodeModulesOf(treeDir, files) };
+}
+
 // --- routes ---------------------------------------------------------------------------------------------------
 
 export async function executionApi(app: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -301,9 +317,9 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
         }
         const { input, contentType } = readInput(request);
         const { family, language } = familyOf(algo.settings);
-        if (family !== "python") {
-            const error = { message: `algorithmia-local runs Python algorithms only; ${algo.owner}/${algo.name} is ${language}`,
-                stacktrace: "", error_type: "UnsupportedError" };
+        if (family !== "python" && family !== "javascript") {
+            const message = `algorithmia-local runs Python and JavaScript algorithms only; ${algo.owner}/${algo.name} is ${language}`;
+            const error = { message, stacktrace: "", error_type: "UnsupportedError" };
             return reply.send({ error, metadata: { duration: 0 } });
         }
 
@@ -321,14 +337,10 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
             chain: [...(caller.callChain ?? []), key],
         };
         const treeDir = await ctx.repos.tree(algo.owner, algo.name, build.commit_sha);
-        // A build from before environments were per algorithm has none recorded: its requirements.txt makes one.
-        const files: string[] = build.python_env ? JSON.parse(build.python_env).files
-            : fs.existsSync(path.join(treeDir, "requirements.txt")) ? ["requirements.txt"] : [];
         const running = runner.pool.call({
             key,
             treeDir,
-            entryModule: pythonEntryModule(algo.name),
-            python: () => algorithmEnvironment(treeDir, files),
+            ...(family === "javascript" ? nodeWorker(build, treeDir) : pythonWorker(build, treeDir, algo.name)),
             input,
             contentType,
             timeoutSeconds: options.timeoutSeconds,

@@ -51,7 +51,7 @@ export interface ServerOptions {
     faults?: string;
     /** Log every request (pino JSON lines on stdout). */
     log?: boolean;
-    /** Tuning of the warm Python workers that run algorithms (idle timeout, caps). */
+    /** Tuning of the warm workers that run algorithms (idle timeout, caps). */
     workers?: Pick<WorkerPoolOptions, "maxWorkers" | "maxWorkersPerKey" | "maxQueuePerKey" | "idleTimeoutSeconds">;
     /**
      * Honour the legacy `version_info.git_hash` of a publish request: refuse it unless it names the latest

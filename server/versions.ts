@@ -18,7 +18,8 @@ import type { ServerContext } from "./index";
 import type { PushEvent } from "./git";
 import type { BuildFault } from "./faults";
 import { pageRequest, parseBoolean, toPage } from "./paging";
-import { buildPython, PythonBuildResult } from "./runtime/python-build";
+import { buildNode } from "./runtime/node-build";
+import { buildPython } from "./runtime/python-build";
 import { Store } from "./store";
 
 // --- builds ---------------------------------------------------------------------------------------------------
@@ -63,7 +64,8 @@ export class Builder {
         const runtime = algo.settings.environment ? `${language} (${algo.settings.environment})` : language;
         const log: string[] = [`Building ${algo.owner}/${algo.name} at commit ${commitSha} (build ${buildId})`, `Runtime: ${runtime}`];
         let ok = false;
-        let environment: PythonBuildResult["environment"];
+        // The environment a successful build runs in, by its column: python_env or node_env.
+        const environment: { python_env?: string; node_env?: string } = {};
         try {
             if (fault.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
             const tree = await this.ctx.repos.tree(algo.owner, algo.name, commitSha);
@@ -72,7 +74,14 @@ export class Builder {
             else if (family === "python") {
                 const result = await buildPython(tree, algo.name);
                 log.push(...result.log.trimEnd().split("\n"));
-                ({ ok, environment } = result);
+                ok = result.ok;
+                const env = result.environment;
+                if (env) environment.python_env = JSON.stringify({ id: env.id, files: env.files });
+            } else if (family === "javascript") {
+                const result = await buildNode(tree, algo.name);
+                log.push(...result.log.trimEnd().split("\n"));
+                ok = result.ok;
+                if (result.environment) environment.node_env = JSON.stringify(result.environment);
             } else ok = checkOther(tree, algo, log);
         } catch (err) {
             log.push(`Build failed: internal error: ${(err as Error).message}`);
@@ -85,16 +94,16 @@ export class Builder {
         };
         store.transaction(() => {
             store.db.prepare(`UPDATE algorithm_builds SET status = ?, finished_at = ?, logs = ?, version_uuid = ?, snapshot = ?,
-                python_env = ? WHERE build_id = ?`).run(ok ? "succeeded" : "failed", new Date().toISOString(), log.join("\n") + "\n",
-                ok ? crypto.randomUUID() : null, ok ? JSON.stringify(snapshot) : null,
-                ok && environment ? JSON.stringify({ id: environment.id, files: environment.files }) : null, buildId);
+                python_env = ?, node_env = ? WHERE build_id = ?`).run(ok ? "succeeded" : "failed", new Date().toISOString(),
+                log.join("\n") + "\n", ok ? crypto.randomUUID() : null, ok ? JSON.stringify(snapshot) : null,
+                (ok && environment.python_env) || null, (ok && environment.node_env) || null, buildId);
         });
         return getBuild(store, buildId)!;
     }
 }
 
 /**
- * Other languages are not run by algorithmia-local. Their build checks what it can without a toolchain
+ * Languages other than Python and JavaScript are not run by algorithmia-local. Their build checks what it can without a toolchain
  * (algorithmia.conf parses, the entry file of the language's template is there), then fails saying why: a build
  * that succeeded would promise versions that fail every call.
  */
@@ -116,8 +125,8 @@ function checkOther(tree: string, algo: Algorithm, log: string[]): boolean {
     }
     const { language } = familyOf(algo.settings);
     log.push(`Entry point ${entry} present`,
-        `Build failed: algorithmia-local cannot run ${language} algorithms (it runs Python ones); build and run this one on an ` +
-        "Algorithmia cluster that supports its language");
+        `Build failed: algorithmia-local cannot run ${language} algorithms (it runs Python and JavaScript ones); build and run ` +
+        "this one on an Algorithmia cluster that supports its language");
     return false;
 }
 

@@ -1,6 +1,7 @@
-// Warm workers for Python algorithms: a pool of long-lived python-worker.py processes, one per algorithm
-// version (key, e.g. "owner/algo/gitHash"), each importing the algorithm's module once and then serving calls
-// one at a time through apply(input) (Algorithmia's "preloading": module-level model loading happens once).
+// Warm workers for Python and JavaScript algorithms: a pool of long-lived python-worker.py (or node-worker.js,
+// which speaks the same protocol) processes, one per algorithm version (key, e.g. "owner/algo/gitHash"), each
+// loading the algorithm's module once and then serving calls one at a time through apply (Algorithmia's
+// "preloading": module-level model loading happens once).
 //
 // API (what the execution route calls):
 //     const pool = new WorkerPool(options?)
@@ -31,7 +32,7 @@
 //     so C extensions and subprocesses are captured too). The first call on a new worker also gets whatever
 //     the import printed, before its own output.
 //   - Idle workers are stopped after `idleTimeoutSeconds` (default 600).
-//   - Environment: workers get a minimal environment (PATH, HOME, LANG, TMPDIR, PYTHON* settings), then the
+//   - Environment: workers get a minimal environment (PATH, HOME, LANG, TMPDIR, PYTHON* settings or NODE_PATH), then the
 //     caller's `env`. Pass `env` as a function to mint per-worker values (e.g. ALGORITHMIA_API_KEY set to a
 //     session key the server maps to the algorithm's identity; map that key to WorkerInfo.id, ask
 //     activeCall(id) which call — and `context` — a request made with it belongs to, and revoke it in
@@ -40,24 +41,27 @@
 //     algorithm's secrets), so changed secrets reach the next call through a new worker.
 //   - GPU: `environment: "gpu"` runs with the machine's GPUs visible when there are any (gpu: true in the
 //     outcome); without one it runs on CPU and reports gpu: false. "cpu" hides GPUs (CUDA_VISIBLE_DEVICES="").
-//   - Working directory of the algorithm: its treeDir; sys.path starts with treeDir and treeDir/src.
+//   - Working directory of the algorithm: its treeDir; sys.path starts with treeDir and treeDir/src (Python);
+//     packages resolve from the tree's and the `nodeModules` environment's node_modules only (JavaScript).
 //   - Network: `network: "isolated"` runs the worker in a network namespace of its own (unshare; only `lo`),
 //     so it reaches nothing outside itself, not even the host's loopback. With `apiSocket` (a Unix socket
-//     reaching the platform API), python-worker.py relays 127.0.0.1:<port> inside the namespace to it and points
-//     ALGORITHMIA_API there, so Algorithmia.client() keeps working. Where namespaces are refused it runs with
-//     the network (isolated: false in the outcome; networkIsolation() says why). The effective mode is part of
-//     the fingerprint, so switching an algorithm's network access reaches its next call through a new worker.
+//     reaching the platform API), the worker relays 127.0.0.1:<port> inside the namespace to it and points
+//     ALGORITHMIA_API there, so the Algorithmia client keeps working. Where namespaces are refused it runs with
+//     the network (isolated: false in the outcome; networkIsolation(runtime) says why). The effective mode is part
+//     of the fingerprint, so switching an algorithm's network access reaches its next call through a new worker.
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Readable, Writable } from "stream";
-import { ensurePythonRuntime, runtimeAsset } from "./python-env";
+import { runtimeAsset } from "./env-cache";
+import { ensurePythonRuntime } from "./python-env";
 
 export type ContentType = "text" | "json" | "binary";
 export type MachineEnvironment = "cpu" | "gpu";
 export type NetworkAccess = "full" | "isolated";
+export type WorkerRuntime = "python" | "node";
 
 /** The `error` object of an algorithm-execution reply (algorithmia-api.md §1.4 shape 3, §4.5). */
 export interface AlgorithmErrorBody {
@@ -90,10 +94,14 @@ export interface WorkerCallRequest {
     key: string;
     /** The checked-out source tree of that version (the worker's cwd). */
     treeDir: string;
-    /** The module to import, e.g. "src.Hello" (see pythonEntryModule in python-build.ts). */
+    /** python: the module to import, e.g. "src.Hello" (see pythonEntryModule in python-build.ts); node: the file to require. */
     entryModule: string;
+    /** "python" (default): python-worker.py runs it; "node": node-worker.js, under the Node that runs this pool. */
+    runtime?: WorkerRuntime;
     /** The interpreter of a new worker: the version's own environment (default: the pool's `python`, else the runtime's). */
     python?: () => Promise<string>;
+    /** node: the node_modules of the version's own environment (the worker's NODE_PATH). */
+    nodeModules?: () => Promise<string>;
     /**
      * text: a string (a Buffer is decoded as UTF-8); json: the parsed value, or a Buffer holding the JSON
      * text (parsed by Python, so big integers keep their precision); binary: a Buffer/Uint8Array.
@@ -131,9 +139,10 @@ interface OutcomeMeta {
     coldStart: boolean;
     environment: MachineEnvironment;
     gpu: boolean;
-    /** The network access asked for, and whether the worker really ran without network. */
+    /** The network access asked for, and whether the worker really ran without network (see networkIsolation(runtime)). */
     network: NetworkAccess;
     isolated: boolean;
+    runtime: WorkerRuntime;
 }
 
 export interface WorkerCallSuccess extends OutcomeMeta {
@@ -195,30 +204,47 @@ export function gpuAvailable(): boolean {
     return gpuCache;
 }
 
-let isolationCache: { available: boolean; reason?: string } | undefined;
+const isolationCache = new Map<WorkerRuntime, { available: boolean; reason?: string }>();
 
 /**
- * Whether workers can run in a network namespace of their own: `unshare --net` as root, with
- * --map-root-user otherwise (probed once; ALGORITHMIA_LOCAL_ISOLATION=0 turns isolation off).
+ * Whether workers of `runtime` can run in a network namespace of their own: `unshare --net` as root, with
+ * --map-root-user otherwise; node workers also need `ip` there to bring up lo (python-worker.py does that
+ * itself). Probed once per runtime; ALGORITHMIA_LOCAL_ISOLATION=0 turns isolation off.
  */
-export function networkIsolation(): { available: boolean; reason?: string } {
+export function networkIsolation(runtime: WorkerRuntime = "python"): { available: boolean; reason?: string } {
     if (process.env.ALGORITHMIA_LOCAL_ISOLATION === "0") return { available: false, reason: "ALGORITHMIA_LOCAL_ISOLATION=0" };
-    if (isolationCache === undefined) {
-        if (process.platform !== "linux") isolationCache = { available: false, reason: `network namespaces need Linux, this is ${process.platform}` };
-        else {
-            const probe = spawnSync("unshare", [...unshareArgs(), "true"], { encoding: "utf8", timeout: 5000 });
-            isolationCache = probe.status === 0 ? { available: true }
-                : { available: false, reason: `unshare ${unshareArgs().join(" ")} failed: ${(probe.error?.message ?? probe.stderr ?? "").trim() || `exit ${probe.status}`}` };
-            if (!isolationCache.available) {
-                console.warn(`algorithmia-local: algorithms with network_access "isolated" will run WITH network (${isolationCache.reason})`);
+    let known = isolationCache.get(runtime);
+    if (known === undefined) {
+        if (process.platform !== "linux") {
+            known = { available: false, reason: `network namespaces need Linux, this is ${process.platform}` };
+        } else {
+            const [command, ...args] = isolatedCommand(runtime, "true", []);
+            const probe = spawnSync(command, args, { encoding: "utf8", timeout: 5000 });
+            const what = `unshare ${unshareArgs().join(" ")}${runtime === "node" ? " with `ip link set lo up`" : ""}`;
+            const why = (probe.error?.message ?? probe.stderr ?? "").trim() || `exit ${probe.status}`;
+            known = probe.status === 0 ? { available: true } : { available: false, reason: `${what} failed: ${why}` };
+            if (!known.available) {
+                const which = runtime === "node" ? "JavaScript algorithms" : "algorithms";
+                console.warn(`algorithmia-local: ${which} with network_access "isolated" will run WITH network (${known.reason})`);
             }
         }
+        isolationCache.set(runtime, known);
     }
-    return isolationCache;
+    return known;
 }
 
 function unshareArgs(): string[] {
     return process.getuid?.() === 0 ? ["--net"] : ["--net", "--map-root-user"];
+}
+
+/**
+ * `program args` in a network namespace of its own. unshare execs it in place (no fork), and so does the shell
+ * that first brings up lo for node workers: the child's pid and process group stay the worker's own.
+ */
+function isolatedCommand(runtime: WorkerRuntime, program: string, args: string[]): string[] {
+    const unshare = ["unshare", ...unshareArgs(), "--"];
+    if (runtime === "python") return [...unshare, program, ...args];
+    return [...unshare, "sh", "-c", 'PATH="$PATH:/usr/sbin:/sbin" ip link set lo up && exec "$@"', "sh", program, ...args];
 }
 
 interface PendingCall {
@@ -369,7 +395,7 @@ export class WorkerPool {
     call(request: WorkerCallRequest): Promise<WorkerCallOutcome> {
         return new Promise((resolve) => {
             const environment: MachineEnvironment = request.environment === "gpu" ? "gpu" : "cpu";
-            const isolated = request.network === "isolated" && networkIsolation().available;
+            const isolated = request.network === "isolated" && networkIsolation(request.runtime).available;
             const call: PendingCall = {
                 request,
                 callId: request.callId ?? `call-${crypto.randomUUID()}`,
@@ -550,9 +576,8 @@ export class WorkerPool {
     }
 
     private async launch(worker: Worker, request: WorkerCallRequest): Promise<void> {
-        // ensurePythonRuntime is cheap once warm and retries a failed creation on the next call. Awaited even
-        // when `python` is given, so the worker starts after start() has returned and assign() has run.
-        const python = await (request.python?.() ?? this.options.python ?? ensurePythonRuntime().then((r) => r.python));
+        const runtime = request.runtime ?? "python";
+        const program = await (runtime === "node" ? nodeProgram : this.pythonProgram.bind(this))(request, worker.captureDir);
         if (worker.stopping) throw new Error("the worker was stopped before it started");
         const extra = typeof request.env === "function" ? request.env({ ...worker.info }) : request.env ?? {};
         const env: NodeJS.ProcessEnv = {
@@ -560,17 +585,14 @@ export class WorkerPool {
             HOME: process.env.HOME ?? os.homedir(),
             LANG: process.env.LANG ?? "C.UTF-8",
             TMPDIR: process.env.TMPDIR ?? os.tmpdir(),
-            PYTHONUNBUFFERED: "1",
-            PYTHONDONTWRITEBYTECODE: "1",
-            PYTHONIOENCODING: "utf-8",
+            ...program.env,
             ...(worker.info.gpu ? {} : { CUDA_VISIBLE_DEVICES: "" }),
             ...extra,
             ...(worker.info.isolated ? { ALGORITHMIA_LOCAL_ISOLATED: "1" } : {}),
             ...(worker.info.isolated && request.apiSocket ? { ALGORITHMIA_LOCAL_API_SOCKET: request.apiSocket } : {}),
         };
-        const args = ["-u", runtimeAsset("python-worker.py"), request.treeDir, request.entryModule, worker.captureDir];
-        // unshare execs python in place (no fork): the child's pid and process group stay the worker's own.
-        const [command, argv] = worker.info.isolated ? ["unshare", [...unshareArgs(), "--", python, ...args]] : [python, args];
+        const [command, ...argv] = worker.info.isolated ? isolatedCommand(runtime, program.command, program.args)
+            : [program.command, ...program.args];
         const child = spawn(command, argv, {
             cwd: request.treeDir,
             env,
@@ -613,6 +635,17 @@ export class WorkerPool {
             void Promise.race([stderrDone, sleep(300)]).then(() => this.onExit(worker, code, signal));
         });
         this.options.onWorkerStart?.({ ...worker.info });
+    }
+
+    private async pythonProgram(request: WorkerCallRequest, captureDir: string): Promise<WorkerProgram> {
+        // ensurePythonRuntime is cheap once warm and retries a failed creation on the next call. Awaited even
+        // when `python` is given, so the worker starts after start() has returned and assign() has run.
+        const python = await (request.python?.() ?? this.options.python ?? ensurePythonRuntime().then((r) => r.python));
+        return {
+            command: python,
+            args: ["-u", runtimeAsset("python-worker.py"), request.treeDir, request.entryModule, captureDir],
+            env: { PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1", PYTHONIOENCODING: "utf-8" },
+        };
     }
 
     private onMessage(worker: Worker, line: string): void {
@@ -746,6 +779,22 @@ export class WorkerPool {
     }
 }
 
+interface WorkerProgram {
+    command: string;
+    args: string[];
+    env: Record<string, string>;
+}
+
+/** node-worker.js under this process's own Node, resolving the algorithm's packages from its environment. */
+async function nodeProgram(request: WorkerCallRequest, captureDir: string): Promise<WorkerProgram> {
+    const nodeModules = await (request.nodeModules?.() ?? Promise.resolve(""));
+    return {
+        command: process.execPath,
+        args: [runtimeAsset("node-worker.js"), request.treeDir, request.entryModule, captureDir],
+        env: nodeModules ? { NODE_PATH: nodeModules } : {},
+    };
+}
+
 function fingerprint(request: WorkerCallRequest, environment: MachineEnvironment, isolated: boolean): string {
     const env = typeof request.env === "function" ? `fn:${request.envKey ?? ""}`
         : JSON.stringify(Object.entries(request.env ?? {}).sort(([a], [b]) => a.localeCompare(b)));
@@ -770,6 +819,7 @@ function meta(call: PendingCall, stdout: string, durationSeconds: number): Outco
         gpu: call.worker?.info.gpu ?? (call.environment === "gpu" && gpuAvailable()),
         network: call.request.network === "isolated" ? "isolated" : "full",
         isolated: call.isolated,
+        runtime: call.request.runtime ?? "python",
     };
 }
 
