@@ -165,3 +165,18 @@ export function rawRequest(server: { url: string }, method: string, rawPath: str
         req.end(opts.body);
     });
 }
+
+/** The result of an algorithm call that succeeded (HTTP 200 without `error`). */
+export function callResult(res: CallResult): any {
+    assert.strictEqual(res.status, 200, res.text);
+    assert.ok(!res.json.error, res.text);
+    return res.json.result;
+}
+
+/** The `error` of an algorithm call that failed in the algorithm (HTTP 200 with `error`) with `errorType`. */
+export function callError(res: CallResult, errorType: string): any {
+    assert.strictEqual(res.status, 200, res.text);
+    assert.ok(res.json.error, res.text);
+    assert.strictEqual(res.json.error.error_type, errorType, res.text);
+    return res.json.error;
+}

@@ -12,7 +12,7 @@ import { createBody } from "../helpers/algorithms";
 import { deployFixture } from "../helpers/git";
 import { npmClient } from "../helpers/npm-client";
 import { alive, waitFor } from "../helpers/processes";
-import { ALICE, BOB, call, CallResult, startTestServer, TestServer } from "../helpers/server";
+import { ALICE, BOB, call, callError, callResult, CallResult, startTestServer, TestServer } from "../helpers/server";
 
 describe("algorithmia-local: running algorithms", function () {
     this.timeout(120_000);
@@ -22,17 +22,6 @@ describe("algorithmia-local: running algorithms", function () {
         call(server, "POST", `/v1/algo/${route}${query}`, { key, json: input });
     const alice = (route: string, input: unknown, query = "") => run(ALICE.key, route, input, query);
     const bob = (route: string, input: unknown, query = "") => run(BOB.key, route, input, query);
-    const result = (res: CallResult) => {
-        assert.strictEqual(res.status, 200, res.text);
-        assert.ok(!res.json.error, res.text);
-        return res.json.result;
-    };
-    const algoError = (res: CallResult, errorType: string) => {
-        assert.strictEqual(res.status, 200, res.text);
-        assert.ok(res.json.error, res.text);
-        assert.strictEqual(res.json.error.error_type, errorType, res.text);
-        return res.json.error;
-    };
     const platformError = (res: CallResult, status: number, pattern?: RegExp) => {
         assert.strictEqual(res.status, status, res.text);
         if (pattern) assert.match(res.json.error.message, pattern);
@@ -95,11 +84,11 @@ describe("algorithmia-local: running algorithms", function () {
             assert.strictEqual(failed.status, 400, failed.text);
             assert.match(failed.json.error.message, /something went wrong: raw/);
 
-            const before = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" })).calls;
+            const before = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" })).calls;
             const voided = await alice(`alice/Runtime/${runtimeSha}`, { op: "echo", value: 1 }, "?output=void");
             assert.strictEqual(voided.json.async, "void");
             assert.match(voided.json.request_id, /^req-/);
-            assert.strictEqual(result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" })).calls, before + 2);
+            assert.strictEqual(callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" })).calls, before + 2);
         });
 
         it("refuses bad parameters and input with 4xx naming the rule", async () => {
@@ -118,9 +107,9 @@ describe("algorithmia-local: running algorithms", function () {
 
     describe("workers", () => {
         it("imports the module once per version and serves every call through apply", async () => {
-            const first = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
+            const first = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
             for (let i = 1; i <= 3; i++) {
-                const state = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
+                const state = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
                 assert.strictEqual(state.pid, first.pid);
                 assert.strictEqual(state.loaded_at, first.loaded_at);
                 assert.strictEqual(state.calls, first.calls + i);
@@ -140,33 +129,33 @@ describe("algorithmia-local: running algorithms", function () {
         });
 
         it("answers algorithm errors with HTTP 200 {error: {message, stacktrace, error_type}}; the trace only for those who see the source", async () => {
-            const raised = algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "raise", why: "because" }), "AlgorithmError");
+            const raised = callError(await alice(`alice/Runtime/${runtimeSha}`, { op: "raise", why: "because" }), "AlgorithmError");
             assert.strictEqual(raised.message, "something went wrong: because");
             assert.match(raised.stacktrace, /ValueError: something went wrong: because/);
             assert.strictEqual(raised.stack_trace, raised.stacktrace);
-            algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "input_error" }), "InputError");
-            algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "algorithm_exception" }), "ParsingError");
-            const hidden = algoError(await bob("alice/Runtime/0.1.0", { op: "raise", why: "bob" }), "AlgorithmError");
+            callError(await alice(`alice/Runtime/${runtimeSha}`, { op: "input_error" }), "InputError");
+            callError(await alice(`alice/Runtime/${runtimeSha}`, { op: "algorithm_exception" }), "ParsingError");
+            const hidden = callError(await bob("alice/Runtime/0.1.0", { op: "raise", why: "bob" }), "AlgorithmError");
             assert.strictEqual(hidden.stacktrace, "", "closed source: no stack trace for others");
             const npm = await npmClient(BOB.key, server.url).pipe("alice/Runtime/0.1.0", { op: "raise", why: "npm" });
             assert.throws(() => npm.get(), /something went wrong: npm/);
         });
 
         it("kills a worker that runs out of time; the next call starts a fresh one", async () => {
-            const before = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
-            const error = algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "sleep", seconds: 60 }, "?timeout=1"), "TimeoutError");
+            const before = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
+            const error = callError(await alice(`alice/Runtime/${runtimeSha}`, { op: "sleep", seconds: 60 }, "?timeout=1"), "TimeoutError");
             assert.match(error.message, /timed out after 1 seconds/);
             assert.ok(await waitFor(() => !alive(before.pid), 10_000), "the timed-out worker is gone");
-            const after = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
+            const after = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
             assert.notStrictEqual(after.pid, before.pid);
             assert.strictEqual(after.calls, 1);
         });
 
         it("restarts a crashed worker", async () => {
-            const before = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
-            const error = algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "exit" }), "AlgorithmError");
+            const before = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
+            const error = callError(await alice(`alice/Runtime/${runtimeSha}`, { op: "exit" }), "AlgorithmError");
             assert.match(error.message, /exited with code 3/);
-            const after = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
+            const after = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" }));
             assert.notStrictEqual(after.pid, before.pid);
             assert.strictEqual(after.calls, 1);
         });
@@ -182,31 +171,31 @@ describe("algorithmia-local: running algorithms", function () {
                 const refused = await runtime({ op: "state" });
                 platformError(refused, 429, /Too many requests: 0 calls are already waiting for this version's 2 worker\(s\)/);
                 assert.ok(Number(refused.headers.get("retry-after")) >= 1, `Retry-After: ${refused.headers.get("retry-after")}`);
-                for (const res of await Promise.all(running)) assert.strictEqual(result(res), "slept");
+                for (const res of await Promise.all(running)) assert.strictEqual(callResult(res), "slept");
                 const states = await Promise.all([runtime({ op: "state" }), runtime({ op: "state" })]);
-                assert.strictEqual(new Set(states.map((res) => result(res).pid)).size, 2, "two workers, side by side");
+                assert.strictEqual(new Set(states.map((res) => callResult(res).pid)).size, 2, "two workers, side by side");
             } finally {
                 await pooled.dispose();
             }
         });
 
         it("stops the workers when the server closes", async () => {
-            const pid = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" })).pid;
+            const pid = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "state" })).pid;
             server = await server.restart();
             assert.ok(await waitFor(() => !alive(pid), 10_000), "the worker is gone after close");
-            assert.strictEqual(result(await alice(`alice/Runtime/${runtimeSha}`, "again")), "hello again");
+            assert.strictEqual(callResult(await alice(`alice/Runtime/${runtimeSha}`, "again")), "hello again");
         });
     });
 
     describe("versions and permissions", () => {
         it("resolves exact, partial, latest, latestPrivate and hash versions (also by algorithm id, with a trailing slash)", async () => {
-            assert.strictEqual(result(await bob("alice/Runtime", "a")), "hello a");
-            for (const version of ["0.1.0", "0.1", "0.1.*", "0", "0.*", "latest"]) assert.strictEqual(result(await bob(`alice/Runtime/${version}`, "b")), "hello b");
-            for (const version of ["1.0.0", "latestPrivate", runtimeSha]) assert.strictEqual(result(await alice(`alice/Runtime/${version}`, "c")), "hello c");
+            assert.strictEqual(callResult(await bob("alice/Runtime", "a")), "hello a");
+            for (const version of ["0.1.0", "0.1", "0.1.*", "0", "0.*", "latest"]) assert.strictEqual(callResult(await bob(`alice/Runtime/${version}`, "b")), "hello b");
+            for (const version of ["1.0.0", "latestPrivate", runtimeSha]) assert.strictEqual(callResult(await alice(`alice/Runtime/${version}`, "c")), "hello c");
             const id = (await call(server, "GET", "/v1/algorithms/alice/Runtime", { key: ALICE.key })).json.id;
-            assert.strictEqual(result(await bob(`${id}/0.1.0/`, "d")), "hello d");
-            assert.strictEqual(result(await bob(`${id}`, "e")), "hello e");
-            assert.strictEqual(result(await call(server, "POST", "/v1/web/algo/alice/Runtime/0.1.0/", { key: BOB.key, json: "f" })), "hello f");
+            assert.strictEqual(callResult(await bob(`${id}/0.1.0/`, "d")), "hello d");
+            assert.strictEqual(callResult(await bob(`${id}`, "e")), "hello e");
+            assert.strictEqual(callResult(await call(server, "POST", "/v1/web/algo/alice/Runtime/0.1.0/", { key: BOB.key, json: "f" })), "hello f");
         });
 
         it("keeps hash and private versions to the owner, and answers unknown algorithms and versions with 404", async () => {
@@ -225,13 +214,13 @@ describe("algorithmia-local: running algorithms", function () {
 
         it("lets members of the owning organization call its hash versions, and shows open source's traces to all", async () => {
             const sha = await deployFixture(server, ALICE.key, "team", "Runtime", "Runtime", { source_visibility: "open", license: "mit" });
-            assert.strictEqual(result(await alice(`team/Runtime/${sha}`, "team")), "hello team");
+            assert.strictEqual(callResult(await alice(`team/Runtime/${sha}`, "team")), "hello team");
             platformError(await bob(`team/Runtime/${sha}`, "team"), 403, /owner/);
             const published = await call(server, "POST", "/v1/algorithms/team/Runtime/versions", {
                 key: ALICE.key, json: { settings: { algorithm_callability: "public" }, version_info: { version_type: "minor" } },
             });
             assert.strictEqual(published.status, 200, published.text);
-            const failed = algoError(await bob("team/Runtime/0.1.0", { op: "raise", why: "open" }), "AlgorithmError");
+            const failed = callError(await bob("team/Runtime/0.1.0", { op: "raise", why: "open" }), "AlgorithmError");
             assert.match(failed.stacktrace, /ValueError: something went wrong: open/);
         });
 
@@ -240,7 +229,7 @@ describe("algorithmia-local: running algorithms", function () {
             assert.strictEqual(created.json.settings.environment, "gpu");
             const sha = (await call(server, "POST", "/v1/algorithms/alice/OnGpu/compile", { key: ALICE.key, json: {} })).json.version_info.git_hash;
             const res = await alice(`alice/OnGpu/${sha}`, "gpu");
-            assert.strictEqual(result(res), "hello gpu");
+            assert.strictEqual(callResult(res), "hello gpu");
             if (gpuAvailable()) assert.strictEqual(res.json.metadata.alerts, undefined);
             else assert.match(res.json.metadata.alerts[0], /no GPU: it ran on CPU/);
             assert.strictEqual((await alice(`alice/Runtime/${runtimeSha}`, "cpu")).json.metadata.alerts, undefined);
@@ -259,7 +248,7 @@ describe("algorithmia-local: running algorithms", function () {
         });
 
         it("gives Algorithmia.client() this server and a session key valid only during the call", async () => {
-            const inside = result(await alice(`alice/Runtime/${runtimeSha}`, { op: "client" }));
+            const inside = callResult(await alice(`alice/Runtime/${runtimeSha}`, { op: "client" }));
             // Runtime has network_access "isolated" (createBody's default): its client reaches this server through the
             // relay inside its network namespace (test/server/isolation.test.ts; a "full" algorithm gets server.url).
             assert.match(inside.api, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -272,26 +261,26 @@ describe("algorithmia-local: running algorithms", function () {
         it("reads the owner's algo://.my/* collections for any caller, the caller's own data, never another's private data", async () => {
             const read = (who: (r: string, i: unknown) => Promise<CallResult>, version: string, uri: string) =>
                 who(`alice/Runtime/${version}`, { op: "read_file", path: uri });
-            assert.strictEqual(result(await read(alice, runtimeSha, "data://alice/shared/note.txt")), "alice's shared note");
-            assert.strictEqual(result(await read(bob, "0.1.0", "data://alice/shared/note.txt")), "alice's shared note");
-            assert.strictEqual(result(await read(alice, runtimeSha, "data://alice/closed/note.txt")), "alice's closed note");
-            const denied = algoError(await read(bob, "0.1.0", "data://alice/closed/note.txt"), "AlgorithmError");
+            assert.strictEqual(callResult(await read(alice, runtimeSha, "data://alice/shared/note.txt")), "alice's shared note");
+            assert.strictEqual(callResult(await read(bob, "0.1.0", "data://alice/shared/note.txt")), "alice's shared note");
+            assert.strictEqual(callResult(await read(alice, runtimeSha, "data://alice/closed/note.txt")), "alice's closed note");
+            const denied = callError(await read(bob, "0.1.0", "data://alice/closed/note.txt"), "AlgorithmError");
             assert.match(denied.message, /not authorized|403/i);
-            assert.strictEqual(result(await read(bob, "0.1.0", "data://.my/mine/note.txt")), "bob's mine note");
+            assert.strictEqual(callResult(await read(bob, "0.1.0", "data://.my/mine/note.txt")), "bob's mine note");
         });
 
         it("calls other algorithms only when the running version has pipeline_enabled", async () => {
             assert.strictEqual((await call(server, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status, 201);
             const hello = (await call(server, "POST", "/v1/algorithms/alice/Hello/compile", { key: ALICE.key, json: {} })).json.version_info.git_hash;
             const nested = await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Hello/${hello}`, input: "nested" });
-            assert.strictEqual(result(nested), "hello nested");
+            assert.strictEqual(callResult(nested), "hello nested");
             // A call back into a version already running up the chain would wait for itself: refused at once.
-            const loop = algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Runtime/${runtimeSha}`, input: "x" }), "AlgorithmError");
+            const loop = callError(await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Runtime/${runtimeSha}`, input: "x" }), "AlgorithmError");
             assert.match(loop.message, /508/);
             // The same code built with pipeline_enabled false: the hash now names that build.
             assert.strictEqual((await call(server, "PUT", "/v1/algorithms/alice/Runtime", { key: ALICE.key, json: { settings: { pipeline_enabled: false } } })).status, 200);
             assert.strictEqual((await call(server, "POST", "/v1/algorithms/alice/Runtime/compile", { key: ALICE.key, json: {} })).status, 200);
-            const refused = algoError(await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Hello/${hello}`, input: "nested" }), "AlgorithmError");
+            const refused = callError(await alice(`alice/Runtime/${runtimeSha}`, { op: "pipe", algo: `alice/Hello/${hello}`, input: "nested" }), "AlgorithmError");
             // The official Python client reports platform refusals (non-2xx) by status only.
             assert.match(refused.message, /403/);
         });

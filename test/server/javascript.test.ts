@@ -12,7 +12,7 @@ import { createBody } from "../helpers/algorithms";
 import { clone, commit, deployFixture, fixtureFiles, gitOk, waitForBuild } from "../helpers/git";
 import { npmClient } from "../helpers/npm-client";
 import { alive, waitFor } from "../helpers/processes";
-import { ALICE, call, CallResult, startTestServer, TestServer } from "../helpers/server";
+import { ALICE, call, callError, callResult, startTestServer, TestServer } from "../helpers/server";
 
 const JS = { language: "javascript" };
 
@@ -22,17 +22,6 @@ describe("algorithmia-local: JavaScript algorithms", function () {
     let sha: string;
     const run = (input: unknown, query = "") =>
         call(server, "POST", `/v1/algo/alice/JsRuntime/${sha}${query}`, { key: ALICE.key, json: input });
-    const result = (res: CallResult) => {
-        assert.strictEqual(res.status, 200, res.text);
-        assert.ok(!res.json.error, res.text);
-        return res.json.result;
-    };
-    const algoError = (res: CallResult, errorType: string) => {
-        assert.strictEqual(res.status, 200, res.text);
-        assert.ok(res.json.error, res.text);
-        assert.strictEqual(res.json.error.error_type, errorType, res.text);
-        return res.json.error;
-    };
 
     /** Creates alice/<name> (JavaScript unless `settings` say otherwise) and compiles its template; answers the build with its logs. */
     const compileTemplate = async (name: string, settings: Record<string, unknown> = JS) => {
@@ -80,7 +69,7 @@ describe("algorithmia-local: JavaScript algorithms", function () {
             }
             const hello = await call(server, "POST", `/v1/algo/alice/JsHello/${build.commit_sha}`, { key: ALICE.key, body: "world",
                 headers: { "content-type": "text/plain" } });
-            assert.deepStrictEqual(result(hello), "hello world");
+            assert.deepStrictEqual(callResult(hello), "hello world");
             assert.strictEqual(hello.json.metadata.content_type, "text");
         });
 
@@ -97,7 +86,7 @@ describe("algorithmia-local: JavaScript algorithms", function () {
             const client = JSON.parse(fs.readFileSync(path.join(modules, "algorithmia", "package.json"), "utf8"));
             assert.strictEqual(client.version, require("algorithmia/package.json").version, "the client the server ships with");
             assert.ok(!fs.existsSync(path.join(modules, "mocha")), "devDependencies are not installed");
-            assert.strictEqual(result(await run({ op: "ms", value: "2 days" })), 172_800_000);
+            assert.strictEqual(callResult(await run({ op: "ms", value: "2 days" })), 172_800_000);
         });
 
         it("fail on a dependency npm cannot install, with npm's message", async () => {
@@ -136,7 +125,7 @@ describe("algorithmia-local: JavaScript algorithms", function () {
             assert.match(build.logs, /\nNo package\.json \(only the Algorithmia client is installed\)\n/);
             assert.match(build.logs, /\nwarning: src\/JsUnlisted\.js:1 requires left-pad, which is neither in the repository nor in/);
             const called = await call(server, "POST", `/v1/algo/alice/JsUnlisted/${build.commit_sha}`, { key: ALICE.key, json: "x" });
-            const failed = algoError(called, "InitializationError");
+            const failed = callError(called, "InitializationError");
             assert.match(failed.message, /^Error: Cannot find module 'left-pad'/);
         });
 
@@ -159,19 +148,19 @@ describe("algorithmia-local: JavaScript algorithms", function () {
             const json = await client.pipe(`alice/JsRuntime/${sha}`, { op: "echo", value: { a: [1, 2.5, null], b: "ü" } });
             assert.deepStrictEqual(json.get(), { a: [1, 2.5, null], b: "ü" });
             assert.strictEqual(json.metadata!.content_type, "json");
-            assert.deepStrictEqual(result(await run(42)), { type: "number", value: 42 });
-            assert.strictEqual(result(await run({ op: "echo" })), null, "undefined answers null");
+            assert.deepStrictEqual(callResult(await run(42)), { type: "number", value: 42 });
+            assert.strictEqual(callResult(await run({ op: "echo" })), null, "undefined answers null");
             const binary = await call(server, "POST", `/v1/algo/alice/JsRuntime/${sha}`,
                 { key: ALICE.key, body: Buffer.from([1, 2, 3, 255]), headers: { "content-type": "application/octet-stream" } });
             assert.strictEqual(binary.json.metadata.content_type, "binary");
-            assert.deepStrictEqual([...Buffer.from(result(binary), "base64")], [255, 3, 2, 1]);
+            assert.deepStrictEqual([...Buffer.from(callResult(binary), "base64")], [255, 3, 2, 1]);
         });
 
         it("load the module once per worker, in the tree, and keep its state across calls", async () => {
-            const first = result(await run({ op: "state" }));
+            const first = callResult(await run({ op: "state" }));
             assert.ok(first.cwd.endsWith(sha), first.cwd);
             for (let i = 1; i <= 3; i++) {
-                const state = result(await run({ op: "state" }));
+                const state = callResult(await run({ op: "state" }));
                 assert.strictEqual(state.pid, first.pid);
                 assert.strictEqual(state.loadedAt, first.loadedAt);
                 assert.strictEqual(state.calls, first.calls + i);
@@ -179,21 +168,21 @@ describe("algorithmia-local: JavaScript algorithms", function () {
         });
 
         it("answer the first cb of a call, also when it comes later", async () => {
-            assert.strictEqual(result(await run({ op: "later", value: "x" })), "later x");
-            assert.strictEqual(result(await run({ op: "twice" })), "first");
-            assert.strictEqual(result(await run({ op: "echo", value: 1 })), 1);
+            assert.strictEqual(callResult(await run({ op: "later", value: "x" })), "later x");
+            assert.strictEqual(callResult(await run({ op: "twice" })), "first");
+            assert.strictEqual(callResult(await run({ op: "echo", value: 1 })), 1);
         });
 
         it("answer errors as AlgorithmError with their stack, whatever error_type they carry", async () => {
-            const thrown = algoError(await run({ op: "throw", why: "because" }), "AlgorithmError");
+            const thrown = callError(await run({ op: "throw", why: "because" }), "AlgorithmError");
             assert.strictEqual(thrown.message, "Error: something went wrong: because");
             // Only the algorithm's own frames: none of the worker's or Node's.
             assert.match(thrown.stacktrace, /^Error: something went wrong: because\n +at exports\.apply \(\S+\/JsRuntime\.js:\d+:\d+\)$/);
-            const passed = algoError(await run({ op: "cb_error" }), "AlgorithmError");
+            const passed = callError(await run({ op: "cb_error" }), "AlgorithmError");
             assert.strictEqual(passed.message, "Please provide a number");
             assert.strictEqual(passed.stacktrace, "");
-            assert.strictEqual(algoError(await run({ op: "typed_error" }), "AlgorithmError").message, "Error: bad input");
-            const unencodable = algoError(await run({ op: "circular" }), "AlgorithmError");
+            assert.strictEqual(callError(await run({ op: "typed_error" }), "AlgorithmError").message, "Error: bad input");
+            const unencodable = callError(await run({ op: "circular" }), "AlgorithmError");
             assert.match(unencodable.message, /^Error: Cannot json encode result of type: object \(Converting circular structure to JSON/);
         });
 
@@ -205,31 +194,31 @@ describe("algorithmia-local: JavaScript algorithms", function () {
         });
 
         it("ignore a value apply returns: without cb the call runs into its timeout", async () => {
-            const before = result(await run({ op: "state" }));
-            const timedOut = algoError(await run({ op: "returns" }, "?timeout=1"), "TimeoutError");
+            const before = callResult(await run({ op: "state" }));
+            const timedOut = callError(await run({ op: "returns" }, "?timeout=1"), "TimeoutError");
             assert.match(timedOut.message, /timed out after 1 seconds/);
             assert.ok(await waitFor(() => !alive(before.pid), 10_000), "the timed-out worker is gone");
         });
 
         it("end the worker on an exception thrown outside the call; the next call starts a fresh one", async () => {
-            const before = result(await run({ op: "state" }));
-            const crashed = algoError(await run({ op: "crash", why: "y" }), "AlgorithmError");
+            const before = callResult(await run({ op: "state" }));
+            const crashed = callError(await run({ op: "crash", why: "y" }), "AlgorithmError");
             assert.match(crashed.message, /exited with code 1 while handling the request/);
             assert.match(crashed.stacktrace, /Error: thrown outside the call: y/);
-            const after = result(await run({ op: "state" }));
+            const after = callResult(await run({ op: "state" }));
             assert.notStrictEqual(after.pid, before.pid);
             assert.strictEqual(after.calls, 1);
         });
 
         it("resolve packages from their own environment only, never from a node_modules above the tree", async () => {
-            assert.strictEqual(result(await run({ op: "require", name: "ms" })), "found ms");
-            assert.strictEqual(result(await run({ op: "require", name: "leaky" })), "MODULE_NOT_FOUND");
+            assert.strictEqual(callResult(await run({ op: "require", name: "ms" })), "found ms");
+            assert.strictEqual(callResult(await run({ op: "require", name: "leaky" })), "MODULE_NOT_FOUND");
         });
     });
 
     describe("inside an algorithm", () => {
         it("give require(\"algorithmia\").client() this server and a session key", async () => {
-            const inside = result(await run({ op: "client" }));
+            const inside = callResult(await run({ op: "client" }));
             // network_access "isolated" (createBody's default): the client reaches this server through the relay
             // inside the worker's network namespace, where it can have one.
             assert.match(inside.api, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -242,7 +231,7 @@ describe("algorithmia-local: JavaScript algorithms", function () {
             const listener = net.createServer((socket) => socket.destroy());
             await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
             try {
-                const reached = result(await run({ op: "connect", host: "127.0.0.1", port: (listener.address() as net.AddressInfo).port }));
+                const reached = callResult(await run({ op: "connect", host: "127.0.0.1", port: (listener.address() as net.AddressInfo).port }));
                 assert.strictEqual(reached, networkIsolation("node").available ? "ECONNREFUSED" : "connected");
             } finally {
                 listener.close();
@@ -253,8 +242,8 @@ describe("algorithmia-local: JavaScript algorithms", function () {
             assert.strictEqual((await call(server, "POST", "/v1/data/alice", { key: ALICE.key, json: { name: "shared" } })).status, 200);
             const put = await call(server, "PUT", "/v1/data/alice/shared/note.txt", { key: ALICE.key, body: "alice's note" });
             assert.strictEqual(put.status, 200, put.text);
-            assert.strictEqual(result(await run({ op: "read_file", path: "data://alice/shared/note.txt" })), "alice's note");
-            const missing = algoError(await run({ op: "read_file", path: "data://alice/shared/none.txt" }), "AlgorithmError");
+            assert.strictEqual(callResult(await run({ op: "read_file", path: "data://alice/shared/note.txt" })), "alice's note");
+            const missing = callError(await run({ op: "read_file", path: "data://alice/shared/none.txt" }), "AlgorithmError");
             assert.match(missing.message, /does not exist/);
         });
     });
