@@ -155,8 +155,8 @@ export function publishRuleFailures(versionType: VersionType, previous: PublishT
     if (changed(previous.callability, next.callability)) {
         reasons.push(`changing callability from ${previous.callability} to ${next.callability} (${since}) needs versionType "major"`);
     }
-    for (const [key] of PERMISSIONS) {
-        if (!isUnknown(next.permissions) && changed(previous.permissions[key], next.permissions?.[key])) {
+    for (const [key] of isUnknown(next.permissions) ? [] : PERMISSIONS) {
+        if (changed(previous.permissions[key], next.permissions?.[key])) {
             reasons.push(`${permissionsFrom}.${key} changes from ${JSON.stringify(previous.permissions[key])} to ` +
                 `${JSON.stringify(next.permissions[key])} (${since}): a permission change needs versionType "major"`);
         }
@@ -169,6 +169,11 @@ export function publishRuleFailures(versionType: VersionType, previous: PublishT
         }
     }
     return reasons.map((reason) => ({ property: "versionType", reason: `versionType: ${reason}, not "${versionType}"` }));
+}
+
+/** The terms a publish of `inputs` carries, with the algorithm's `permissions` at that moment. */
+function termsFor(inputs: AlgorithmVersionInputs, permissions: VersionPermissions): PublishTerms {
+    return { callability: inputs.callability, royaltyMicrocredits: inputs.royaltyMicrocredits, permissions };
 }
 
 /** The terms of a published version, as the API reports them. */
@@ -193,8 +198,7 @@ async function publishContext(client: AlgorithmiaClient, inputs: AlgorithmVersio
         const given = inputs.algorithmSettings !== undefined;
         return {
             newest,
-            next: { callability: inputs.callability, royaltyMicrocredits: inputs.royaltyMicrocredits,
-                permissions: given ? pickPermissions(inputs.algorithmSettings)! : permissionsOf(algo.settings) },
+            next: termsFor(inputs, given ? pickPermissions(inputs.algorithmSettings)! : permissionsOf(algo.settings)),
             permissionsFrom: given ? "algorithmSettings" : `the settings of ${inputs.algorithm} on the server: settings`,
         };
     }
@@ -278,8 +282,8 @@ async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs
     if (previous) {
         // As the preview did, against what this publish will really carry: the algorithm's settings now.
         const algo = await client.getAlgorithm(owner, name);
-        const next = { callability: inputs.callability, royaltyMicrocredits: inputs.royaltyMicrocredits, permissions: permissionsOf(algo?.settings) };
-        const failures = publishRuleFailures(inputs.versionType, termsOf(previous), next, `the settings of ${inputs.algorithm}: settings`);
+        const failures = publishRuleFailures(inputs.versionType, termsOf(previous), termsFor(inputs, permissionsOf(algo?.settings)),
+            `the settings of ${inputs.algorithm}: settings`);
         if (failures.length > 0) throw new Error(`Nothing was published: ${failures.map((f) => f.reason).join("; ")}`);
     }
     const build = await latestBuildOf(client, inputs);
