@@ -353,8 +353,9 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
             callId: request.id,
             context,
         }).then((outcome) => {
-            // Kept before the reply goes, so the error log already holds a failure its caller has seen.
-            if (isFailure(outcome)) {
+            // Kept before the reply goes, so the error log already holds a failure its caller has seen. A call refused
+            // for a full queue never ran: it is a 429, not an execution error.
+            if (isFailure(outcome) && !outcome.queueFull) {
                 const version = build.semantic_version ?? build.commit_sha;
                 recordFailure(store, { algorithmId: algo.id, requestId: request.id, version, input, contentType, error: outcome.error,
                     caller: caller.username, worker: outcome.workerId });

@@ -171,6 +171,8 @@ describe("algorithmia-local: running algorithms", function () {
                 const refused = await runtime({ op: "state" });
                 platformError(refused, 429, /Too many requests: 0 calls are already waiting for this version's 2 worker\(s\)/);
                 assert.ok(Number(refused.headers.get("retry-after")) >= 1, `Retry-After: ${refused.headers.get("retry-after")}`);
+                const errors = await call(pooled, "GET", "/v1/algorithms/alice/Runtime/errors", { key: ALICE.key });
+                assert.deepStrictEqual([errors.status, errors.json], [200, []], "a refused call never ran: no execution error");
                 for (const res of await Promise.all(running)) assert.strictEqual(callResult(res), "slept");
                 const states = await Promise.all([runtime({ op: "state" }), runtime({ op: "state" })]);
                 assert.strictEqual(new Set(states.map((res) => callResult(res).pid)).size, 2, "two workers, side by side");
