@@ -1,10 +1,11 @@
 // `algorithmia-local --port P --data-dir D --user NAME:KEY[:PERMISSIONS] [--user ...] [--org ORG:USER,USER] [--faults SPEC]`
 import { parseArgs } from "util";
 import { DEFAULT_USER, GENERATED_KEY_FILE, ServerUser, startServer } from "./index";
+import { gpuDevices, visibleGpus } from "./runtime/workers";
 
 const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--user NAME:KEY[:PERMISSIONS]]... [--org ORG:USER[,USER]]...
                         [--faults SPEC] [--log] [--legacy-git-hash-publish] [--workers-per-version N]
-                        [--queue-per-version N] [--max-workers N] [--worker-idle-seconds S]
+                        [--queue-per-version N] [--max-workers N] [--worker-idle-seconds S] [--gpus LIST]
   --port      port to listen on (default 8080; 0 picks a free one)
   --data-dir  where state is kept (default ./.algorithmia-local); it survives restarts
   --user      an API user and its key; repeatable. Without one, user "${DEFAULT_USER}" gets a generated key.
@@ -19,7 +20,9 @@ const usage = `usage: algorithmia-local [--port P] [--host H] [--data-dir D] [--
   --workers-per-version  warm workers per algorithm version, i.e. its calls that run in parallel (default 1)
   --queue-per-version    calls per version that may wait for a worker (default 100); more answer 429 with Retry-After
   --max-workers          live workers in all (default 16): idle ones of other versions stop to make room
-  --worker-idle-seconds  an idle worker stops after this long (default 600)`;
+  --worker-idle-seconds  an idle worker stops after this long (default 600)
+  --gpus                 the GPUs that GPU algorithms see: indices or UUIDs, as in CUDA_VISIBLE_DEVICES, or "none"
+                         (default: all that nvidia-smi -L lists, less those the server's CUDA_VISIBLE_DEVICES hides)`;
 
 function pair(value: string, option: string): [string, string] {
     const at = value.indexOf(":");
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
             "queue-per-version": { type: "string" },
             "max-workers": { type: "string" },
             "worker-idle-seconds": { type: "string" },
+            gpus: { type: "string" },
             help: { type: "boolean", default: false },
         },
     });
@@ -73,6 +77,8 @@ async function main(): Promise<void> {
         return n;
     };
 
+    const gpus = values.gpus === undefined ? gpuDevices() : visibleGpus(gpuDevices(), values.gpus === "none" ? "" : values.gpus);
+    if (values.gpus && values.gpus !== "none" && !gpus.length) throw new Error(`--gpus ${values.gpus}: no such GPU here`);
     const server = await startServer({
         port,
         host: values.host,
@@ -87,12 +93,15 @@ async function main(): Promise<void> {
             maxQueuePerKey: count("queue-per-version", 0),
             maxWorkers: count("max-workers", 1),
             idleTimeoutSeconds: count("worker-idle-seconds", 1),
+            gpus,
         },
     });
     if (!values.user!.length) {
         const [user] = server.users;
         console.log(`user ${user.name}, API key ${user.key} (kept in ${values["data-dir"]}/${GENERATED_KEY_FILE})`);
     }
+    console.log(gpus.length ? `GPU algorithms run on ${gpus.map((gpu) => `${gpu.name} (${gpu.uuid || `GPU ${gpu.index}`})`).join(", ")}`
+        : "no NVIDIA GPU found (nvidia-smi -L): GPU algorithms run on CPU");
     console.log(`algorithmia-local listening on ${server.url}`);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
         process.once(signal, () => void server.close().then(() => process.exit(0)));

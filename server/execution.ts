@@ -244,7 +244,9 @@ function metadataOf(outcome: WorkerCallOutcome, target: Target, options: CallOpt
     // Captured output shows the algorithm's internals: only for those who may see its source (§4.1).
     if (options.stdout && target.owns) metadata.stdout = outcome.stdout;
     const alerts: string[] = [];
-    if (outcome.environment === "gpu" && !outcome.gpu) {
+    // Not in Algorithmia's metadata (clients ignore fields they do not know): which devices a GPU algorithm saw.
+    if (outcome.gpus.length) metadata.gpus = outcome.gpus;
+    else if (outcome.environment === "gpu") {
         alerts.push("This algorithm uses a GPU environment, but this server has no GPU: it ran on CPU");
     }
     if (outcome.network === "isolated" && !outcome.isolated) {

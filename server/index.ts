@@ -52,7 +52,7 @@ export interface ServerOptions {
     /** Log every request (pino JSON lines on stdout). */
     log?: boolean;
     /** Tuning of the warm workers that run algorithms (idle timeout, caps). */
-    workers?: Pick<WorkerPoolOptions, "maxWorkers" | "maxWorkersPerKey" | "maxQueuePerKey" | "idleTimeoutSeconds">;
+    workers?: Pick<WorkerPoolOptions, "maxWorkers" | "maxWorkersPerKey" | "maxQueuePerKey" | "idleTimeoutSeconds" | "gpus">;
     /**
      * Honour the legacy `version_info.git_hash` of a publish request: refuse it unless it names the latest
      * successful build. Off by default: like Algorithmia, a publish takes the latest successful build and

@@ -1,6 +1,7 @@
 // The ONNX model-guide stack (this directory's Pulumi.yaml). Config (all optional), as the model guide's:
 //     algorithmia:apiAddress, algorithmia:apiKey (a secret), onnx-model-guide:owner, onnx-model-guide:collection
-//     (default "digits_onnx"), onnx-model-guide:algorithm (default "DigitNet"), onnx-model-guide:adopt.
+//     (default "digits_onnx"), onnx-model-guide:algorithm (default "DigitNet"), onnx-model-guide:adopt, and
+//     onnx-model-guide:onnxruntime (the onnxruntime requirement; see README.md for GPU hosts).
 import * as pulumi from "@pulumi/pulumi";
 import { digitNet } from "./stack";
 
@@ -10,6 +11,7 @@ const deployed = digitNet({
     collectionName: config.get("collection"),
     algorithmName: config.get("algorithm"),
     adopt: config.getBoolean("adopt"),
+    onnxruntime: config.get("onnxruntime"),
 });
 
 export const modelUri = deployed.modelUri;

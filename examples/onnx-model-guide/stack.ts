@@ -18,6 +18,12 @@ export const DIGIT_NET: HostedModel = {
     releaseNotes: "A 64-64-10 network trained on half of scikit-learn's digits, exported to ONNX; held-out accuracy 0.926.",
 };
 
-export function digitNet(args: DigitClassifierArgs = {}): DigitClassifierOutputs {
-    return hostedModel(DIGIT_NET, { collectionName: "digits_onnx", ...args });
+export interface DigitNetArgs extends DigitClassifierArgs {
+    /** The onnxruntime requirement, e.g. "onnxruntime-gpu[cuda,cudnn]==1.31.1" on a GPU host; default DIGIT_NET's. */
+    onnxruntime?: string;
+}
+
+export function digitNet({ onnxruntime, ...args }: DigitNetArgs = {}): DigitClassifierOutputs {
+    const dependencies = DIGIT_NET.dependencies.map((d) => onnxruntime && d.startsWith("onnxruntime") ? onnxruntime : d);
+    return hostedModel({ ...DIGIT_NET, dependencies }, { collectionName: "digits_onnx", ...args });
 }

@@ -11,7 +11,7 @@
 //     pool.retire(key?): void                               stop idle workers of a version (all: no key);
 //                                                           busy ones stop when their call ends
 //     pool.shutdown(): Promise<void>                        kill everything (the server calls it on close)
-//     gpuAvailable(): boolean
+//     gpuDevices(): GpuDevice[]                           the NVIDIA GPUs this server may hand to workers
 //
 // Semantics:
 //   - Concurrency: at most `maxWorkersPerKey` workers per version (default 1, so a version's module is loaded
@@ -39,8 +39,9 @@
 //     `onWorkerExit`). A worker only serves calls whose env fingerprint matches the one it was started with:
 //     a plain-object env is fingerprinted by value, a function env by `envKey` (e.g. a hash of the
 //     algorithm's secrets), so changed secrets reach the next call through a new worker.
-//   - GPU: `environment: "gpu"` runs with the machine's GPUs visible when there are any (gpu: true in the
-//     outcome); without one it runs on CPU and reports gpu: false. "cpu" hides GPUs (CUDA_VISIBLE_DEVICES="").
+//   - GPU: `environment: "gpu"` runs with the pool's GPUs (option `gpus`, default gpuDevices()) visible, named by
+//     UUID in CUDA_VISIBLE_DEVICES, and the outcome's `gpus` lists them; without any it runs on CPU with `gpus`
+//     empty. "cpu" hides GPUs (CUDA_VISIBLE_DEVICES="").
 //   - Working directory of the algorithm: its treeDir; sys.path starts with treeDir and treeDir/src (Python);
 //     packages resolve from the tree's and the `nodeModules` environment's node_modules only (JavaScript).
 //   - Network: `network: "isolated"` runs the worker in a network namespace of its own (unshare; only `lo`),
@@ -70,6 +71,14 @@ export interface AlgorithmErrorBody {
     error_type: string;
 }
 
+/** An NVIDIA GPU as `nvidia-smi -L` names it. */
+export interface GpuDevice {
+    index: number;
+    name: string;
+    /** "GPU-…" (or "MIG-…" for a MIG instance); empty when only the device node was seen. */
+    uuid: string;
+}
+
 export interface WorkerInfo {
     /** Unique per worker process, e.g. "w-3f9c…". */
     id: string;
@@ -78,8 +87,8 @@ export interface WorkerInfo {
     treeDir: string;
     entryModule: string;
     environment: MachineEnvironment;
-    /** Whether GPUs are visible to it. */
-    gpu: boolean;
+    /** The GPUs visible to it (none for "cpu", or on a machine without any). */
+    gpus: GpuDevice[];
     /** Whether it runs in a network namespace of its own. */
     isolated: boolean;
     pid?: number;
@@ -138,7 +147,8 @@ interface OutcomeMeta {
     /** The call started a new worker (and so paid the import). */
     coldStart: boolean;
     environment: MachineEnvironment;
-    gpu: boolean;
+    /** The GPUs the call could use. */
+    gpus: GpuDevice[];
     /** The network access asked for, and whether the worker really ran without network (see networkIsolation(runtime)). */
     network: NetworkAccess;
     isolated: boolean;
@@ -184,6 +194,8 @@ export interface WorkerPoolOptions {
     maxWorkers?: number;
     /** Default 600. */
     idleTimeoutSeconds?: number;
+    /** The GPUs "gpu" workers see; default gpuDevices() ([] runs them on CPU). */
+    gpus?: GpuDevice[];
     onWorkerStart?: (worker: WorkerInfo) => void;
     onWorkerExit?: (worker: WorkerInfo, reason: string) => void;
 }
@@ -191,17 +203,55 @@ export interface WorkerPoolOptions {
 export const DEFAULT_TIMEOUT_SECONDS = 300;
 const STDERR_TAIL = 16 * 1024;
 
-let gpuCache: boolean | undefined;
+let gpuCache: GpuDevice[] | undefined;
 
-/** Whether this machine has an NVIDIA GPU (ALGORITHMIA_LOCAL_GPU=0/1 overrides the probe). */
-export function gpuAvailable(): boolean {
-    if (process.env.ALGORITHMIA_LOCAL_GPU === "0") return false;
-    if (process.env.ALGORITHMIA_LOCAL_GPU === "1") return true;
+/**
+ * The NVIDIA GPUs of this machine, probed once with `nvidia-smi -L` (or, without it, from /dev/nvidiaN), less
+ * those the server's own CUDA_VISIBLE_DEVICES hides; ALGORITHMIA_LOCAL_GPU=0 hides them all.
+ */
+export function gpuDevices(): GpuDevice[] {
+    if (process.env.ALGORITHMIA_LOCAL_GPU === "0") return [];
     if (gpuCache === undefined) {
         const probe = spawnSync("nvidia-smi", ["-L"], { encoding: "utf8", timeout: 5000 });
-        gpuCache = fs.existsSync("/dev/nvidia0") || (probe.status === 0 && /GPU \d/.test(probe.stdout ?? ""));
+        const listed = probe.status === 0 ? parseGpuList(probe.stdout ?? "") : [];
+        const nodes = listed.length ? [] : fs.readdirSync("/dev").filter((name) => /^nvidia\d+$/.test(name));
+        gpuCache = visibleGpus(listed.length ? listed
+            : nodes.map((node) => ({ index: Number(node.slice("nvidia".length)), name: "NVIDIA GPU", uuid: "" })),
+        process.env.CUDA_VISIBLE_DEVICES);
     }
     return gpuCache;
+}
+
+/** The GPUs (and MIG instances, which replace their GPU) of `nvidia-smi -L` output. */
+export function parseGpuList(text: string): GpuDevice[] {
+    const devices: GpuDevice[] = [];
+    let gpu: GpuDevice | undefined;
+    for (const line of text.split("\n").map((l) => l.trim())) {
+        const listed = /^GPU (\d+): (.+?) \(UUID: (GPU-[^)]+)\)/.exec(line);
+        if (listed) devices.push(gpu = { index: Number(listed[1]), name: listed[2], uuid: listed[3] });
+        const mig = /^MIG (\S+)\s+Device\s+\d+: \(UUID: (MIG-[^)]+)\)/.exec(line);
+        if (mig && gpu) {
+            // CUDA sees a GPU's MIG instances, not the GPU itself.
+            if (devices.includes(gpu)) devices.splice(devices.indexOf(gpu), 1);
+            devices.push({ index: gpu.index, name: `${gpu.name} MIG ${mig[1]}`, uuid: mig[2] });
+        }
+    }
+    return devices;
+}
+
+/** `devices` less those CUDA_VISIBLE_DEVICES (indices or UUID prefixes, as CUDA reads it) hides. */
+export function visibleGpus(devices: GpuDevice[], cudaVisible: string | undefined): GpuDevice[] {
+    if (cudaVisible === undefined) return devices;
+    const wanted = cudaVisible.split(",").map((entry) => entry.trim()).filter(Boolean);
+    const chosen: GpuDevice[] = [];
+    // CUDA stops at the first entry it cannot resolve.
+    for (const entry of wanted) {
+        const device = devices.find((d) => /^\d+$/.test(entry) ? d.index === Number(entry) && !d.uuid.startsWith("MIG-")
+            : d.uuid !== "" && d.uuid.startsWith(entry));
+        if (!device) break;
+        if (!chosen.includes(device)) chosen.push(device);
+    }
+    return chosen;
 }
 
 const isolationCache = new Map<WorkerRuntime, { available: boolean; reason?: string }>();
@@ -252,6 +302,7 @@ interface PendingCall {
     callId: string;
     fingerprint: string;
     environment: MachineEnvironment;
+    gpus: GpuDevice[];
     isolated: boolean;
     receivedAt: number;
     sentAt?: number;
@@ -298,15 +349,15 @@ class Worker {
     exited: Promise<void>;
     private markExited!: () => void;
 
-    constructor(readonly key: string, readonly fingerprint: string, request: WorkerCallRequest, environment: MachineEnvironment, isolated: boolean) {
-        const gpu = environment === "gpu" && gpuAvailable();
+    constructor(readonly key: string, readonly fingerprint: string, request: WorkerCallRequest, environment: MachineEnvironment,
+        isolated: boolean, gpus: GpuDevice[]) {
         this.info = {
             id: `w-${crypto.randomBytes(8).toString("hex")}`,
             key,
             treeDir: request.treeDir,
             entryModule: request.entryModule,
             environment,
-            gpu,
+            gpus,
             isolated,
             state: "starting",
             startedAt: new Date(),
@@ -378,6 +429,7 @@ export class WorkerPool {
     private readonly maxQueue: number;
     private readonly maxWorkers: number;
     private readonly idleMs: number;
+    private readonly gpus: GpuDevice[];
     private closed = false;
     private reaper: NodeJS.Timeout;
 
@@ -386,6 +438,7 @@ export class WorkerPool {
         this.maxQueue = Math.max(0, options.maxQueuePerKey ?? 100);
         this.maxWorkers = Math.max(1, options.maxWorkers ?? 16);
         this.idleMs = (options.idleTimeoutSeconds ?? 600) * 1000;
+        this.gpus = options.gpus ?? gpuDevices();
         this.reaper = setInterval(() => this.reapIdle(), Math.min(30_000, Math.max(1000, this.idleMs / 4)));
         this.reaper.unref();
         livePools.add(this);
@@ -401,6 +454,7 @@ export class WorkerPool {
                 callId: request.callId ?? `call-${crypto.randomUUID()}`,
                 fingerprint: fingerprint(request, environment, isolated),
                 environment,
+                gpus: environment === "gpu" ? this.gpus : [],
                 isolated,
                 receivedAt: Date.now(),
                 coldStart: false,
@@ -562,7 +616,7 @@ export class WorkerPool {
     private start(call: PendingCall): Worker {
         const request = call.request;
         this.makeRoom();
-        const worker = new Worker(request.key, call.fingerprint, request, call.environment, call.isolated);
+        const worker = new Worker(request.key, call.fingerprint, request, call.environment, call.isolated, call.gpus);
         this.group(request.key).workers.push(worker);
         this.byId.set(worker.info.id, worker);
         this.launch(worker, request).catch((err: Error) => {
@@ -586,7 +640,7 @@ export class WorkerPool {
             LANG: process.env.LANG ?? "C.UTF-8",
             TMPDIR: process.env.TMPDIR ?? os.tmpdir(),
             ...program.env,
-            ...(worker.info.gpu ? {} : { CUDA_VISIBLE_DEVICES: "" }),
+            CUDA_VISIBLE_DEVICES: gpuList(worker.info.gpus),
             ...extra,
             ...(worker.info.isolated ? { ALGORITHMIA_LOCAL_ISOLATED: "1" } : {}),
             ...(worker.info.isolated && request.apiSocket ? { ALGORITHMIA_LOCAL_API_SOCKET: request.apiSocket } : {}),
@@ -803,6 +857,11 @@ function fingerprint(request: WorkerCallRequest, environment: MachineEnvironment
         .digest("hex");
 }
 
+/** CUDA_VISIBLE_DEVICES for `gpus`: UUIDs where known (CUDA's own order need not be nvidia-smi's), "" for none. */
+function gpuList(gpus: GpuDevice[]): string {
+    return gpus.map((gpu) => gpu.uuid || String(gpu.index)).join(",");
+}
+
 function elapsed(call: PendingCall): number {
     return (Date.now() - (call.sentAt ?? call.receivedAt)) / 1000;
 }
@@ -816,7 +875,7 @@ function meta(call: PendingCall, stdout: string, durationSeconds: number): Outco
         workerId: call.worker?.info.id,
         coldStart: call.coldStart,
         environment: call.environment,
-        gpu: call.worker?.info.gpu ?? (call.environment === "gpu" && gpuAvailable()),
+        gpus: call.gpus,
         network: call.request.network === "isolated" ? "isolated" : "full",
         isolated: call.isolated,
         runtime: call.request.runtime ?? "python",

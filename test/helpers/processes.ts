@@ -15,8 +15,8 @@ export type LocalServerOptions = Partial<Pick<ServerOptions, "dataDir" | "port" 
 /** The options that stay unset unless given. */
 type Optional = "faults" | "log" | "workers";
 
-/** The CLI flag of each worker-pool setting. */
-const WORKER_FLAGS: Record<keyof NonNullable<ServerOptions["workers"]>, string> = {
+/** The CLI flag of each worker-pool count (`gpus` is a device list: the CLI takes it as CUDA_VISIBLE_DEVICES would). */
+const WORKER_FLAGS: Record<Exclude<keyof NonNullable<ServerOptions["workers"]>, "gpus">, string> = {
     maxWorkersPerKey: "--workers-per-version",
     maxQueuePerKey: "--queue-per-version",
     maxWorkers: "--max-workers",

@@ -11,7 +11,7 @@ import { callAlgorithm } from "../../examples/model-guide/call";
 import { EXPECTED_LABELS, MODEL_FILE, TEST_DATA_FILE } from "../../examples/model-guide/stack";
 import { sha256File } from "../../examples/promotion/promotion";
 import { ensurePythonRuntime } from "../../server/runtime/python-env";
-import { gpuAvailable } from "../../server/runtime/workers";
+import { gpuDevices } from "../../server/runtime/workers";
 import { copyExamples } from "../helpers/examples";
 import { ALICE, BOB, call } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
@@ -76,8 +76,9 @@ describe("model-guide stack", function () {
         const reply = await callAlgorithm(outputs.algoUri, input, { apiKey: ALICE.key, apiAddress: bed.server.url });
         assert.deepStrictEqual(reply.result, EXPECTED_LABELS);
         assert.strictEqual(reply.metadata.content_type, "json");
-        // The GPU environment: where the machine has no GPU, algorithmia-local runs it on CPU and says so.
-        if (!gpuAvailable()) assert.match(String(reply.metadata.alerts), /GPU environment, but this server has no GPU: it ran on CPU/);
+        // The GPU environment: the reply names the GPUs the worker saw; without one it ran on CPU and says so.
+        if (gpuDevices().length) assert.deepStrictEqual((reply.metadata as { gpus?: unknown }).gpus, gpuDevices());
+        else assert.match(String(reply.metadata.alerts), /GPU environment, but this server has no GPU: it ran on CPU/);
         // Public and royalty-free: another user calls it too (the model is read as the algorithm's owner).
         const asBob = await callAlgorithm(outputs.algoUri, input, { apiKey: BOB.key, apiAddress: bed.server.url });
         assert.deepStrictEqual(asBob.result, EXPECTED_LABELS);

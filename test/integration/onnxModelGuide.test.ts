@@ -12,7 +12,7 @@ import { EXPECTED_LABELS } from "../../examples/model-guide/stack";
 import { DIGIT_NET } from "../../examples/onnx-model-guide/stack";
 import { sha256File } from "../../examples/promotion/promotion";
 import { ensureAlgorithmEnvironment, ensurePythonRuntime } from "../../server/runtime/python-env";
-import { gpuAvailable } from "../../server/runtime/workers";
+import { gpuDevices } from "../../server/runtime/workers";
 import { copyExamples } from "../helpers/examples";
 import { ALICE, BOB, call } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
@@ -56,7 +56,8 @@ describe("ONNX model-guide stack", function () {
         const input = JSON.parse(outputs.sampleInput);
         const reply = await callAlgorithm(outputs.algoUri, input, { apiKey: BOB.key, apiAddress: bed.server.url });
         assert.deepStrictEqual(reply.result, EXPECTED_LABELS);
-        if (!gpuAvailable()) assert.match(String(reply.metadata.alerts), /GPU environment, but this server has no GPU: it ran on CPU/);
+        if (gpuDevices().length) assert.deepStrictEqual((reply.metadata as { gpus?: unknown }).gpus, gpuDevices());
+        else assert.match(String(reply.metadata.alerts), /GPU environment, but this server has no GPU: it ran on CPU/);
         const rows = fs.readFileSync(path.join(path.dirname(DIGIT_NET.modelFile), "..", "..", "model-guide", "model", "test.csv"), "utf8")
             .trim().split("\n").map((line) => line.split(",").map(Number));
         assert.deepStrictEqual((await callAlgorithm(outputs.algoUri, { images: rows }, { apiKey: ALICE.key, apiAddress: bed.server.url })).result,

@@ -6,7 +6,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { gpuAvailable } from "../../server/runtime/workers";
+import { gpuDevices } from "../../server/runtime/workers";
 import { ensurePythonRuntime } from "../../server/runtime/python-env";
 import { createBody } from "../helpers/algorithms";
 import { deployFixture } from "../helpers/git";
@@ -232,9 +232,26 @@ describe("algorithmia-local: running algorithms", function () {
             const sha = (await call(server, "POST", "/v1/algorithms/alice/OnGpu/compile", { key: ALICE.key, json: {} })).json.version_info.git_hash;
             const res = await alice(`alice/OnGpu/${sha}`, "gpu");
             assert.strictEqual(callResult(res), "hello gpu");
-            if (gpuAvailable()) assert.strictEqual(res.json.metadata.alerts, undefined);
+            if (gpuDevices().length) assert.deepStrictEqual(res.json.metadata.gpus, gpuDevices());
             else assert.match(res.json.metadata.alerts[0], /no GPU: it ran on CPU/);
-            assert.strictEqual((await alice(`alice/Runtime/${runtimeSha}`, "cpu")).json.metadata.alerts, undefined);
+            const cpu = (await alice(`alice/Runtime/${runtimeSha}`, "cpu")).json.metadata;
+            assert.strictEqual(cpu.alerts, undefined);
+            assert.strictEqual(cpu.gpus, undefined);
+        });
+
+        it("names in the metadata the GPUs a GPU algorithm's workers were given", async () => {
+            const gpus = [{ index: 0, name: "NVIDIA H200", uuid: "GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11" }];
+            const onGpus = await startTestServer({ workers: { gpus } });
+            try {
+                await call(onGpus, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("OnGpu", { environment: "gpu" }) });
+                const sha = (await call(onGpus, "POST", "/v1/algorithms/alice/OnGpu/compile", { key: ALICE.key, json: {} })).json.version_info.git_hash;
+                const res = await call(onGpus, "POST", `/v1/algo/alice/OnGpu/${sha}`, { key: ALICE.key, json: "gpu" });
+                assert.strictEqual(callResult(res), "hello gpu");
+                assert.deepStrictEqual(res.json.metadata.gpus, gpus);
+                assert.strictEqual(res.json.metadata.alerts, undefined);
+            } finally {
+                await onGpus.dispose();
+            }
         });
     });
 

@@ -8,8 +8,11 @@ import * as path from "path";
 import { ensurePythonRuntime, PythonRuntime } from "../../server/runtime/python-env";
 import { buildPython, pythonEntryModule } from "../../server/runtime/python-build";
 import {
-    gpuAvailable,
+    GpuDevice,
+    gpuDevices,
     isFailure,
+    parseGpuList,
+    visibleGpus,
     WorkerCallFailure,
     WorkerCallOutcome,
     WorkerCallRequest,
@@ -487,16 +490,53 @@ describe("python runtime", function () {
             assert.deepStrictEqual(exited, [`${worker.id}:environment changed`]);
         });
 
-        it("accepts environment gpu and reports whether a GPU was used", async () => {
+        it("accepts environment gpu and reports the GPUs it could use", async () => {
             const outcome = ok(await pool.call({
                 key: "alice/Hello/gpu", treeDir: path.join(FIXTURES, "Hello"), entryModule: "src.Hello",
                 input: "gpu", contentType: "text", environment: "gpu",
             }));
             assert.strictEqual(outcome.result, "hello gpu");
             assert.strictEqual(outcome.environment, "gpu");
-            assert.strictEqual(outcome.gpu, gpuAvailable());
+            assert.deepStrictEqual(outcome.gpus, gpuDevices());
             const cpu = ok(await runtimeCall("cpu", "text"));
-            assert.strictEqual(cpu.gpu, false);
+            assert.deepStrictEqual(cpu.gpus, []);
+        });
+
+        it("shows a gpu worker the pool's GPUs by UUID, and a cpu worker none", async () => {
+            // The pool's `gpus` stand in for a probe on this machine: what is checked is what workers are given.
+            const gpus: GpuDevice[] = [{ index: 0, name: "NVIDIA H200", uuid: "GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11" },
+                { index: 1, name: "NVIDIA H200", uuid: "GPU-0b9e4c3a-1d2f-4e5a-8b6c-7d8e9f0a1b2c" }];
+            await pool.shutdown();
+            pool = new WorkerPool({ python: runtime.python, gpus });
+            const visible = (environment: "cpu" | "gpu") => runtimeCall({ op: "env", names: ["CUDA_VISIBLE_DEVICES"] }, "json",
+                { environment, key: `${RUNTIME_KEY}/${environment}` });
+            const onGpu = ok(await visible("gpu"));
+            assert.deepStrictEqual(onGpu.result, { CUDA_VISIBLE_DEVICES: gpus.map((g) => g.uuid).join(",") });
+            assert.deepStrictEqual(onGpu.gpus, gpus);
+            const onCpu = ok(await visible("cpu"));
+            assert.deepStrictEqual(onCpu.result, { CUDA_VISIBLE_DEVICES: "" });
+            assert.deepStrictEqual(onCpu.gpus, []);
+        });
+
+        it("reads GPUs and MIG instances from nvidia-smi -L, less those CUDA_VISIBLE_DEVICES hides", () => {
+            const listed = parseGpuList([
+                "GPU 0: NVIDIA H200 (UUID: GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11)",
+                "GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-0b9e4c3a-1d2f-4e5a-8b6c-7d8e9f0a1b2c)",
+                "  MIG 1g.5gb      Device  0: (UUID: MIG-4b7e2f7a-3a57-5b8d-9c21-0123456789ab)",
+                "  MIG 1g.5gb      Device  1: (UUID: MIG-9f1d0c2b-7e64-5a3c-8d12-ba9876543210)",
+                "",
+            ].join("\n"));
+            assert.deepStrictEqual(listed, [
+                { index: 0, name: "NVIDIA H200", uuid: "GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11" },
+                { index: 1, name: "NVIDIA A100-SXM4-40GB MIG 1g.5gb", uuid: "MIG-4b7e2f7a-3a57-5b8d-9c21-0123456789ab" },
+                { index: 1, name: "NVIDIA A100-SXM4-40GB MIG 1g.5gb", uuid: "MIG-9f1d0c2b-7e64-5a3c-8d12-ba9876543210" },
+            ]);
+            assert.deepStrictEqual(visibleGpus(listed, undefined), listed);
+            assert.deepStrictEqual(visibleGpus(listed, ""), []);
+            assert.deepStrictEqual(visibleGpus(listed, "0"), [listed[0]]);
+            assert.deepStrictEqual(visibleGpus(listed, "MIG-9f1d,GPU-5d1c"), [listed[2], listed[0]]);
+            assert.deepStrictEqual(visibleGpus(listed, "0,7,MIG-9f1d"), [listed[0]], "CUDA stops at the first unknown entry");
+            assert.deepStrictEqual(parseGpuList("No devices were found\n"), []);
         });
 
         it("runs ADK algorithms: load() once, its result passed to apply", async () => {
