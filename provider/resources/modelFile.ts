@@ -49,6 +49,8 @@ interface ModelFileInputs {
     /** Derived in `check` from the content. */
     sha256?: string;
     size?: number;
+    /** Derived in `check`: the source file's identity when it was hashed (`fileStamp`); the same stamp, the same sha256. */
+    sourceStamp?: string;
 }
 
 interface ModelFileOutputs {
@@ -72,6 +74,8 @@ interface ModelFileOutputs {
 /** A re-openable byte source: a file read from disk, or an asset's text. */
 interface Content {
     describe: string;
+    /** The file read, if it is one. */
+    file?: string;
     size(): Promise<number>;
     open(): Readable;
 }
@@ -82,13 +86,28 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 export function contentOf(source: string | WireAsset): Content {
     const file = typeof source === "string" ? source : source.path;
     if (file !== undefined) {
-        return { describe: file, size: async () => (await fs.promises.stat(file)).size, open: () => fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }) };
+        return { describe: file, file, size: async () => (await fs.promises.stat(file)).size, open: () => fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }) };
     }
     const text = Buffer.from((source as WireAsset).text ?? "", "utf8");
     return { describe: "a StringAsset", size: async () => text.length, open: () => Readable.from([text]) };
 }
 
 /** sha256 and size of a stream, reading it once (memory stays flat whatever the size). */
+/** Files changed this recently may change again within the file system's clock grain unseen: they get no stamp. */
+const RACY_MS = 2000;
+
+/**
+ * What changes whenever a file's bytes may have: its path, device, inode, size and modification and change times
+ * (ns; the change time moves on every write, also when the modification time is set back). Undefined for a file
+ * changed in the last RACY_MS, as git treats its index ("racily clean").
+ */
+export async function fileStamp(file: string): Promise<string | undefined> {
+    const stat = await fs.promises.stat(file, { bigint: true });
+    const changed = Math.max(Number(stat.mtimeMs), Number(stat.ctimeMs));
+    if (Date.now() - changed < RACY_MS) return undefined;
+    return [file, stat.dev, stat.ino, stat.size, stat.mtimeNs, stat.ctimeNs].join(":");
+}
+
 export async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; size: number }> {
     const hash = crypto.createHash("sha256");
     let size = 0;
@@ -208,13 +227,21 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
             ...connectionShape(),
         }),
 
-    async prepare(inputs) {
+    async prepare(inputs, olds) {
         // Hash here, not at upload: the preview then shows a changed model as an update.
         if (containsUnknown(inputs.source)) return { inputs: { ...inputs, sha256: UNKNOWN, size: UNKNOWN as any } };
         const content = contentOf(inputs.source);
         try {
+            // Check gets the old *inputs*, which hold the stamp and the hash it was taken with.
+            const previous = olds as Partial<ModelFileInputs>;
+            const before = content.file === undefined ? undefined : await fileStamp(content.file);
+            if (before !== undefined && before === previous.sourceStamp && previous.sha256 && previous.size !== undefined) {
+                return { inputs: { ...inputs, sha256: previous.sha256, size: previous.size, sourceStamp: before } };
+            }
             const { sha256, size } = await hashStream(content.open());
-            return { inputs: { ...inputs, sha256, size } };
+            // Changed while it was read: no stamp, so the next check hashes it again.
+            const after = content.file === undefined ? undefined : await fileStamp(content.file);
+            return { inputs: { ...inputs, sha256, size, ...(before !== undefined && before === after ? { sourceStamp: before } : {}) } };
         } catch (err: any) {
             const failure: CheckFailure = { property: "source", reason: `source: cannot read ${content.describe}: ${err.code ?? err.message}` };
             return { inputs, failures: [failure] };

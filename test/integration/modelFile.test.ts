@@ -212,6 +212,31 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         });
     });
 
+    describe("hashing at check", () => {
+        it("keeps the file's stamp in state and still sees a same-size rewrite whose modification time is put back", async () => {
+            const file = path.join(bed.root, "model-stamped.pkl");
+            fs.writeFileSync(file, "weights A");
+            const { mtime } = fs.statSync(file);
+            await new Promise((resolve) => setTimeout(resolve, 2100)); // out of the racy window: it gets a stamp
+            const stack = await modelStack("stamped", "stamped", () => ({ source: file }));
+            await stack.up();
+            const model = async () => (await stack.exportStack()).deployment.resources.find((r: any) => r.type.endsWith(":ModelFile"));
+            const kept = (await model()).inputs;
+            assert.match(kept.sourceStamp, /:\d+:\d+$/, "the stamp is kept with the inputs");
+            assert.strictEqual(kept.sha256, sha256("weights A"));
+            await stack.preview({ expectNoChanges: true });
+
+            fs.writeFileSync(file, "weights B");
+            fs.utimesSync(file, mtime, mtime);
+            assert.deepStrictEqual((await stack.preview()).changeSummary, { same: 2, update: 1 });
+            await stack.up();
+            assert.strictEqual((await stack.outputs()).sha256.value, sha256("weights B"));
+            assert.strictEqual(await remote(stored("stamped", "weights B")), "weights B");
+            await stack.preview({ expectNoChanges: true });
+            await stack.destroy();
+        });
+    });
+
     describe("existing files", () => {
         before(async () => {
             await call(bed.server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "existing" } });
