@@ -309,7 +309,7 @@ async function putDetailsAndSettings(client: AlgorithmiaClient, owner: string, i
 }
 
 /** `owner/name` when the owner is known without creating anything: given, the one resolved before, or the key's user. */
-async function algoPathOf(ctx: ProviderContext, inputs: AlgorithmInputs, olds: Partial<AlgorithmOutputs>): Promise<string | undefined> {
+async function algoPathOf(ctx: ProviderContext, inputs: AlgorithmInputs, olds: Partial<AlgorithmInputs>): Promise<string | undefined> {
     if (containsUnknown([inputs.name, inputs.owner, inputs.apiAddress])) return undefined;
     const resolvedBefore = olds.name === inputs.name ? olds.algoPath?.split("/")[0] : undefined;
     try {

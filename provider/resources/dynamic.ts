@@ -220,9 +220,10 @@ export interface ResourceController<Inputs, Outputs> {
     /**
      * Runs once validation found no failure, to derive more inputs (e.g. a file's sha256) or report failures that
      * need the old state or the server (read only: a preview changes nothing). During a preview `inputs` may hold
-     * unknowns (`isUnknown`) and lack defaults.
+     * unknowns (`isUnknown`) and lack defaults. `olds` are the old inputs as the last check answered them (the
+     * engine passes inputs, not outputs, to Check; empty on create).
      */
-    prepare?(inputs: Inputs, olds: Partial<Outputs>, ctx: ProviderContext): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
+    prepare?(inputs: Inputs, olds: Partial<Inputs>, ctx: ProviderContext): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
     create(ctx: ProviderContext, inputs: Inputs): Promise<{ id: string; outs: Outputs }>;
     /** The object as it is now, or undefined when it is gone. */
     read(ctx: ProviderContext, id: string, outs: Outputs): Promise<Outputs | undefined>;

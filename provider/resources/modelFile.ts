@@ -232,11 +232,10 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
         if (containsUnknown(inputs.source)) return { inputs: { ...inputs, sha256: UNKNOWN, size: UNKNOWN as any } };
         const content = contentOf(inputs.source);
         try {
-            // Check gets the old *inputs*, which hold the stamp and the hash it was taken with.
-            const previous = olds as Partial<ModelFileInputs>;
+            // The old inputs hold the stamp and the hash taken with it.
             const before = content.file === undefined ? undefined : await fileStamp(content.file);
-            if (before !== undefined && before === previous.sourceStamp && previous.sha256 && previous.size !== undefined) {
-                return { inputs: { ...inputs, sha256: previous.sha256, size: previous.size, sourceStamp: before } };
+            if (before !== undefined && before === olds.sourceStamp && olds.sha256 && olds.size !== undefined) {
+                return { inputs: { ...inputs, sha256: olds.sha256, size: olds.size, sourceStamp: before } };
             }
             const { sha256, size } = await hashStream(content.open());
             // Changed while it was read: no stamp, so the next check hashes it again.
