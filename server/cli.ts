@@ -100,8 +100,9 @@ async function main(): Promise<void> {
         const [user] = server.users;
         console.log(`user ${user.name}, API key ${user.key} (kept in ${values["data-dir"]}/${GENERATED_KEY_FILE})`);
     }
-    console.log(gpus.length ? `GPU algorithms run on ${gpus.map((gpu) => `${gpu.name} (${gpu.uuid || `GPU ${gpu.index}`})`).join(", ")}`
-        : "no NVIDIA GPU found (nvidia-smi -L): GPU algorithms run on CPU");
+    // On stderr: stdout carries only the lines scripts read (the generated key, the listening address).
+    console.error(gpus.length ? `algorithmia-local: GPU algorithms run on ${gpus.map((gpu) => `${gpu.name} (${gpu.uuid || `GPU ${gpu.index}`})`).join(", ")}`
+        : "algorithmia-local: no NVIDIA GPU found (nvidia-smi -L): GPU algorithms run on CPU");
     console.log(`algorithmia-local listening on ${server.url}`);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
         process.once(signal, () => void server.close().then(() => process.exit(0)));
