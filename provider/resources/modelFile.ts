@@ -92,7 +92,6 @@ export function contentOf(source: string | WireAsset): Content {
     return { describe: "a StringAsset", size: async () => text.length, open: () => Readable.from([text]) };
 }
 
-/** sha256 and size of a stream, reading it once (memory stays flat whatever the size). */
 /** Files changed this recently may change again within the file system's clock grain unseen: they get no stamp. */
 const RACY_MS = 2000;
 
@@ -108,6 +107,7 @@ export async function fileStamp(file: string): Promise<string | undefined> {
     return [file, stat.dev, stat.ino, stat.size, stat.mtimeNs, stat.ctimeNs].join(":");
 }
 
+/** sha256 and size of a stream, reading it once (memory stays flat whatever the size). */
 export async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; size: number }> {
     const hash = crypto.createHash("sha256");
     let size = 0;
@@ -232,14 +232,15 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
         if (containsUnknown(inputs.source)) return { inputs: { ...inputs, sha256: UNKNOWN, size: UNKNOWN as any } };
         const content = contentOf(inputs.source);
         try {
+            const stamp = async () => (content.file === undefined ? undefined : fileStamp(content.file));
             // The old inputs hold the stamp and the hash taken with it.
-            const before = content.file === undefined ? undefined : await fileStamp(content.file);
+            const before = await stamp();
             if (before !== undefined && before === olds.sourceStamp && olds.sha256 && olds.size !== undefined) {
                 return { inputs: { ...inputs, sha256: olds.sha256, size: olds.size, sourceStamp: before } };
             }
             const { sha256, size } = await hashStream(content.open());
             // Changed while it was read: no stamp, so the next check hashes it again.
-            const after = content.file === undefined ? undefined : await fileStamp(content.file);
+            const after = await stamp();
             return { inputs: { ...inputs, sha256, size, ...(before !== undefined && before === after ? { sourceStamp: before } : {}) } };
         } catch (err: any) {
             const failure: CheckFailure = { property: "source", reason: `source: cannot read ${content.describe}: ${err.code ?? err.message}` };
