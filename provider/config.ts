@@ -1,11 +1,9 @@
 // Where the API address, the git address and the key come from (design.md §3). Resolved inside the provider
 // process, at call time, from the stack config the engine hands to `configure` and from that process's
-// environment — never captured when the provider is serialized, never returned as an output.
+// environment — never in state, never returned as an output.
 import { defaultGitAddress } from "./client/git";
 
 export const DEFAULT_API_ADDRESS = "https://api.algorithmia.com";
-// What `resolveConnection` (serialized with the provider) reads: not through the module's `exports`.
-const PUBLIC_API_ADDRESS = DEFAULT_API_ADDRESS;
 
 /** The stack config as the dynamic provider's `configure` sees it. */
 export interface StackConfig {
@@ -21,7 +19,7 @@ export interface Connection {
 
 /** The API address a resource's `apiAddress` argument means here: the argument > stack config > env > public API. */
 export function resolveApiAddress(stack: StackConfig | undefined, apiAddressArg?: string, env: NodeJS.ProcessEnv = process.env): string {
-    return (apiAddressArg || stack?.get("algorithmia:apiAddress") || env.ALGORITHMIA_API || PUBLIC_API_ADDRESS).replace(/\/+$/, "");
+    return (apiAddressArg || stack?.get("algorithmia:apiAddress") || env.ALGORITHMIA_API || DEFAULT_API_ADDRESS).replace(/\/+$/, "");
 }
 
 /**
@@ -46,7 +44,7 @@ export function resolveConnection(
     }
     const isUrl = (address: string) => /^https?:\/\/[^/]+/.test(address);
     if (!isUrl(apiAddress)) {
-        throw new Error(`apiAddress must be an http(s) URL such as ${PUBLIC_API_ADDRESS}, got "${apiAddress}"`);
+        throw new Error(`apiAddress must be an http(s) URL such as ${DEFAULT_API_ADDRESS}, got "${apiAddress}"`);
     }
     const configuredGit = stack?.get("algorithmia:gitAddress");
     const gitAddress = configuredGit || env.ALGORITHMIA_GIT_ADDRESS || defaultGitAddress(apiAddress);

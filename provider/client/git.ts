@@ -301,8 +301,6 @@ export class GitError extends Error {
     constructor(readonly command: string, readonly exitCode: number | null, readonly stderr: string) {
         const message = `git ${command} failed (exit ${exitCode}): ${stderr || "no output"}`;
         super(message);
-        // Set again: closure serialization turns `super(message)` into `Error.call(this, message)` (see http.ts).
-        this.message = message;
         this.name = "GitError";
     }
 }

@@ -77,14 +77,10 @@ export class AlgorithmiaApiError extends Error {
     ) {
         const message = `${method} ${route} ${status === undefined ? "failed" : `returned ${status}`}: ${apiMessage}`;
         super(message);
-        // Set again: when the provider is closure-serialized, `super(message)` becomes `Error.call(this, message)`,
-        // which does not set the message on `this`.
-        this.message = message;
         this.name = "AlgorithmiaApiError";
     }
 }
 
-// An array, not a Set: closure serialization (the provider goes into state) turns a Set into a plain object.
 const RETRYABLE_STATUS = [429, 502, 503, 504];
 
 export class HttpClient implements RetryBudget {
@@ -206,7 +202,7 @@ function idleTimer(ms: number) {
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stop = () => clearTimeout(timer);
-    // A plain Error named TimeoutError (which isTransient retries): closure serialization breaks `extends Error`.
+    // Named as fetch's own timeouts are, which isTransient retries.
     const timedOut = () => Object.assign(new Error(`timed out: no byte sent or received for ${ms} ms`), { name: "TimeoutError" });
     const touch = () => {
         stop();

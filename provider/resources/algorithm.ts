@@ -13,15 +13,15 @@ import { AlgorithmiaClient, AlgorithmObject, BuildObject, BuildTimeoutError } fr
 import { treeSha256 } from "../client/git";
 import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, initError, isUnknown,
+    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, initError, isUnknown,
     keepKeySecret, nameSchema, sameValue, secretKey,
 } from "./dynamic";
+import { providerStub } from "./stub";
 
 // --- types ----------------------------------------------------------------------------------------------------
 
 /**
  * Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment.
- * Not exported (see algorithmSource.ts): the serialized schema reads it.
  */
 const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -120,7 +120,6 @@ const WIRE_SETTINGS: Record<keyof AlgorithmSettings, string> = {
     packageSet: "package_set",
     algorithmEnvironment: "algorithm_environment",
 };
-// (An array, not a Set: module-level values are copied into the serialized provider, and a Set does not survive.)
 const OPTIONAL_SETTINGS: (keyof AlgorithmSettings)[] = ["packageSet", "algorithmEnvironment"];
 
 /** Whether the settings choose the runtime by environment or package set rather than by language. */
@@ -455,7 +454,7 @@ async function hasPublicVersion(client: AlgorithmiaClient, owner: string, name: 
 
 // --- resource -------------------------------------------------------------------------------------------------
 
-const algorithmProvider = dynamicProvider(algorithmController);
+const algorithmProvider = providerStub("Algorithm");
 
 /** An algorithm whose source is a local directory, pushed by git and built. */
 export class Algorithm extends pulumi.dynamic.Resource {

@@ -11,8 +11,6 @@ export interface ModelBinding {
     sha256: string;
 }
 
-// Not exported: the provider's code is serialized into state, and an exported constant would be read there
-// through a module's `exports`, which does not survive.
 const REQUIREMENTS_FILE = "requirements.txt";
 const MODEL_MANIFEST_FILE = "model-manifest.json";
 

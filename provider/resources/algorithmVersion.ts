@@ -13,9 +13,10 @@ import { z } from "zod";
 import { AlgorithmiaClient, AlgorithmObject, BuildObject } from "../client";
 import type { AlgorithmSettings } from "./algorithm";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, dynamicProvider, isUnknown, keepKeySecret, sameValue,
+    CheckFailure, ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, isUnknown, keepKeySecret, sameValue,
     secretKey,
 } from "./dynamic";
+import { providerStub } from "./stub";
 
 // --- types ----------------------------------------------------------------------------------------------------
 
@@ -428,7 +429,7 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
 
 // --- resource -------------------------------------------------------------------------------------------------
 
-const algorithmVersionProvider = dynamicProvider(algorithmVersionController);
+const algorithmVersionProvider = providerStub("AlgorithmVersion");
 
 /** A published, immutable version of one build of an algorithm. */
 export class AlgorithmVersion extends pulumi.dynamic.Resource {

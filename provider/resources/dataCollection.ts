@@ -5,7 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaApiError, Listing, ReadAcl, aclFromWire } from "../client";
-import { ConnectionArgs, MODULE, ResourceController, connectionShape, dynamicProvider, keepKeySecret, nameSchema, secretKey } from "./dynamic";
+import { ConnectionArgs, MODULE, ResourceController, connectionShape, keepKeySecret, nameSchema, secretKey } from "./dynamic";
+import { providerStub } from "./stub";
 
 // --- types ----------------------------------------------------------------------------------------------------
 
@@ -54,7 +55,7 @@ function isOurLeftover(existing: Listing, inputs: DataCollectionInputs): boolean
     return empty && aclFromWire(existing.acl?.read) === inputs.readAcl;
 }
 
-const dataCollectionController: ResourceController<DataCollectionInputs, DataCollectionOutputs> = {
+export const dataCollectionController: ResourceController<DataCollectionInputs, DataCollectionOutputs> = {
     schema: () =>
         z.object({
             name: nameSchema(),
@@ -143,7 +144,7 @@ const dataCollectionController: ResourceController<DataCollectionInputs, DataCol
 
 // --- resource -------------------------------------------------------------------------------------------------
 
-const dataCollectionProvider = dynamicProvider(dataCollectionController);
+const dataCollectionProvider = providerStub("DataCollection");
 
 /** A hosted data collection, `data://owner/name`. */
 export class DataCollection extends pulumi.dynamic.Resource {

@@ -1,27 +1,20 @@
 // What every resource of this provider needs from the pulumi-nodejs dynamic-provider host: zod validation that
 // names the property and tolerates unknowns during preview, a diff over an explicit key list, the connection
-// read in `configure` (never captured when the provider is serialized), and the explicit type tokens.
+// read in `configure` (never captured in state), and the explicit type tokens.
 //
-// Closure serialization: `dynamicProvider` returns a plain object whose methods close over a controller. The
-// engine serializes that object into state, so nothing here may hold the key or a zod schema at module level:
-// schemas are built by functions at call time (a zod schema object does not serialize), and the key only
-// lives inside the provider process, after `configure`. Serialization parses the provider's code with the
-// project's `typescript` or, when there is none, a vendored TypeScript 3.8: so no syntax newer than ES2020
-// in provider code (the package is compiled to ES2020, see tsconfig.build.json), no Set/Map values, no names
-// shadowed by globals of the program's process (mocha's `describe`, `context`, ...), no computed keys.
+// Nothing here is serialized: the state holds only the stub (stub.ts), which loads this code through
+// ./providers in the provider process.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient } from "../client";
 import { resolveApiAddress, resolveConnection, StackConfig } from "../config";
+import { STUB_PROTOCOL } from "./stub";
 
 /** The module of every type token: `pulumi-nodejs:dynamic/algorithmia:<Type>`. */
 export const MODULE = "algorithmia";
 
 /** What the dynamic-provider host hands `check`/`diff` for a value not known yet (a preview of a computed input). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-// Serialized code reads this unexported copy: an exported constant is read through the module's `exports`,
-// which depends on how the serializer captures the module.
-const UNKNOWN_VALUE = UNKNOWN;
 
 /** The serialized provider's own property; never an input of ours. */
 const PROVIDER_KEY = "__provider";
@@ -52,7 +45,7 @@ function withCluster(rules: DiffRules): DiffRules {
 }
 
 export function isUnknown(value: unknown): boolean {
-    return value === UNKNOWN_VALUE;
+    return value === UNKNOWN;
 }
 
 /** True if the value or anything inside it is unknown. */
@@ -135,9 +128,7 @@ export function checkWithSchema<S extends z.ZodType>(
     schema: S,
     news: Record<string, any>,
 ): { inputs: Record<string, any>; failures: CheckFailure[]; complete: boolean } {
-    // (Not a computed-key destructuring: closure serialization misses the capture of PROVIDER_KEY there.)
-    const given = { ...news };
-    delete given[PROVIDER_KEY];
+    const { [PROVIDER_KEY]: _provider, ...given } = news;
     const parsed = schema.safeParse(given);
     if (parsed.success) return { inputs: parsed.data as Record<string, any>, failures: [], complete: true };
     const failures = parsed.error.issues
@@ -178,9 +169,9 @@ function canonicalJson(value: unknown): string {
 }
 
 /**
- * Compares only `updateKeys` and `replaceKeys` of the old outputs and the new inputs (the provider's own
- * serialized code is not among them, so a provider upgrade alone never shows a diff). An unknown new value
- * counts as a change.
+ * Compares only `updateKeys` and `replaceKeys` of the old outputs and the new inputs (the serialized provider is
+ * not among them, so a provider upgrade alone shows no diff; see `frozenProvider` for the one exception). An
+ * unknown new value counts as a change.
  */
 export function diffByKeys(olds: Record<string, any>, news: Record<string, any>, rules: DiffRules): pulumi.dynamic.DiffResult {
     const normalize = rules.normalize ?? ((p) => p);
@@ -239,13 +230,9 @@ export interface ResourceController<Inputs, Outputs> {
 export function dynamicProvider<Inputs, Outputs>(
     controller: ResourceController<Inputs, Outputs>,
 ): pulumi.dynamic.ResourceProvider<any, any> {
-    // One object, not `let` variables: closure serialization copies captured variables into each function's
-    // own scope, but keeps one shared copy of a captured object. Empty when serialized; filled in the provider
-    // process only.
     // `usernames`: per key, then per API address (a key's user never changes; another key may be another user).
     const state: { stackConfig?: StackConfig; usernames: Record<string, Record<string, Promise<string>>> } = { usernames: {} };
-    // Not named `context`: closure serialization skips names that are globals of the serializing process (mocha
-    // defines `context`), so the provider process would not get it. One per resource call: its key is the resource's.
+    // One per resource call: its key is the resource's.
     const callContext = (props: { apiKey?: string }): ProviderContext => ({
         client: (apiAddress) => {
             if (isUnknown(props.apiKey)) throw new Error("apiKey is not known yet");
@@ -262,7 +249,7 @@ export function dynamicProvider<Inputs, Outputs>(
         const cluster = props.cluster;
         return typeof cluster === "string" ? { ...ctx, client: () => ctx.client(cluster) } : ctx;
     };
-    const clusterOf = (props: any) => (isUnknown(props.apiAddress) ? UNKNOWN_VALUE : resolveApiAddress(state.stackConfig, props.apiAddress));
+    const clusterOf = (props: any) => (isUnknown(props.apiAddress) ? UNKNOWN : resolveApiAddress(state.stackConfig, props.apiAddress));
     const rules = withCluster(controller.diff);
     // The key is compared too, but a new key alone changes nothing on the server: it is only stored.
     const diffRules: DiffRules = { ...rules, updateKeys: [...rules.updateKeys, KEY_KEY] };
@@ -278,9 +265,13 @@ export function dynamicProvider<Inputs, Outputs>(
             const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {}, callContext(checked.inputs));
             return { inputs: { ...prepared.inputs, cluster }, failures: prepared.failures ?? [] };
         }),
-        // State from before the cluster was kept has none: that is no change.
-        diff: (_id: string, olds: any, news: any) => reporting(async () =>
-            diffByKeys(olds, olds[CLUSTER_KEY] === undefined ? { ...news, cluster: undefined } : news, diffRules)),
+        diff: (_id: string, olds: any, news: any) => reporting(async () => {
+            // State from before the cluster was kept has none: that is no change.
+            const diff = diffByKeys(olds, olds[CLUSTER_KEY] === undefined ? { ...news, cluster: undefined } : news, diffRules);
+            // State from before the stub holds the whole old provider, which refresh and delete would run: an update
+            // (the controller's no-change update, which changes nothing that is in place) stores the stub instead.
+            return !diff.changes && frozenProvider(olds) ? { ...diff, changes: true } : diff;
+        }),
         create: (inputs: any) => reporting(async () => {
             const { id, outs } = await controller.create(callContext(inputs), inputs);
             return { id, outs: withKey({ ...outs, cluster: inputs.cluster }, inputs) };
@@ -302,6 +293,12 @@ export function dynamicProvider<Inputs, Outputs>(
     };
 }
 
+/** True when `props` carry a serialized provider that is not a stub: the code of an older release, frozen in state. */
+export function frozenProvider(props: Record<string, unknown>): boolean {
+    const serialized = props[PROVIDER_KEY];
+    return typeof serialized === "string" && !serialized.includes(STUB_PROTOCOL);
+}
+
 /** Runs one host call; what it throws leaves as `hostError`. */
 async function reporting<T>(call: () => Promise<T>): Promise<T> {
     try {
@@ -316,9 +313,7 @@ async function reporting<T>(call: () => Promise<T>): Promise<T> {
  * create and update send `e.message` (with `id`/`properties`/`reasons` for a resource that failed to
  * initialise); check, read and delete hand `e` to grpc-js, which sends `e.message` but takes a numeric `e.code`
  * as the gRPC status code, and the host logs `${e}: ${e.stack}` to the engine. So: a real Error, a non-empty
- * message, no numeric `code`. Needed because closure serialization breaks `class ... extends Error`: its
- * instances are plain objects (no stack, toString gives "[object Object]"), and the API error carries the API's
- * numeric error code.
+ * message, no numeric `code` (the API error carries the API's numeric error code), whatever a controller throws.
  */
 export function hostError(err: unknown): Error {
     const source: Record<string, any> = err !== null && typeof err === "object" ? err : {};

@@ -15,9 +15,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient } from "../client";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, dynamicProvider, keepKeySecret,
+    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, keepKeySecret,
     parseDataUri, secretKey,
 } from "./dynamic";
+import { providerStub } from "./stub";
 
 // --- types ----------------------------------------------------------------------------------------------------
 
@@ -216,8 +217,7 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
             source: z.union(
                 [
                     z.string().min(1),
-                    // An asset on the wire: the special signature key and value of Pulumi's asset encoding (written
-                    // out, not computed keys, which closure serialization would not follow).
+                    // An asset on the wire: the special signature key and value of Pulumi's asset encoding.
                     z.looseObject({ "4dabf18193072939515e22adb298388d": z.literal("c44067f5952c0a294b673a41bacd8c17"), path: z.string() }),
                     z.looseObject({ "4dabf18193072939515e22adb298388d": z.literal("c44067f5952c0a294b673a41bacd8c17"), text: z.string() }),
                 ],
@@ -299,7 +299,7 @@ function outputsOf(inputs: ModelFileInputs, dataUri: string, sha256: string, siz
 
 // --- resource -------------------------------------------------------------------------------------------------
 
-const modelFileProvider = dynamicProvider(modelFileController);
+const modelFileProvider = providerStub("ModelFile");
 
 /**
  * Local paths are made absolute in the program: the engine and the provider process may run in another

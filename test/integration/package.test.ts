@@ -1,14 +1,15 @@
 // The provider works when installed as a package beside the program's own @pulumi/pulumi, its peer dependency:
 // `npm pack`, install the tarball into programs outside the repository next to an SDK of the supported range, and
 // run the real `pulumi` CLI there — up, a no-op preview, a provider upgrade with no diff, an update, refresh and
-// destroy, for all four resources (the fixture program declares a collection, a model file, an algorithm built
+// destroy run by the upgraded code, for all four resources (the fixture program declares a collection, a model file, an algorithm built
 // from a copy of test/fixtures/algorithms/Hello, and a version published after one test). The SDKs: the oldest of
 // the peer range, and the one this test process runs (the dev pin 3.248.0 on the Node 20 leg; the newest on the
 // Node 24 leg, tools/test-leg.sh). An SDK outside the range is refused at once, saying what to install.
 //
-// Closure serialization turns the package's files into `require("pulumi-algorithmia/dist/...")` calls inside the
-// state, which only work if package.json `exports` allows those subpaths and if the package shares the program's
-// SDK (a nested copy of its own cannot be named, the failure this test guards against).
+// The state holds only a stub of each provider that loads `pulumi-algorithmia/dist/provider/resources/providers.js`
+// from the program's directory, which works only if package.json `exports` allows that subpath. The package must
+// also share the program's SDK (a nested copy of its own is the failure the compat check guards against). And state
+// written by a release from before the stub (which froze the whole provider in state) is taken over by the stub.
 //
 // Each fixture is installed from the npm registry (or npm's cache, `--prefer-offline`), as a user installs it.
 // `--ignore-scripts` skips native builds (better-sqlite3 is for algorithmia-local, which the provider does not load).
@@ -18,6 +19,7 @@ import { promisify } from "util";
 import * as fs from "fs";
 import * as path from "path";
 import * as semver from "semver";
+import { STUB_PROTOCOL } from "../../provider/resources/stub";
 import { ALICE, call } from "../helpers/server";
 import { repoRoot } from "../helpers/pulumi";
 import { CliProject } from "../helpers/processes";
@@ -49,20 +51,20 @@ describe("installed as a package (npm pack → npm install beside the program's 
     };
 
     /** A copy of test/fixtures/package-project with the tarball and `@pulumi/pulumi@sdk` installed, its stack made. */
-    async function fixture(sdk: string, npmFlags: string[] = []): Promise<CliProject> {
-        const dir = path.join(bed.root, `sdk-${sdk}`);
+    async function fixture(sdk: string, npmFlags: string[] = [], provider = tarball, name = `sdk-${sdk}`): Promise<CliProject> {
+        const dir = path.join(bed.root, name);
         fs.cpSync(path.join(repoRoot, "test/fixtures/package-project"), dir, { recursive: true });
         fs.cpSync(path.join(repoRoot, "test/fixtures/algorithms/Hello"), path.join(dir, "Hello"), { recursive: true });
         fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "fixture", private: true }));
         await run("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--save-exact",
-            ...npmFlags, tarball, `${SDK}@${sdk}`], dir);
+            ...npmFlags, provider, `${SDK}@${sdk}`], dir);
         assert.ok(fs.existsSync(path.join(dir, "node_modules/pulumi-algorithmia/dist/provider/index.js")));
         assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, `node_modules/${SDK}/package.json`), "utf8")).version, sdk);
         assert.ok(!fs.existsSync(path.join(dir, `node_modules/pulumi-algorithmia/node_modules/${SDK}`)), "no SDK of the package's own");
         assert.ok(!fs.realpathSync(path.join(dir, `node_modules/${SDK}`)).startsWith(repoRoot), "dependencies are the fixture's own");
         // The engine sees only the fixture's node_modules: NODE_PATH no longer points into the repository.
         const project = new CliProject(dir, { ...bed.sandbox.env, NODE_PATH: path.join(dir, "node_modules") });
-        await project.init(`sdk-${sdk}`);
+        await project.init(name);
         await project.cli("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
         await project.cli("config", "set", "algorithmia:apiAddress", bed.server.url);
         return project;
@@ -97,19 +99,26 @@ describe("installed as a package (npm pack → npm install beside the program's 
             const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "from the package" });
             assert.strictEqual(answer.json.result, "hello from the package");
 
-            const state = await project.cli("stack", "export");
-            assert.match(state, /require\(\\"pulumi-algorithmia\/dist\/provider\//, "the serialized provider requires the package's files");
+            const state = await exportedState(project);
+            const stubs = serializedProviders(state);
+            assert.strictEqual(stubs.length, 8, "each of the four resources holds its provider in inputs and outputs");
+            for (const stub of stubs) {
+                assert.ok(stub.includes(STUB_PROTOCOL) && stub.includes("pulumi-algorithmia/dist/provider/resources/providers.js"), stub);
+                assert.ok(!stub.includes("checkWithSchema"), "the provider's code stays out of state");
+            }
             assert.ok(!state.includes(ALICE.key), "no key in the state");
             await project.cli("preview", "--expect-no-changes");
 
-            // A new provider release alone (its serialized code differs) is no change to the resources.
-            const installed = path.join(project.dir, "node_modules/pulumi-algorithmia/dist/provider/resources/dynamic.js");
-            const code = fs.readFileSync(installed, "utf8");
-            assert.ok(code.includes("async configure(req) {"));
-            fs.writeFileSync(installed, code.replace("async configure(req) {", "async configure(req) { /* a newer provider release */"));
+            // A new provider release is no change to the resources, and from then on every call runs its code, even
+            // those that run from state alone (refresh, destroy): the old code is not frozen there.
+            const loads = path.join(project.dir, "provider-loads.txt");
+            upgradeInstalled(project.dir, `require("fs").appendFileSync(${JSON.stringify(loads)}, "loaded\\n");`);
+            const loadCount = () => (fs.existsSync(loads) ? fs.readFileSync(loads, "utf8").split("\n").length - 1 : 0);
             await project.cli("preview", "--expect-no-changes");
             assert.match(await project.cli("up", "--yes", "--skip-preview"), /5 unchanged/);
-            assert.match(await project.cli("stack", "export"), /a newer provider release/, "the state now holds the new provider code");
+            // (The same set: the engine may store the resources in another order.)
+            assert.deepStrictEqual(serializedProviders(await exportedState(project)).sort(), [...stubs].sort(), "the stubs in state are the same");
+            assert.strictEqual(loadCount(), 2, "the preview and the up each ran the installed code");
 
             await project.cli("config", "set", "readAcl", "public");
             assert.match(await project.cli("up", "--yes", "--skip-preview"), /1 updated/);
@@ -118,18 +127,68 @@ describe("installed as a package (npm pack → npm install beside the program's 
             assert.deepStrictEqual(acl.json.acl.read, ["user://*"]);
 
             // Refresh reads every object back unchanged; then drift (the ACL changed out of band) is seen and taken in.
+            let before = loadCount();
             assert.match(await project.cli("refresh", "--yes", "--skip-preview"), /5 unchanged/);
+            assert.strictEqual(loadCount(), before + 1, "refresh ran the installed code");
             await bed.client.setCollectionAcl("alice", "packaged", "private");
             assert.match(await project.cli("refresh", "--yes", "--skip-preview"), /1 updated/);
             assert.match(await project.cli("preview"), /1 to update/);
             await project.cli("up", "--yes", "--skip-preview");
             await project.cli("preview", "--expect-no-changes");
 
+            before = loadCount();
             await project.cli("destroy", "--yes", "--skip-preview");
+            assert.strictEqual(loadCount(), before + 1, "destroy ran the installed code");
             assert.strictEqual((await call(bed.server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).status, 404);
             assert.strictEqual((await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
         });
     }
+
+    it("takes over state written by a release from before the stub: one update stores the stub, nothing changes on the server", async () => {
+        // That release, packed from this repository's history (a clone with its history, as CI's is).
+        const legacyDir = path.join(bed.root, "legacy-release");
+        await run("git", ["cat-file", "-e", `${LEGACY_RELEASE}^{commit}`], repoRoot).catch(() => {
+            throw new Error(`this test packs commit ${LEGACY_RELEASE} (the last release that froze the provider in state): clone with history`);
+        });
+        fs.mkdirSync(legacyDir);
+        await run("bash", ["-c", `git -C ${JSON.stringify(repoRoot)} archive ${LEGACY_RELEASE} | tar -x`], legacyDir);
+        fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(legacyDir, "node_modules"));
+        const legacyTarball = path.join(legacyDir, (await run("npm", ["pack", "--silent"], legacyDir)).trim().split("\n").pop()!);
+
+        const project = await fixture(runningSdk, [], legacyTarball, "legacy");
+        await project.cli("up", "--yes", "--skip-preview");
+        const legacyState = await exportedState(project);
+        assert.ok(serializedProviders(legacyState).every((code) => code.includes("checkWithSchema")), "the old release froze its whole provider in state");
+        const onServer = async () => [
+            (await call(bed.server, "GET", "/v1/algorithms/alice/Hello/versions", { key: ALICE.key })).json,
+            (await call(bed.server, "GET", "/v1/algorithms/alice/Hello/builds", { key: ALICE.key })).json,
+            (await call(bed.server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).json,
+        ];
+        const before = await onServer();
+
+        await run("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", tarball], project.dir);
+        // (Not previewed: in a preview the host cannot say what an update will output, so the resources that read an
+        // updated one's outputs show as replaced there; the up replaces nothing.)
+        const migrated = await project.cli("up", "--yes", "--skip-preview");
+        assert.match(migrated, /4 updated/);
+        assert.doesNotMatch(migrated, /replaced|created|deleted/);
+        const state = await exportedState(project);
+        assert.ok(serializedProviders(state).every((code) => code.includes(STUB_PROTOCOL)), "every copy is the stub now");
+        assert.ok(state.length < legacyState.length / 5, `state ${state.length} bytes, was ${legacyState.length}`);
+        await project.cli("preview", "--expect-no-changes");
+        // The same versions (none republished), builds (none redone) and files (none uploaded again); it still answers.
+        assert.deepStrictEqual(await onServer(), before);
+        const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "after the upgrade" });
+        assert.strictEqual(answer.json.result, "hello after the upgrade");
+
+        // From state alone, with the new release's code.
+        const loads = path.join(project.dir, "provider-loads.txt");
+        upgradeInstalled(project.dir, `require("fs").appendFileSync(${JSON.stringify(loads)}, "loaded\\n");`);
+        assert.match(await project.cli("refresh", "--yes", "--skip-preview"), /5 unchanged/);
+        await project.cli("destroy", "--yes", "--skip-preview");
+        assert.strictEqual(fs.readFileSync(loads, "utf8"), "loaded\nloaded\n", "refresh and destroy ran the installed code");
+        assert.strictEqual((await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
+    });
 
     it(`refuses @pulumi/pulumi ${tooOldSdk}: npm will not install it, and forced in, the program says what to install`, async () => {
         const refused = await fixture(tooOldSdk).then(() => undefined, (err) => err.output as string);
@@ -142,3 +201,25 @@ describe("installed as a package (npm pack → npm install beside the program's 
         assert.ok(failed.includes(`npm install ${SDK}@"${range}"`), failed);
     });
 });
+
+/** The last commit whose provider was serialized whole into state (the stub came after it). */
+const LEGACY_RELEASE = "bad7f9c";
+
+/** `pulumi stack export`, by file (the CLI's output may hold warnings too). */
+async function exportedState(project: CliProject): Promise<string> {
+    const file = path.join(project.dir, "exported-state.json");
+    await project.cli("stack", "export", "--file", file);
+    return fs.readFileSync(file, "utf8");
+}
+
+/** Every `__provider` of a `pulumi stack export`: each resource's inputs and outputs hold one. */
+function serializedProviders(exported: string): string[] {
+    const resources: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] = JSON.parse(exported).deployment.resources ?? [];
+    return resources.flatMap((r) => [r.inputs?.__provider, r.outputs?.__provider]).filter((code): code is string => typeof code === "string");
+}
+
+/** A new release of the package installed in `dir`: its implementation module runs `statement` when it loads. */
+function upgradeInstalled(dir: string, statement: string): void {
+    const installed = path.join(dir, "node_modules/pulumi-algorithmia/dist/provider/resources/providers.js");
+    fs.writeFileSync(installed, `${statement}\n${fs.readFileSync(installed, "utf8")}`);
+}
