@@ -1,10 +1,25 @@
 // What every benchmark shares: the figure record (each says how it was measured), timing, scratch files and
 // Pulumi projects run by the real CLI in an offline engine sandbox.
+import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import { PulumiSandbox } from "../test/helpers/pulumi";
+import * as path from "path";
+import { PulumiSandbox, repoRoot } from "../test/helpers/pulumi";
 import { CliProject, LocalServer, writeProject } from "../test/helpers/processes";
-export { PROVIDER_IMPORT } from "../test/helpers/processes";
+
+/**
+ * The package's compiled code (tsconfig.build.json), which installed users run; inside the repository, so that it
+ * resolves the same dependencies and its own package.json. Built by `buildProvider` before any benchmark runs.
+ */
+const PROVIDER_BUILD = path.join(repoRoot, "bench/build");
+
+/** How the benchmarks' programs import the provider: its compiled build (an absolute path). */
+export const PROVIDER_IMPORT = JSON.stringify(path.join(PROVIDER_BUILD, "provider"));
+
+export function buildProvider(): void {
+    fs.rmSync(PROVIDER_BUILD, { recursive: true, force: true });
+    execFileSync(path.join(repoRoot, "node_modules/.bin/tsc"), ["-p", path.join(repoRoot, "tsconfig.build.json"), "--outDir", PROVIDER_BUILD], { stdio: "inherit" });
+}
 
 export interface Figure {
     /** Stable key in latest.json, e.g. "sha256.ratio". */

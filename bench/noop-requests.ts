@@ -1,13 +1,15 @@
-// (a) API requests of a no-op `pulumi up` of the model-guide stack, split into reads and writes (goal: no writes).
+// (a) API requests of a no-op `pulumi up` of the model-guide stack, split into reads and writes (goal: no writes);
+// and the size of that stack's state, with the part its serialized providers take beside a trivial provider's.
+import * as fs from "fs";
 import * as path from "path";
 import { ensurePythonRuntime } from "../server/runtime/python-env";
 import { copyExamples } from "../test/helpers/examples";
 import { CliProject } from "../test/helpers/processes";
-import { BENCH_USER, Benchmark, round, seconds } from "./lib";
+import { BENCH_USER, Benchmark, Figure, FLOOR_PROGRAM, Project, round, seconds } from "./lib";
 
 export const noopRequestsBenchmark: Benchmark = {
     id: "noop-requests",
-    title: "(a) API requests of a no-op up of the model-guide stack",
+    title: "(a) API requests of a no-op up of the model-guide stack; its state size",
     async run(ctx) {
         await ensurePythonRuntime();
         const server = await ctx.server();
@@ -32,6 +34,44 @@ export const noopRequestsBenchmark: Benchmark = {
         return [
             { id: "noopUp.reads", label: "no-op up of model-guide: API reads", value: counts.reads, unit: "requests", how, details },
             { id: "noopUp.writes", label: "no-op up of model-guide: API writes", value: counts.writes, unit: "requests", how },
+            ...(await stateFigures(project, await new Project(ctx, "stateFloor", FLOOR_PROGRAM, { BENCH_COUNT: "1" }).init())),
         ];
     },
 };
+
+/** The model guide's state, and the serialized provider per resource beside the engine floor's trivial one. */
+async function stateFigures(modelGuide: CliProject, floor: CliProject): Promise<Figure[]> {
+    await floor.cli("up", "--yes", "--skip-preview");
+    const [ours, trivial] = [await providerBytes(modelGuide), await providerBytes(floor)];
+    const how = "`pulumi stack export` after the up; a resource's provider is its `__provider` in inputs and outputs together " +
+        "(the engine stores both), compared with the same for a dynamic resource whose provider does nothing.";
+    return [
+        {
+            id: "state.providerBytesPerResource",
+            label: "serialized provider per resource in state (inputs + outputs)",
+            value: Math.max(...ours.perResource),
+            unit: "bytes",
+            how: how + " The largest of the stack's resources.",
+            details: { perResource: ours.perResource, trivialProviderBytes: trivial.perResource[0] },
+        },
+        {
+            id: "state.modelGuideKiB",
+            label: "model-guide stack state",
+            value: round(ours.stateBytes / 1024, 1),
+            unit: "KiB",
+            how: "Bytes of `pulumi stack export` of examples/model-guide after the up (6 resources and the stack).",
+            details: { providerKiB: round(ours.perResource.reduce((a, b) => a + b, 0) / 1024, 1), resources: ours.perResource.length },
+        },
+    ];
+}
+
+async function providerBytes(project: CliProject): Promise<{ stateBytes: number; perResource: number[] }> {
+    const file = path.join(project.dir, "exported-state.json");
+    await project.cli("stack", "export", "--file", file);
+    const exported = fs.readFileSync(file, "utf8");
+    const resources: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] = JSON.parse(exported).deployment.resources;
+    const perResource = resources
+        .map((r) => [r.inputs?.__provider, r.outputs?.__provider].reduce<number>((sum, code) => sum + (typeof code === "string" ? code.length : 0), 0))
+        .filter((bytes) => bytes > 0);
+    return { stateBytes: Buffer.byteLength(exported), perResource };
+}

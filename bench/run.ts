@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { PulumiSandbox, repoRoot } from "../test/helpers/pulumi";
 import { LocalServer } from "../test/helpers/processes";
-import { BENCH_USER, BenchContext, Benchmark, Figure, GiB, writeFile } from "./lib";
+import { BENCH_USER, BenchContext, Benchmark, buildProvider, Figure, GiB, writeFile } from "./lib";
 import { sha256Benchmark } from "./sha256";
 import { previewBenchmark } from "./preview";
 import { uploadBenchmark } from "./upload";
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(", ")}; known: ${BENCHMARKS.map((b) => b.id).join(", ")}`);
     const selected = only.length ? BENCHMARKS.filter((b) => only.includes(b.id)) : BENCHMARKS;
 
+    buildProvider();
     const sandbox = await PulumiSandbox.create();
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-algorithmia-bench-"));
     let big: string | undefined;
