@@ -67,8 +67,7 @@ export function providerStub(type: keyof typeof providers, location: Implementat
                     if (packageEntry) resolved = require.resolve(packageEntry, { paths: [process.cwd()] });
                 } catch (err) {}
                 if (!require("fs").existsSync(resolved)) {
-                    throw new Error(`cannot load the pulumi-algorithmia provider: ${resolved} is gone and the package is not installed ` +
-                        `in ${process.cwd()}. Install it there (npm install pulumi-algorithmia) and run the command again.`);
+                    throw new Error(`pulumi-algorithmia is not installed in ${process.cwd()} and ${resolved} is gone: npm install pulumi-algorithmia`);
                 }
                 if (/\.ts$/.test(resolved) && !require.extensions[".ts"]) {
                     const dir = require("path").dirname(resolved);
