@@ -1,7 +1,6 @@
 // One typed client for every Algorithmia route the resources use (algorithmia-api.md §2–§3). Reads answer
 // `undefined` for "not there"; writes that are not idempotent say how to tell whether a failed attempt took
 // effect, so they can be retried safely.
-import { Readable } from "stream";
 import { defaultGitAddress, GitRemote, gitRepositoryUrl, PushResult, pushTree, remoteTreeSha256, TreeEntry } from "./git";
 import { AlgorithmiaApiError, HttpClient, HttpOptions, HttpResponse, sleep } from "./http";
 
@@ -201,7 +200,7 @@ export class AlgorithmiaClient {
      * the file's URI as the server reports it (with the real owner when `owner` was `.my`). The timeout is the
      * client's idle one: a large model takes as long as the link needs.
      */
-    async putFile(owner: string, collection: string, filename: string, open: () => Readable, size: number): Promise<string> {
+    async putFile(owner: string, collection: string, filename: string, open: () => AsyncIterable<Uint8Array>, size: number): Promise<string> {
         const res = await this.http.request({
             method: "PUT",
             path: dataRoute(owner, collection, filename),
