@@ -1,10 +1,9 @@
 // (a) API requests of a no-op `pulumi up` of the model-guide stack, split into reads and writes (goal: no writes);
 // and the size of that stack's state, with the part its serialized providers take beside a trivial provider's.
-import * as fs from "fs";
 import * as path from "path";
 import { ensurePythonRuntime } from "../server/runtime/python-env";
 import { copyExamples } from "../test/helpers/examples";
-import { CliProject } from "../test/helpers/processes";
+import { CliProject, serializedProviders } from "../test/helpers/processes";
 import { BENCH_USER, Benchmark, Figure, FLOOR_PROGRAM, Project, round, seconds } from "./lib";
 
 export const noopRequestsBenchmark: Benchmark = {
@@ -66,12 +65,7 @@ async function stateFigures(modelGuide: CliProject, floor: CliProject): Promise<
 }
 
 async function providerBytes(project: CliProject): Promise<{ stateBytes: number; perResource: number[] }> {
-    const file = path.join(project.dir, "exported-state.json");
-    await project.cli("stack", "export", "--file", file);
-    const exported = fs.readFileSync(file, "utf8");
-    const resources: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] = JSON.parse(exported).deployment.resources;
-    const perResource = resources
-        .map((r) => [r.inputs?.__provider, r.outputs?.__provider].reduce<number>((sum, code) => sum + (typeof code === "string" ? code.length : 0), 0))
-        .filter((bytes) => bytes > 0);
+    const exported = await project.exportedState();
+    const perResource = serializedProviders(exported).map((codes) => codes.reduce((sum, code) => sum + code.length, 0));
     return { stateBytes: Buffer.byteLength(exported), perResource };
 }

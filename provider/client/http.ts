@@ -247,6 +247,7 @@ function whileReading(body: ReadableStream<Uint8Array>, idle: IdleTimer): Readab
 function sendStream(url: URL, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array>, idle: IdleTimer) {
     const transport = url.protocol === "https:" ? https : http;
     return new Promise<{ status: number; headers: Headers; text: string }>((resolve, reject) => {
+        let answered = false;
         const request = transport.request(url, { method, headers }, (response) => {
             const chunks: Buffer[] = [];
             response.on("data", (chunk: Buffer) => {
@@ -266,7 +267,6 @@ function sendStream(url: URL, method: string, headers: Record<string, string>, b
         // Ends the attempt with the TimeoutError itself: the `signal` option of `request` would wrap it in an AbortError.
         idle.signal.addEventListener("abort", () => request.destroy(idle.signal.reason), { once: true });
         request.on("error", reject);
-        let answered = false;
         const send = async () => {
             for await (const chunk of body) {
                 if (answered) return; // leaving the loop closes the source

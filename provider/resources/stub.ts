@@ -45,6 +45,9 @@ export function implementationLocation(file = require.resolve("./providers")): I
     return { file };
 }
 
+/** Found once per program, for every resource type's stub. */
+let thisImplementation: ImplementationLocation | undefined;
+
 /**
  * The provider of resource type `type`, as serialized into state: only `configure`, which the host always calls first
  * on a provider it deserialized (`getProvider` in @pulumi/pulumi's cmd/dynamic-provider, every release since 3.139,
@@ -54,7 +57,7 @@ export function implementationLocation(file = require.resolve("./providers")): I
  * repository's own TypeScript (its examples and tests), as the program was. (No comments inside: they would be
  * serialized too.)
  */
-export function providerStub(type: keyof typeof providers, location: ImplementationLocation = implementationLocation()): pulumi.dynamic.ResourceProvider<any, any> {
+export function providerStub(type: keyof typeof providers, location = (thisImplementation ??= implementationLocation())): pulumi.dynamic.ResourceProvider<any, any> {
     const protocol = STUB_PROTOCOL;
     const packageEntry = location.packageEntry;
     const file = location.file;

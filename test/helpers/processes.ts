@@ -148,6 +148,21 @@ export class CliProject {
     start(...args: string[]): CliRun {
         return startCli(this.dir, args, this.env);
     }
+
+    /** `pulumi stack export`, by file (the CLI's output may hold warnings too). */
+    async exportedState(): Promise<string> {
+        const file = path.join(this.dir, "exported-state.json");
+        await this.cli("stack", "export", "--file", file);
+        return fs.readFileSync(file, "utf8");
+    }
+}
+
+/** Each resource's serialized providers in a `pulumi stack export`: the `__provider` of its inputs, then of its outputs. */
+export function serializedProviders(exported: string): string[][] {
+    const resources: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] = JSON.parse(exported).deployment.resources ?? [];
+    return resources
+        .map((r) => [r.inputs?.__provider, r.outputs?.__provider].filter((code): code is string => typeof code === "string"))
+        .filter((codes) => codes.length > 0);
 }
 
 /** Every descendant of `pid` (children, grandchildren, ...) read from /proc. */

@@ -22,7 +22,7 @@ import * as semver from "semver";
 import { STUB_PROTOCOL } from "../../provider/resources/stub";
 import { ALICE, call } from "../helpers/server";
 import { repoRoot } from "../helpers/pulumi";
-import { CliProject } from "../helpers/processes";
+import { CliProject, serializedProviders } from "../helpers/processes";
 import { testBed } from "../helpers/testBed";
 
 const SDK = "@pulumi/pulumi";
@@ -99,8 +99,8 @@ describe("installed as a package (npm pack → npm install beside the program's 
             const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "from the package" });
             assert.strictEqual(answer.json.result, "hello from the package");
 
-            const state = await exportedState(project);
-            const stubs = serializedProviders(state);
+            const state = await project.exportedState();
+            const stubs = allProviders(state);
             assert.strictEqual(stubs.length, 8, "each of the four resources holds its provider in inputs and outputs");
             for (const stub of stubs) {
                 assert.ok(stub.includes(STUB_PROTOCOL) && stub.includes("pulumi-algorithmia/dist/provider/resources/providers.js"), stub);
@@ -117,7 +117,7 @@ describe("installed as a package (npm pack → npm install beside the program's 
             await project.cli("preview", "--expect-no-changes");
             assert.match(await project.cli("up", "--yes", "--skip-preview"), /5 unchanged/);
             // (The same set: the engine may store the resources in another order.)
-            assert.deepStrictEqual(serializedProviders(await exportedState(project)).sort(), [...stubs].sort(), "the stubs in state are the same");
+            assert.deepStrictEqual(allProviders(await project.exportedState()).sort(), [...stubs].sort(), "the stubs in state are the same");
             assert.strictEqual(loadCount(), 2, "the preview and the up each ran the installed code");
 
             await project.cli("config", "set", "readAcl", "public");
@@ -157,8 +157,8 @@ describe("installed as a package (npm pack → npm install beside the program's 
 
         const project = await fixture(runningSdk, [], legacyTarball, "legacy");
         await project.cli("up", "--yes", "--skip-preview");
-        const legacyState = await exportedState(project);
-        assert.ok(serializedProviders(legacyState).every((code) => code.includes("checkWithSchema")), "the old release froze its whole provider in state");
+        const legacyState = await project.exportedState();
+        assert.ok(allProviders(legacyState).every((code) => code.includes("checkWithSchema")), "the old release froze its whole provider in state");
         const onServer = async () => [
             (await call(bed.server, "GET", "/v1/algorithms/alice/Hello/versions", { key: ALICE.key })).json,
             (await call(bed.server, "GET", "/v1/algorithms/alice/Hello/builds", { key: ALICE.key })).json,
@@ -172,8 +172,8 @@ describe("installed as a package (npm pack → npm install beside the program's 
         const migrated = await project.cli("up", "--yes", "--skip-preview");
         assert.match(migrated, /4 updated/);
         assert.doesNotMatch(migrated, /replaced|created|deleted/);
-        const state = await exportedState(project);
-        assert.ok(serializedProviders(state).every((code) => code.includes(STUB_PROTOCOL)), "every copy is the stub now");
+        const state = await project.exportedState();
+        assert.ok(allProviders(state).every((code) => code.includes(STUB_PROTOCOL)), "every copy is the stub now");
         assert.ok(state.length < legacyState.length / 5, `state ${state.length} bytes, was ${legacyState.length}`);
         await project.cli("preview", "--expect-no-changes");
         // The same versions (none republished), builds (none redone) and files (none uploaded again); it still answers.
@@ -205,18 +205,8 @@ describe("installed as a package (npm pack → npm install beside the program's 
 /** The last commit whose provider was serialized whole into state (the stub came after it). */
 const LEGACY_RELEASE = "bad7f9c";
 
-/** `pulumi stack export`, by file (the CLI's output may hold warnings too). */
-async function exportedState(project: CliProject): Promise<string> {
-    const file = path.join(project.dir, "exported-state.json");
-    await project.cli("stack", "export", "--file", file);
-    return fs.readFileSync(file, "utf8");
-}
-
 /** Every `__provider` of a `pulumi stack export`: each resource's inputs and outputs hold one. */
-function serializedProviders(exported: string): string[] {
-    const resources: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] = JSON.parse(exported).deployment.resources ?? [];
-    return resources.flatMap((r) => [r.inputs?.__provider, r.outputs?.__provider]).filter((code): code is string => typeof code === "string");
-}
+const allProviders = (exported: string) => serializedProviders(exported).flat();
 
 /** A new release of the package installed in `dir`: its implementation module runs `statement` when it loads. */
 function upgradeInstalled(dir: string, statement: string): void {
