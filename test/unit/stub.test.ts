@@ -106,7 +106,8 @@ describe("provider stub", () => {
     });
 
     it("tells state written by a whole serialized provider from a stub's, and makes the first an update", async () => {
-        const stub = (await pulumi.runtime.serializeFunction(() => providerStub("DataCollection"))).text;
+        const stubObject = providerStub("DataCollection");
+        const stub = (await pulumi.runtime.serializeFunction(() => stubObject)).text;
         assert.strictEqual(frozenProvider({ __provider: stub }), false);
         assert.strictEqual(frozenProvider({ __provider: "exports.handler = __f0; /* the whole provider */" }), true);
         assert.strictEqual(frozenProvider({}), false);
