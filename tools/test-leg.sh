@@ -45,6 +45,8 @@ fi
 PULUMI_ALGORITHMIA_ENGINE_MODULE="$ENGINE_MODULE"
 PULUMI_ALGORITHMIA_ENGINE_BIN="$(bash "$leg/tools/pulumi-cli/build.sh" "$ENGINE_MODULE" | tail -n 1)"
 export PULUMI_ALGORITHMIA_ENGINE_MODULE PULUMI_ALGORITHMIA_ENGINE_BIN
+# The copy has no .git; a test that packs an old release reads the history from here.
+export PULUMI_ALGORITHMIA_CHECKOUT="$repo"
 
 specs=("${SUITES[@]}")
 for arg in "$@"; do case "$arg" in *.ts) specs=() ;; esac; done

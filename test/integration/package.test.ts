@@ -145,13 +145,15 @@ describe("installed as a package (npm pack → npm install beside the program's 
     }
 
     it("takes over state written by a release from before the stub: one update stores the stub, nothing changes on the server", async () => {
-        // That release, packed from this repository's history (a clone with its history, as CI's is).
+        // That release, packed from this repository's history (a clone with its history, as CI's is). The Node 24 leg
+        // runs in a copy without .git and names the checkout it copied.
+        const history = process.env.PULUMI_ALGORITHMIA_CHECKOUT ?? repoRoot;
         const legacyDir = path.join(bed.root, "legacy-release");
-        await run("git", ["cat-file", "-e", `${LEGACY_RELEASE}^{commit}`], repoRoot).catch(() => {
+        await run("git", ["cat-file", "-e", `${LEGACY_RELEASE}^{commit}`], history).catch(() => {
             throw new Error(`this test packs commit ${LEGACY_RELEASE} (the last release that froze the provider in state): clone with history`);
         });
         fs.mkdirSync(legacyDir);
-        await run("bash", ["-c", `git -C ${JSON.stringify(repoRoot)} archive ${LEGACY_RELEASE} | tar -x`], legacyDir);
+        await run("bash", ["-c", `git -C ${JSON.stringify(history)} archive ${LEGACY_RELEASE} | tar -x`], legacyDir);
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(legacyDir, "node_modules"));
         const legacyTarball = path.join(legacyDir, (await run("npm", ["pack", "--silent"], legacyDir)).trim().split("\n").pop()!);
 
