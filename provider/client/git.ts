@@ -187,13 +187,20 @@ async function remoteMaster(git: ScratchGit, remote: GitRemote): Promise<string 
 
 /**
  * Brings master's commit into the scratch repository (unless it is there already); answers its sha, or
- * undefined when the remote has no master.
+ * undefined when the remote has no master. Only that commit and its tree: a push needs no more (its parent is the
+ * remote's own master) and a refresh reads one tree, so the cost stays that of one tree however long the history
+ * grows. A server without shallow support gets the plain fetch.
  */
 async function fetchMaster(git: ScratchGit, remote: GitRemote): Promise<string | undefined> {
     const advertised = await remoteMaster(git, remote);
     if (!advertised) return undefined;
     if (await git.run(["cat-file", "-e", `${advertised}^{commit}`]).then(() => true, () => false)) return advertised;
-    await retrying(remote, () => git.run(["fetch", "--quiet", "--no-tags", remote.url, `+${MASTER}:${MASTER}`], { remote: true }));
+    const fetch = (depth: string[]) =>
+        retrying(remote, () => git.run(["fetch", "--quiet", "--no-tags", ...depth, remote.url, `+${MASTER}:${MASTER}`], { remote: true }));
+    await fetch(["--depth=1"]).catch((err) => {
+        if (!/does not support shallow/i.test(String(err?.message))) throw err;
+        return fetch([]);
+    });
     return git.run(["rev-parse", MASTER]);
 }
 

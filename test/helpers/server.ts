@@ -111,12 +111,14 @@ export async function call(server: { url: string }, method: string, route: strin
  * A loopback proxy to `target` that forwards every request, but loses the successful (2xx) reply to
  * `<method> <path>` once the server has given it (calling `landed`): the request took effect, the client never
  * hears so. The reply is held forever, or with `cut` the connection is closed instead (a lost reply the client
- * sees as a reset), once. `requests` counts what it forwarded, by `<METHOD> <path and query>`.
+ * sees as a reset), once. `requests` counts what it forwarded, by `<METHOD> <path and query>`, and `replyBytes`
+ * the bytes of the reply bodies it passed on.
  */
 export async function replyLosingProxy(target: string, method: string, path: string, options: { landed?: () => void; cut?: boolean } = {}) {
     const upstream = new URL(target);
     let lost = false;
     const requests: Record<string, number> = {};
+    const replyBytes: Record<string, number> = {};
     const proxy = http.createServer((req, res) => {
         const key = `${req.method} ${req.url}`;
         requests[key] = (requests[key] ?? 0) + 1;
@@ -131,6 +133,7 @@ export async function replyLosingProxy(target: string, method: string, path: str
                 return;
             }
             res.writeHead(answer.statusCode!, answer.headers);
+            answer.on("data", (chunk: Buffer) => (replyBytes[key] = (replyBytes[key] ?? 0) + chunk.length));
             answer.pipe(res);
         });
         forwarded.on("error", () => res.destroy());
@@ -140,6 +143,7 @@ export async function replyLosingProxy(target: string, method: string, path: str
     return {
         url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
         requests,
+        replyBytes,
         close: () => {
             proxy.closeAllConnections();
             proxy.close();

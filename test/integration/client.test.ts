@@ -5,6 +5,7 @@
 // transport: pushes as the key's own account (also to an organization's repository), retried through 503s,
 // dropped connections and a push reply lost after the push landed, without ever making a second commit.
 import * as assert from "assert";
+import * as crypto from "crypto";
 import { Readable } from "stream";
 import { AlgorithmiaApiError, AlgorithmiaClient } from "../../provider/client";
 import { PushResult, TreeEntry } from "../../provider/client/git";
@@ -285,6 +286,28 @@ describe("provider client (algorithmia-local with faults)", function () {
             assert.deepStrictEqual((await builds("alice", "Flaky")).map((b) => b.commit_sha), [pushed!.commit], "one build");
             server.faults.clear();
             assert.deepStrictEqual(await client.pushSource("alice", "Flaky", source("Flaky", "hi"), "m"), { commit: pushed!.commit, pushed: false });
+        });
+
+        it("fetches only master's own commit and tree for a push and a refresh, however long the history", async () => {
+            await create("alice", "Heavy");
+            // Five commits, each with its own incompressible 1 MiB file: 5 MiB of history, 1 MiB in master's tree.
+            const weights = () => ({ path: "weights.bin", mode: "100644" as const, content: crypto.randomBytes(1 << 20) });
+            for (let i = 0; i < 5; i++) await client.pushSource("alice", "Heavy", [...source("Heavy", `hi ${i}`), weights()], `m${i}`);
+            const proxy = await replyLosingProxy(server.url, "NONE", "");
+            try {
+                const viaProxy = new AlgorithmiaClient({ apiAddress: proxy.url, apiKey: ALICE.key, baseDelayMs: 10 });
+                const fetched = () => proxy.replyBytes["POST /git/alice/Heavy.git/git-upload-pack"] ?? 0;
+                const onServer = await viaProxy.sourceOnServer("alice", "Heavy");
+                assert.strictEqual(onServer?.commit, await server.repos.head("alice", "Heavy"));
+                const refreshed = fetched();
+                assert.ok(refreshed > 1 << 20 && refreshed < 1.5 * (1 << 20), `a refresh fetched ${refreshed} bytes`);
+                assert.strictEqual((await viaProxy.pushSource("alice", "Heavy", source("Heavy", "light"), "m5")).pushed, true);
+                const pushed = fetched() - refreshed;
+                assert.ok(pushed > 1 << 20 && pushed < 1.5 * (1 << 20), `a push fetched ${pushed} bytes`);
+            } finally {
+                proxy.close();
+            }
+            assert.strictEqual((await history("alice", "Heavy")).length, 7, "the template and six pushes");
         });
 
         it("tries git as often as an API call, and answers such as 403 only once", async () => {
