@@ -51,6 +51,9 @@ export function offlineEngineEnv(pulumiHome: string, stateDir: string): Record<s
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_CONFIG_PASSPHRASE: "test-passphrase",
+        // TypeScript programs are transpiled, not type-checked on every run (`tsc --noEmit` in `npm test` checks the
+        // examples and fixtures once); the package test type-checks, as a user's program is.
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
         // The dynamic-provider plugin resolves @pulumi/pulumi from its working directory; let it find ours.
         NODE_PATH: path.join(repoRoot, "node_modules"),
         // The language host and the plugins are found next to the CLI.

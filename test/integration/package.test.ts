@@ -63,7 +63,8 @@ describe("installed as a package (npm pack → npm install beside the program's 
         assert.ok(!fs.existsSync(path.join(dir, `node_modules/pulumi-algorithmia/node_modules/${SDK}`)), "no SDK of the package's own");
         assert.ok(!fs.realpathSync(path.join(dir, `node_modules/${SDK}`)).startsWith(repoRoot), "dependencies are the fixture's own");
         // The engine sees only the fixture's node_modules: NODE_PATH no longer points into the repository.
-        const project = new CliProject(dir, { ...bed.sandbox.env, NODE_PATH: path.join(dir, "node_modules") });
+        // Type-checked on every run, as a user's program is (the other suites only transpile).
+        const project = new CliProject(dir, { ...bed.sandbox.env, NODE_PATH: path.join(dir, "node_modules"), PULUMI_NODEJS_TRANSPILE_ONLY: "false" });
         await project.init(name);
         await project.cli("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
         await project.cli("config", "set", "algorithmia:apiAddress", bed.server.url);

@@ -102,7 +102,7 @@ describe("reliability", function () {
     async function deploy(dir: string, faults?: string) {
         const server = await LocalServer.start({ users: [ALICE, BOB], faults });
         try {
-            const project = await new CliProject(dir, { ...sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", MODEL_FILE: modelFile }).init("dev");
+            const project = await new CliProject(dir, { ...sandbox.env, MODEL_FILE: modelFile }).init("dev");
             await project.cli("config", "set", "algorithmia:apiAddress", server.url);
             await project.cli("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
             return { server, project };

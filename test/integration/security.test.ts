@@ -179,7 +179,7 @@ describe("security", function () {
 
         /** A project of `program` on the API server, with `key` as the secret stack config. */
         const project = async (name: string, program: string, key = ALICE.key) => {
-            const p = await new CliProject(writeProject(sandbox.root, name, program), { ...sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" }).init("dev");
+            const p = await new CliProject(writeProject(sandbox.root, name, program), sandbox.env).init("dev");
             await p.cli("config", "set", "algorithmia:apiAddress", api.url);
             await p.cli("config", "set", "--secret", "algorithmia:apiKey", key);
             return p;
