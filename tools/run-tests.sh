@@ -18,13 +18,9 @@ npx tsc --noEmit -p tsconfig.json
 # Every suite unless spec files are named (options alone, e.g. --grep, still run every suite).
 specs=("test/**/*.test.ts")
 for arg in "$@"; do case "$arg" in *.ts) specs=() ;; esac; done
-# Spec files run in parallel, one worker per core and at least two: most of a test is waiting on the engine, git
-# and builds (one worker used about one core; two halve the wall time on a 2-core machine). Every suite has its own
-# servers, ports and directories; the machine-wide caches lock (server/runtime/env-cache.ts).
-jobs="$(nproc 2>/dev/null || echo 2)"; [ "$jobs" -ge 2 ] || jobs=2
-export PULUMI_ALGORITHMIA_TEST_JOBS="${PULUMI_ALGORITHMIA_TEST_JOBS:-$jobs}"
+# In parallel (.mocharc.js says how many workers).
 status=0
-npx mocha --parallel --jobs "$PULUMI_ALGORITHMIA_TEST_JOBS" "${specs[@]}" "$@" || status=$?
+npx mocha "${specs[@]}" "$@" || status=$?
 # Both legs run even when the first fails, so one CI run shows every failure.
 if [ $# -eq 0 ]; then
   (unset PULUMI_ALGORITHMIA_ENGINE_BIN; bash tools/test-leg.sh) || status=$?

@@ -52,6 +52,5 @@ specs=("${SUITES[@]}")
 for arg in "$@"; do case "$arg" in *.ts) specs=() ;; esac; done
 say "running on $(node --version), @pulumi/pulumi $(node -p 'require(process.argv[1]).version' "$leg/node_modules/@pulumi/pulumi/package.json"), $("$PULUMI_ALGORITHMIA_ENGINE_BIN/pulumi" version)"
 cd "$leg"
-# In parallel, as the first leg (tools/run-tests.sh).
-jobs="$(nproc 2>/dev/null || echo 2)"; [ "$jobs" -ge 2 ] || jobs=2
-node node_modules/mocha/bin/mocha.js --parallel --jobs "${PULUMI_ALGORITHMIA_TEST_JOBS:-$jobs}" "${specs[@]}" "$@"
+# In parallel, as the first leg (.mocharc.js).
+node node_modules/mocha/bin/mocha.js "${specs[@]}" "$@"
