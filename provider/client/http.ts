@@ -65,7 +65,7 @@ export interface HttpResponse {
     headers: Headers;
     /** Parsed JSON when the reply is JSON, the text otherwise; undefined for HEAD and streams. */
     body?: any;
-    stream?: ReadableStream<Uint8Array>;
+    stream?: AsyncIterable<Buffer>;
 }
 
 /** A failed API call: method, route, status and the API's own message — never the key. */
@@ -138,40 +138,37 @@ export class HttpClient implements RetryBudget {
             if (value !== undefined) url.searchParams.set(name, String(value));
         }
         const headers: Record<string, string> = { authorization: `Simple ${this.apiKey}`, ...spec.headers };
+        let body: string | AsyncIterable<Uint8Array> | undefined;
+        if (spec.body) {
+            headers["content-type"] ??= "application/octet-stream";
+            if (spec.contentLength !== undefined) headers["content-length"] = String(spec.contentLength);
+            body = spec.body();
+        } else if (spec.json !== undefined) {
+            headers["content-type"] = "application/json";
+            body = JSON.stringify(spec.json);
+        }
         const idle = idleTimer(spec.timeoutMs ?? this.timeoutMs);
-        let res: { status: number; headers: Headers; text: string };
+        let status: number, replyHeaders: Headers, text: string;
         try {
-            if (spec.body) {
-                headers["content-type"] ??= "application/octet-stream";
-                if (spec.contentLength !== undefined) headers["content-length"] = String(spec.contentLength);
-                res = await sendStream(url, spec.method, headers, spec.body(), idle);
-            } else {
-                let body: string | undefined;
-                if (spec.json !== undefined) {
-                    headers["content-type"] = "application/json";
-                    body = JSON.stringify(spec.json);
-                }
-                const reply = await fetch(url, { method: spec.method, headers, body, signal: idle.signal });
-                if (spec.stream && reply.status < 300) {
-                    return { status: reply.status, headers: reply.headers, stream: whileReading(reply.body!, idle) };
-                }
-                // Not touched while this reply is read: a JSON reply is small, the wait is for the server to answer, so here
-                // the idle timeout is in effect one for the whole request (what a slow call's `timeoutMs` relies on).
-                res = { status: reply.status, headers: reply.headers, text: spec.method === "HEAD" ? "" : await reply.text() };
-            }
+            const reply = await exchange(url, spec.method, headers, body, idle);
+            status = reply.statusCode!;
+            replyHeaders = headersOf(reply);
+            if (spec.stream && status < 300) return { status, headers: replyHeaders, stream: whileReading(reply, idle) };
+            // Not touched while this reply is read: a JSON reply is small, the wait is for the server to answer, so here
+            // the idle timeout is in effect one for the whole request (what a slow call's `timeoutMs` relies on).
+            text = spec.method === "HEAD" ? "" : await textOf(reply);
         } finally {
             idle.stop();
         }
-        const text = res.text;
         let parsed: any = text || undefined;
-        if (text && (res.headers.get("content-type") ?? "").includes("json")) {
+        if (text && (replyHeaders.get("content-type") ?? "").includes("json")) {
             try {
                 parsed = JSON.parse(text);
             } catch {
                 // Keep the text: the error message will show it.
             }
         }
-        return { status: res.status, headers: res.headers, body: parsed };
+        return { status, headers: replyHeaders, body: parsed };
     }
 
     private errorFrom(spec: RequestSpec, res: HttpResponse): AlgorithmiaApiError {
@@ -204,7 +201,7 @@ function idleTimer(ms: number) {
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stop = () => clearTimeout(timer);
-    // Named as fetch's own timeouts are, which isTransient retries.
+    // Named as the platform's own timeouts are (AbortSignal.timeout); isTransient retries it.
     const timedOut = () => Object.assign(new Error(`timed out: no byte sent or received for ${ms} ms`), { name: "TimeoutError" });
     const touch = () => {
         stop();
@@ -220,53 +217,43 @@ type IdleTimer = ReturnType<typeof idleTimer>;
  * A streamed reply body for the caller, timed only while a read waits for the network: a read that gets no byte
  * for the timeout fails with the TimeoutError, a caller that takes its time between reads is never timed out.
  */
-function whileReading(body: ReadableStream<Uint8Array>, idle: IdleTimer): ReadableStream<Uint8Array> {
-    const reader = body.getReader();
-    return new ReadableStream<Uint8Array>({
-        async pull(controller) {
+async function* whileReading(reply: http.IncomingMessage, idle: IdleTimer): AsyncGenerator<Buffer> {
+    const chunks = reply[Symbol.asyncIterator]();
+    try {
+        for (;;) {
             idle.touch();
-            try {
-                const { done, value } = await reader.read();
-                if (done) controller.close();
-                else controller.enqueue(value);
-            } finally {
-                idle.stop();
-            }
-        },
-        cancel: (reason) => reader.cancel(reason),
-    }, { highWaterMark: 0 }); // read ahead nothing: each read of the caller is one read of the network
+            const { done, value } = await chunks.next();
+            idle.stop();
+            if (done) return;
+            yield value;
+        }
+    } finally {
+        idle.stop();
+        reply.destroy(); // a caller that stops early closes the connection
+    }
 }
 
 /**
- * Sends a streamed body with node's own HTTP client rather than fetch: Node 20's fetch reads a stream body as
- * fast as the disk gives it, whatever the socket takes, so a 1 GiB model took 1.2 GiB of memory (and went
- * several times slower than `curl -T`). Each chunk is handed to the kernel before the next is read, so memory
- * stays flat and the source may reuse its buffer (a fresh 1 MiB buffer per chunk cost a third of the upload's CPU
- * time in garbage collection).
+ * One exchange on node's own HTTP client, answering once the reply's head arrives. Not fetch: Node's fetch (undici)
+ * parses HTTP in WebAssembly, whose optimizing compile alone added 27 MiB to the provider's peak memory, and it reads
+ * a stream body as fast as the disk gives it, whatever the socket takes (a 1 GiB model took 1.2 GiB of memory). Here
+ * each chunk is handed to the kernel before the next is read, so memory stays flat and the source may reuse its
+ * buffer (a fresh 1 MiB buffer per chunk cost a third of the upload's CPU time in garbage collection).
  */
-function sendStream(url: URL, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array>, idle: IdleTimer) {
+function exchange(url: URL, method: string, headers: Record<string, string>, body: string | AsyncIterable<Uint8Array> | undefined, idle: IdleTimer) {
     const transport = url.protocol === "https:" ? https : http;
-    return new Promise<{ status: number; headers: Headers; text: string }>((resolve, reject) => {
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
         let answered = false;
-        const request = transport.request(url, { method, headers }, (response) => {
-            const chunks: Buffer[] = [];
-            response.on("data", (chunk: Buffer) => {
-                idle.touch();
-                chunks.push(chunk);
-            });
-            response.on("error", reject);
-            response.on("end", () => {
-                answered = true; // the server may answer (an error) before reading everything
-                const replyHeaders = new Headers();
-                for (const [name, value] of Object.entries(response.headers)) {
-                    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) replyHeaders.append(name, v);
-                }
-                resolve({ status: response.statusCode!, headers: replyHeaders, text: Buffer.concat(chunks).toString("utf8") });
-            });
+        const request = transport.request(url, { method, headers }, (reply) => {
+            answered = true; // the server may answer (an error) before reading everything
+            // Fails a read of the reply, once it has been handed on, with the TimeoutError.
+            idle.signal.addEventListener("abort", () => reply.destroy(idle.signal.reason), { once: true });
+            resolve(reply);
         });
         // Ends the attempt with the TimeoutError itself: the `signal` option of `request` would wrap it in an AbortError.
         idle.signal.addEventListener("abort", () => request.destroy(idle.signal.reason), { once: true });
         request.on("error", reject);
+        if (body === undefined || typeof body === "string") return request.end(body);
         const send = async () => {
             for await (const chunk of body) {
                 if (answered) return; // leaving the loop closes the source
@@ -277,6 +264,20 @@ function sendStream(url: URL, method: string, headers: Record<string, string>, b
         };
         send().catch((err) => request.destroy(err));
     });
+}
+
+function headersOf(reply: http.IncomingMessage): Headers {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(reply.headers)) {
+        for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, v);
+    }
+    return headers;
+}
+
+async function textOf(reply: http.IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of reply) chunks.push(chunk);
+    return Buffer.concat(chunks).toString("utf8");
 }
 
 function retryAfter(headers: Headers): number | undefined {
@@ -290,16 +291,13 @@ function retryAfter(headers: Headers): number | undefined {
 
 /** Connection resets, refused connections, timeouts: worth another try. */
 function isTransient(err: unknown): boolean {
-    const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
-    const code = e.cause?.code ?? e.code ?? (e.message === "fetch failed" ? "UND_ERR_SOCKET" : "");
-    // undici reports every network failure as TypeError("fetch failed") with the cause attached.
-    return e.name === "TimeoutError" || e.name === "AbortError" || (e.name === "TypeError" && code !== "") ||
-        ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code);
+    const e = err as { name?: string; code?: string };
+    return e.name === "TimeoutError" || ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"].includes(e.code ?? "");
 }
 
 function describeFailure(err: unknown): string {
-    const e = err as { message?: string; cause?: { code?: string; message?: string } };
-    return e.cause?.code ? `${e.message} (${e.cause.code})` : e.message ?? String(err);
+    const e = err as { message?: string; code?: string };
+    return e.code && !e.message?.includes(e.code) ? `${e.message} (${e.code})` : e.message ?? String(err);
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -211,7 +211,8 @@ export class AlgorithmiaClient {
         return `data://${reported ?? owner}/${collection}/${filename}`;
     }
 
-    async downloadFile(owner: string, collection: string, filename: string): Promise<ReadableStream<Uint8Array>> {
+    /** The file's bytes as they arrive; the caller reads them all or stops early (which closes the connection). */
+    async downloadFile(owner: string, collection: string, filename: string): Promise<AsyncIterable<Buffer>> {
         const res = await this.http.request({ method: "GET", path: dataRoute(owner, collection, filename), stream: true });
         return res.stream!;
     }

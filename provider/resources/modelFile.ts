@@ -10,7 +10,6 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Readable } from "stream";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient } from "../client";
@@ -138,7 +137,7 @@ export async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Pr
 /** A remote file's sha256 and size, by streaming its download. */
 async function hashRemote(client: AlgorithmiaClient, owner: string, collection: string, name: string) {
     const body = await client.downloadFile(owner, collection, name);
-    return hashStream(Readable.fromWeb(body as any)).catch((err) => {
+    return hashStream(body).catch((err) => {
         // What fails midway (the link stalls) is the stream's error, which names no file.
         throw new Error(`Downloading data://${owner}/${collection}/${name} failed: ${err.message}`);
     });
