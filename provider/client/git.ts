@@ -7,7 +7,7 @@
 // builds software. The API key never appears on a command line, in a URL or in a message: it reaches git through
 // GIT_CONFIG_COUNT/KEY/VALUE environment variables (an `http.extraHeader`), and git's stderr is scrubbed.
 //
-// Remote steps get the HTTP client's retry budget (http.ts). ls-remote and fetch only read, so they are simply
+// Remote steps get the HTTP client's retry budget (http.ts). fetch and ls-remote only read, so they are simply
 // run again after a transient failure; a push whose reply was lost may have moved master, so master is looked at
 // before the push is repeated.
 import { spawn } from "child_process";
@@ -111,8 +111,9 @@ export async function pushTree(remote: GitRemote, entries: TreeEntry[], message:
     return withScratchRepository(remote, async (git) => {
         const tree = await writeTree(git, entries);
         for (let attempt = 1; ; attempt++) {
-            const parent = await fetchMaster(git, remote);
-            if (parent && (await git.run(["rev-parse", `${parent}^{tree}`])) === tree) return { commit: parent, pushed: false };
+            const master = await fetchMaster(git, remote);
+            const parent = master?.commit;
+            if (master?.tree === tree) return { commit: master.commit, pushed: false };
             const commit = await git.run(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message], { env: COMMIT_IDENTITY });
             try {
                 await git.run(["push", "--quiet", remote.url, `${commit}:${MASTER}`], { remote: true });
@@ -131,7 +132,7 @@ export async function pushTree(remote: GitRemote, entries: TreeEntry[], message:
 /** The tree of master as `{commit, sha256}` (see `treeSha256`), or undefined for an empty repository. */
 export async function remoteTreeSha256(remote: GitRemote): Promise<{ commit: string; sha256: string } | undefined> {
     return withScratchRepository(remote, async (git) => {
-        const commit = await fetchMaster(git, remote);
+        const commit = (await fetchMaster(git, remote))?.commit;
         if (!commit) return undefined;
         const listing = await git.run(["ls-tree", "-r", "-z", "--full-tree", commit]);
         const entries = listing.split("\0").filter(Boolean).map((record) => {
@@ -186,22 +187,26 @@ async function remoteMaster(git: ScratchGit, remote: GitRemote): Promise<string 
 }
 
 /**
- * Brings master's commit into the scratch repository (unless it is there already); answers its sha, or
- * undefined when the remote has no master. Only that commit and its tree: a push needs no more (its parent is the
- * remote's own master) and a refresh reads one tree, so the cost stays that of one tree however long the history
- * grows. A server without shallow support gets the plain fetch.
+ * Fetches master's commit into the scratch repository; answers its sha and its tree's, or undefined when the remote
+ * has no master. Only that commit and its tree: a push needs no more (its parent is the remote's own master) and a
+ * refresh reads one tree, so the cost stays that of one tree however long the history grows. A server without
+ * shallow support gets the plain fetch. No `ls-remote` first: the fetch's own ref advertisement says whether there
+ * is a master, and the scratch repository never holds it already.
  */
-async function fetchMaster(git: ScratchGit, remote: GitRemote): Promise<string | undefined> {
-    const advertised = await remoteMaster(git, remote);
-    if (!advertised) return undefined;
-    if (await git.run(["cat-file", "-e", `${advertised}^{commit}`]).then(() => true, () => false)) return advertised;
+async function fetchMaster(git: ScratchGit, remote: GitRemote): Promise<{ commit: string; tree: string } | undefined> {
     const fetch = (depth: string[]) =>
         retrying(remote, () => git.run(["fetch", "--quiet", "--no-tags", ...depth, remote.url, `+${MASTER}:${MASTER}`], { remote: true }));
-    await fetch(["--depth=1"]).catch((err) => {
-        if (!/does not support shallow/i.test(String(err?.message))) throw err;
-        return fetch([]);
-    });
-    return git.run(["rev-parse", MASTER]);
+    try {
+        await fetch(["--depth=1"]).catch((err) => {
+            if (!/does not support shallow/i.test(String(err?.message))) throw err;
+            return fetch([]);
+        });
+    } catch (err) {
+        if (err instanceof GitError && /couldn't find remote ref/i.test(err.stderr)) return undefined;
+        throw err;
+    }
+    const [commit, tree] = (await git.run(["rev-parse", MASTER, `${MASTER}^{tree}`])).split("\n");
+    return { commit, tree };
 }
 
 /** Runs a remote step that only reads (ls-remote, fetch), again after transient failures, as http.ts does. */

@@ -83,7 +83,7 @@ describe("algorithm source by git (client, real server)", function () {
         await assert.rejects(clients[0].pushSource("bob", "Hello", sourceTree({ source: fixture("Hello") }), "m"), (err: Error) => {
             assert.ok(!err.message.includes(ALICE.key), err.message);
             assert.ok(!err.message.includes(Buffer.from(`alice:${ALICE.key}`).toString("base64")), err.message);
-            assert.match(err.message, /git ls-remote failed .*403/);
+            assert.match(err.message, /git fetch failed .*403/);
             return true;
         });
     });

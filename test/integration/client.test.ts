@@ -267,8 +267,8 @@ describe("provider client (algorithmia-local with faults)", function () {
             let landed = 0;
             const proxy = await replyLosingProxy(server.url, "POST", "/git/alice/Flaky.git/git-receive-pack", { cut: true, landed: () => landed++ });
             // Seeded: the same faults for the same sequence of requests. Before acting on them, the server answers
-            // git's requests (ls-remote, fetch and push alike) with 503 or drops the connection, one time in four.
-            server.faults.set("* /git/alice/Flaky.git/*=error:0.15,status:503,drop:0.1; seed=3");
+            // git's requests (fetch and push alike) with 503 or drops the connection, one time in four.
+            server.faults.set("* /git/alice/Flaky.git/*=error:0.15,status:503,drop:0.1; seed=12");
             let pushed: PushResult | undefined;
             const pushes = await pushesDuring("alice", "Flaky", async () => {
                 try {
@@ -316,12 +316,12 @@ describe("provider client (algorithmia-local with faults)", function () {
             await create("alice", "Down");
             server.faults.set("* /git/alice/Down.git/*=error:1,status:503");
             await assert.rejects(client.pushSource("alice", "Down", source("Down", "hi"), "m"),
-                /git ls-remote failed \(exit \d+\): .*returned error: 503/);
-            assert.strictEqual(routeCount("GET /git/:owner/:repo/*"), 4, "maxAttempts ls-remotes");
+                /git fetch failed \(exit \d+\): .*returned error: 503/);
+            assert.strictEqual(routeCount("GET /git/:owner/:repo/*"), 4, "maxAttempts fetches");
             server.faults.clear();
             server.faults.resetCounts();
             await assert.rejects(client.pushSource("bob", "Anything", source("Anything", "hi"), "m"), (err: Error) => {
-                assert.match(err.message, /git ls-remote failed \(exit \d+\): .*returned error: 403/);
+                assert.match(err.message, /git fetch failed \(exit \d+\): .*returned error: 403/);
                 assert.ok(!err.message.includes(ALICE.key), err.message);
                 return true;
             });

@@ -60,6 +60,17 @@ describe("git source push (unit)", () => {
         assert.strictEqual(author, "pulumi-algorithmia <pulumi-algorithmia@localhost> 946684800");
     });
 
+    it("pushes a root commit to an empty repository, which has no master to fetch", async () => {
+        const dir = path.join(root, "empty.git");
+        execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=master", dir]);
+        const remote = { url: dir, user: "alice", apiKey: KEY, ...BUDGET };
+        assert.strictEqual(await remoteTreeSha256(remote), undefined);
+        const first = await pushTree(remote, sourceTree({ source: HELLO }), "m");
+        assert.deepStrictEqual({ pushed: first.pushed, master: master(remote) }, { pushed: true, master: first.commit });
+        assert.strictEqual(execFileSync("git", ["rev-list", "--count", "master"], { cwd: dir }).toString().trim(), "1", "a root commit");
+        assert.strictEqual((await remoteTreeSha256(remote))?.sha256, await treeSha256(sourceTree({ source: HELLO })));
+    });
+
     it("hashes the same tree the same way locally and in the repository; modes and contents count", async () => {
         const remote = templateRepository(root, "c");
         const src = path.join(root, "src");
@@ -97,7 +108,7 @@ describe("git source push (unit)", () => {
         await assert.rejects(pushTree(remote, sourceTree({ source: HELLO }), "m"), (err: Error) => {
             assert.ok(!err.message.includes(KEY), err.message);
             assert.ok(!err.message.includes(Buffer.from(`alice:${KEY}`).toString("base64")), err.message);
-            assert.match(err.message, /git ls-remote failed/);
+            assert.match(err.message, /git fetch failed/);
             return true;
         });
     });
