@@ -81,33 +81,45 @@ def check_conf(tree, algo):
 
 # --- requirements.txt ---------------------------------------------------------------------------------------
 
-try:
-    from packaging.requirements import Requirement, InvalidRequirement  # type: ignore
+# A bare project name (PEP 508's name rule) is a whole requirement; any other line goes to the exact parser,
+# imported only then: importing packaging.requirements is most of this script's start-up time, paid per build.
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_BARE_NAME = re.compile(r"^%s$" % _NAME)
+_exact = []
 
-    def parse_requirement(text):
+
+def parse_requirement(text):
+    """(True, None) for a valid requirement line, (None, reason) otherwise."""
+    if _BARE_NAME.match(text):
+        return True, None
+    if not _exact:
+        _exact.append(_exact_parser())
+    return _exact[0](text)
+
+
+def _exact_parser():
+    try:
+        from packaging.requirements import Requirement, InvalidRequirement  # type: ignore
+    except ImportError:  # no packaging: a conservative PEP 508 subset
+        _SPEC = r"(?:===|==|~=|!=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
+        _REQ = re.compile(r"^\s*(%s)\s*(\[\s*%s(?:\s*,\s*%s)*\s*\])?\s*(\(?\s*%s(?:\s*,\s*%s)*\s*\)?)?\s*(;.*)?$"
+                          % (_NAME, _NAME, _NAME, _SPEC, _SPEC))
+        _URLREQ = re.compile(r"^\s*%s\s*(\[[^\]]*\])?\s*@\s*\S+\s*(;.*)?$" % _NAME)
+
+        def subset(text):
+            if _REQ.match(text) or _URLREQ.match(text):
+                return True, None
+            return None, "not a valid requirement (expected e.g. 'name', 'name==1.2', 'name>=1.0,<2')"
+        return subset
+
+    def exact(text):
         try:
-            return Requirement(text), None
+            Requirement(text)
+            return True, None
         except InvalidRequirement as e:
             return None, str(e).split("\n")[0].strip()
-except ImportError:  # no packaging: a conservative PEP 508 subset
-    Requirement = None
-    _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-    _SPEC = r"(?:===|==|~=|!=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
-    _REQ = re.compile(r"^\s*(%s)\s*(\[\s*%s(?:\s*,\s*%s)*\s*\])?\s*(\(?\s*%s(?:\s*,\s*%s)*\s*\)?)?\s*(;.*)?$"
-                      % (_NAME, _NAME, _NAME, _SPEC, _SPEC))
-    _URLREQ = re.compile(r"^\s*%s\s*(\[[^\]]*\])?\s*@\s*\S+\s*(;.*)?$" % _NAME)
+    return exact
 
-    class _Simple(object):
-        def __init__(self, name, specifier, url):
-            self.name, self.specifier, self.url, self.marker = name, specifier, url, None
-
-    def parse_requirement(text):
-        m = _REQ.match(text)
-        if m:
-            return _Simple(m.group(1), (m.group(3) or "").strip("() "), None), None
-        if _URLREQ.match(text):
-            return _Simple(text.split("@")[0].split("[")[0].strip(), "", text.split("@", 1)[1].strip()), None
-        return None, "not a valid requirement (expected e.g. 'name', 'name==1.2', 'name>=1.0,<2')"
 
 PIP_OPTIONS_WITH_VALUE = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
                               "--only-binary", "--no-binary", "--use-feature", "--hash", "--global-option",
@@ -192,8 +204,8 @@ def check_requirements_file(tree, path, seen):
             continue
         # pip allows per-requirement options after the specifier (e.g. --hash=...); drop them.
         text = re.split(r"\s+--?[a-z]", text, maxsplit=1)[0].strip()
-        req, error = parse_requirement(text)
-        if req is None:
+        valid, error = parse_requirement(text)
+        if not valid:
             fail("%s: invalid requirement %r: %s" % (where, text, error))
             continue
         log("  %s: %s" % (where, text))
