@@ -320,7 +320,8 @@ export class AlgorithmiaClient {
                     `(buildTimeoutSeconds)${build ? `; build ${build.build_id} is still in progress` : ""}`);
             }
             await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
-            delay = Math.min(delay * 2, 5_000);
+            // Gently and to 2 s at most: a build here takes a second or two, and a longer wait after it ends is time lost.
+            delay = Math.min(delay * 1.5, 2_000);
             if (build) {
                 build = await this.getBuild(owner, name, build.build_id);
             } else {
