@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaApiError, Listing, ReadAcl, aclFromWire } from "../client";
-import { ConnectionArgs, MODULE, ResourceController, connectionShape, keepKeySecret, nameSchema, secretKey } from "./dynamic";
+import { ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, keepKeySecret, nameSchema, secretKey } from "./dynamic";
 import { providerStub } from "./stub";
 
 // --- types ----------------------------------------------------------------------------------------------------
@@ -78,6 +78,13 @@ export const dataCollectionController: ResourceController<DataCollectionInputs, 
             forceDestroy: props.forceDestroy ?? false,
             adopt: props.adopt ?? false,
         }),
+    },
+
+    async predict(inputs, olds, ctx) {
+        if (containsUnknown([inputs.name, inputs.owner])) return {};
+        // Where it already is while neither name nor owner changes (no lookup), else under the owner or the key's user.
+        if (olds.dataUri && olds.name === inputs.name && olds.owner === inputs.owner) return { dataUri: olds.dataUri };
+        return { dataUri: dataUriOf(inputs.owner ?? (await ctx.whoami(ctx.client(inputs.apiAddress))), inputs.name) };
     },
 
     async create(ctx, inputs) {

@@ -215,6 +215,13 @@ export interface ResourceController<Inputs, Outputs> {
      * engine passes inputs, not outputs, to Check; empty on create).
      */
     prepare?(inputs: Inputs, olds: Partial<Inputs>, ctx: ProviderContext): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
+    /**
+     * The outputs the inputs already determine (e.g. a data URI), added to the checked inputs: a preview shows an
+     * update with the new inputs as its outputs (the dynamic-provider host has no preview of its own), so without
+     * them every resource that uses such an output would see it unknown and a replacement where none comes.
+     * `olds` as in `prepare`; read only. What it cannot tell (an unknown input, a failing lookup) it leaves out.
+     */
+    predict?(inputs: Inputs, olds: Partial<Inputs & Outputs>, ctx: ProviderContext): Promise<Partial<Outputs>>;
     create(ctx: ProviderContext, inputs: Inputs): Promise<{ id: string; outs: Outputs }>;
     /** The object as it is now, or undefined when it is gone. */
     read(ctx: ProviderContext, id: string, outs: Outputs): Promise<Outputs | undefined>;
@@ -261,9 +268,16 @@ export function dynamicProvider<Inputs, Outputs>(
         check: (olds: any, news: any) => reporting(async () => {
             const checked = checkWithSchema(controller.schema(), news);
             const cluster = clusterOf(checked.inputs);
-            if (checked.failures.length > 0 || !controller.prepare) return { inputs: { ...checked.inputs, cluster }, failures: checked.failures };
-            const prepared = await controller.prepare(checked.inputs as Inputs, olds ?? {}, callContext(checked.inputs));
-            return { inputs: { ...prepared.inputs, cluster }, failures: prepared.failures ?? [] };
+            if (checked.failures.length > 0) return { inputs: { ...checked.inputs, cluster }, failures: checked.failures };
+            const ctx = callContext(checked.inputs);
+            const prepared = controller.prepare
+                ? await controller.prepare(checked.inputs as Inputs, olds ?? {}, ctx)
+                : { inputs: checked.inputs as Inputs, failures: [] };
+            const failures = prepared.failures ?? [];
+            const predicted = failures.length === 0 && controller.predict
+                ? await controller.predict(prepared.inputs, olds ?? {}, ctx).catch(() => ({}))
+                : {};
+            return { inputs: { ...prepared.inputs, ...predicted, cluster }, failures };
         }),
         diff: (_id: string, olds: any, news: any) => reporting(async () => {
             // State from before the cluster was kept has none: that is no change.

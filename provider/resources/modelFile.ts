@@ -262,6 +262,13 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
         }
     },
 
+    async predict(inputs, _olds, ctx) {
+        if (containsUnknown([inputs.collection, inputs.name, inputs.sha256])) return {};
+        const { owner, collection } = parseDataUri(inputs.collection);
+        const user = owner === ".my" ? await ctx.whoami(ctx.client(inputs.apiAddress)) : owner;
+        return { dataUri: `data://${user}/${collection}/${contentName(inputs.name, inputs.sha256!)}` };
+    },
+
     diff: {
         replaceKeys: ["collection", "name"],
         updateKeys: ["sha256", "size", "adopt", "apiAddress"],

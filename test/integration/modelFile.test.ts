@@ -212,6 +212,54 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         });
     });
 
+    describe("previews of updates", () => {
+        // The engine previews an update with the new inputs as its outputs: what depends on an output the inputs
+        // determine (a data URI) must see it, not an unknown that would show a replacement.
+        let readAcl: "private" | "public" = "private";
+        let weights = "weights a";
+        let stack: Stack;
+        /** The ModelFile's operation in a preview and the outputs the engine predicts for it. */
+        const previewModel = async () => {
+            let step: { op?: string; outputs?: Record<string, unknown> } = {};
+            const preview = await stack.preview({
+                onEvent: (event) => {
+                    const meta = event.resOutputsEvent?.metadata;
+                    if (meta?.urn.endsWith("::model")) step = { op: meta.op, outputs: meta.new?.outputs };
+                },
+            });
+            return { summary: preview.changeSummary, ...step };
+        };
+
+        before(async () => {
+            stack = await bed.sandbox.inlineStack("model-file", "previews", async () => {
+                const collection = new DataCollection("models", { name: "previews", readAcl, forceDestroy: true, apiAddress: bed.server.url });
+                new ModelFile("model", { collection: collection.dataUri, name: "model.pkl", source: new pulumi.asset.StringAsset(weights), apiAddress: bed.server.url });
+            });
+            await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
+            await stack.up();
+        });
+
+        it("keeps the model file when its collection's ACL changes in place", async () => {
+            readAcl = "public";
+            const preview = await previewModel();
+            assert.deepStrictEqual(preview.summary, { same: 2, update: 1 }, "the collection updates, the model file stays");
+            assert.strictEqual(preview.op, "same");
+            const up = await stack.up();
+            assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, update: 1 });
+        });
+
+        it("shows a new model's own data URI at preview, as the up then makes it", async () => {
+            weights = "weights b";
+            const preview = await previewModel();
+            assert.deepStrictEqual({ summary: preview.summary, op: preview.op }, { summary: { same: 2, update: 1 }, op: "update" });
+            assert.strictEqual(preview.outputs?.dataUri, stored("previews", "weights b"));
+            await stack.up();
+            const state = (await stack.exportStack()).deployment.resources.find((r: { urn: string }) => r.urn.endsWith("::model"));
+            assert.strictEqual(state.outputs.dataUri, stored("previews", "weights b"));
+            await stack.preview({ expectNoChanges: true });
+        });
+    });
+
     describe("hashing at check", () => {
         it("keeps the file's stamp in state and still sees a same-size rewrite whose modification time is put back", async () => {
             const file = path.join(bed.root, "model-stamped.pkl");
