@@ -113,7 +113,10 @@ export class Project extends CliProject {
     }
 }
 
-/** The engine floor: BENCH_COUNT dynamic resources whose provider does nothing. */
+/**
+ * The engine floor: BENCH_COUNT dynamic resources whose provider does nothing. With BENCH_PAIRED each odd one takes
+ * the one before it as an input, the dependency graph of a collection and the model file in it.
+ */
 export const FLOOR_PROGRAM = `import * as pulumi from "@pulumi/pulumi";
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs) {
@@ -125,5 +128,9 @@ class Trivial extends pulumi.dynamic.Resource {
         super(provider, name, args, undefined, "bench", "Trivial");
     }
 }
-for (let i = 0; i < Number(process.env.BENCH_COUNT); i++) new Trivial("r" + i, { name: "r" + i });
+let before: Trivial | undefined;
+for (let i = 0; i < Number(process.env.BENCH_COUNT); i++) {
+    const paired = process.env.BENCH_PAIRED && i % 2 === 1;
+    before = new Trivial("r" + i, { name: "r" + i, ...(paired ? { after: before!.id } : {}) });
+}
 `;

@@ -27,7 +27,8 @@ export const previewBenchmark: Benchmark = {
     async run(ctx) {
         const figures: Figure[] = [];
         for (const count of [10, 100]) {
-            const floor = await new Project(ctx, `floor${count}`, FLOOR_PROGRAM, { BENCH_COUNT: String(count) }).init();
+            // The same graph as ours: pairs, the second resource of each taking the first's output.
+            const floor = await new Project(ctx, `floor${count}`, FLOOR_PROGRAM, { BENCH_COUNT: String(count), BENCH_PAIRED: "1" }).init();
             await floor.cli("up", "--yes", "--skip-preview");
             const ours = await oursProject(ctx, count);
             await ours.cli("up", "--yes", "--skip-preview");
