@@ -205,7 +205,7 @@ export interface ProviderContext {
  * in state and must hold every key the diff compares (the host diffs old outputs against new inputs).
  */
 export interface ResourceController<Inputs, Outputs> {
-    /** Builds the input schema (called at check time, never captured). */
+    /** Builds the input schema (once per provider process, at the first check). */
     schema(): z.ZodType<Inputs>;
     diff: DiffRules;
     /**
@@ -261,12 +261,14 @@ export function dynamicProvider<Inputs, Outputs>(
     // The key is compared too, but a new key alone changes nothing on the server: it is only stored.
     const diffRules: DiffRules = { ...rules, updateKeys: [...rules.updateKeys, KEY_KEY] };
     const withKey = <T>(outs: T, props: { apiKey?: string }) => definedOnly({ ...outs, apiKey: props.apiKey });
+    // Built once: a zod schema costs more to build than to check with.
+    let schema: z.ZodType<Inputs> | undefined;
     return {
         async configure(req: pulumi.dynamic.ConfigureRequest) {
             state.stackConfig = req.config;
         },
         check: (olds: any, news: any) => reporting(async () => {
-            const checked = checkWithSchema(controller.schema(), news);
+            const checked = checkWithSchema((schema ??= controller.schema()), news);
             const cluster = clusterOf(checked.inputs);
             if (checked.failures.length > 0) return { inputs: { ...checked.inputs, cluster }, failures: checked.failures };
             const ctx = callContext(checked.inputs);
