@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs the compiled server when the package is built (dist/), else the TypeScript sources through ts-node.
+// Runs the TypeScript sources through ts-node in a checkout (they are what the tests and the demo must exercise,
+// whatever an earlier `npm pack` left in dist/), else the compiled server of the installed package.
 const fs = require("fs");
 const path = require("path");
-const compiled = path.join(__dirname, "..", "dist", "server", "cli.js");
-if (fs.existsSync(compiled)) {
-    require(compiled);
-} else {
+const sources = path.join(__dirname, "..", "server", "cli.ts");
+if (fs.existsSync(sources)) {
     require("ts-node").register({ transpileOnly: true, project: path.join(__dirname, "..", "tsconfig.json") });
-    require("../server/cli.ts");
+    require(sources);
+} else {
+    require(path.join(__dirname, "..", "dist", "server", "cli.js"));
 }
