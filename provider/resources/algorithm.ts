@@ -474,7 +474,7 @@ export class Algorithm extends pulumi.dynamic.Resource {
     constructor(name: string, args: AlgorithmArgs, opts?: pulumi.CustomResourceOptions) {
         const props = {
             ...args,
-            apiKey: secretKey(args),
+            ...secretKey(args),
             owner: args.owner,
             // The program's working directory is not the provider's: pass an absolute path.
             source: pulumi.output(args.source).apply((dir) => path.resolve(dir)),

@@ -443,7 +443,7 @@ export class AlgorithmVersion extends pulumi.dynamic.Resource {
     declare readonly testsPassed: pulumi.Output<number>;
 
     constructor(name: string, args: AlgorithmVersionArgs, opts?: pulumi.CustomResourceOptions) {
-        const props = { ...args, apiKey: secretKey(args), version: undefined, algoUri: undefined, testsPassed: undefined };
+        const props = { ...args, ...secretKey(args), version: undefined, algoUri: undefined, testsPassed: undefined };
         // Published versions are immutable: a replacement publishes first, then the old one leaves the stack.
         super(algorithmVersionProvider, name, props, keepKeySecret({ deleteBeforeReplace: false, ...opts }), MODULE, "AlgorithmVersion");
     }

@@ -164,8 +164,7 @@ export class DataCollection extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: DataCollectionArgs, opts?: pulumi.CustomResourceOptions) {
         // Every output must be named here, even when its input is omitted, to be an output of the resource.
-        const { name: collectionName, owner, readAcl, forceDestroy, adopt, apiAddress } = args;
-        const props = { name: collectionName, owner, readAcl, forceDestroy, adopt, apiAddress, apiKey: secretKey(args), dataUri: undefined };
+        const props = { ...args, ...secretKey(args), owner: args.owner, readAcl: args.readAcl, forceDestroy: args.forceDestroy, dataUri: undefined };
         super(dataCollectionProvider, name, props, keepKeySecret(opts), MODULE, "DataCollection");
     }
 }

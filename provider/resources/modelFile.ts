@@ -350,9 +350,8 @@ export class ModelFile extends pulumi.dynamic.Resource {
     declare readonly lastModified: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ModelFileArgs, opts?: pulumi.CustomResourceOptions) {
-        const { collection, name: fileName, adopt, apiAddress } = args;
         const outputs = { dataUri: undefined, sha256: undefined, size: undefined, lastModified: undefined };
-        const props = { collection, name: fileName, source: absoluteSource(args.source), adopt, apiAddress, apiKey: secretKey(args), ...outputs };
+        const props = { ...args, ...secretKey(args), source: absoluteSource(args.source), ...outputs };
         super(modelFileProvider, name, props, keepKeySecret(opts), MODULE, "ModelFile");
     }
 }
