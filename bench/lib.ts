@@ -18,7 +18,11 @@ export const PROVIDER_IMPORT = JSON.stringify(path.join(PROVIDER_BUILD, "provide
 
 export function buildProvider(): void {
     fs.rmSync(PROVIDER_BUILD, { recursive: true, force: true });
-    execFileSync(path.join(repoRoot, "node_modules/.bin/tsc"), ["-p", path.join(repoRoot, "tsconfig.build.json"), "--outDir", PROVIDER_BUILD], { stdio: "inherit" });
+    execFileSync(
+        path.join(repoRoot, "node_modules/.bin/tsc"),
+        ["-p", path.join(repoRoot, "tsconfig.build.json"), "--outDir", PROVIDER_BUILD],
+        { stdio: "inherit" },
+    );
 }
 
 export interface Figure {
@@ -105,7 +109,11 @@ export class Project extends CliProject {
     constructor(ctx: BenchContext, name: string, program: string, env: Record<string, string> = {}) {
         // Type-checking the program would add the same seconds to both sides of every ratio and hide the
         // difference being measured; users' programs are checked by their own build.
-        super(writeProject(ctx.scratch, name, program), { ...ctx.sandbox.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...env });
+        super(writeProject(ctx.scratch, name, program), {
+            ...ctx.sandbox.env,
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            ...env,
+        });
     }
 
     override init(stack = "bench"): Promise<this> {

@@ -12,10 +12,13 @@ export const noopRequestsBenchmark: Benchmark = {
     async run(ctx) {
         await ensurePythonRuntime();
         const server = await ctx.server();
-        const project = await new CliProject(copyExamples(path.join(ctx.scratch, "model-guide"), { rootProject: true }), {
-            ...ctx.sandbox.env,
-            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-        }).init("bench");
+        const project = await new CliProject(
+            copyExamples(path.join(ctx.scratch, "model-guide"), { rootProject: true }),
+            {
+                ...ctx.sandbox.env,
+                PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            },
+        ).init("bench");
         await project.cli("config", "set", "algorithmia:apiAddress", server.url);
         await project.cli("config", "set", "--secret", "algorithmia:apiKey", BENCH_USER.key);
         const first = await seconds(() => project.cli("up", "--yes", "--skip-preview"));
@@ -24,16 +27,35 @@ export const noopRequestsBenchmark: Benchmark = {
         await fetch(`${server.url}/_local/counters`, { method: "DELETE" });
         const noop = await seconds(() => project.cli("up", "--yes", "--skip-preview"));
         const counts = (await (await fetch(`${server.url}/_local/counters`, { method: "DELETE" })).json()) as {
-            reads: number; writes: number; routes: Record<string, number>;
+            reads: number;
+            writes: number;
+            routes: Record<string, number>;
         };
-        const how = "algorithmia-local's request counters (every request by method and route, GET/HEAD = read, any other " +
+        const how =
+            "algorithmia-local's request counters (every request by method and route, GET/HEAD = read, any other " +
             "method = write), reset after a first `pulumi up` of examples/model-guide (6 resources) and read after a second, " +
             "unchanged `pulumi up --skip-preview` (CLI, nodejs host).";
         const details = { routes: counts.routes, firstUpSeconds: round(first.s, 1), noopUpSeconds: round(noop.s, 1) };
         return [
-            { id: "noopUp.reads", label: "no-op up of model-guide: API reads", value: counts.reads, unit: "requests", how, details },
-            { id: "noopUp.writes", label: "no-op up of model-guide: API writes", value: counts.writes, unit: "requests", how },
-            ...(await stateFigures(project, await new Project(ctx, "stateFloor", FLOOR_PROGRAM, { BENCH_COUNT: "1" }).init())),
+            {
+                id: "noopUp.reads",
+                label: "no-op up of model-guide: API reads",
+                value: counts.reads,
+                unit: "requests",
+                how,
+                details,
+            },
+            {
+                id: "noopUp.writes",
+                label: "no-op up of model-guide: API writes",
+                value: counts.writes,
+                unit: "requests",
+                how,
+            },
+            ...(await stateFigures(
+                project,
+                await new Project(ctx, "stateFloor", FLOOR_PROGRAM, { BENCH_COUNT: "1" }).init(),
+            )),
         ];
     },
 };
@@ -42,7 +64,8 @@ export const noopRequestsBenchmark: Benchmark = {
 async function stateFigures(modelGuide: CliProject, floor: CliProject): Promise<Figure[]> {
     await floor.cli("up", "--yes", "--skip-preview");
     const [ours, trivial] = [await providerBytes(modelGuide), await providerBytes(floor)];
-    const how = "`pulumi stack export` after the up; a resource's provider is its `__provider` in inputs and outputs together " +
+    const how =
+        "`pulumi stack export` after the up; a resource's provider is its `__provider` in inputs and outputs together " +
         "(the engine stores both), compared with the same for a dynamic resource whose provider does nothing.";
     return [
         {
@@ -59,7 +82,10 @@ async function stateFigures(modelGuide: CliProject, floor: CliProject): Promise<
             value: round(ours.stateBytes / 1024, 1),
             unit: "KiB",
             how: "Bytes of `pulumi stack export` of examples/model-guide after the up (6 resources and the stack).",
-            details: { providerKiB: round(ours.perResource.reduce((a, b) => a + b, 0) / 1024, 1), resources: ours.perResource.length },
+            details: {
+                providerKiB: round(ours.perResource.reduce((a, b) => a + b, 0) / 1024, 1),
+                resources: ours.perResource.length,
+            },
         },
     ];
 }

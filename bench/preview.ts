@@ -3,7 +3,17 @@
 // a stack whose model is 1 GiB against the same stack with a 1 KiB model (what ModelFile's check costs per byte).
 import * as fs from "fs";
 import * as path from "path";
-import { apiEnv, Benchmark, FLOOR_PROGRAM, BenchContext, Figure, PROVIDER_IMPORT, Project, round, sideBySide } from "./lib";
+import {
+    apiEnv,
+    Benchmark,
+    FLOOR_PROGRAM,
+    BenchContext,
+    Figure,
+    PROVIDER_IMPORT,
+    Project,
+    round,
+    sideBySide,
+} from "./lib";
 
 /** Half DataCollections, half ModelFiles (a small file each), so both diff paths and ModelFile's hashing count. */
 const OURS_PROGRAM = `import * as path from "path";
@@ -28,20 +38,33 @@ export const previewBenchmark: Benchmark = {
         const figures: Figure[] = [];
         for (const count of [10, 100]) {
             // The same graph as ours: pairs, the second resource of each taking the first's output.
-            const floor = await new Project(ctx, `floor${count}`, FLOOR_PROGRAM, { BENCH_COUNT: String(count), BENCH_PAIRED: "1" }).init();
+            const floor = await new Project(ctx, `floor${count}`, FLOOR_PROGRAM, {
+                BENCH_COUNT: String(count),
+                BENCH_PAIRED: "1",
+            }).init();
             await floor.cli("up", "--yes", "--skip-preview");
             const ours = await oursProject(ctx, count);
             await ours.cli("up", "--yes", "--skip-preview");
-            const runs = await sideBySide(3, () => ours.cli("preview", "--expect-no-changes"), () => floor.cli("preview", "--expect-no-changes"));
+            const runs = await sideBySide(
+                3,
+                () => ours.cli("preview", "--expect-no-changes"),
+                () => floor.cli("preview", "--expect-no-changes"),
+            );
             figures.push({
                 id: `preview.n${count}.ratio`,
                 label: `preview of ${count} resources, ours / engine floor`,
                 value: round(runs.a / runs.b, 2),
                 unit: "ratio",
-                how: `Median wall time of 3 alternating \`pulumi preview\` runs (CLI, nodejs host, transpile-only) of up-to-date stacks: ` +
+                how:
+                    `Median wall time of 3 alternating \`pulumi preview\` runs (CLI, nodejs host, transpile-only) of up-to-date stacks: ` +
                     `${count / 2} DataCollections + ${count / 2} ModelFiles (1 KiB each) against algorithmia-local vs ${count} ` +
                     "dynamic resources whose provider does nothing; ratio = ours / floor (1 = no cost beyond the engine).",
-                details: { oursSeconds: round(runs.a), floorSeconds: round(runs.b), oursRunsS: runs.aRuns, floorRunsS: runs.bRuns },
+                details: {
+                    oursSeconds: round(runs.a),
+                    floorSeconds: round(runs.b),
+                    oursRunsS: runs.aRuns,
+                    floorRunsS: runs.bRuns,
+                },
             });
         }
         figures.push(await modelSizeFigure(ctx));
@@ -59,15 +82,25 @@ async function modelSizeFigure(ctx: BenchContext): Promise<Figure> {
     // Files written in the last 2 s are hashed at every check (racily clean): let both age first.
     await new Promise((resolve) => setTimeout(resolve, 2100));
     for (const p of [big, tiny]) await p.cli("up", "--yes", "--skip-preview");
-    const runs = await sideBySide(3, () => big.cli("preview", "--expect-no-changes"), () => tiny.cli("preview", "--expect-no-changes"));
+    const runs = await sideBySide(
+        3,
+        () => big.cli("preview", "--expect-no-changes"),
+        () => tiny.cli("preview", "--expect-no-changes"),
+    );
     return {
         id: "preview.model1GiB.ratio",
         label: "no-op preview with a 1 GiB model / with a 1 KiB model",
         value: round(runs.a / runs.b, 2),
         unit: "ratio",
-        how: "Median wall time of 3 alternating `pulumi preview --expect-no-changes` runs of two up-to-date stacks, a " +
+        how:
+            "Median wall time of 3 alternating `pulumi preview --expect-no-changes` runs of two up-to-date stacks, a " +
             "DataCollection and a ModelFile each, the model 1 GiB in one and 1 KiB in the other (1 = the model's size costs nothing).",
-        details: { bigSeconds: round(runs.a), smallSeconds: round(runs.b), bigRunsS: runs.aRuns, smallRunsS: runs.bRuns },
+        details: {
+            bigSeconds: round(runs.a),
+            smallSeconds: round(runs.b),
+            bigRunsS: runs.aRuns,
+            smallRunsS: runs.bRuns,
+        },
     };
 }
 
@@ -75,5 +108,9 @@ async function oursProject(ctx: BenchContext, count: number): Promise<Project> {
     const files = fs.mkdtempSync(path.join(ctx.scratch, "preview-files-"));
     for (let i = 0; i < count / 2; i++) fs.writeFileSync(path.join(files, `m${i}.bin`), Buffer.alloc(1024, i));
     const server = await ctx.server();
-    return new Project(ctx, `ours${count}`, OURS_PROGRAM, { ...apiEnv(server), BENCH_COUNT: String(count), BENCH_FILES: files }).init();
+    return new Project(ctx, `ours${count}`, OURS_PROGRAM, {
+        ...apiEnv(server),
+        BENCH_COUNT: String(count),
+        BENCH_FILES: files,
+    }).init();
 }

@@ -17,13 +17,19 @@ import { scaleBenchmark } from "./scale";
 import { servingBenchmark } from "./serving";
 
 const BENCHMARKS: Benchmark[] = [
-    noopRequestsBenchmark, previewBenchmark, uploadBenchmark, sha256Benchmark, scaleBenchmark, servingBenchmark,
+    noopRequestsBenchmark,
+    previewBenchmark,
+    uploadBenchmark,
+    sha256Benchmark,
+    scaleBenchmark,
+    servingBenchmark,
 ];
 
 async function main(): Promise<void> {
     const only = process.argv.slice(2);
     const unknown = only.filter((id) => !BENCHMARKS.some((b) => b.id === id));
-    if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(", ")}; known: ${BENCHMARKS.map((b) => b.id).join(", ")}`);
+    if (unknown.length)
+        throw new Error(`unknown benchmark ${unknown.join(", ")}; known: ${BENCHMARKS.map((b) => b.id).join(", ")}`);
     const selected = only.length ? BENCHMARKS.filter((b) => only.includes(b.id)) : BENCHMARKS;
 
     buildProvider();
@@ -68,7 +74,12 @@ async function main(): Promise<void> {
     const report = {
         startedAt: started.toISOString(),
         durationSeconds: Math.round((Date.now() - started.getTime()) / 1000),
-        machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / GiB), node: process.version },
+        machine: {
+            cpus: os.cpus().length,
+            cpuModel: os.cpus()[0]?.model,
+            memoryGiB: Math.round(os.totalmem() / GiB),
+            node: process.version,
+        },
         figures,
         failures,
     };
@@ -76,15 +87,26 @@ async function main(): Promise<void> {
     fs.writeFileSync(out, JSON.stringify(report, null, 2) + "\n");
     printTable(figures);
     for (const f of failures) console.log(`FAILED ${f.benchmark}: ${f.error}`);
-    console.log(`\nwritten to ${path.relative(process.cwd(), out)} (${report.durationSeconds} s); each figure's "how" says how it was measured`);
+    console.log(
+        `\nwritten to ${path.relative(process.cwd(), out)} (${report.durationSeconds} s); each figure's "how" says how it was measured`,
+    );
     if (failures.length) process.exitCode = 1;
 }
 
 function printTable(figures: Figure[]): void {
-    const rows = figures.map((f) => [f.label, f.value === null ? "-" : String(f.value), f.unit, f.skipped ? `skipped: ${f.skipped}` : ""]);
+    const rows = figures.map((f) => [
+        f.label,
+        f.value === null ? "-" : String(f.value),
+        f.unit,
+        f.skipped ? `skipped: ${f.skipped}` : "",
+    ]);
     const header = ["figure", "value", "unit", ""];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+    const line = (cells: string[]) =>
+        cells
+            .map((c, i) => (i === 1 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+            .join("  ")
+            .trimEnd();
     console.log(line(header));
     console.log(widths.map((w) => "-".repeat(w)).join("  "));
     for (const row of rows) console.log(line(row));

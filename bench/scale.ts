@@ -12,7 +12,14 @@ import { apiEnv, BENCH_USER, Benchmark, Figure, PROVIDER_IMPORT, Project, round,
 const args = (i: number, sources: string) => ({
     name: "Bench" + i,
     details: { label: "Bench " + i },
-    settings: { language: "python3-1", environment: "cpu", license: "apl", sourceVisibility: "closed", networkAccess: "isolated", pipelineEnabled: false },
+    settings: {
+        language: "python3-1",
+        environment: "cpu",
+        license: "apl",
+        sourceVisibility: "closed",
+        networkAccess: "isolated",
+        pipelineEnabled: false,
+    },
     source: sources + "/Bench" + i,
 });
 
@@ -31,11 +38,21 @@ const ENGINE_PARALLEL = 4 * os.availableParallelism();
 async function providerAlone(server: LocalServer, count: number, sources: string): Promise<void> {
     const provider = dynamicProvider(algorithmController);
     // No stack config: the connection is each resource's own (apiAddress, apiKey).
-    await provider.configure!({ config: { get: () => undefined, require: (key: string) => { throw new Error(`no ${key}`); } } });
+    await provider.configure!({
+        config: {
+            get: () => undefined,
+            require: (key: string) => {
+                throw new Error(`no ${key}`);
+            },
+        },
+    });
     let next = 0;
     const worker = async () => {
         for (let i = next++; i < count; i = next++) {
-            const { inputs, failures } = await provider.check!({}, { ...args(i, sources), apiAddress: server.url, apiKey: BENCH_USER.key });
+            const { inputs, failures } = await provider.check!(
+                {},
+                { ...args(i, sources), apiAddress: server.url, apiKey: BENCH_USER.key },
+            );
             if (failures?.length) throw new Error(`check failed: ${JSON.stringify(failures)}`);
             await provider.create!(inputs);
         }
@@ -54,13 +71,20 @@ export const scaleBenchmark: Benchmark = {
             fs.mkdirSync(path.join(sources, `Bench${i}`, "src"), { recursive: true });
             fs.writeFileSync(path.join(sources, `Bench${i}`, "requirements.txt"), "algorithmia\n");
             fs.writeFileSync(path.join(sources, `Bench${i}`, "src", "__init__.py"), "");
-            fs.writeFileSync(path.join(sources, `Bench${i}`, "src", `Bench${i}.py`), `def apply(input):\n    return {"bench": ${i}, "input": input}\n`);
+            fs.writeFileSync(
+                path.join(sources, `Bench${i}`, "src", `Bench${i}.py`),
+                `def apply(input):\n    return {"bench": ${i}, "input": input}\n`,
+            );
         }
         const figures: Figure[] = [];
         for (const count of counts) {
             // A fresh server for each side, so every run creates, pushes and builds from nothing.
             const { s, noop } = await withServer(async (server) => {
-                const project = await new Project(ctx, `scale${count}`, PROGRAM, { ...apiEnv(server), BENCH_COUNT: String(count), BENCH_SOURCES: sources }).init();
+                const project = await new Project(ctx, `scale${count}`, PROGRAM, {
+                    ...apiEnv(server),
+                    BENCH_COUNT: String(count),
+                    BENCH_SOURCES: sources,
+                }).init();
                 const { s } = await seconds(() => project.cli("up", "--yes", "--skip-preview"));
                 return { s, noop: (await seconds(() => project.cli("up", "--yes", "--skip-preview"))).s };
             });
@@ -70,7 +94,8 @@ export const scaleBenchmark: Benchmark = {
                 label: `up of ${count} algorithms (create, git push, build)`,
                 value: round(s, 1),
                 unit: "s",
-                how: `Wall time of one \`pulumi up --skip-preview\` (CLI, default parallelism, transpile-only) creating ${count} ` +
+                how:
+                    `Wall time of one \`pulumi up --skip-preview\` (CLI, default parallelism, transpile-only) creating ${count} ` +
                     "Algorithms (a one-function Python source each) against a fresh algorithmia-local process: POST, git push, wait for each " +
                     "build (Python byte-compile on the server). Same 2-core machine runs engine, provider, server and builds.",
                 details: { perAlgorithmSeconds: round(s / count, 2), noChangeUpSeconds: round(noop, 1) },
@@ -80,7 +105,8 @@ export const scaleBenchmark: Benchmark = {
                 label: `up of ${count} algorithms / the provider alone doing the same`,
                 value: round(s / floor, 2),
                 unit: "ratio",
-                how: `The up above against its floor: the same ${count} Algorithms' check and create run by the provider's code in the ` +
+                how:
+                    `The up above against its floor: the same ${count} Algorithms' check and create run by the provider's code in the ` +
                     `bench process, ${ENGINE_PARALLEL} at once (the CLI's default --parallel), against another fresh server; ` +
                     "ratio = up time / floor time (1 = no cost from the engine and the dynamic-provider host).",
                 details: { upSeconds: round(s, 1), providerAloneSeconds: round(floor, 1), parallel: ENGINE_PARALLEL },

@@ -5,7 +5,12 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    ALGORITHM_SETTINGS, ALGORITHM_SOURCE, DIGIT_CLASSIFIER, EXPECTED_LABELS, MODEL_FILE, TEST_DATA_FILE,
+    ALGORITHM_SETTINGS,
+    ALGORITHM_SOURCE,
+    DIGIT_CLASSIFIER,
+    EXPECTED_LABELS,
+    MODEL_FILE,
+    TEST_DATA_FILE,
 } from "../examples/model-guide/stack";
 import { AlgorithmiaClient } from "../provider/client";
 import { settingsToWire } from "../provider/resources/algorithm";
@@ -25,7 +30,11 @@ const ALGORITHM = "DigitClassifier";
 const COLLECTION = "digits";
 
 /** The same input for both sides: the ten test images themselves (the algorithm's `images` form). */
-const IMAGES = fs.readFileSync(TEST_DATA_FILE, "utf8").trim().split("\n").map((line) => line.split(",").map(Number));
+const IMAGES = fs
+    .readFileSync(TEST_DATA_FILE, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => line.split(",").map(Number));
 const INPUT = JSON.stringify({ images: IMAGES });
 const EXPECTED = JSON.stringify(EXPECTED_LABELS);
 
@@ -56,7 +65,8 @@ export const servingBenchmark: Benchmark = {
             // Enough calls at once to start every worker (each imports the module and loads the model).
             await drive(local, LEVELS[LEVELS.length - 1], WARMUP_MS);
             const workers = workerArgvs(server);
-            if (workers.length !== WORKERS) throw new Error(`expected ${WORKERS} warm workers, found ${workers.length}`);
+            if (workers.length !== WORKERS)
+                throw new Error(`expected ${WORKERS} warm workers, found ${workers.length}`);
             // The workers' own interpreter, i.e. the build's environment: the floor runs the same numpy and scikit-learn.
             const python = workers[0][0];
             const started = await startFloor(python);
@@ -91,7 +101,8 @@ export const servingBenchmark: Benchmark = {
     },
 };
 
-const HOW = `${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per side after a ${WARMUP_MS / 1000} s warm-up: N async clients in ` +
+const HOW =
+    `${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per side after a ${WARMUP_MS / 1000} s warm-up: N async clients in ` +
     "this process (Node fetch, keep-alive) each POST the ten test images back to back; every reply is checked to be the " +
     `expected labels. algorithmia-local: its own process, --workers-per-version ${WORKERS} (one model per worker process), ` +
     "the build's commit called by git hash. Floor: bench/serving-floor.py, a stdlib ThreadingHTTPServer in the workers' " +
@@ -102,13 +113,31 @@ type Summary = ReturnType<typeof summary>;
 
 const level = (clients: number) => `${clients} client${clients === 1 ? "" : "s"}`;
 
-function levelFigures(clients: number, key: string, side: string, s: Summary, details: Record<string, unknown> = {}): Figure[] {
+function levelFigures(
+    clients: number,
+    key: string,
+    side: string,
+    s: Summary,
+    details: Record<string, unknown> = {},
+): Figure[] {
     const id = `serving.c${clients}.${key}`;
     const label = `model guide, ${level(clients)}: ${side}`;
-    const all = { calls: s.calls, seconds: round(s.seconds, 2), throttled: s.throttled, roundsCallsPerSecond: s.rounds, ...details };
+    const all = {
+        calls: s.calls,
+        seconds: round(s.seconds, 2),
+        throttled: s.throttled,
+        roundsCallsPerSecond: s.rounds,
+        ...details,
+    };
     return [
-        { id: `${id}.callsPerSecond`, label: `${label} calls/s`, value: round(s.callsPerSecond, 1), unit: "calls/s", how: HOW,
-            details: all },
+        {
+            id: `${id}.callsPerSecond`,
+            label: `${label} calls/s`,
+            value: round(s.callsPerSecond, 1),
+            unit: "calls/s",
+            how: HOW,
+            details: all,
+        },
         { id: `${id}.p50Ms`, label: `${label} p50 latency`, value: round(s.p50, 2), unit: "ms", how: HOW },
         { id: `${id}.p99Ms`, label: `${label} p99 latency`, value: round(s.p99, 2), unit: "ms", how: HOW },
     ];
@@ -121,7 +150,13 @@ function levelFigures(clients: number, key: string, side: string, s: Summary, de
 async function deploy(client: AlgorithmiaClient): Promise<string> {
     await client.createCollection(OWNER, COLLECTION, "myAlgorithms");
     const { sha256 } = await hashStream(fs.createReadStream(MODEL_FILE));
-    const model = await upload(client, OWNER, COLLECTION, contentName(path.basename(MODEL_FILE), sha256), contentOf(MODEL_FILE));
+    const model = await upload(
+        client,
+        OWNER,
+        COLLECTION,
+        contentName(path.basename(MODEL_FILE), sha256),
+        contentOf(MODEL_FILE),
+    );
     const settings = settingsToWire(ALGORITHM_SETTINGS);
     await client.createAlgorithm(OWNER, { name: ALGORITHM, details: { label: "Digit Classifier" }, settings });
     const tree = sourceTree({
@@ -131,7 +166,8 @@ async function deploy(client: AlgorithmiaClient): Promise<string> {
     });
     const { commit } = await client.pushSource(OWNER, ALGORITHM, tree, "bench: the model guide");
     const build = await client.waitForBuild(OWNER, ALGORITHM, commit, 15 * 60_000);
-    if (build.status !== "succeeded") throw new Error(`the build failed:\n${await client.buildLogTail(OWNER, ALGORITHM, build.build_id)}`);
+    if (build.status !== "succeeded")
+        throw new Error(`the build failed:\n${await client.buildLogTail(OWNER, ALGORITHM, build.build_id)}`);
     return commit;
 }
 
@@ -185,19 +221,25 @@ function workerArgvs(server: LocalServer): string[][] {
             return []; // ended while we looked
         }
     };
-    return descendants(server.process.child.pid!).map(argv).filter((args) => args.some((arg) => arg.endsWith("python-worker.py")));
+    return descendants(server.process.child.pid!)
+        .map(argv)
+        .filter((args) => args.some((arg) => arg.endsWith("python-worker.py")));
 }
 
 /** bench/serving-floor.py in `python`, serving the model file; resolves once it listens. */
 async function startFloor(python: string): Promise<{ child: ChildProcess; url: string }> {
-    const child = spawn(python, [path.join(__dirname, "serving-floor.py"), MODEL_FILE], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(python, [path.join(__dirname, "serving-floor.py"), MODEL_FILE], {
+        stdio: ["ignore", "pipe", "inherit"],
+    });
     const port = await new Promise<number>((resolve, reject) => {
         let out = "";
         child.stdout!.on("data", (chunk) => {
             const match = /listening on (\d+)/.exec((out += chunk));
             if (match) resolve(Number(match[1]));
         });
-        child.once("exit", (code, signal) => reject(new Error(`the floor server exited (${code ?? signal}) before listening`)));
+        child.once("exit", (code, signal) =>
+            reject(new Error(`the floor server exited (${code ?? signal}) before listening`)),
+        );
     });
     return { child, url: `http://127.0.0.1:${port}/` };
 }

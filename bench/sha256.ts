@@ -27,9 +27,15 @@ export const sha256Benchmark: Benchmark = {
                 label: "sha256 throughput, provider / sha256sum",
                 value: round(runs.b / runs.a),
                 unit: "ratio",
-                how: `Median of 3 alternating runs each over the same ${size / GiB} GiB file (page-cached): ` +
+                how:
+                    `Median of 3 alternating runs each over the same ${size / GiB} GiB file (page-cached): ` +
                     "ModelFile's hashStream over its file reader (what its check runs) in this node process vs the coreutils sha256sum binary; ratio = sha256sum time / provider time (1 = as fast).",
-                details: { providerMiBps: mibps(runs.a), sha256sumMiBps: mibps(runs.b), providerRunsS: runs.aRuns, sha256sumRunsS: runs.bRuns },
+                details: {
+                    providerMiBps: mibps(runs.a),
+                    sha256sumMiBps: mibps(runs.b),
+                    providerRunsS: runs.aRuns,
+                    sha256sumRunsS: runs.bRuns,
+                },
             },
         ];
     },

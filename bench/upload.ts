@@ -5,7 +5,20 @@ import * as fs from "fs";
 import { AlgorithmiaClient } from "../provider/client";
 import { contentOf, hashStream, upload } from "../provider/resources/modelFile";
 import { DYNAMIC_PROVIDER_PROCESS, sampleTreePeakRss } from "../test/helpers/processes";
-import { apiEnv, BENCH_USER, Benchmark, Figure, FLOOR_PROGRAM, GiB, MiB, PROVIDER_IMPORT, Project, round, seconds, sideBySide } from "./lib";
+import {
+    apiEnv,
+    BENCH_USER,
+    Benchmark,
+    Figure,
+    FLOOR_PROGRAM,
+    GiB,
+    MiB,
+    PROVIDER_IMPORT,
+    Project,
+    round,
+    seconds,
+    sideBySide,
+} from "./lib";
 
 const COLLECTION = "bench_upload";
 
@@ -21,12 +34,26 @@ export const uploadBenchmark: Benchmark = {
         const size = fs.statSync(file).size;
         const server = await ctx.server();
         const client = new AlgorithmiaClient({ apiAddress: server.url, apiKey: BENCH_USER.key });
-        if (!(await client.getCollection(BENCH_USER.name, COLLECTION))) await client.createCollection(BENCH_USER.name, COLLECTION, "private");
+        if (!(await client.getCollection(BENCH_USER.name, COLLECTION)))
+            await client.createCollection(BENCH_USER.name, COLLECTION, "private");
 
         const curl = () => {
-            const status = execFileSync("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", file,
-                "-H", `Authorization: Simple ${BENCH_USER.key}`, `${server.url}/v1/connector/data/${BENCH_USER.name}/${COLLECTION}/curl.bin`],
-            { encoding: "utf8" });
+            const status = execFileSync(
+                "curl",
+                [
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-T",
+                    file,
+                    "-H",
+                    `Authorization: Simple ${BENCH_USER.key}`,
+                    `${server.url}/v1/connector/data/${BENCH_USER.name}/${COLLECTION}/curl.bin`,
+                ],
+                { encoding: "utf8" },
+            );
             if (status !== "200") throw new Error(`curl -T answered ${status}`);
         };
         // ModelFile's own upload (file reader, hashing on the way, client), without the engine around it.
@@ -39,11 +66,17 @@ export const uploadBenchmark: Benchmark = {
                 label: "1 GiB upload throughput, ModelFile upload / curl -T",
                 value: round(runs.a / runs.b),
                 unit: "ratio",
-                how: `Median of 3 alternating PUTs of the same ${size / GiB} GiB page-cached file to algorithmia-local (its own ` +
+                how:
+                    `Median of 3 alternating PUTs of the same ${size / GiB} GiB page-cached file to algorithmia-local (its own ` +
                     "process, fsync on completion): ModelFile's upload function (file reader, sha256 on the way, client) in this " +
                     "process vs `curl -T`; " +
                     "ratio = curl time / client time (1 = as fast).",
-                details: { curlMiBps: mibps(runs.a), clientMiBps: mibps(runs.b), curlRunsS: runs.aRuns, clientRunsS: runs.bRuns },
+                details: {
+                    curlMiBps: mibps(runs.a),
+                    clientMiBps: mibps(runs.b),
+                    curlRunsS: runs.aRuns,
+                    clientRunsS: runs.bRuns,
+                },
             },
         ];
 
@@ -51,7 +84,11 @@ export const uploadBenchmark: Benchmark = {
         const noop = await new Project(ctx, "noop", FLOOR_PROGRAM, { BENCH_COUNT: "1" }).init();
         const noopRun = await watchUp(noop);
 
-        const model = await new Project(ctx, "model", MODEL_PROGRAM, { ...apiEnv(server), BENCH_FILE: file, BENCH_NAME: "model.bin" }).init();
+        const model = await new Project(ctx, "model", MODEL_PROGRAM, {
+            ...apiEnv(server),
+            BENCH_FILE: file,
+            BENCH_NAME: "model.bin",
+        }).init();
         const curlBefore = (await seconds(async () => curl())).s;
         const up = await watchUp(model);
         const curlAfter = (await seconds(async () => curl())).s;
@@ -64,30 +101,49 @@ export const uploadBenchmark: Benchmark = {
             label: "1 GiB ModelFile `pulumi up` throughput / curl -T",
             value: round(curlS / up.seconds),
             unit: "ratio",
-            how: "Wall time of `pulumi up --skip-preview` creating one ModelFile from the 1 GiB file (engine start, `check` " +
+            how:
+                "Wall time of `pulumi up --skip-preview` creating one ModelFile from the 1 GiB file (engine start, `check` " +
                 "hashing the file, the streamed upload) vs the mean of a `curl -T` of the same file just before and after; " +
                 "ratio = curl time / up time. An upper bound on the upload's own cost.",
             // The same engine's up of one resource that does nothing: the fixed cost inside upSeconds.
-            details: { upSeconds: round(up.seconds), noopUpSeconds: round(noopRun.seconds), curlSeconds: round(curlS), upMiBps: mibps(up.seconds), curlMiBps: mibps(curlS) },
+            details: {
+                upSeconds: round(up.seconds),
+                noopUpSeconds: round(noopRun.seconds),
+                curlSeconds: round(curlS),
+                upMiBps: mibps(up.seconds),
+                curlMiBps: mibps(curlS),
+            },
         });
         figures.push({
             id: "upload.modelfile.floorRatio",
             label: "1 GiB ModelFile `pulumi up` / its floor (trivial up + one sha256 pass + curl -T)",
             value: round(floorS / up.seconds),
             unit: "ratio",
-            how: "The same up against what no content-addressed upload through the engine can beat: the same engine's `up` " +
+            how:
+                "The same up against what no content-addressed upload through the engine can beat: the same engine's `up` " +
                 "of one resource that does nothing, plus one sha256 pass over the file (ModelFile's hashing, in this process), " +
                 "plus the mean `curl -T`; ratio = floor / up time (1 = at the floor).",
-            details: { upSeconds: round(up.seconds), floorSeconds: round(floorS), noopUpSeconds: round(noopRun.seconds), hashSeconds: round(hashS), curlSeconds: round(curlS) },
+            details: {
+                upSeconds: round(up.seconds),
+                floorSeconds: round(floorS),
+                noopUpSeconds: round(noopRun.seconds),
+                hashSeconds: round(hashS),
+                curlSeconds: round(curlS),
+            },
         });
         figures.push({
             id: "upload.modelfile.peakRssMiB",
             label: "dynamic-provider peak RSS during the 1 GiB ModelFile up",
             value: round(up.peakBytes / MiB, 1),
             unit: "MiB",
-            how: "VmHWM (kernel peak resident set) of the dynamic-provider node process under the `pulumi` CLI, sampled from " +
+            how:
+                "VmHWM (kernel peak resident set) of the dynamic-provider node process under the `pulumi` CLI, sampled from " +
                 "/proc every 50 ms; compared with the same engine's provider process creating one resource that does nothing.",
-            details: { noopProviderPeakRssMiB: round(noopRun.peakBytes / MiB, 1), fileMiB: size / MiB, providerProcesses: up.processes },
+            details: {
+                noopProviderPeakRssMiB: round(noopRun.peakBytes / MiB, 1),
+                fileMiB: size / MiB,
+                providerProcesses: up.processes,
+            },
         });
         return figures;
     },
@@ -95,7 +151,10 @@ export const uploadBenchmark: Benchmark = {
 
 /** `pulumi up` of a fresh project, timed, with the dynamic-provider process's peak RSS. */
 async function watchUp(project: Project) {
-    const { s: elapsed, result: { code, output, peak } } = await seconds(async () => {
+    const {
+        s: elapsed,
+        result: { code, output, peak },
+    } = await seconds(async () => {
         const run = project.start("up", "--yes", "--skip-preview");
         const sampler = sampleTreePeakRss(run.child.pid!, DYNAMIC_PROVIDER_PROCESS);
         const { code, output } = await run.done;

@@ -30,21 +30,27 @@ const SDK = "@pulumi/pulumi";
 export function compatibilityProblem(supported: Supported, found: Runtime): string | undefined {
     const install = `npm install ${SDK}@"${supported.sdk}"`;
     if (!semver.satisfies(found.node, supported.node, { includePrerelease: true })) {
-        return `pulumi-algorithmia needs Node.js ${supported.node}, but this is Node.js ${found.node}: ` +
-            `install a current LTS release (22 or 24) and run pulumi with it.`;
+        return (
+            `pulumi-algorithmia needs Node.js ${supported.node}, but this is Node.js ${found.node}: ` +
+            `install a current LTS release (22 or 24) and run pulumi with it.`
+        );
     }
     if (!found.sdkDir || !found.sdkVersion) {
         return `pulumi-algorithmia needs ${SDK} ${supported.sdk} in your program, and none is installed: run \`${install}\`.`;
     }
     if (!semver.satisfies(found.sdkVersion, supported.sdk, { includePrerelease: true })) {
-        return `pulumi-algorithmia needs ${SDK} ${supported.sdk}, but your program has ${found.sdkVersion} ` +
-            `(${found.sdkDir}): run \`${install}\`.`;
+        return (
+            `pulumi-algorithmia needs ${SDK} ${supported.sdk}, but your program has ${found.sdkVersion} ` +
+            `(${found.sdkDir}): run \`${install}\`.`
+        );
     }
     // Installed in a program (not this repository, whose dev copy is its own): the SDK must be the program's.
     const installed = found.packageDir.split(path.sep).includes("node_modules");
     if (installed && found.sdkDir.startsWith(path.join(found.packageDir, "node_modules") + path.sep)) {
-        return `pulumi-algorithmia must share your program's ${SDK}, but a copy of its own is installed at ${found.sdkDir} ` +
-            `(the program's is missing or outside ${supported.sdk}): run \`${install}\` in the program, then \`npm dedupe\`.`;
+        return (
+            `pulumi-algorithmia must share your program's ${SDK}, but a copy of its own is installed at ${found.sdkDir} ` +
+            `(the program's is missing or outside ${supported.sdk}): run \`${install}\` in the program, then \`npm dedupe\`.`
+        );
     }
     return undefined;
 }

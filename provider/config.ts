@@ -18,8 +18,17 @@ export interface Connection {
 }
 
 /** The API address a resource's `apiAddress` argument means here: the argument > stack config > env > public API. */
-export function resolveApiAddress(stack: StackConfig | undefined, apiAddressArg?: string, env: NodeJS.ProcessEnv = process.env): string {
-    return (apiAddressArg || stack?.get("algorithmia:apiAddress") || env.ALGORITHMIA_API || DEFAULT_API_ADDRESS).replace(/\/+$/, "");
+export function resolveApiAddress(
+    stack: StackConfig | undefined,
+    apiAddressArg?: string,
+    env: NodeJS.ProcessEnv = process.env,
+): string {
+    return (
+        apiAddressArg ||
+        stack?.get("algorithmia:apiAddress") ||
+        env.ALGORITHMIA_API ||
+        DEFAULT_API_ADDRESS
+    ).replace(/\/+$/, "");
 }
 
 /**
@@ -49,9 +58,13 @@ export function resolveConnection(
     const configuredGit = stack?.get("algorithmia:gitAddress");
     const gitAddress = configuredGit || env.ALGORITHMIA_GIT_ADDRESS || defaultGitAddress(apiAddress);
     if (!isUrl(gitAddress)) {
-        const setting = configuredGit ? "algorithmia:gitAddress (stack config)" : "ALGORITHMIA_GIT_ADDRESS (environment)";
-        throw new Error(`${setting} must be an http(s) URL such as https://git.algorithmia.com, got "${gitAddress}": ` +
-            "fix it, or unset it to use the git address derived from the API address");
+        const setting = configuredGit
+            ? "algorithmia:gitAddress (stack config)"
+            : "ALGORITHMIA_GIT_ADDRESS (environment)";
+        throw new Error(
+            `${setting} must be an http(s) URL such as https://git.algorithmia.com, got "${gitAddress}": ` +
+                "fix it, or unset it to use the git address derived from the API address",
+        );
     }
     return { apiAddress, apiKey, gitAddress: gitAddress.replace(/\/+$/, "") };
 }

@@ -7,6 +7,12 @@ assertSupportedRuntime();
 export { DataCollection, DataCollectionArgs } from "./resources/dataCollection";
 export { ModelFile, ModelFileArgs } from "./resources/modelFile";
 export { Algorithm, AlgorithmArgs, AlgorithmDetails, AlgorithmSettings } from "./resources/algorithm";
-export { AlgorithmVersion, AlgorithmVersionArgs, AlgorithmTest, Callability, VersionType } from "./resources/algorithmVersion";
+export {
+    AlgorithmVersion,
+    AlgorithmVersionArgs,
+    AlgorithmTest,
+    Callability,
+    VersionType,
+} from "./resources/algorithmVersion";
 export { ConnectionArgs } from "./resources/dynamic";
 export { ReadAcl } from "./client";

@@ -8,7 +8,12 @@ import * as crypto from "crypto";
 import { FastifyInstance, FastifyRequest } from "fastify";
 import { actsFor, Caller, requireActsFor, requireCaller } from "./auth";
 import {
-    environmentById, environmentByPackageSet, familyOf, INTERNAL_SCM, LEGACY_LANGUAGES, PACKAGE_SETS,
+    environmentById,
+    environmentByPackageSet,
+    familyOf,
+    INTERNAL_SCM,
+    LEGACY_LANGUAGES,
+    PACKAGE_SETS,
     templateFiles,
 } from "./environments";
 import { ApiError, ErrorCode, invalidRequest, malformedJson, notAuthorized } from "./errors";
@@ -113,7 +118,8 @@ export function migrateAlgorithms(store: Store): void {
     // when they are next called (execution.ts). No JavaScript build succeeded before node_env was added.
     const buildColumns = store.db.prepare("PRAGMA table_info(algorithm_builds)").all() as { name: string }[];
     for (const column of ["python_env", "node_env"]) {
-        if (!buildColumns.some((c) => c.name === column)) store.db.exec(`ALTER TABLE algorithm_builds ADD COLUMN ${column} TEXT`);
+        if (!buildColumns.some((c) => c.name === column))
+            store.db.exec(`ALTER TABLE algorithm_builds ADD COLUMN ${column} TEXT`);
     }
 }
 
@@ -134,7 +140,9 @@ function fromRow(row: AlgorithmRow | undefined): Algorithm | undefined {
 }
 
 export function algorithmByName(store: Store, owner: string, name: string): Algorithm | undefined {
-    return fromRow(store.db.prepare("SELECT * FROM algorithms WHERE owner = ? AND name = ?").get(owner, name) as AlgorithmRow);
+    return fromRow(
+        store.db.prepare("SELECT * FROM algorithms WHERE owner = ? AND name = ?").get(owner, name) as AlgorithmRow,
+    );
 }
 
 export function algorithmById(store: Store, id: string): Algorithm | undefined {
@@ -142,24 +150,34 @@ export function algorithmById(store: Store, id: string): Algorithm | undefined {
 }
 
 export function saveAlgorithm(store: Store, algo: Algorithm): void {
-    store.db.prepare("UPDATE algorithms SET details = ?, settings = ?, sample_input = ? WHERE id = ?")
+    store.db
+        .prepare("UPDATE algorithms SET details = ?, settings = ?, sample_input = ? WHERE id = ?")
         .run(JSON.stringify(algo.details), JSON.stringify(algo.settings), algo.sample_input ?? null, algo.id);
 }
 
 export function latestBuild(store: Store, algorithmId: string): Build | undefined {
-    return store.db.prepare("SELECT * FROM algorithm_builds WHERE algorithm_id = ? ORDER BY seq DESC LIMIT 1")
+    return store.db
+        .prepare("SELECT * FROM algorithm_builds WHERE algorithm_id = ? ORDER BY seq DESC LIMIT 1")
         .get(algorithmId) as Build | undefined;
 }
 
 /** The newest published version (any callability), which sets the algorithm's callability and royalty. */
 export function latestPublished(store: Store, algorithmId: string): Build | undefined {
-    return store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND semantic_version IS NOT NULL
-        ORDER BY seq DESC LIMIT 1`).get(algorithmId) as Build | undefined;
+    return store.db
+        .prepare(
+            `SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND semantic_version IS NOT NULL
+        ORDER BY seq DESC LIMIT 1`,
+        )
+        .get(algorithmId) as Build | undefined;
 }
 
 export function hasPublicVersion(store: Store, algorithmId: string): boolean {
-    const row = store.db.prepare(`SELECT 1 FROM algorithm_builds WHERE algorithm_id = ? AND semantic_version IS NOT NULL
-        AND json_extract(snapshot, '$.settings.algorithm_callability') = 'public' LIMIT 1`).get(algorithmId);
+    const row = store.db
+        .prepare(
+            `SELECT 1 FROM algorithm_builds WHERE algorithm_id = ? AND semantic_version IS NOT NULL
+        AND json_extract(snapshot, '$.settings.algorithm_callability') = 'public' LIMIT 1`,
+        )
+        .get(algorithmId);
     return row !== undefined;
 }
 
@@ -203,8 +221,10 @@ export function objectBody(body: unknown): Record<string, unknown> {
         // The Python client's Algorithm.update() sends its dicts through requests' `data=`, which form-encodes only
         // their keys: the values are lost, so the only honest answer is to refuse (an empty form is just "{}").
         if ([...body.keys()].length === 0) return {};
-        throw invalidRequest("The request body must be a JSON object (Content-Type: application/json); got a form " +
-            `with fields ${[...new Set(body.keys())].join(", ")} whose values cannot carry objects`);
+        throw invalidRequest(
+            "The request body must be a JSON object (Content-Type: application/json); got a form " +
+                `with fields ${[...new Set(body.keys())].join(", ")} whose values cannot carry objects`,
+        );
     }
     if (!isObject(body)) throw invalidRequest("The request body must be a JSON object");
     return body;
@@ -218,9 +238,14 @@ export function member(body: Record<string, unknown>, key: string): Record<strin
     return value;
 }
 
-export function checkEnum<K extends keyof typeof ENUMS>(key: K, value: unknown, where = "settings"): (typeof ENUMS)[K][number] {
+export function checkEnum<K extends keyof typeof ENUMS>(
+    key: K,
+    value: unknown,
+    where = "settings",
+): (typeof ENUMS)[K][number] {
     const allowed = ENUMS[key] as readonly string[];
-    if (value === undefined || value === null) throw invalidRequest(`${where}.${key} is required: one of ${allowed.join(", ")}`);
+    if (value === undefined || value === null)
+        throw invalidRequest(`${where}.${key} is required: one of ${allowed.join(", ")}`);
     if (typeof value !== "string" || !allowed.includes(value)) {
         throw invalidRequest(`${where}.${key} must be one of ${allowed.join(", ")} (got ${JSON.stringify(value)})`);
     }
@@ -255,14 +280,21 @@ export function checkSettings(input: Record<string, unknown>): Settings {
         pipeline_enabled: false,
     };
     if (typeof input.pipeline_enabled !== "boolean") {
-        throw invalidRequest(`settings.pipeline_enabled is required: a boolean (got ${JSON.stringify(input.pipeline_enabled ?? null)})`);
+        throw invalidRequest(
+            `settings.pipeline_enabled is required: a boolean (got ${JSON.stringify(input.pipeline_enabled ?? null)})`,
+        );
     }
     settings.pipeline_enabled = input.pipeline_enabled;
     if (settings.source_visibility === "closed" && settings.license !== "apl") {
-        throw invalidRequest(`settings.source_visibility "closed" is only allowed with license "apl" (got license "${settings.license}"); ` +
-            "open-source licenses require source_visibility \"open\"");
+        throw invalidRequest(
+            `settings.source_visibility "closed" is only allowed with license "apl" (got license "${settings.license}"); ` +
+                'open-source licenses require source_visibility "open"',
+        );
     }
-    if (input.royalty_microcredits !== undefined && !(Number.isInteger(input.royalty_microcredits) && (input.royalty_microcredits as number) >= 0)) {
+    if (
+        input.royalty_microcredits !== undefined &&
+        !(Number.isInteger(input.royalty_microcredits) && (input.royalty_microcredits as number) >= 0)
+    ) {
         throw invalidRequest("settings.royalty_microcredits must be an integer >= 0");
     }
     if (input.algorithm_callability !== undefined) checkEnum("algorithm_callability", input.algorithm_callability);
@@ -273,35 +305,52 @@ export function checkSettings(input: Record<string, unknown>): Settings {
     const runtimeModel = ["algorithm_environment", "package_set"].find(given);
     const legacyField = ["language", "environment"].find(given);
     if (runtimeModel && legacyField) {
-        throw invalidRequest(`settings.${legacyField} cannot be combined with settings.${runtimeModel}: the environment decides ` +
-            "the language and the machine type");
+        throw invalidRequest(
+            `settings.${legacyField} cannot be combined with settings.${runtimeModel}: the environment decides ` +
+                "the language and the machine type",
+        );
     }
     if (input.algorithm_environment !== undefined && input.algorithm_environment !== null) {
-        const env = typeof input.algorithm_environment === "string" ? environmentById(input.algorithm_environment.toLowerCase()) : undefined;
+        const env =
+            typeof input.algorithm_environment === "string"
+                ? environmentById(input.algorithm_environment.toLowerCase())
+                : undefined;
         if (!env) {
-            throw invalidRequest(`settings.algorithm_environment must be the id of an environment listed by ` +
-                `GET /v1/algorithm-environments/edge/languages/{language}/environments (got ${JSON.stringify(input.algorithm_environment)})`);
+            throw invalidRequest(
+                `settings.algorithm_environment must be the id of an environment listed by ` +
+                    `GET /v1/algorithm-environments/edge/languages/{language}/environments (got ${JSON.stringify(input.algorithm_environment)})`,
+            );
         }
         settings.algorithm_environment = env.id;
         settings.package_set = env.package_set;
     } else if (input.package_set !== undefined && input.package_set !== null) {
         if (typeof input.package_set !== "string" || !(input.package_set in PACKAGE_SETS)) {
-            throw new ApiError(400, `settings.package_set must be one of ${Object.keys(PACKAGE_SETS).join(", ")} ` +
-                `(got ${JSON.stringify(input.package_set)})`, ErrorCode.UnknownAlgorithmLanguage);
+            throw new ApiError(
+                400,
+                `settings.package_set must be one of ${Object.keys(PACKAGE_SETS).join(", ")} ` +
+                    `(got ${JSON.stringify(input.package_set)})`,
+                ErrorCode.UnknownAlgorithmLanguage,
+            );
         }
         settings.package_set = input.package_set;
         const env = environmentByPackageSet(input.package_set);
         if (env) settings.algorithm_environment = env.id;
     } else if (input.language !== undefined && input.language !== null) {
         if (typeof input.language !== "string" || !(input.language in LEGACY_LANGUAGES)) {
-            throw new ApiError(400, `settings.language must be one of ${Object.keys(LEGACY_LANGUAGES).join(", ")} ` +
-                `(got ${JSON.stringify(input.language)})`, ErrorCode.UnknownAlgorithmLanguage);
+            throw new ApiError(
+                400,
+                `settings.language must be one of ${Object.keys(LEGACY_LANGUAGES).join(", ")} ` +
+                    `(got ${JSON.stringify(input.language)})`,
+                ErrorCode.UnknownAlgorithmLanguage,
+            );
         }
         settings.language = input.language === "python2-lackpack" ? "python2-langpack" : input.language;
         settings.environment = checkEnum("environment", input.environment);
     } else {
-        throw invalidRequest("settings must choose a runtime: settings.language with settings.environment (cpu|gpu), " +
-            "settings.algorithm_environment (an environment id) or settings.package_set");
+        throw invalidRequest(
+            "settings must choose a runtime: settings.language with settings.environment (cpu|gpu), " +
+                "settings.algorithm_environment (an environment id) or settings.package_set",
+        );
     }
     return settings;
 }
@@ -312,7 +361,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: string) => UUID.test(s);
 
 /** The legacy 404 body of `GET /v1/algorithms/{owner}/{algo}` (§1.4), which clients match on. */
-export const noSuchAlgorithm = () => new ApiError(404, "No such algorithm", ErrorCode.AlgorithmNotFound, { error: "No such algorithm" });
+export const noSuchAlgorithm = () =>
+    new ApiError(404, "No such algorithm", ErrorCode.AlgorithmNotFound, { error: "No such algorithm" });
 
 export interface Resolved {
     algo: Algorithm;
@@ -345,7 +395,11 @@ export function resolveAlgorithm(store: Store, request: FastifyRequest, access: 
  * `GET /v1/algorithms/{algorithmId}/<segment>` also matches `GET /v1/algorithms/{owner}/{algo}` for an algorithm
  * named <segment> (the router prefers the static segment): serve that algorithm when the first segment is no UUID.
  */
-export function byIdOrAlgorithm(ctx: ServerContext, segment: string, handler: (request: FastifyRequest) => Promise<unknown>) {
+export function byIdOrAlgorithm(
+    ctx: ServerContext,
+    segment: string,
+    handler: (request: FastifyRequest) => Promise<unknown>,
+) {
     return async (request: FastifyRequest) => {
         const { id } = request.params as { id: string };
         if (isUuid(id)) return handler(request);
@@ -358,9 +412,13 @@ export function byIdOrAlgorithm(ctx: ServerContext, segment: string, handler: (r
 
 /** Settings as replies show them: the runtime fields of the model in use, then callability and royalty. */
 export function settingsObject(settings: Settings, callability: string, royalty: number): Record<string, unknown> {
-    const runtime = settings.algorithm_environment || settings.package_set
-        ? { package_set: settings.package_set, ...(settings.algorithm_environment ? { algorithm_environment: settings.algorithm_environment } : {}) }
-        : { language: settings.language, environment: settings.environment };
+    const runtime =
+        settings.algorithm_environment || settings.package_set
+            ? {
+                  package_set: settings.package_set,
+                  ...(settings.algorithm_environment ? { algorithm_environment: settings.algorithm_environment } : {}),
+              }
+            : { language: settings.language, environment: settings.environment };
     return {
         algorithm_callability: callability,
         source_visibility: settings.source_visibility,
@@ -394,7 +452,12 @@ function sourceObject() {
  * callability and royalty of the newest published version, and its newest build. With `version`, it describes
  * that build as a (hash or published) version, from the snapshot taken when it was built or published.
  */
-export function algorithmObject(ctx: ServerContext, algo: Algorithm, version?: Build, withOutput = true): Record<string, unknown> {
+export function algorithmObject(
+    ctx: ServerContext,
+    algo: Algorithm,
+    version?: Build,
+    withOutput = true,
+): Record<string, unknown> {
     const store = ctx.store;
     const build = version ?? latestBuild(store, algo.id);
     let details: Details = algo.details;
@@ -406,8 +469,11 @@ export function algorithmObject(ctx: ServerContext, algo: Algorithm, version?: B
     } else {
         const published = latestPublished(store, algo.id);
         const current = published && snapshotOf(published);
-        settings = settingsObject(algo.settings, String(current?.settings.algorithm_callability ?? "private"),
-            Number(current?.settings.royalty_microcredits ?? 0));
+        settings = settingsObject(
+            algo.settings,
+            String(current?.settings.algorithm_callability ?? "private"),
+            Number(current?.settings.royalty_microcredits ?? 0),
+        );
     }
     const reply: Record<string, unknown> = {
         id: algo.id,
@@ -451,7 +517,8 @@ export function managementBodies(app: FastifyInstance): void {
         }
     });
     app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, text, done) =>
-        done(null, new URLSearchParams(String(text))));
+        done(null, new URLSearchParams(String(text))),
+    );
 }
 
 // --- routes ---------------------------------------------------------------------------------------------------
@@ -479,19 +546,29 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         const body = objectBody(request.body);
         const name = body.name;
         if (typeof name !== "string" || !NAME_RULE.test(name)) {
-            throw invalidRequest(`name is required: letters, digits and underscores, starting with a letter, at most 64 ` +
-                `characters (got ${JSON.stringify(name ?? null)})`);
+            throw invalidRequest(
+                `name is required: letters, digits and underscores, starting with a letter, at most 64 ` +
+                    `characters (got ${JSON.stringify(name ?? null)})`,
+            );
         }
         const details = checkDetails(member(body, "details"));
         const settings = checkSettings(member(body, "settings"));
         const sampleInput = optionalString(member(body, "version_info").sample_input, "version_info.sample_input");
         const source = member(body, "source");
         if (source.scm !== undefined && source.scm !== INTERNAL_SCM.id) {
-            throw new ApiError(400, `source.scm ${JSON.stringify(source.scm)} is not a configured SCM; only "internal" is available`,
-                ErrorCode.ScmConfigurationNotFound);
+            throw new ApiError(
+                400,
+                `source.scm ${JSON.stringify(source.scm)} is not a configured SCM; only "internal" is available`,
+                ErrorCode.ScmConfigurationNotFound,
+            );
         }
 
-        const taken = () => new ApiError(400, `Algorithm name ${account.name}/${name} has been taken`, ErrorCode.AlgorithmNameHasBeenTaken);
+        const taken = () =>
+            new ApiError(
+                400,
+                `Algorithm name ${account.name}/${name} has been taken`,
+                ErrorCode.AlgorithmNameHasBeenTaken,
+            );
         const slot = `${account.name}/${name}`.toLowerCase();
         if (creating.has(slot) || algorithmByName(store, account.name, name)) throw taken();
         creating.add(slot);
@@ -501,13 +578,29 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
             // repository no algorithm owns, which the next create of that name replaces.
             // source.initial_commit_message is not used: the first commit must depend only on owner, name and
             // language, so that every server (dev, staging, prod) makes the same one.
-            await ctx.repos.create(account.name, name, algorithmTemplate({ owner: account.name, name, settings }), INITIAL_COMMIT_MESSAGE);
+            await ctx.repos.create(
+                account.name,
+                name,
+                algorithmTemplate({ owner: account.name, name, settings }),
+                INITIAL_COMMIT_MESSAGE,
+            );
             algo = store.transaction(() => {
                 if (algorithmByName(store, account.name, name)) throw taken();
                 const id = crypto.randomUUID();
-                store.db.prepare(`INSERT INTO algorithms (id, owner, name, details, settings, sample_input, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)`)
-                    .run(id, account.name, name, JSON.stringify(details), JSON.stringify(settings), sampleInput ?? null, new Date().toISOString());
+                store.db
+                    .prepare(
+                        `INSERT INTO algorithms (id, owner, name, details, settings, sample_input, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)`,
+                    )
+                    .run(
+                        id,
+                        account.name,
+                        name,
+                        JSON.stringify(details),
+                        JSON.stringify(settings),
+                        sampleInput ?? null,
+                        new Date().toISOString(),
+                    );
                 return algorithmById(store, id)!;
             });
         } finally {
@@ -529,8 +622,10 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         // Callability and royalty are set by publishing; the spec marks them read-only here.
         for (const key of ["algorithm_callability", "royalty_microcredits", "insights_enabled"]) delete changes[key];
         if (changes.language !== undefined && changes.language !== algo.settings.language) {
-            throw invalidRequest(`settings.language cannot be changed after create (it is ${JSON.stringify(algo.settings.language ?? null)}); ` +
-                "create a new algorithm instead");
+            throw invalidRequest(
+                `settings.language cannot be changed after create (it is ${JSON.stringify(algo.settings.language ?? null)}); ` +
+                    "create a new algorithm instead",
+            );
         }
         // Choosing an environment or a package set replaces the previous runtime model (environment migration, §3.1.2).
         const base: Record<string, unknown> = { ...algo.settings };
@@ -541,12 +636,15 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         const before = familyOf(algo.settings).family;
         const after = familyOf(settings).family;
         if (before !== after) {
-            throw invalidRequest(`The algorithm's language cannot change (it is a ${before} algorithm; the new settings are for ${after})`);
+            throw invalidRequest(
+                `The algorithm's language cannot change (it is a ${before} algorithm; the new settings are for ${after})`,
+            );
         }
         const versionInfo = member(body, "version_info");
         const sampleInput = optionalString(versionInfo.sample_input, "version_info.sample_input");
         const source = member(body, "source");
-        if (source.scm !== undefined && source.scm !== INTERNAL_SCM.id) throw invalidRequest("source.scm cannot be changed");
+        if (source.scm !== undefined && source.scm !== INTERNAL_SCM.id)
+            throw invalidRequest("source.scm cannot be changed");
 
         const updated: Algorithm = { ...algo, details, settings, sample_input: sampleInput ?? algo.sample_input };
         store.transaction(() => saveAlgorithm(store, updated));
@@ -560,7 +658,9 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         store.transaction(() => {
             // Callers may depend on a public version, so only never-public algorithms can go (§3.2 point 7).
             if (hasPublicVersion(store, algo.id)) {
-                throw invalidRequest(`Algorithm ${algo.owner}/${algo.name} has a public published version and cannot be deleted`);
+                throw invalidRequest(
+                    `Algorithm ${algo.owner}/${algo.name} has a public published version and cannot be deleted`,
+                );
             }
             store.db.prepare("DELETE FROM algorithms WHERE id = ?").run(algo.id);
         });
@@ -586,11 +686,11 @@ export async function algorithmsApi(app: FastifyInstance, ctx: ServerContext): P
         const { username } = request.params as { username: string };
         const account = store.account(username);
         if (!account) throw new ApiError(404, `No user or organization named ${username}`, ErrorCode.UserNotFound);
-        const rows = store.db.prepare("SELECT id, name FROM algorithms WHERE owner = ? ORDER BY created_at, name")
+        const rows = store.db
+            .prepare("SELECT id, name FROM algorithms WHERE owner = ? ORDER BY created_at, name")
             .all(account.name) as { id: string; name: string }[];
         // Others see only what they could call: algorithms with a public version.
         const visible = actsFor(caller, account.name) ? rows : rows.filter((r) => hasPublicVersion(store, r.id));
         return visible.map((r) => ({ id: r.id, algoname: r.name, username: account.name }));
     });
 }
-

@@ -15,7 +15,8 @@ export interface ApiSocket {
 export async function listenApiSocket(dataDir: string, port: number, host: string): Promise<ApiSocket> {
     let socketPath = path.join(path.resolve(dataDir), "api.sock");
     let tempDir: string | undefined;
-    if (Buffer.byteLength(socketPath) > 100) { // sun_path holds 108 bytes
+    if (Buffer.byteLength(socketPath) > 100) {
+        // sun_path holds 108 bytes
         tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "algorithmia-api-"));
         socketPath = path.join(tempDir, "api.sock");
     }

@@ -43,21 +43,28 @@ const ACL_ENTRY = /^algo:\/\/(\*|[^/*]+\/\*|[^/*]+\/[^/*]+(\/\*|\/[^/*]+)?)$/;
 /** A key's permissions from a partial permission object: the fields it leaves out are granted. Throws on anything else. */
 export function keyPermissions(given: unknown = {}): KeyPermissions {
     if (typeof given !== "object" || given === null || Array.isArray(given)) {
-        throw new Error(`key permissions must be an object like {"allow_algo_management": false} (got ${JSON.stringify(given)})`);
+        throw new Error(
+            `key permissions must be an object like {"allow_algo_management": false} (got ${JSON.stringify(given)})`,
+        );
     }
     const permissions: KeyPermissions = { ...FULL_PERMISSIONS };
     for (const [field, value] of Object.entries(given)) {
         if (field === "algo_acl") {
             if (!Array.isArray(value) || !value.every((entry) => typeof entry === "string" && ACL_ENTRY.test(entry))) {
-                throw new Error(`algo_acl must be a list of entries like algo://*, algo://owner/*, algo://owner/algo or ` +
-                    `algo://owner/algo/version (got ${JSON.stringify(value)})`);
+                throw new Error(
+                    `algo_acl must be a list of entries like algo://*, algo://owner/*, algo://owner/algo or ` +
+                        `algo://owner/algo/version (got ${JSON.stringify(value)})`,
+                );
             }
             permissions.algo_acl = value;
         } else if (field in FULL_PERMISSIONS) {
-            if (typeof value !== "boolean") throw new Error(`${field} must be true or false (got ${JSON.stringify(value)})`);
+            if (typeof value !== "boolean")
+                throw new Error(`${field} must be true or false (got ${JSON.stringify(value)})`);
             permissions[field as Permission] = value;
         } else {
-            throw new Error(`unknown key permission ${JSON.stringify(field)}: use ${Object.keys(FULL_PERMISSIONS).join(", ")}`);
+            throw new Error(
+                `unknown key permission ${JSON.stringify(field)}: use ${Object.keys(FULL_PERMISSIONS).join(", ")}`,
+            );
         }
     }
     return permissions;
@@ -140,7 +147,11 @@ export function authenticate(store: Store, request: FastifyRequest, sessions?: S
     const route = request.routeOptions.url;
     const session = sessions?.sessionCaller(key);
     if (session === null) {
-        throw new ApiError(401, "This key belongs to a running algorithm and is valid only while it handles a request", 2002);
+        throw new ApiError(
+            401,
+            "This key belongs to a running algorithm and is valid only while it handles a request",
+            2002,
+        );
     }
     let caller: Caller;
     if (session) {
@@ -159,7 +170,9 @@ export function authenticate(store: Store, request: FastifyRequest, sessions?: S
     request.caller = caller;
     if (route === undefined) return;
     if (isAdminRoute(route) !== caller.admin) {
-        throw notAuthorized(caller.admin ? "an admin API key serves the admin routes only" : "this route needs an admin API key");
+        throw notAuthorized(
+            caller.admin ? "an admin API key serves the admin routes only" : "this route needs an admin API key",
+        );
     }
     const lacking = permissionsFor(request.method, route).filter((permission) => !caller.permissions[permission]);
     if (lacking.length) throw notAuthorized(`this API key lacks ${lacking.join(" and ")}`);

@@ -40,7 +40,9 @@ function user(value: string): ServerUser {
     try {
         return { name, key, permissions: JSON.parse(permissions) };
     } catch {
-        throw new Error(`--user ${name}: PERMISSIONS must be a JSON object or "admin", got ${JSON.stringify(permissions)}`);
+        throw new Error(
+            `--user ${name}: PERMISSIONS must be a JSON object or "admin", got ${JSON.stringify(permissions)}`,
+        );
     }
 }
 
@@ -68,23 +70,29 @@ async function main(): Promise<void> {
         return;
     }
     const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${values.port}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new Error(`--port must be 0-65535, got ${values.port}`);
     const count = (option: string, min: number) => {
         const raw = values[option as keyof typeof values] as string | undefined;
         if (raw === undefined) return undefined;
         const n = Number(raw);
-        if (!Number.isInteger(n) || n < min) throw new Error(`--${option} must be a whole number of at least ${min}, got "${raw}"`);
+        if (!Number.isInteger(n) || n < min)
+            throw new Error(`--${option} must be a whole number of at least ${min}, got "${raw}"`);
         return n;
     };
 
-    const gpus = values.gpus === undefined ? gpuDevices() : visibleGpus(gpuDevices(), values.gpus === "none" ? "" : values.gpus);
-    if (values.gpus && values.gpus !== "none" && !gpus.length) throw new Error(`--gpus ${values.gpus}: no such GPU here`);
+    const gpus =
+        values.gpus === undefined ? gpuDevices() : visibleGpus(gpuDevices(), values.gpus === "none" ? "" : values.gpus);
+    if (values.gpus && values.gpus !== "none" && !gpus.length)
+        throw new Error(`--gpus ${values.gpus}: no such GPU here`);
     const server = await startServer({
         port,
         host: values.host,
         dataDir: values["data-dir"]!,
         users: values.user!.map(user),
-        orgs: values.org!.map((o) => pair(o, "--org")).map(([name, members]) => ({ name, members: members.split(",") })),
+        orgs: values
+            .org!.map((o) => pair(o, "--org"))
+            .map(([name, members]) => ({ name, members: members.split(",") })),
         faults: values.faults,
         log: values.log,
         legacyGitHashPublish: values["legacy-git-hash-publish"],
@@ -101,8 +109,11 @@ async function main(): Promise<void> {
         console.log(`user ${user.name}, API key ${user.key} (kept in ${values["data-dir"]}/${GENERATED_KEY_FILE})`);
     }
     // On stderr: stdout carries only the lines scripts read (the generated key, the listening address).
-    console.error(gpus.length ? `algorithmia-local: GPU algorithms run on ${gpus.map((gpu) => `${gpu.name} (${gpu.uuid || `GPU ${gpu.index}`})`).join(", ")}`
-        : "algorithmia-local: no NVIDIA GPU found (nvidia-smi -L): GPU algorithms run on CPU");
+    console.error(
+        gpus.length
+            ? `algorithmia-local: GPU algorithms run on ${gpus.map((gpu) => `${gpu.name} (${gpu.uuid || `GPU ${gpu.index}`})`).join(", ")}`
+            : "algorithmia-local: no NVIDIA GPU found (nvidia-smi -L): GPU algorithms run on CPU",
+    );
     console.log(`algorithmia-local listening on ${server.url}`);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
         process.once(signal, () => void server.close().then(() => process.exit(0)));

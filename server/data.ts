@@ -54,16 +54,23 @@ export const dataApi: ApiArea = async (app, ctx) => {
         const method = request.method;
         if (segments.length === 0) {
             if (method === "GET" || method === "HEAD") return listRoot(reply, caller, method);
-            throw notAllowed(method, "the root (it lists namespaces: create collections under data://.my or data://<owner>)");
+            throw notAllowed(
+                method,
+                "the root (it lists namespaces: create collections under data://.my or data://<owner>)",
+            );
         }
         // Checked segment by segment from the left, so the error names the first bad one.
         const [ownerSegment, collection, file, ...deeper] = segments;
         const owner = resolveOwner(ctx.store, caller, ownerSegment);
         if (collection !== undefined) checkCollectionName(collection);
-        if (deeper.length) throw invalidRequest("Hosted data collections hold files only, no sub-folders: use data://<owner>/<collection>/<file>");
+        if (deeper.length)
+            throw invalidRequest(
+                "Hosted data collections hold files only, no sub-folders: use data://<owner>/<collection>/<file>",
+            );
 
         if (collection === undefined) {
-            if (method === "GET" || method === "HEAD") return data.listOwner(reply, caller, owner, query.marker, method);
+            if (method === "GET" || method === "HEAD")
+                return data.listOwner(reply, caller, owner, query.marker, method);
             if (method === "POST") return data.createCollection(reply, caller, owner, await readSmallBody(request));
             throw notAllowed(method, "an account's namespace");
         }
@@ -71,8 +78,10 @@ export const dataApi: ApiArea = async (app, ctx) => {
             if (method === "GET" || method === "HEAD") {
                 return data.listCollection(reply, caller, owner, collection, query.marker, isTrue(query.acl), method);
             }
-            if (method === "PATCH") return data.updateAcl(reply, caller, owner, collection, await readSmallBody(request));
-            if (method === "DELETE") return data.deleteCollection(reply, caller, owner, collection, isTrue(query.force));
+            if (method === "PATCH")
+                return data.updateAcl(reply, caller, owner, collection, await readSmallBody(request));
+            if (method === "DELETE")
+                return data.deleteCollection(reply, caller, owner, collection, isTrue(query.force));
             throw notAllowed(method, "a collection (POST to its owner creates one, PUT needs a file name)");
         }
         checkFileName(file);
@@ -121,7 +130,9 @@ class DataStore {
         this.root = path.join(store.filesDir, "data");
         fs.mkdirSync(this.root, { recursive: true });
         // Directories of collections whose deletion was cut short by a crash.
-        const ids = new Set((store.db.prepare("SELECT id FROM data_collections").all() as { id: string }[]).map((r) => r.id));
+        const ids = new Set(
+            (store.db.prepare("SELECT id FROM data_collections").all() as { id: string }[]).map((r) => r.id),
+        );
         for (const dir of fs.readdirSync(this.root)) {
             if (!ids.has(dir)) fs.rmSync(path.join(this.root, dir), { recursive: true, force: true });
         }
@@ -131,7 +142,9 @@ class DataStore {
 
     listOwner(reply: FastifyReply, caller: Caller, owner: Account, marker: string | undefined, method: string) {
         // Other accounts' namespaces show only the collections the caller may read.
-        const names = this.collectionsOf(owner.name).filter((c) => canRead(caller, c)).map((c) => c.name);
+        const names = this.collectionsOf(owner.name)
+            .filter((c) => canRead(caller, c))
+            .map((c) => c.name);
         const page = pageOf(names, marker);
         reply.header("X-Data-Type", "directory");
         if (method === "HEAD") return reply.send();
@@ -147,13 +160,20 @@ class DataStore {
         const inserted = this.store.db
             .prepare("INSERT OR IGNORE INTO data_collections (id, owner, name, acl, created_at) VALUES (?, ?, ?, ?, ?)")
             .run(id, owner.name, request.name, JSON.stringify(acl), new Date().toISOString());
-        if (inserted.changes === 0) throw new ApiError(409, `Collection ${uri(owner.name, request.name)} already exists`);
+        if (inserted.changes === 0)
+            throw new ApiError(409, `Collection ${uri(owner.name, request.name)} already exists`);
         fs.mkdirSync(this.dirOf(id), { recursive: true });
         return reply.send({ result: uri(owner.name, request.name) });
     }
 
     async listCollection(
-        reply: FastifyReply, caller: Caller, owner: Account, name: string, marker: string | undefined, withAcl: boolean, method: string,
+        reply: FastifyReply,
+        caller: Caller,
+        owner: Account,
+        name: string,
+        marker: string | undefined,
+        withAcl: boolean,
+        method: string,
     ) {
         const collection = this.readable(caller, owner, name);
         reply.header("X-Data-Type", "directory");
@@ -164,7 +184,12 @@ class DataStore {
             const stat = await fsp.stat(path.join(this.dirOf(collection.id), filename)).catch(() => undefined);
             if (stat) files.push({ filename, last_modified: listingTime(stat.mtimeMs), size: stat.size }); // else deleted meanwhile
         }
-        return reply.send({ folders: [], files, ...markerField(page.next), ...(withAcl ? { acl: { read: collection.acl } } : {}) });
+        return reply.send({
+            folders: [],
+            files,
+            ...markerField(page.next),
+            ...(withAcl ? { acl: { read: collection.acl } } : {}),
+        });
     }
 
     updateAcl(reply: FastifyReply, caller: Caller, owner: Account, name: string, body: string) {
@@ -173,7 +198,9 @@ class DataStore {
         const request = parseJsonObject(body);
         if (request.acl === undefined) throw invalidRequest('PATCH takes {"acl": {"read": [...]}}; "acl" is missing');
         const acl = parseAcl(request.acl);
-        this.store.db.prepare("UPDATE data_collections SET acl = ? WHERE id = ?").run(JSON.stringify(acl), collection.id);
+        this.store.db
+            .prepare("UPDATE data_collections SET acl = ? WHERE id = ?")
+            .run(JSON.stringify(acl), collection.id);
         return reply.send();
     }
 
@@ -182,7 +209,9 @@ class DataStore {
         const collection = this.existing(owner, name);
         const count = (await this.fileNames(collection)).length;
         if (count > 0 && !force) {
-            throw invalidRequest(`Collection ${uri(owner.name, name)} is not empty (${count} file${count === 1 ? "" : "s"}); delete it with force=true`);
+            throw invalidRequest(
+                `Collection ${uri(owner.name, name)} is not empty (${count} file${count === 1 ? "" : "s"}); delete it with force=true`,
+            );
         }
         // The row goes first: once it is gone the directory is garbage, whatever happens next.
         this.store.db.prepare("DELETE FROM data_collections WHERE id = ?").run(collection.id);
@@ -192,7 +221,14 @@ class DataStore {
 
     // --- files ------------------------------------------------------------------------------------------
 
-    async getFile(request: FastifyRequest, reply: FastifyReply, caller: Caller, owner: Account, name: string, filename: string) {
+    async getFile(
+        request: FastifyRequest,
+        reply: FastifyReply,
+        caller: Caller,
+        owner: Account,
+        name: string,
+        filename: string,
+    ) {
         const collection = this.readable(caller, owner, name);
         // Open first and stat the open file, so headers and bytes describe the same version even if a new upload
         // is renamed over it meanwhile.
@@ -202,11 +238,15 @@ class DataStore {
         });
         try {
             const stat = await handle.stat();
-            reply.header("X-Data-Type", "file")
+            reply
+                .header("X-Data-Type", "file")
                 .header("Content-Type", downloadType(request.headers.accept))
                 .header("Content-Length", String(stat.size))
                 .header("Last-Modified", new Date(stat.mtimeMs).toUTCString())
-                .header("ETag", `"${stat.ino.toString(16)}-${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`);
+                .header(
+                    "ETag",
+                    `"${stat.ino.toString(16)}-${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`,
+                );
         } catch (err) {
             await handle.close();
             throw err;
@@ -218,13 +258,23 @@ class DataStore {
         return reply.send(handle.createReadStream({ highWaterMark: 1024 * 1024 }));
     }
 
-    async putFile(request: FastifyRequest, reply: FastifyReply, caller: Caller, owner: Account, name: string, filename: string) {
+    async putFile(
+        request: FastifyRequest,
+        reply: FastifyReply,
+        caller: Caller,
+        owner: Account,
+        name: string,
+        filename: string,
+    ) {
         requireActsFor(caller, owner.name);
         const collection = this.existing(owner, name);
         const tmp = path.join(this.store.tmpDir, `upload-${crypto.randomUUID()}`);
         try {
             // `flush` fsyncs before the close that ends the pipeline: the bytes are on disk before the rename.
-            await pipeline(request.raw, fs.createWriteStream(tmp, { flags: "wx", flush: true, highWaterMark: 1024 * 1024 }));
+            await pipeline(
+                request.raw,
+                fs.createWriteStream(tmp, { flags: "wx", flush: true, highWaterMark: 1024 * 1024 }),
+            );
             // The collection may have been deleted while the bytes arrived.
             this.existing(owner, name);
             const dir = this.dirOf(collection.id);
@@ -234,7 +284,9 @@ class DataStore {
         } catch (err) {
             await fsp.rm(tmp, { force: true });
             if (request.raw.readableAborted || request.raw.destroyed) {
-                throw invalidRequest("Upload interrupted: the request body ended early; the previous file (if any) is unchanged");
+                throw invalidRequest(
+                    "Upload interrupted: the request body ended early; the previous file (if any) is unchanged",
+                );
             }
             throw err;
         }
@@ -256,12 +308,15 @@ class DataStore {
     // --- helpers ----------------------------------------------------------------------------------------
 
     private collectionsOf(owner: string): Collection[] {
-        const rows = this.store.db.prepare("SELECT id, owner, name, acl FROM data_collections WHERE owner = ? ORDER BY name").all(owner);
+        const rows = this.store.db
+            .prepare("SELECT id, owner, name, acl FROM data_collections WHERE owner = ? ORDER BY name")
+            .all(owner);
         return (rows as (Omit<Collection, "acl"> & { acl: string })[]).map((r) => ({ ...r, acl: JSON.parse(r.acl) }));
     }
 
     private existing(owner: Account, name: string): Collection {
-        const row = this.store.db.prepare("SELECT id, owner, name, acl FROM data_collections WHERE owner = ? AND name = ?")
+        const row = this.store.db
+            .prepare("SELECT id, owner, name, acl FROM data_collections WHERE owner = ? AND name = ?")
             .get(owner.name, name) as (Omit<Collection, "acl"> & { acl: string }) | undefined;
         if (!row) throw notFound(`Collection ${uri(owner.name, name)} does not exist`);
         return { ...row, acl: JSON.parse(row.acl) };
@@ -288,7 +343,10 @@ class DataStore {
 }
 
 /** Read access per the collection's ACL (§2.3); writes always need the owner or an org member. */
-export function canRead(caller: Pick<Caller, "username" | "orgs" | "algorithm">, collection: { owner: string; acl: string[] }): boolean {
+export function canRead(
+    caller: Pick<Caller, "username" | "orgs" | "algorithm">,
+    collection: { owner: string; acl: string[] },
+): boolean {
     if (actsFor(caller, collection.owner)) return true;
     if (collection.acl.includes(ACL_PUBLIC)) return true;
     const ownersAlgorithm = caller.algorithm?.toLowerCase().startsWith(`${collection.owner.toLowerCase()}/`) ?? false;
@@ -337,7 +395,9 @@ function decode(text: string): string {
 function resolveOwner(store: Store, caller: Caller, segment: string): Account {
     const name = segment === ".my" ? caller.username : segment;
     if (name.startsWith(".")) {
-        throw invalidRequest(`"${segment}" is not an owner: algorithmia-local supports data://.my and data://<owner> only`);
+        throw invalidRequest(
+            `"${segment}" is not an owner: algorithmia-local supports data://.my and data://<owner> only`,
+        );
     }
     const account = store.account(name);
     if (!account) throw notFound(`No user or organization named "${name}"`);
@@ -355,6 +415,7 @@ function checkCollectionName(name: string): void {
 export function checkFileName(name: string): void {
     const bad = (rule: string) => invalidRequest(`Invalid file name ${JSON.stringify(name)}: ${rule}`);
     if (name === "." || name === "..") throw bad('"." and ".." are not file names');
+    // eslint-disable-next-line no-control-regex -- control characters are what it looks for
     if (/[\x00-\x1f\x7f]/.test(name)) throw bad("control characters (including NUL) are not allowed");
     if (name.includes("\\")) throw bad('"\\" is not allowed');
     if (Buffer.byteLength(name) > MAX_FILE_NAME_BYTES) throw bad(`at most ${MAX_FILE_NAME_BYTES} bytes (UTF-8)`);
@@ -386,7 +447,8 @@ function parseJsonObject(body: string): Record<string, unknown> {
     } catch (err) {
         throw malformedJson((err as Error).message);
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidRequest("Expected a JSON object");
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+        throw invalidRequest("Expected a JSON object");
     return value as Record<string, unknown>;
 }
 
@@ -407,7 +469,9 @@ function parseAcl(acl: unknown): string[] {
     if (typeof acl !== "object" || acl === null || read === undefined) return DEFAULT_ACL;
     const allowed = [ACL_PUBLIC, ACL_MY_ALGOS];
     if (!Array.isArray(read) || read.some((entry) => !allowed.includes(entry))) {
-        throw invalidRequest(`"acl.read" must be a list of ${JSON.stringify(allowed)} ([] is private), got ${JSON.stringify(read)}`);
+        throw invalidRequest(
+            `"acl.read" must be a list of ${JSON.stringify(allowed)} ([] is private), got ${JSON.stringify(read)}`,
+        );
     }
     return [...new Set(read as string[])];
 }

@@ -41,12 +41,22 @@ interface Language {
 
 const LANGUAGES: Language[] = [
     { name: "anaconda3", display_name: "Conda (Environments) beta", family: "python", req_files: ["environment.yml"] },
-    { name: "csharp-dotnet-core2", display_name: "C# .NET Core 2.x+ (Environments)", family: "csharp", req_files: ["Algorithm.csproj"] },
+    {
+        name: "csharp-dotnet-core2",
+        display_name: "C# .NET Core 2.x+ (Environments)",
+        family: "csharp",
+        req_files: ["Algorithm.csproj"],
+    },
     { name: "java11", display_name: "Java OpenJDK 11.0 (Environments)", family: "java", req_files: ["pom.xml"] },
     { name: "python2", display_name: "Python 2.x (Environments)", family: "python", req_files: ["requirements.txt"] },
     { name: "python3", display_name: "Python 3.x (Environments)", family: "python", req_files: ["requirements.txt"] },
     { name: "r36", display_name: "R 3.6.x (Environments)", family: "r", req_files: ["packages.txt"] },
-    { name: "scala-2", display_name: "Scala 2.x & sbt 1.3.x (Environments)", family: "scala", req_files: ["build.sbt"] },
+    {
+        name: "scala-2",
+        display_name: "Scala 2.x & sbt 1.3.x (Environments)",
+        family: "scala",
+        req_files: ["build.sbt"],
+    },
 ];
 
 export interface Environment {
@@ -88,8 +98,14 @@ export const ENVIRONMENTS: Environment[] = ENVIRONMENT_ROWS.map(([language, pack
 /** Package sets accepted in `settings.package_set` (the older API), with their language family. */
 export const PACKAGE_SETS: Record<string, Family> = Object.fromEntries([
     ...ENVIRONMENTS.map((e) => [e.package_set, languageFamily(e.language)!]),
-    ...["python36", "python27-cuda90-cudnn7", "tensorflow-gpu-1.14", "tensorflow-gpu-2.3", "spacy-2.0.18",
-        "selenium3.141.x-python"].map((p) => [p, "python"]),
+    ...[
+        "python36",
+        "python27-cuda90-cudnn7",
+        "tensorflow-gpu-1.14",
+        "tensorflow-gpu-2.3",
+        "spacy-2.0.18",
+        "selenium3.141.x-python",
+    ].map((p) => [p, "python"]),
 ]);
 
 function languageFamily(name: string): Family | undefined {
@@ -100,8 +116,10 @@ export const environmentById = (id: string) => ENVIRONMENTS.find((e) => e.id ===
 export const environmentByPackageSet = (set: string) => ENVIRONMENTS.find((e) => e.package_set === set);
 
 /** The language family of algorithm settings (already validated), and the language name for algorithmia.conf. */
-export function familyOf(settings: { language?: string; algorithm_environment?: string; package_set?: string }):
-    { family: Family; language: string } {
+export function familyOf(settings: { language?: string; algorithm_environment?: string; package_set?: string }): {
+    family: Family;
+    language: string;
+} {
     if (settings.algorithm_environment) {
         const env = environmentById(settings.algorithm_environment)!;
         return { family: languageFamily(env.language)!, language: env.language };
@@ -114,7 +132,12 @@ export function familyOf(settings: { language?: string; algorithm_environment?: 
 // --- templates ------------------------------------------------------------------------------------------------
 
 /** The starter tree of a new algorithm (after the langpacks templates, algorithmia-api.md §5). */
-export function templateFiles(family: Family, language: string, username: string, algoname: string): Record<string, string> {
+export function templateFiles(
+    family: Family,
+    language: string,
+    username: string,
+    algoname: string,
+): Record<string, string> {
     const conf = JSON.stringify({ username, algoname, language }, null, 2) + "\n";
     const files: Record<string, string> = { "algorithmia.conf": conf };
     const body = TEMPLATES[family](algoname);
@@ -134,28 +157,37 @@ const TEMPLATES: Record<Family, (name: string) => Record<string, string>> = {
         "src/__init__.py": "",
     }),
     java: () => ({
-        "pom.xml": "<project>\n  <modelVersion>4.0.0</modelVersion>\n  <groupId>algorithmia</groupId>\n  <artifactId>algorithm</artifactId>\n  <version>1.0.0</version>\n</project>\n",
+        "pom.xml":
+            "<project>\n  <modelVersion>4.0.0</modelVersion>\n  <groupId>algorithmia</groupId>\n  <artifactId>algorithm</artifactId>\n  <version>1.0.0</version>\n</project>\n",
         "src/main/java/com/algorithmia/algorithm/Algorithm.java":
-            "package com.algorithmia.algorithm;\n\npublic class Algorithm {\n    public String apply(String input) {\n        return \"hello \" + input;\n    }\n}\n",
+            'package com.algorithmia.algorithm;\n\npublic class Algorithm {\n    public String apply(String input) {\n        return "hello " + input;\n    }\n}\n',
     }),
     scala: () => ({
         "build.sbt": 'name := "algorithm"\n\nscalaVersion := "2.13.1"\n',
         "src/main/scala/com/algorithmia/Algorithm.scala":
-            "package com.algorithmia\n\nclass Algorithm {\n  def apply(input: String): String = s\"hello $input\"\n}\n",
+            'package com.algorithmia\n\nclass Algorithm {\n  def apply(input: String): String = s"hello $input"\n}\n',
     }),
-    r: () => ({ "packages.txt": "", "src/Algorithm.r": 'algorithm <- function(input) {\n  paste("hello", input)\n}\n' }),
+    r: () => ({
+        "packages.txt": "",
+        "src/Algorithm.r": 'algorithm <- function(input) {\n  paste("hello", input)\n}\n',
+    }),
     javascript: (name) => ({
-        "package.json": JSON.stringify({ name: name.toLowerCase(), version: "0.1.0", main: `src/${name}.js` }, null, 2) + "\n",
+        "package.json":
+            JSON.stringify({ name: name.toLowerCase(), version: "0.1.0", main: `src/${name}.js` }, null, 2) + "\n",
         [`src/${name}.js`]: 'exports.apply = function(input, cb) {\n    cb(null, "hello " + input);\n};\n',
     }),
-    ruby: (name) => ({ Gemfile: "source 'https://rubygems.org'\n", [`src/${name}.rb`]: 'def apply(input)\n  "hello #{input}"\nend\n' }),
+    ruby: (name) => ({
+        Gemfile: "source 'https://rubygems.org'\n",
+        [`src/${name}.rb`]: 'def apply(input)\n  "hello #{input}"\nend\n',
+    }),
     rust: (name) => ({
         "Cargo.toml": `[package]\nname = "${name.toLowerCase()}"\nversion = "0.1.0"\n`,
         "src/lib.rs": 'pub fn apply(input: &str) -> String {\n    format!("hello {}", input)\n}\n',
     }),
     csharp: () => ({
         "Algorithm.csproj": '<Project Sdk="Microsoft.NET.Sdk">\n</Project>\n',
-        "src/Algorithm.cs": "public class Algorithm {\n    public string apply(string input) { return \"hello \" + input; }\n}\n",
+        "src/Algorithm.cs":
+            'public class Algorithm {\n    public string apply(string input) { return "hello " + input; }\n}\n',
     }),
 };
 
@@ -171,7 +203,13 @@ export function tarGz(files: Record<string, string>): Buffer {
         field("0000000\0", 108, 8);
         field("0000000\0", 116, 8);
         field(data.length.toString(8).padStart(11, "0") + "\0", 124, 12);
-        field(Math.floor(Date.now() / 1000).toString(8).padStart(11, "0") + "\0", 136, 12);
+        field(
+            Math.floor(Date.now() / 1000)
+                .toString(8)
+                .padStart(11, "0") + "\0",
+            136,
+            12,
+        );
         field("        ", 148, 8); // checksum is computed with this field as spaces
         field("0", 156, 1);
         field("ustar\x0000", 257, 8);

@@ -48,7 +48,10 @@ function migrate(store: Store): void {
 
 /** The input as the log shows it: text as it is, JSON as it was sent, bytes in base64. */
 function loggedInput(input: unknown, contentType: ContentType): string {
-    const text = contentType === "text" ? String(input) : Buffer.from(input as Buffer).toString(contentType === "json" ? "utf8" : "base64");
+    const text =
+        contentType === "text"
+            ? String(input)
+            : Buffer.from(input as Buffer).toString(contentType === "json" ? "utf8" : "base64");
     return text.length > MAX_INPUT_CHARS ? `${text.slice(0, MAX_INPUT_CHARS)}…` : text;
 }
 
@@ -62,12 +65,28 @@ export function recordFailure(store: Store, call: FailedCall): void {
     const { message, stacktrace, error_type } = call.error;
     const error = `error:\n${message}\nstacktrace:\n${stacktrace ? `Some(${stacktrace})` : "None"}`;
     store.transaction(() => {
-        store.db.prepare(`INSERT INTO algorithm_errors (algorithm_id, created_at, request_id, algoversion, input, error, error_type,
-            billable_to, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(call.algorithmId, now, call.requestId, call.version,
-            loggedInput(call.input, call.contentType), error, error_type, call.caller, call.worker ?? null);
+        store.db
+            .prepare(
+                `INSERT INTO algorithm_errors (algorithm_id, created_at, request_id, algoversion, input, error, error_type,
+            billable_to, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(
+                call.algorithmId,
+                now,
+                call.requestId,
+                call.version,
+                loggedInput(call.input, call.contentType),
+                error,
+                error_type,
+                call.caller,
+                call.worker ?? null,
+            );
         store.db.prepare("DELETE FROM algorithm_errors WHERE created_at < ?").run(now - WINDOW_MS);
-        store.db.prepare(`DELETE FROM algorithm_errors WHERE algorithm_id = ? AND seq NOT IN
-            (SELECT seq FROM algorithm_errors WHERE algorithm_id = ? ORDER BY seq DESC LIMIT ?)`)
+        store.db
+            .prepare(
+                `DELETE FROM algorithm_errors WHERE algorithm_id = ? AND seq NOT IN
+            (SELECT seq FROM algorithm_errors WHERE algorithm_id = ? ORDER BY seq DESC LIMIT ?)`,
+            )
             .run(call.algorithmId, call.algorithmId, MAX_ENTRIES);
     });
 }
@@ -78,11 +97,16 @@ export async function errorLogsApi(app: FastifyInstance, ctx: ServerContext): Pr
 
     /** The newest entries of the window for the algorithms `where` selects (on `algorithms a`). */
     const entries = (where: string, value: string) =>
-        store.db.prepare(`SELECT e.created_at, e.request_id, a.owner AS username, a.name AS algoname, e.algoversion, e.input,
+        store.db
+            .prepare(
+                `SELECT e.created_at, e.request_id, a.owner AS username, a.name AS algoname, e.algoversion, e.input,
             e.error, e.error_type, e.billable_to, e.worker FROM algorithm_errors e JOIN algorithms a ON a.id = e.algorithm_id
-            WHERE ${where} AND e.created_at >= ? ORDER BY e.seq DESC LIMIT ?`).all(value, Date.now() - WINDOW_MS, MAX_ENTRIES);
+            WHERE ${where} AND e.created_at >= ? ORDER BY e.seq DESC LIMIT ?`,
+            )
+            .all(value, Date.now() - WINDOW_MS, MAX_ENTRIES);
 
-    const ofAlgorithm = async (request: FastifyRequest) => entries("a.id = ?", resolveAlgorithm(store, request, "write").algo.id);
+    const ofAlgorithm = async (request: FastifyRequest) =>
+        entries("a.id = ?", resolveAlgorithm(store, request, "write").algo.id);
     app.get("/v1/algorithms/:owner/:algo/errors", ofAlgorithm);
     app.get("/v1/algorithms/:id/errors", byIdOrAlgorithm(ctx, "errors", ofAlgorithm));
 
@@ -91,7 +115,8 @@ export async function errorLogsApi(app: FastifyInstance, ctx: ServerContext): Pr
         const name = (request.params as Record<string, string>)[param];
         const account = store.account(name);
         if (account?.kind !== kind) {
-            throw kind === "user" ? new ApiError(404, `No user named ${name}`, ErrorCode.UserNotFound)
+            throw kind === "user"
+                ? new ApiError(404, `No user named ${name}`, ErrorCode.UserNotFound)
                 : new ApiError(404, `No organization named ${name}`, ErrorCode.OrganizationNotFound);
         }
         requireActsFor(caller, account.name);

@@ -50,13 +50,22 @@ export class ApiError extends Error {
 }
 
 export const notAuthenticated = () =>
-    new ApiError(401, "Authentication required: pass an API key in the Authorization header", ErrorCode.NotAuthenticated);
+    new ApiError(
+        401,
+        "Authentication required: pass an API key in the Authorization header",
+        ErrorCode.NotAuthenticated,
+    );
 /** 403 code 2001; `why` (what the caller lacks) follows the standard message. */
 export const notAuthorized = (why?: string) =>
-    new ApiError(403, `Caller is not authorized to perform the operation${why ? `: ${why}` : ""}`, ErrorCode.NotAuthorized);
+    new ApiError(
+        403,
+        `Caller is not authorized to perform the operation${why ? `: ${why}` : ""}`,
+        ErrorCode.NotAuthorized,
+    );
 export const invalidRequest = (message: string) => new ApiError(400, message, ErrorCode.InvalidRequest);
 export const notFound = (message: string, code?: number) => new ApiError(404, message, code);
-export const malformedJson = (detail: string) => new ApiError(400, `Malformed JSON: ${detail}`, ErrorCode.MalformedJson);
+export const malformedJson = (detail: string) =>
+    new ApiError(400, `Malformed JSON: ${detail}`, ErrorCode.MalformedJson);
 
 function codeForStatus(status: number): number {
     if (status === 401) return ErrorCode.NotAuthenticated;

@@ -28,8 +28,15 @@ import type { ServerContext } from "./index";
 import { nodeModulesOf } from "./runtime/node-build";
 import { algorithmEnvironment, pythonEntryModule } from "./runtime/python-build";
 import {
-    ContentType, DEFAULT_TIMEOUT_SECONDS, isFailure, MachineEnvironment, WorkerCallOutcome, WorkerCallRequest, WorkerPool,
-    WorkerPoolOptions, networkIsolation,
+    ContentType,
+    DEFAULT_TIMEOUT_SECONDS,
+    isFailure,
+    MachineEnvironment,
+    WorkerCallOutcome,
+    WorkerCallRequest,
+    WorkerPool,
+    WorkerPoolOptions,
+    networkIsolation,
 } from "./runtime/workers";
 import { secretEnvironment } from "./secrets";
 import { sha256, Store } from "./store";
@@ -81,7 +88,12 @@ export class AlgorithmRunner {
         if (workerId === undefined) return undefined;
         const context = this.pool.activeCall(workerId)?.context as CallContext | undefined;
         if (!context) return null;
-        return { ...context.caller, algorithm: context.algorithm, pipelineEnabled: context.pipelineEnabled, callChain: context.chain };
+        return {
+            ...context.caller,
+            algorithm: context.algorithm,
+            pipelineEnabled: context.pipelineEnabled,
+            callChain: context.chain,
+        };
     }
 
     /** Stops the workers of an algorithm (it was deleted). */
@@ -113,8 +125,12 @@ interface Target {
 }
 
 function published(store: Store, algorithmId: string): Build[] {
-    return store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND status = 'succeeded'
-        AND semantic_version IS NOT NULL ORDER BY seq DESC`).all(algorithmId) as Build[];
+    return store.db
+        .prepare(
+            `SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND status = 'succeeded'
+        AND semantic_version IS NOT NULL ORDER BY seq DESC`,
+        )
+        .all(algorithmId) as Build[];
 }
 
 /**
@@ -126,7 +142,8 @@ function published(store: Store, algorithmId: string): Build[] {
 function resolveVersion(store: Store, algo: Algorithm, version: string | undefined, owns: boolean): Build {
     const path = `algo://${algo.owner}/${algo.name}`;
     const missing = (what: string) => new ApiError(404, `${path} has no ${what}`, ErrorCode.VersionDoesNotExist);
-    const ownersOnly = (what: string) => new ApiError(403, `${what} of ${path} may only be called by its owner`, ErrorCode.NotAuthorized);
+    const ownersOnly = (what: string) =>
+        new ApiError(403, `${what} of ${path} may only be called by its owner`, ErrorCode.NotAuthorized);
     const versions = () => published(store, algo.id);
 
     if (version === undefined || version === "" || version === "latest") {
@@ -142,12 +159,20 @@ function resolveVersion(store: Store, algo: Algorithm, version: string | undefin
     }
     if (HASH.test(version)) {
         if (!owns) throw ownersOnly("Git hash versions");
-        const build = store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND commit_sha = ?
-            ORDER BY status = 'succeeded' DESC, seq DESC LIMIT 1`).get(algo.id, version.toLowerCase()) as Build | undefined;
+        const build = store.db
+            .prepare(
+                `SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND commit_sha = ?
+            ORDER BY status = 'succeeded' DESC, seq DESC LIMIT 1`,
+            )
+            .get(algo.id, version.toLowerCase()) as Build | undefined;
         if (!build) throw missing(`build of commit ${version}`);
         if (build.status !== "succeeded") {
-            throw new ApiError(404, `The build of ${path} at ${version} ${build.status === "failed" ? "failed" : "is still in progress"}; ` +
-                "only successful builds can be called", ErrorCode.VersionDoesNotExist);
+            throw new ApiError(
+                404,
+                `The build of ${path} at ${version} ${build.status === "failed" ? "failed" : "is still in progress"}; ` +
+                    "only successful builds can be called",
+                ErrorCode.VersionDoesNotExist,
+            );
         }
         return build;
     }
@@ -164,11 +189,14 @@ function resolveVersion(store: Store, algo: Algorithm, version: string | undefin
             const [x, y] = b.semantic_version!.split(".");
             return isPublicVersion(b) && x === major && (minor === undefined || minor === "*" || y === minor);
         });
-        if (!found) throw missing(`public version matching ${version} (partial versions resolve among public versions only)`);
+        if (!found)
+            throw missing(`public version matching ${version} (partial versions resolve among public versions only)`);
         return found;
     }
-    throw invalidRequest(`Invalid version "${version}": use a semantic version (1.2.3), a partial one (1.2, 1.2.*, 1), ` +
-        "latest, latestPrivate or a 40-character git hash");
+    throw invalidRequest(
+        `Invalid version "${version}": use a semantic version (1.2.3), a partial one (1.2, 1.2.*, 1), ` +
+            "latest, latestPrivate or a 40-character git hash",
+    );
 }
 
 function resolveTarget(store: Store, request: FastifyRequest, caller: Caller): Target {
@@ -182,10 +210,17 @@ function resolveTarget(store: Store, request: FastifyRequest, caller: Caller): T
         version = params.algo;
     } else {
         algo = algorithmByName(store, params.owner, params.algo);
-        if (!algo) throw new ApiError(404, `algorithm algo://${params.owner}/${params.algo} not found`, ErrorCode.AlgorithmNotFound);
+        if (!algo)
+            throw new ApiError(
+                404,
+                `algorithm algo://${params.owner}/${params.algo} not found`,
+                ErrorCode.AlgorithmNotFound,
+            );
     }
     if (!aclAllows(caller.permissions.algo_acl, algo.owner, algo.name, version)) {
-        throw notAuthorized(`this API key's algo_acl does not cover algo://${algo.owner}/${algo.name}${version ? `/${version}` : ""}`);
+        throw notAuthorized(
+            `this API key's algo_acl does not cover algo://${algo.owner}/${algo.name}${version ? `/${version}` : ""}`,
+        );
     }
     const owns = actsFor(caller, algo.owner);
     const build = resolveVersion(store, algo, version, owns);
@@ -205,7 +240,9 @@ function callOptions(query: Record<string, string | undefined>): CallOptions {
     if (query.timeout !== undefined && query.timeout !== "") {
         timeoutSeconds = Number(query.timeout);
         if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
-            throw invalidRequest(`timeout must be a number of seconds greater than 0 and at most ${MAX_TIMEOUT_SECONDS} (got ${JSON.stringify(query.timeout)})`);
+            throw invalidRequest(
+                `timeout must be a number of seconds greater than 0 and at most ${MAX_TIMEOUT_SECONDS} (got ${JSON.stringify(query.timeout)})`,
+            );
         }
     }
     const stdout = parseBoolean(query.stdout, "stdout") ?? false;
@@ -228,9 +265,13 @@ function readInput(request: FastifyRequest): { input: unknown; contentType: Cont
         }
         return { input: body, contentType: "json" };
     }
-    if (type.startsWith("text/") || type === "application/text") return { input: body.toString("utf8"), contentType: "text" };
+    if (type.startsWith("text/") || type === "application/text")
+        return { input: body.toString("utf8"), contentType: "text" };
     if (type === "application/octet-stream" || type === "") return { input: body, contentType: "binary" };
-    throw new ApiError(415, `Unsupported Content-Type "${type}": send application/json, text/plain or application/octet-stream`);
+    throw new ApiError(
+        415,
+        `Unsupported Content-Type "${type}": send application/json, text/plain or application/octet-stream`,
+    );
 }
 
 function machineEnvironment(settings: Record<string, unknown>): MachineEnvironment {
@@ -250,8 +291,10 @@ function metadataOf(outcome: WorkerCallOutcome, target: Target, options: CallOpt
         alerts.push("This algorithm uses a GPU environment, but this server has no GPU: it ran on CPU");
     }
     if (outcome.network === "isolated" && !outcome.isolated) {
-        alerts.push(`This algorithm has network_access "isolated", but this server cannot isolate it ` +
-            `(${networkIsolation(outcome.runtime).reason ?? "no network namespaces"}): it ran with network access`);
+        alerts.push(
+            `This algorithm has network_access "isolated", but this server cannot isolate it ` +
+                `(${networkIsolation(outcome.runtime).reason ?? "no network namespaces"}): it ran with network access`,
+        );
     }
     if (alerts.length) metadata.alerts = alerts;
     return metadata;
@@ -261,16 +304,27 @@ function send(reply: FastifyReply, outcome: WorkerCallOutcome, target: Target, o
     if (isFailure(outcome) && outcome.queueFull) {
         // A platform refusal, not an algorithm error: clients retry a 429 after Retry-After.
         reply.header("Retry-After", String(outcome.queueFull.retryAfterSeconds));
-        throw new ApiError(429, `Too many requests: ${outcome.error.message}; try again in ${outcome.queueFull.retryAfterSeconds}s`);
+        throw new ApiError(
+            429,
+            `Too many requests: ${outcome.error.message}; try again in ${outcome.queueFull.retryAfterSeconds}s`,
+        );
     }
     const metadata = metadataOf(outcome, target, options);
     if (isFailure(outcome)) {
         const seesSource = target.owns || target.settings.source_visibility === "open";
         const stacktrace = seesSource ? outcome.error.stacktrace : "";
         // The Python client reads `stack_trace`, the others `stacktrace` (§1.4): send both.
-        const error = { message: outcome.error.message, stacktrace, stack_trace: stacktrace, error_type: outcome.error.error_type };
+        const error = {
+            message: outcome.error.message,
+            stacktrace,
+            stack_trace: stacktrace,
+            error_type: outcome.error.error_type,
+        };
         // Clients detect an algorithm error by the `error` key of a 200 reply (§4.5); raw output answers 400.
-        return reply.status(options.output === "raw" ? 400 : 200).type("application/json").send({ error, metadata });
+        return reply
+            .status(options.output === "raw" ? 400 : 200)
+            .type("application/json")
+            .send({ error, metadata });
     }
     const { contentType, result } = outcome;
     if (options.output === "raw") {
@@ -278,19 +332,30 @@ function send(reply: FastifyReply, outcome: WorkerCallOutcome, target: Target, o
         if (contentType === "text") return reply.type("text/plain; charset=utf-8").send(result as string);
         return reply.type("application/json").send(outcome.resultJson ?? JSON.stringify(result));
     }
-    const encoded = contentType === "binary" ? JSON.stringify((result as Buffer).toString("base64"))
-        : contentType === "text" ? JSON.stringify(result)
-        : outcome.resultJson ?? JSON.stringify(result ?? null);
+    const encoded =
+        contentType === "binary"
+            ? JSON.stringify((result as Buffer).toString("base64"))
+            : contentType === "text"
+              ? JSON.stringify(result)
+              : (outcome.resultJson ?? JSON.stringify(result ?? null));
     // Written by hand so a JSON result keeps the algorithm's own serialisation (big integers stay exact).
-    return reply.type("application/json")
+    return reply
+        .type("application/json")
         .send(`{"result":${encoded},"metadata":${JSON.stringify({ content_type: contentType, ...metadata })}}`);
 }
 
 /** How a worker runs a Python version: its module, in the environment of its build. */
-function pythonWorker(build: Build, treeDir: string, algoName: string): Pick<WorkerCallRequest, "entryModule" | "python"> {
+function pythonWorker(
+    build: Build,
+    treeDir: string,
+    algoName: string,
+): Pick<WorkerCallRequest, "entryModule" | "python"> {
     // A build from before environments were per algorithm has none recorded: its requirements.txt makes one.
-    const files: string[] = build.python_env ? JSON.parse(build.python_env).files
-        : fs.existsSync(path.join(treeDir, "requirements.txt")) ? ["requirements.txt"] : [];
+    const files: string[] = build.python_env
+        ? JSON.parse(build.python_env).files
+        : fs.existsSync(path.join(treeDir, "requirements.txt"))
+          ? ["requirements.txt"]
+          : [];
     return { entryModule: pythonEntryModule(algoName), python: () => algorithmEnvironment(treeDir, files) };
 }
 
@@ -314,8 +379,11 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
         const target = resolveTarget(store, request, caller);
         const { algo, build } = target;
         if (caller.algorithm !== undefined && !caller.pipelineEnabled) {
-            throw new ApiError(403, `${caller.algorithm} may not call other algorithms: its settings.pipeline_enabled is false`,
-                ErrorCode.NotAuthorized);
+            throw new ApiError(
+                403,
+                `${caller.algorithm} may not call other algorithms: its settings.pipeline_enabled is false`,
+                ErrorCode.NotAuthorized,
+            );
         }
         const { input, contentType } = readInput(request);
         const { family, language } = familyOf(algo.settings);
@@ -328,8 +396,11 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
         const key = `${algo.id}/${build.commit_sha}`;
         // One worker per version: a call back into a version that is waiting on this call would wait for itself.
         if (caller.callChain?.includes(key)) {
-            throw new ApiError(508, `Recursive call: ${algo.owner}/${algo.name} at ${build.commit_sha} is already running further up ` +
-                "this call chain, and algorithmia-local runs one worker per version");
+            throw new ApiError(
+                508,
+                `Recursive call: ${algo.owner}/${algo.name} at ${build.commit_sha} is already running further up ` +
+                    "this call chain, and algorithmia-local runs one worker per version",
+            );
         }
         const secrets = secretEnvironment(store, algo.id);
         const context: CallContext = {
@@ -339,31 +410,45 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
             chain: [...(caller.callChain ?? []), key],
         };
         const treeDir = await ctx.repos.tree(algo.owner, algo.name, build.commit_sha);
-        const running = runner.pool.call({
-            key,
-            treeDir,
-            ...(family === "javascript" ? nodeWorker(build, treeDir) : pythonWorker(build, treeDir, algo.name)),
-            input,
-            contentType,
-            timeoutSeconds: options.timeoutSeconds,
-            environment: machineEnvironment(target.settings),
-            network: target.settings.network_access === "isolated" ? "isolated" : "full",
-            apiSocket: ctx.apiSocket(),
-            env: (worker) => ({ ...secrets, ALGORITHMIA_API: ctx.baseUrl(), ALGORITHMIA_API_KEY: runner.mint(worker.id) }),
-            // Changed secrets reach the next call through a new worker.
-            envKey: sha256(JSON.stringify(Object.entries(secrets).sort())),
-            callId: request.id,
-            context,
-        }).then((outcome) => {
-            // Kept before the reply goes, so the error log already holds a failure its caller has seen. A call refused
-            // for a full queue never ran: it is a 429, not an execution error.
-            if (isFailure(outcome) && !outcome.queueFull) {
-                const version = build.semantic_version ?? build.commit_sha;
-                recordFailure(store, { algorithmId: algo.id, requestId: request.id, version, input, contentType, error: outcome.error,
-                    caller: caller.username, worker: outcome.workerId });
-            }
-            return outcome;
-        });
+        const running = runner.pool
+            .call({
+                key,
+                treeDir,
+                ...(family === "javascript" ? nodeWorker(build, treeDir) : pythonWorker(build, treeDir, algo.name)),
+                input,
+                contentType,
+                timeoutSeconds: options.timeoutSeconds,
+                environment: machineEnvironment(target.settings),
+                network: target.settings.network_access === "isolated" ? "isolated" : "full",
+                apiSocket: ctx.apiSocket(),
+                env: (worker) => ({
+                    ...secrets,
+                    ALGORITHMIA_API: ctx.baseUrl(),
+                    ALGORITHMIA_API_KEY: runner.mint(worker.id),
+                }),
+                // Changed secrets reach the next call through a new worker.
+                envKey: sha256(JSON.stringify(Object.entries(secrets).sort())),
+                callId: request.id,
+                context,
+            })
+            .then((outcome) => {
+                // Kept before the reply goes, so the error log already holds a failure its caller has seen. A call refused
+                // for a full queue never ran: it is a 429, not an execution error.
+                if (isFailure(outcome) && !outcome.queueFull) {
+                    const version = build.semantic_version ?? build.commit_sha;
+                    recordFailure(store, {
+                        algorithmId: algo.id,
+                        requestId: request.id,
+                        version,
+                        input,
+                        contentType,
+                        error: outcome.error,
+                        caller: caller.username,
+                        worker: outcome.workerId,
+                    });
+                }
+                return outcome;
+            });
         if (options.output === "void") {
             // Asynchronous: the result is discarded (§4.4); the algorithm writes what it must keep to the Data API.
             return reply.send({ async: "void", request_id: request.id });

@@ -154,7 +154,8 @@ export class Faults {
     async onSend(request: FastifyRequest, payload: unknown): Promise<unknown> {
         const pauseMs = this.ruleFor(request)?.trickleMs ?? 0;
         if (pauseMs === 0 || payload === null || payload === undefined) return payload;
-        const source = typeof payload === "string" || Buffer.isBuffer(payload) ? [Buffer.from(payload)] : (payload as Readable);
+        const source =
+            typeof payload === "string" || Buffer.isBuffer(payload) ? [Buffer.from(payload)] : (payload as Readable);
         return Readable.from(trickle(source, pauseMs));
     }
 
@@ -162,14 +163,16 @@ export class Faults {
     private ruleFor(request: FastifyRequest): Rule | undefined {
         const path = request.url.split("?")[0];
         if (path.startsWith(CONTROL_PREFIX)) return undefined;
-        return this.plan.rules.find((r) => r.method !== BUILD && (r.method === "*" || r.method === request.method) && r.glob.test(path));
+        return this.plan.rules.find(
+            (r) => r.method !== BUILD && (r.method === "*" || r.method === request.method) && r.glob.test(path),
+        );
     }
 
     /** The fault for a build of `owner/name` that a push (or a compile, which is never skipped) starts. */
     onBuild(owner: string, name: string, trigger: "push" | "compile"): BuildFault {
         const rule = this.plan.rules.find((r) => r.method === BUILD && r.glob.test(`${owner}/${name}`));
         const fault = { skip: false, fail: false, latencyMs: rule?.latencyMs ?? 0 };
-        const skipRate = trigger === "push" ? rule?.skip ?? 0 : 0;
+        const skipRate = trigger === "push" ? (rule?.skip ?? 0) : 0;
         if (!rule || skipRate + rule.fail === 0 || rule.injected >= rule.max) return fault;
         const draw = this.random();
         if (draw < skipRate) fault.skip = true;
@@ -193,7 +196,8 @@ export class Faults {
             app.put("/_local/faults", async (request) => {
                 const body = request.body as unknown;
                 const spec = typeof body === "string" ? body : (body as { spec?: unknown } | undefined)?.spec;
-                if (typeof spec !== "string") throw invalidRequest('PUT /_local/faults takes the spec as text or {"spec": "..."}');
+                if (typeof spec !== "string")
+                    throw invalidRequest('PUT /_local/faults takes the spec as text or {"spec": "..."}');
                 try {
                     this.set(spec);
                 } catch (err) {
@@ -236,7 +240,10 @@ function emptyCounts(): Counts {
 
 export function parseSpec(spec: string): Plan {
     const plan: Plan = { rules: [], seed: Math.floor(Math.random() * 2 ** 32) };
-    const parts = spec.split(";").map((p) => p.trim()).filter(Boolean);
+    const parts = spec
+        .split(";")
+        .map((p) => p.trim())
+        .filter(Boolean);
     for (const part of parts) {
         const fail = (why: string): never => {
             throw new Error(`invalid fault spec part "${part}": ${why}`);
@@ -285,24 +292,51 @@ function parseRule(text: string, selector: string, actions: string, fail: (why: 
         const raw = action.slice(colon + 1).trim();
         if (colon <= 0 || !raw) fail(`action "${action}" is not "<name>:<value>"`);
         const num = Number(raw);
-        const rate = () => (raw !== "" && num >= 0 && num <= 1 ? num : fail(`${key} must be a rate from 0 to 1, got "${raw}"`));
-        if (isBuild && !["latency", "skip", "fail", "max"].includes(key)) fail(`unknown build action "${key}" (known: latency, skip, fail, max)`);
+        const rate = () =>
+            raw !== "" && num >= 0 && num <= 1 ? num : fail(`${key} must be a rate from 0 to 1, got "${raw}"`);
+        if (isBuild && !["latency", "skip", "fail", "max"].includes(key))
+            fail(`unknown build action "${key}" (known: latency, skip, fail, max)`);
         if (!isBuild && (key === "skip" || key === "fail")) fail(`"${key}" is a BUILD action`);
         const duration = () => parseDuration(raw) ?? fail(`${key} must look like 200ms, 1.5s or 200, got "${raw}"`);
         const whole = (min: number, max: number) =>
-            Number.isInteger(num) && num >= min && num <= max ? num : fail(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
+            Number.isInteger(num) && num >= min && num <= max
+                ? num
+                : fail(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
         switch (key) {
-            case "error": rule.error = rate(); break;
-            case "rate429": rule.rate429 = rate(); break;
-            case "drop": rule.drop = rate(); break;
-            case "skip": rule.skip = rate(); break;
-            case "fail": rule.fail = rate(); break;
-            case "status": rule.status = whole(500, 599); break;
-            case "retryAfter": rule.retryAfter = whole(0, 86400); break;
-            case "max": rule.max = whole(0, Number.MAX_SAFE_INTEGER); break;
-            case "latency": rule.latencyMs = duration(); break;
-            case "trickle": rule.trickleMs = duration(); break;
-            default: fail(`unknown action "${key}" (known: error, status, rate429, retryAfter, drop, latency, trickle, max)`);
+            case "error":
+                rule.error = rate();
+                break;
+            case "rate429":
+                rule.rate429 = rate();
+                break;
+            case "drop":
+                rule.drop = rate();
+                break;
+            case "skip":
+                rule.skip = rate();
+                break;
+            case "fail":
+                rule.fail = rate();
+                break;
+            case "status":
+                rule.status = whole(500, 599);
+                break;
+            case "retryAfter":
+                rule.retryAfter = whole(0, 86400);
+                break;
+            case "max":
+                rule.max = whole(0, Number.MAX_SAFE_INTEGER);
+                break;
+            case "latency":
+                rule.latencyMs = duration();
+                break;
+            case "trickle":
+                rule.trickleMs = duration();
+                break;
+            default:
+                fail(
+                    `unknown action "${key}" (known: error, status, rate429, retryAfter, drop, latency, trickle, max)`,
+                );
         }
     }
     if (rule.error + rule.rate429 + rule.drop > 1) fail("error + rate429 + drop must not exceed 1");

@@ -31,7 +31,8 @@ const BRANCH = "refs/heads/master";
 const SHA = /^[0-9a-f]{40}$/;
 
 /** Every repository's own settings: pushes over HTTP, fast-forwards only, no branch deletes. */
-const REPOSITORY_CONFIG = "[receive]\n\tdenyNonFastForwards = true\n\tdenyDeletes = true\n[http]\n\treceivepack = true\n" +
+const REPOSITORY_CONFIG =
+    "[receive]\n\tdenyNonFastForwards = true\n\tdenyDeletes = true\n[http]\n\treceivepack = true\n" +
     "[core]\n\tsharedRepository = false\n";
 
 /**
@@ -42,9 +43,11 @@ function firstCommit(files: Record<string, string>, message: string): string {
     const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
     const identity = `Algorithmia <noreply@algorithmia.com> ${Math.floor(Date.now() / 1000)} +0000`;
     const entries = Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `commit ${BRANCH}\nmark :1\nauthor ${identity}\ncommitter ${identity}\n${data(message)}` +
+    return (
+        `commit ${BRANCH}\nmark :1\nauthor ${identity}\ncommitter ${identity}\n${data(message)}` +
         entries.map(([file, content]) => `M 100644 inline ${file}\n${data(content)}`).join("") +
-        "\nget-mark :1\ndone\n";
+        "\nget-mark :1\ndone\n"
+    );
 }
 
 /** This server's cluster id: random, made on first start and kept in the data directory. */
@@ -60,7 +63,12 @@ function clusterId(dataDir: string): string {
 }
 
 /** Server-side git ignores the machine's and user's git configuration (signing, hooks, templates). */
-const GIT_ENV: NodeJS.ProcessEnv = { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_TERMINAL_PROMPT: "0" };
+const GIT_ENV: NodeJS.ProcessEnv = {
+    ...process.env,
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_TERMINAL_PROMPT: "0",
+};
 
 export interface CommitInfo {
     id: string;
@@ -93,7 +101,8 @@ export class GitRepos extends EventEmitter {
 
     /** The repository directory; throws on names that could leave the git root. */
     dir(owner: string, algo: string): string {
-        if (!NAME_RULE.test(owner) || !NAME_RULE.test(algo)) throw new ApiError(400, `invalid repository name ${owner}/${algo}`);
+        if (!NAME_RULE.test(owner) || !NAME_RULE.test(algo))
+            throw new ApiError(400, `invalid repository name ${owner}/${algo}`);
         return path.join(this.root, owner.toLowerCase(), `${algo.toLowerCase()}.git`);
     }
 
@@ -135,14 +144,21 @@ export class GitRepos extends EventEmitter {
         const dir = this.dir(owner, algo);
         for (const [name, sha] of Object.entries({ since, until })) {
             if (sha !== undefined && !(await this.hasCommit(owner, algo, sha))) {
-                throw new ApiError(400, `${name} must be the full sha of a commit of ${owner}/${algo} (got ${JSON.stringify(sha)})`);
+                throw new ApiError(
+                    400,
+                    `${name} must be the full sha of a commit of ${owner}/${algo} (got ${JSON.stringify(sha)})`,
+                );
             }
         }
         const out = await git(dir, "log", "--format=%H%x1f%an <%ae>%x1f%s%x1f%B%x1e", until ?? BRANCH);
-        const commits = out.split("\x1e").map((r) => r.trim()).filter(Boolean).map((record) => {
-            const [id, author, short_message, message] = record.split("\x1f");
-            return { id, short_message, message: message.trim(), author };
-        });
+        const commits = out
+            .split("\x1e")
+            .map((r) => r.trim())
+            .filter(Boolean)
+            .map((record) => {
+                const [id, author, short_message, message] = record.split("\x1f");
+                return { id, short_message, message: message.trim(), author };
+            });
         if (since === undefined) return commits;
         const end = commits.findIndex((c) => c.id === since);
         if (end < 0) throw new ApiError(400, `since (${since}) is not an ancestor of ${until ?? "master"}`);
@@ -169,7 +185,8 @@ export class GitRepos extends EventEmitter {
             fs.mkdirSync(staging, { recursive: true });
             try {
                 await run("sh", ["-c", 'git archive --format=tar "$0" | tar -x -C "$1"', commit, staging], {
-                    cwd: this.dir(owner, algo), env: GIT_ENV,
+                    cwd: this.dir(owner, algo),
+                    env: GIT_ENV,
                 });
                 fs.renameSync(staging, dest);
             } finally {
@@ -198,20 +215,29 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
 }
 
 /** Runs git with `input` on stdin and returns its trimmed stdout. */
-function gitInput(cwd: string, input: string, ...argsAndOptions: (string | { env: NodeJS.ProcessEnv })[]): Promise<string> {
-    const options = typeof argsAndOptions[argsAndOptions.length - 1] === "object"
-        ? (argsAndOptions.pop() as { env: NodeJS.ProcessEnv })
-        : { env: GIT_ENV };
+function gitInput(
+    cwd: string,
+    input: string,
+    ...argsAndOptions: (string | { env: NodeJS.ProcessEnv })[]
+): Promise<string> {
+    const options =
+        typeof argsAndOptions[argsAndOptions.length - 1] === "object"
+            ? (argsAndOptions.pop() as { env: NodeJS.ProcessEnv })
+            : { env: GIT_ENV };
     return new Promise((resolve, reject) => {
         const child = execFile("git", argsAndOptions as string[], { cwd, env: options.env }, (err, stdout) =>
-            err ? reject(err) : resolve(stdout.trim()));
+            err ? reject(err) : resolve(stdout.trim()),
+        );
         child.stdin!.end(input);
     });
 }
 
 async function revParse(repo: string, ref: string): Promise<string | undefined> {
     try {
-        return (await run("git", ["rev-parse", "--verify", "--quiet", ref], { cwd: repo, env: GIT_ENV })).stdout.trim() || undefined;
+        return (
+            (await run("git", ["rev-parse", "--verify", "--quiet", ref], { cwd: repo, env: GIT_ENV })).stdout.trim() ||
+            undefined
+        );
     } catch {
         return undefined;
     }
@@ -232,10 +258,14 @@ export function gitRoutes(store: Store, repos: GitRepos) {
             const key = basicAuthKey(store, request);
             if (!key) {
                 reply.header("WWW-Authenticate", 'Basic realm="algorithmia-local"');
-                throw new ApiError(401, "Authentication required: use your account name as the user name and your API key as the password");
+                throw new ApiError(
+                    401,
+                    "Authentication required: use your account name as the user name and your API key as the password",
+                );
             }
             // Source is managed through git, so a key needs algorithm management here as on the management routes.
-            if (key.keyType !== "AlgorithmKey" || !keyPermissions(key.permissions).allow_algo_management) throw notAuthorized();
+            if (key.keyType !== "AlgorithmKey" || !keyPermissions(key.permissions).allow_algo_management)
+                throw notAuthorized();
             const username = key.username;
             if (!actsFor({ username, orgs: store.orgsOf(username) }, owner)) throw notAuthorized();
             if (!repos.exists(owner, algo)) throw new ApiError(404, `No such repository ${owner}/${algo}`);
@@ -289,8 +319,14 @@ function basicAuthKey(store: Store, request: FastifyRequest): ApiKeyRecord | und
  * Runs `git http-backend` as a CGI program for one request and streams its reply; `beforeEnd` runs once git is
  * done, before the reply ends.
  */
-function httpBackend(request: FastifyRequest, reply: FastifyReply, repoDir: string, pathInfo: string, user: string,
-    beforeEnd: () => Promise<void>) {
+function httpBackend(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    repoDir: string,
+    pathInfo: string,
+    user: string,
+    beforeEnd: () => Promise<void>,
+) {
     const url = new URL(request.url, "http://local");
     const child = spawn("git", ["http-backend"], {
         env: {
@@ -334,10 +370,12 @@ function httpBackend(request: FastifyRequest, reply: FastifyReply, repoDir: stri
         child.on("error", reject);
         child.on("close", (code) => {
             if (!headersDone) return reject(new ApiError(500, `git http-backend failed (exit ${code})`));
-            beforeEnd().catch((err) => request.log.error({ err }, "after git push")).finally(() => {
-                reply.raw.end();
-                resolve();
-            });
+            beforeEnd()
+                .catch((err) => request.log.error({ err }, "after git push"))
+                .finally(() => {
+                    reply.raw.end();
+                    resolve();
+                });
         });
     });
 }

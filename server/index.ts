@@ -52,7 +52,10 @@ export interface ServerOptions {
     /** Log every request (pino JSON lines on stdout). */
     log?: boolean;
     /** Tuning of the warm workers that run algorithms (idle timeout, caps). */
-    workers?: Pick<WorkerPoolOptions, "maxWorkers" | "maxWorkersPerKey" | "maxQueuePerKey" | "idleTimeoutSeconds" | "gpus">;
+    workers?: Pick<
+        WorkerPoolOptions,
+        "maxWorkers" | "maxWorkersPerKey" | "maxQueuePerKey" | "idleTimeoutSeconds" | "gpus"
+    >;
     /**
      * Honour the legacy `version_info.git_hash` of a publish request: refuse it unless it names the latest
      * successful build. Off by default: like Algorithmia, a publish takes the latest successful build and
@@ -79,7 +82,16 @@ export interface ServerContext {
 export type ApiArea = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
 
 /** The API areas, in registration order. */
-const areas: ApiArea[] = [dataApi, algorithmsApi, versionsApi, secretsApi, environmentsApi, errorLogsApi, executionApi, organizationsApi];
+const areas: ApiArea[] = [
+    dataApi,
+    algorithmsApi,
+    versionsApi,
+    secretsApi,
+    environmentsApi,
+    errorLogsApi,
+    executionApi,
+    organizationsApi,
+];
 
 export interface RunningServer {
     url: string;
@@ -102,7 +114,8 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
     const users = options.users?.length ? options.users : [generatedUser(options.dataDir)];
     const keys = users.map((user) => ({ ...user, permissions: permissionsOf(user) })); // checked before anything is written
     const store = new Store(options.dataDir);
-    for (const key of keys) store.ensureUser(key.name, key.key, key.admin ? "PlatformAdminKey" : "AlgorithmKey", key.permissions);
+    for (const key of keys)
+        store.ensureUser(key.name, key.key, key.admin ? "PlatformAdminKey" : "AlgorithmKey", key.permissions);
     for (const org of options.orgs ?? []) store.ensureOrg(org.name, org.members);
 
     const faults = new Faults(options.faults);
@@ -112,14 +125,29 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
         genReqId: () => `req-${crypto.randomUUID()}`,
         // Errors Fastify raises before routing (a URL that does not percent-decode) get the API's error shape too.
         frameworkErrors: (err, request, reply) =>
-            errorHandler(err.code === "FST_ERR_BAD_URL" ? invalidRequest(`Malformed URL ${JSON.stringify(request.url)}: it has a malformed percent-encoding`) : err, request, reply),
+            errorHandler(
+                err.code === "FST_ERR_BAD_URL"
+                    ? invalidRequest(
+                          `Malformed URL ${JSON.stringify(request.url)}: it has a malformed percent-encoding`,
+                      )
+                    : err,
+                request,
+                reply,
+            ),
     });
     let url = "";
     const repos = new GitRepos(options.dataDir);
     const runner = new AlgorithmRunner(options.workers);
-    let apiSocket: ApiSocket | undefined;
-    const ctx: ServerContext = { store, faults, repos, runner, baseUrl: () => url, apiSocket: () => apiSocket?.path,
-        legacyGitHashPublish: options.legacyGitHashPublish ?? false };
+    let apiSocket: ApiSocket | undefined; // eslint-disable-line prefer-const -- set once the server listens
+    const ctx: ServerContext = {
+        store,
+        faults,
+        repos,
+        runner,
+        baseUrl: () => url,
+        apiSocket: () => apiSocket?.path,
+        legacyGitHashPublish: options.legacyGitHashPublish ?? false,
+    };
 
     app.setErrorHandler(errorHandler);
     closeUnusedConnectionsOnClose(app);
@@ -135,7 +163,7 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
 
     await app.listen({ port: options.port ?? 0, host: options.host ?? "127.0.0.1" });
     const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : options.port ?? 0;
+    const port = typeof address === "object" && address ? address.port : (options.port ?? 0);
     url = `http://${options.host ?? "127.0.0.1"}:${port}`;
     const loopback = !options.host || options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
     apiSocket = await listenApiSocket(options.dataDir, port, loopback);
@@ -183,7 +211,7 @@ function permissionsOf(user: ServerUser): KeyPermissions {
     try {
         return keyPermissions(user.permissions);
     } catch (err) {
-        throw new Error(`user ${user.name}: ${(err as Error).message}`);
+        throw new Error(`user ${user.name}: ${(err as Error).message}`, { cause: err });
     }
 }
 

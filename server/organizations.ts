@@ -11,7 +11,10 @@ import type { ServerContext } from "./index";
 import { Account, Store } from "./store";
 
 /** The organization types of every cluster (§3.8); clients turn a type's name into its id. */
-export const ORG_TYPES = ["basic", "legacy", "pro"].map((name) => ({ id: stableId(`organization-type:${name}`), name }));
+export const ORG_TYPES = ["basic", "legacy", "pro"].map((name) => ({
+    id: stableId(`organization-type:${name}`),
+    name,
+}));
 
 interface Profile {
     org_label: string;
@@ -43,16 +46,24 @@ function checkProfile(body: Record<string, unknown>): Profile {
             if (required) throw malformed(`${field} is required`);
             return null;
         }
-        if (typeof value !== "string" || (required && !value.trim()) || value.length > 100 || (rule && !rule.test(value))) {
-            throw malformed(`${field} must be a ${required ? "non-empty " : ""}string of at most 100 characters` +
-                `${rule ? ` matching ${rule.source}` : ""} (got ${JSON.stringify(value)})`);
+        if (
+            typeof value !== "string" ||
+            (required && !value.trim()) ||
+            value.length > 100 ||
+            (rule && !rule.test(value))
+        ) {
+            throw malformed(
+                `${field} must be a ${required ? "non-empty " : ""}string of at most 100 characters` +
+                    `${rule ? ` matching ${rule.source}` : ""} (got ${JSON.stringify(value)})`,
+            );
         }
         return value;
     };
     const groups = (field: string): string[] | null => {
         const value = body[field];
         if (value === undefined || value === null) return null;
-        if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw malformed(`${field} must be a list of strings`);
+        if (!Array.isArray(value) || !value.every((v) => typeof v === "string"))
+            throw malformed(`${field} must be a list of strings`);
         return value;
     };
     const profile: Profile = {
@@ -69,8 +80,12 @@ function checkProfile(body: Record<string, unknown>): Profile {
     };
     const type = ORG_TYPES.find((t) => typeof body.type_id === "string" && t.id === body.type_id.toLowerCase());
     if (!type) {
-        throw new ApiError(400, `type_id must be the id of an organization type listed by GET /v1/organization/types ` +
-            `(got ${JSON.stringify(body.type_id ?? null)})`, ErrorCode.OrganizationTypeNotFound);
+        throw new ApiError(
+            400,
+            `type_id must be the id of an organization type listed by GET /v1/organization/types ` +
+                `(got ${JSON.stringify(body.type_id ?? null)})`,
+            ErrorCode.OrganizationTypeNotFound,
+        );
     }
     profile.type_id = type.id;
     return profile;
@@ -102,7 +117,8 @@ function organizationObject(ctx: ServerContext, org: Account): Record<string, un
 function existingOrg(store: Store, request: FastifyRequest): Account {
     const { org } = request.params as { org: string };
     const account = store.account(org);
-    if (account?.kind !== "org") throw new ApiError(404, `No organization named ${org}`, ErrorCode.OrganizationNotFound);
+    if (account?.kind !== "org")
+        throw new ApiError(404, `No organization named ${org}`, ErrorCode.OrganizationNotFound);
     return account;
 }
 
@@ -121,15 +137,20 @@ export async function organizationsApi(app: FastifyInstance, ctx: ServerContext)
         const body = objectBody(request.body);
         const name = body.org_name;
         if (typeof name !== "string" || !ORG_NAME.test(name)) {
-            throw malformed(`org_name is required: letters, digits and underscores, starting with a letter, at most 30 characters ` +
-                `(got ${JSON.stringify(name ?? null)})`);
+            throw malformed(
+                `org_name is required: letters, digits and underscores, starting with a letter, at most 30 characters ` +
+                    `(got ${JSON.stringify(name ?? null)})`,
+            );
         }
         const profile = checkProfile(body);
         const org = store.transaction(() => {
             const taken = store.account(name);
             if (taken) {
-                throw new ApiError(409, `${taken.name} already exists as ${taken.kind === "org" ? "an organization" : "a user"}`,
-                    ErrorCode.OrganizationAlreadyExists);
+                throw new ApiError(
+                    409,
+                    `${taken.name} already exists as ${taken.kind === "org" ? "an organization" : "a user"}`,
+                    ErrorCode.OrganizationAlreadyExists,
+                );
             }
             store.ensureOrg(name, []);
             store.setOrgProfile(name, profile);
@@ -149,8 +170,10 @@ export async function organizationsApi(app: FastifyInstance, ctx: ServerContext)
         const org = existingOrg(store, request);
         const body = objectBody(request.body);
         if (typeof body.org_name !== "string" || body.org_name.toLowerCase() !== org.name.toLowerCase()) {
-            throw malformed(`org_name must be the organization's name ${org.name}: an organization cannot be renamed ` +
-                `(got ${JSON.stringify(body.org_name ?? null)})`);
+            throw malformed(
+                `org_name must be the organization's name ${org.name}: an organization cannot be renamed ` +
+                    `(got ${JSON.stringify(body.org_name ?? null)})`,
+            );
         }
         const profile = checkProfile(body);
         store.transaction(() => store.setOrgProfile(org.name, profile));

@@ -25,7 +25,11 @@ export function pageRequest(request: FastifyRequest): PageRequest {
     if (query.limit !== undefined && query.limit !== "") {
         limit = Number(query.limit);
         if (!/^\d+$/.test(query.limit) || limit < 1 || limit > MAX_LIMIT) {
-            throw new ApiError(400, `Invalid limit "${query.limit}": must be an integer from 1 to ${MAX_LIMIT}`, ErrorCode.InvalidLimit);
+            throw new ApiError(
+                400,
+                `Invalid limit "${query.limit}": must be an integer from 1 to ${MAX_LIMIT}`,
+                ErrorCode.InvalidLimit,
+            );
         }
     }
     if (query.marker === undefined || query.marker === "") return { limit };

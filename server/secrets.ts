@@ -37,7 +37,8 @@ interface SecretRow {
 
 /** The secrets of an algorithm as environment variables (for the execution area). */
 export function secretEnvironment(store: Store, algorithmId: string): Record<string, string> {
-    const rows = store.db.prepare("SELECT secret_key, secret_value FROM algorithm_secrets WHERE algorithm_id = ?")
+    const rows = store.db
+        .prepare("SELECT secret_key, secret_value FROM algorithm_secrets WHERE algorithm_id = ?")
         .all(algorithmId) as SecretRow[];
     return Object.fromEntries(rows.map((r) => [r.secret_key, r.secret_value]));
 }
@@ -65,12 +66,18 @@ function checkFields(body: Record<string, unknown>, algorithmId: string, creatin
         const value = body[key];
         if (value === undefined || value === null) {
             if (required) {
-                throw new ApiError(400, `${key} is required`,
-                    key === "secret_value" ? ErrorCode.CreateRequiresSecretValue : ErrorCode.SecretMetadataConstraintViolation);
+                throw new ApiError(
+                    400,
+                    `${key} is required`,
+                    key === "secret_value"
+                        ? ErrorCode.CreateRequiresSecretValue
+                        : ErrorCode.SecretMetadataConstraintViolation,
+                );
             }
             return;
         }
-        if (typeof value !== "string") throw new ApiError(400, `${key} must be a string`, ErrorCode.SecretMetadataConstraintViolation);
+        if (typeof value !== "string")
+            throw new ApiError(400, `${key} must be a string`, ErrorCode.SecretMetadataConstraintViolation);
         fields[key] = value;
     };
     text("short_name", creating);
@@ -81,16 +88,24 @@ function checkFields(body: Record<string, unknown>, algorithmId: string, creatin
         throw new ApiError(400, "short_name must not be empty", ErrorCode.SecretMetadataConstraintViolation);
     }
     if (fields.secret_key !== undefined && !ENV_NAME.test(fields.secret_key)) {
-        throw new ApiError(400, `secret_key must be an environment variable name (letters, digits, underscores; not starting ` +
-            `with a digit), got ${JSON.stringify(fields.secret_key)}`, ErrorCode.SecretMetadataConstraintViolation);
+        throw new ApiError(
+            400,
+            `secret_key must be an environment variable name (letters, digits, underscores; not starting ` +
+                `with a digit), got ${JSON.stringify(fields.secret_key)}`,
+            ErrorCode.SecretMetadataConstraintViolation,
+        );
     }
-    if (body.owner_type !== undefined && body.owner_type !== "algorithm") throw invalidRequest('owner_type must be "algorithm"');
+    if (body.owner_type !== undefined && body.owner_type !== "algorithm")
+        throw invalidRequest('owner_type must be "algorithm"');
     if (body.owner_id !== undefined && String(body.owner_id).toLowerCase() !== algorithmId) {
         throw invalidRequest(`owner_id must be this algorithm's id ${algorithmId}`);
     }
     if (body.provider_id !== undefined && body.provider_id !== INTERNAL_PROVIDER.id) {
-        throw new ApiError(400, `No secret provider ${JSON.stringify(body.provider_id)}; use ${INTERNAL_PROVIDER.id}`,
-            ErrorCode.SecretProviderNotFound);
+        throw new ApiError(
+            400,
+            `No secret provider ${JSON.stringify(body.provider_id)}; use ${INTERNAL_PROVIDER.id}`,
+            ErrorCode.SecretProviderNotFound,
+        );
     }
     return fields;
 }
@@ -119,18 +134,27 @@ export async function secretsApi(app: FastifyInstance, ctx: ServerContext): Prom
     });
 
     const list = (algorithmId: string) => {
-        const rows = store.db.prepare("SELECT * FROM algorithm_secrets WHERE algorithm_id = ? ORDER BY created, id")
+        const rows = store.db
+            .prepare("SELECT * FROM algorithm_secrets WHERE algorithm_id = ? ORDER BY created, id")
             .all(algorithmId) as SecretRow[];
         const secrets = rows.map(secretObject);
         return { secrets, results: secrets }; // real replies used `secrets`, the spec `results` (§8.6)
     };
-    app.get("/v1/algorithms/:id/secrets", byIdOrAlgorithm(ctx, "secrets", async (request) =>
-        list(resolveAlgorithm(store, request, "write").algo.id)));
+    app.get(
+        "/v1/algorithms/:id/secrets",
+        byIdOrAlgorithm(ctx, "secrets", async (request) => list(resolveAlgorithm(store, request, "write").algo.id)),
+    );
 
     const duplicateKey = (algorithmId: string, key: string, except?: string) => {
-        const row = store.db.prepare("SELECT id FROM algorithm_secrets WHERE algorithm_id = ? AND secret_key = ? AND id <> ?")
+        const row = store.db
+            .prepare("SELECT id FROM algorithm_secrets WHERE algorithm_id = ? AND secret_key = ? AND id <> ?")
             .get(algorithmId, key, except ?? "");
-        if (row) throw new ApiError(400, `A secret with secret_key ${key} already exists for this algorithm`, ErrorCode.SecretMetadataConstraintViolation);
+        if (row)
+            throw new ApiError(
+                400,
+                `A secret with secret_key ${key} already exists for this algorithm`,
+                ErrorCode.SecretMetadataConstraintViolation,
+            );
     };
 
     app.post("/v1/algorithms/:id/secrets", async (request) => {
@@ -150,9 +174,13 @@ export async function secretsApi(app: FastifyInstance, ctx: ServerContext): Prom
                 created: now,
                 modified: now,
             };
-            store.db.prepare(`INSERT INTO algorithm_secrets (id, algorithm_id, short_name, description, secret_key, secret_value,
+            store.db
+                .prepare(
+                    `INSERT INTO algorithm_secrets (id, algorithm_id, short_name, description, secret_key, secret_value,
                 provider_id, created, modified) VALUES (@id, @algorithm_id, @short_name, @description, @secret_key, @secret_value,
-                @provider_id, @created, @modified)`).run(row);
+                @provider_id, @created, @modified)`,
+                )
+                .run(row);
             return secretObject(row);
         });
     });
@@ -160,7 +188,8 @@ export async function secretsApi(app: FastifyInstance, ctx: ServerContext): Prom
     const findSecret = (request: FastifyRequest): SecretRow => {
         const { algo } = resolveAlgorithm(store, request, "write");
         const { secretId } = request.params as { secretId: string };
-        const row = store.db.prepare("SELECT * FROM algorithm_secrets WHERE id = ? AND algorithm_id = ?")
+        const row = store.db
+            .prepare("SELECT * FROM algorithm_secrets WHERE id = ? AND algorithm_id = ?")
             .get(secretId.toLowerCase(), algo.id) as SecretRow | undefined;
         if (!row) throw new ApiError(404, `No secret ${secretId} for this algorithm`, ErrorCode.SecretNotFound);
         return row;
@@ -172,8 +201,12 @@ export async function secretsApi(app: FastifyInstance, ctx: ServerContext): Prom
         return store.transaction(() => {
             if (fields.secret_key) duplicateKey(existing.algorithm_id, fields.secret_key, existing.id);
             const row: SecretRow = { ...existing, ...fields, modified: new Date().toISOString() };
-            store.db.prepare(`UPDATE algorithm_secrets SET short_name = @short_name, description = @description,
-                secret_key = @secret_key, secret_value = @secret_value, modified = @modified WHERE id = @id`).run(row);
+            store.db
+                .prepare(
+                    `UPDATE algorithm_secrets SET short_name = @short_name, description = @description,
+                secret_key = @secret_key, secret_value = @secret_value, modified = @modified WHERE id = @id`,
+                )
+                .run(row);
             return secretObject(row);
         });
     });

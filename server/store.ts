@@ -65,9 +65,13 @@ export class Store {
             );
         `);
         // Keys kept before key types and permissions existed become standard keys with every permission.
-        const keyColumns = (this.db.prepare("PRAGMA table_info(api_keys)").all() as { name: string }[]).map((c) => c.name);
-        if (!keyColumns.includes("key_type")) this.db.exec("ALTER TABLE api_keys ADD COLUMN key_type TEXT NOT NULL DEFAULT 'AlgorithmKey'");
-        if (!keyColumns.includes("permissions")) this.db.exec("ALTER TABLE api_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '{}'");
+        const keyColumns = (this.db.prepare("PRAGMA table_info(api_keys)").all() as { name: string }[]).map(
+            (c) => c.name,
+        );
+        if (!keyColumns.includes("key_type"))
+            this.db.exec("ALTER TABLE api_keys ADD COLUMN key_type TEXT NOT NULL DEFAULT 'AlgorithmKey'");
+        if (!keyColumns.includes("permissions"))
+            this.db.exec("ALTER TABLE api_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '{}'");
     }
 
     /** Creates an area's tables: idempotent statements (IF NOT EXISTS), run at every start. */
@@ -90,7 +94,10 @@ export class Store {
     ensureUser(name: string, key: string, keyType: KeyType = "AlgorithmKey", permissions: object = {}): void {
         this.transaction(() => {
             this.ensureAccount(name, "user");
-            this.db.prepare("INSERT OR REPLACE INTO api_keys (key_sha256, username, key_type, permissions) VALUES (?, ?, ?, ?)")
+            this.db
+                .prepare(
+                    "INSERT OR REPLACE INTO api_keys (key_sha256, username, key_type, permissions) VALUES (?, ?, ?, ?)",
+                )
                 .run(sha256(key), this.account(name)!.name, keyType, JSON.stringify(permissions));
         });
     }
@@ -110,23 +117,34 @@ export class Store {
     /** Adds a user to an organization; false when it was a member already (its role stays). */
     addOrgMember(org: string, username: string, role: "owner" | "member"): boolean {
         const account = this.account(org)!;
-        return this.db.prepare("INSERT OR IGNORE INTO org_members (org, username, role) VALUES (?, ?, ?)")
-            .run(account.name, this.account(username)!.name, role).changes > 0;
+        return (
+            this.db
+                .prepare("INSERT OR IGNORE INTO org_members (org, username, role) VALUES (?, ?, ?)")
+                .run(account.name, this.account(username)!.name, role).changes > 0
+        );
     }
 
     /** The account ids of an organization's owners. */
     orgOwnerIds(org: string): string[] {
-        return (this.db.prepare(`SELECT a.id FROM org_members m JOIN accounts a ON a.name = m.username
-            WHERE m.org = ? AND m.role = 'owner' ORDER BY a.name`).all(org) as { id: string }[]).map((r) => r.id);
+        return (
+            this.db
+                .prepare(
+                    `SELECT a.id FROM org_members m JOIN accounts a ON a.name = m.username
+            WHERE m.org = ? AND m.role = 'owner' ORDER BY a.name`,
+                )
+                .all(org) as { id: string }[]
+        ).map((r) => r.id);
     }
 
     orgProfile(org: string): Record<string, unknown> | undefined {
-        const row = this.db.prepare("SELECT profile FROM org_profiles WHERE org = ?").get(org) as { profile: string } | undefined;
+        const row = this.db.prepare("SELECT profile FROM org_profiles WHERE org = ?").get(org) as
+            { profile: string } | undefined;
         return row && JSON.parse(row.profile);
     }
 
     setOrgProfile(org: string, profile: object): void {
-        this.db.prepare("INSERT OR REPLACE INTO org_profiles (org, profile) VALUES (?, ?)")
+        this.db
+            .prepare("INSERT OR REPLACE INTO org_profiles (org, profile) VALUES (?, ?)")
             .run(this.account(org)!.name, JSON.stringify(profile));
     }
 
@@ -134,24 +152,28 @@ export class Store {
         const existing = this.account(name);
         if (existing && existing.kind !== kind) throw new Error(`${name} already exists as a ${existing.kind}`);
         if (!existing) {
-            this.db.prepare("INSERT INTO accounts (name, kind, id, created_at) VALUES (?, ?, ?, ?)")
+            this.db
+                .prepare("INSERT INTO accounts (name, kind, id, created_at) VALUES (?, ?, ?, ?)")
                 .run(name, kind, crypto.randomUUID(), new Date().toISOString());
         }
     }
 
     account(name: string): Account | undefined {
-        return this.db.prepare("SELECT name, kind, id, created_at FROM accounts WHERE name = ?").get(name) as Account | undefined;
+        return this.db.prepare("SELECT name, kind, id, created_at FROM accounts WHERE name = ?").get(name) as
+            Account | undefined;
     }
 
     apiKey(key: string): ApiKeyRecord | undefined {
-        const row = this.db.prepare("SELECT username, key_type, permissions FROM api_keys WHERE key_sha256 = ?").get(sha256(key)) as
-            { username: string; key_type: KeyType; permissions: string } | undefined;
+        const row = this.db
+            .prepare("SELECT username, key_type, permissions FROM api_keys WHERE key_sha256 = ?")
+            .get(sha256(key)) as { username: string; key_type: KeyType; permissions: string } | undefined;
         return row && { username: row.username, keyType: row.key_type, permissions: JSON.parse(row.permissions) };
     }
 
     orgsOf(username: string): string[] {
-        return (this.db.prepare("SELECT org FROM org_members WHERE username = ?").all(username) as { org: string }[])
-            .map((r) => r.org);
+        return (
+            this.db.prepare("SELECT org FROM org_members WHERE username = ?").all(username) as { org: string }[]
+        ).map((r) => r.org);
     }
 }
 

@@ -8,9 +8,26 @@ import * as fs from "fs";
 import * as path from "path";
 import { FastifyInstance, FastifyRequest } from "fastify";
 import {
-    Algorithm, algorithmById, algorithmByName, algorithmObject, Build, buildObject, byIdOrAlgorithm, checkDetails, checkEnum,
-    checkSettings, latestPublished, managementBodies, member, objectBody, resolveAlgorithm, saveAlgorithm, settingsObject,
-    isPublicVersion, snapshotOf, VersionSnapshot,
+    Algorithm,
+    algorithmById,
+    algorithmByName,
+    algorithmObject,
+    Build,
+    buildObject,
+    byIdOrAlgorithm,
+    checkDetails,
+    checkEnum,
+    checkSettings,
+    latestPublished,
+    managementBodies,
+    member,
+    objectBody,
+    resolveAlgorithm,
+    saveAlgorithm,
+    settingsObject,
+    isPublicVersion,
+    snapshotOf,
+    VersionSnapshot,
 } from "./algorithms";
 import { entryFile, familyOf } from "./environments";
 import { ApiError, ErrorCode, invalidRequest, notAuthorized } from "./errors";
@@ -39,12 +56,20 @@ export class Builder {
      * see the build while it runs); the promise settles with the finished build. A build cut short by a crash is
      * marked failed at the next start.
      */
-    start(algo: Algorithm, commitSha: string, fault: Omit<BuildFault, "skip"> = { fail: false, latencyMs: 0 }): Promise<Build> {
+    start(
+        algo: Algorithm,
+        commitSha: string,
+        fault: Omit<BuildFault, "skip"> = { fail: false, latencyMs: 0 },
+    ): Promise<Build> {
         const store = this.ctx.store;
         const buildId = crypto.randomUUID();
         store.transaction(() => {
-            store.db.prepare(`INSERT INTO algorithm_builds (build_id, algorithm_id, commit_sha, status, started_at)
-                VALUES (?, ?, ?, 'in-progress', ?)`).run(buildId, algo.id, commitSha, new Date().toISOString());
+            store.db
+                .prepare(
+                    `INSERT INTO algorithm_builds (build_id, algorithm_id, commit_sha, status, started_at)
+                VALUES (?, ?, ?, 'in-progress', ?)`,
+                )
+                .run(buildId, algo.id, commitSha, new Date().toISOString());
         });
         const done = this.run(algo, commitSha, buildId, fault);
         this.running.add(done);
@@ -57,12 +82,20 @@ export class Builder {
     }
 
     /** `fault`: an injected slow or failing build (server/faults.ts); the latency is spent before the checks. */
-    private async run(algo: Algorithm, commitSha: string, buildId: string, fault: Omit<BuildFault, "skip">): Promise<Build> {
+    private async run(
+        algo: Algorithm,
+        commitSha: string,
+        buildId: string,
+        fault: Omit<BuildFault, "skip">,
+    ): Promise<Build> {
         const store = this.ctx.store;
         const started = Date.now();
         const { family, language } = familyOf(algo.settings);
         const runtime = algo.settings.environment ? `${language} (${algo.settings.environment})` : language;
-        const log: string[] = [`Building ${algo.owner}/${algo.name} at commit ${commitSha} (build ${buildId})`, `Runtime: ${runtime}`];
+        const log: string[] = [
+            `Building ${algo.owner}/${algo.name} at commit ${commitSha} (build ${buildId})`,
+            `Runtime: ${runtime}`,
+        ];
         let ok = false;
         // The environment a successful build runs in, by its column: python_env or node_env.
         const environment: { python_env?: string; node_env?: string } = {};
@@ -70,7 +103,8 @@ export class Builder {
             if (fault.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
             const tree = await this.ctx.repos.tree(algo.owner, algo.name, commitSha);
             log.push(`Checked out ${commitSha}`);
-            if (fault.fail) log.push("Build failed: the build machine stopped before the build finished (injected fault)");
+            if (fault.fail)
+                log.push("Build failed: the build machine stopped before the build finished (injected fault)");
             else if (family === "python") {
                 const result = await buildPython(tree, algo.name);
                 log.push(...result.log.trimEnd().split("\n"));
@@ -93,10 +127,21 @@ export class Builder {
             version_info: algo.sample_input !== undefined ? { sample_input: algo.sample_input } : {},
         };
         store.transaction(() => {
-            store.db.prepare(`UPDATE algorithm_builds SET status = ?, finished_at = ?, logs = ?, version_uuid = ?, snapshot = ?,
-                python_env = ?, node_env = ? WHERE build_id = ?`).run(ok ? "succeeded" : "failed", new Date().toISOString(),
-                log.join("\n") + "\n", ok ? crypto.randomUUID() : null, ok ? JSON.stringify(snapshot) : null,
-                (ok && environment.python_env) || null, (ok && environment.node_env) || null, buildId);
+            store.db
+                .prepare(
+                    `UPDATE algorithm_builds SET status = ?, finished_at = ?, logs = ?, version_uuid = ?, snapshot = ?,
+                python_env = ?, node_env = ? WHERE build_id = ?`,
+                )
+                .run(
+                    ok ? "succeeded" : "failed",
+                    new Date().toISOString(),
+                    log.join("\n") + "\n",
+                    ok ? crypto.randomUUID() : null,
+                    ok ? JSON.stringify(snapshot) : null,
+                    (ok && environment.python_env) || null,
+                    (ok && environment.node_env) || null,
+                    buildId,
+                );
         });
         return getBuild(store, buildId)!;
     }
@@ -124,20 +169,32 @@ function checkOther(tree: string, algo: Algorithm, log: string[]): boolean {
         return false;
     }
     const { language } = familyOf(algo.settings);
-    log.push(`Entry point ${entry} present`,
+    log.push(
+        `Entry point ${entry} present`,
         `Build failed: algorithmia-local cannot run ${language} algorithms (it runs Python and JavaScript ones); build and run ` +
-        "this one on an Algorithmia cluster that supports its language");
+            "this one on an Algorithmia cluster that supports its language",
+    );
     return false;
 }
 
 // --- publishing -----------------------------------------------------------------------------------------------
 
 const VERSION_TYPES: Record<string, "major" | "minor" | "revision"> = {
-    major: "major", minor: "minor", revision: "revision", patch: "revision", default: "minor",
+    major: "major",
+    minor: "minor",
+    revision: "revision",
+    patch: "revision",
+    default: "minor",
 };
 
 /** The fields whose change needs a major version (permissions, §6.4), in the order messages name them. */
-const PERMISSION_FIELDS = ["algorithm_callability", "source_visibility", "license", "network_access", "pipeline_enabled"];
+const PERMISSION_FIELDS = [
+    "algorithm_callability",
+    "source_visibility",
+    "license",
+    "network_access",
+    "pipeline_enabled",
+];
 
 function bump(previous: string | undefined, type: "major" | "minor" | "revision"): string {
     const [major, minor, patch] = (previous ?? "0.0.0").split(".").map(Number);
@@ -154,21 +211,31 @@ function newer(a: string, b: string): boolean {
 }
 
 /** §6.4: what a revision or minor version may not change relative to the previous published version. */
-function checkVersionRules(type: "major" | "minor" | "revision", previous: Record<string, unknown>, next: Record<string, unknown>): void {
+function checkVersionRules(
+    type: "major" | "minor" | "revision",
+    previous: Record<string, unknown>,
+    next: Record<string, unknown>,
+): void {
     if (type === "major") return;
     for (const field of PERMISSION_FIELDS) {
         if (previous[field] !== next[field]) {
-            throw invalidRequest(`A ${type} version cannot change settings.${field} (from ${JSON.stringify(previous[field])} to ` +
-                `${JSON.stringify(next[field])}): callability and permission changes need a major version`);
+            throw invalidRequest(
+                `A ${type} version cannot change settings.${field} (from ${JSON.stringify(previous[field])} to ` +
+                    `${JSON.stringify(next[field])}): callability and permission changes need a major version`,
+            );
         }
     }
     const [before, after] = [Number(previous.royalty_microcredits ?? 0), Number(next.royalty_microcredits ?? 0)];
     if (type === "revision" && before !== after) {
-        throw invalidRequest(`A revision cannot change settings.royalty_microcredits (from ${before} to ${after}): ` +
-            "price changes need a minor or major version");
+        throw invalidRequest(
+            `A revision cannot change settings.royalty_microcredits (from ${before} to ${after}): ` +
+                "price changes need a minor or major version",
+        );
     }
     if (before === 0 && after > 0) {
-        throw invalidRequest("A free algorithm cannot start charging (settings.royalty_microcredits from 0) in a minor version: publish a major version");
+        throw invalidRequest(
+            "A free algorithm cannot start charging (settings.royalty_microcredits from 0) in a minor version: publish a major version",
+        );
     }
 }
 
@@ -178,24 +245,43 @@ function publish(ctx: ServerContext, algo: Algorithm, body: Record<string, unkno
     const typeField = info.version_type !== undefined ? "version_type" : "type"; // `type`: older dev-center payloads
     const rawType = info[typeField] ?? "minor";
     if (typeof rawType !== "string" || !(rawType in VERSION_TYPES)) {
-        throw invalidRequest(`version_info.${typeField} must be one of major, minor, revision, patch (got ${JSON.stringify(rawType)})`);
+        throw invalidRequest(
+            `version_info.${typeField} must be one of major, minor, revision, patch (got ${JSON.stringify(rawType)})`,
+        );
     }
     let type = VERSION_TYPES[rawType];
     const settingsIn = member(body, "settings");
 
     return store.transaction(() => {
-        const target = store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND status = 'succeeded'
-            ORDER BY seq DESC LIMIT 1`).get(algo.id) as Build | undefined;
+        const target = store.db
+            .prepare(
+                `SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND status = 'succeeded'
+            ORDER BY seq DESC LIMIT 1`,
+            )
+            .get(algo.id) as Build | undefined;
         if (!target) {
-            throw new ApiError(400, `${algo.owner}/${algo.name} has no successful build to publish: compile it first`,
-                ErrorCode.AlgorithmBuildNotFound);
+            throw new ApiError(
+                400,
+                `${algo.owner}/${algo.name} has no successful build to publish: compile it first`,
+                ErrorCode.AlgorithmBuildNotFound,
+            );
         }
-        if (ctx.legacyGitHashPublish && info.git_hash !== undefined && String(info.git_hash).toLowerCase() !== target.commit_sha) {
-            throw invalidRequest(`Only the latest successful build (${target.commit_sha}) can be published, not version_info.git_hash ${JSON.stringify(info.git_hash)}`);
+        if (
+            ctx.legacyGitHashPublish &&
+            info.git_hash !== undefined &&
+            String(info.git_hash).toLowerCase() !== target.commit_sha
+        ) {
+            throw invalidRequest(
+                `Only the latest successful build (${target.commit_sha}) can be published, not version_info.git_hash ${JSON.stringify(info.git_hash)}`,
+            );
         }
         if (target.semantic_version) {
-            throw new ApiError(400, `The latest build (${target.commit_sha}) is already published as ${target.semantic_version}: ` +
-                "compile again to publish a new version", ErrorCode.VersionAlreadyPublished);
+            throw new ApiError(
+                400,
+                `The latest build (${target.commit_sha}) is already published as ${target.semantic_version}: ` +
+                    "compile again to publish a new version",
+                ErrorCode.VersionAlreadyPublished,
+            );
         }
         const previous = latestPublished(store, algo.id);
         const previousSettings = previous ? snapshotOf(previous)!.settings : undefined;
@@ -206,10 +292,13 @@ function publish(ctx: ServerContext, algo: Algorithm, body: Record<string, unkno
             if (settingsIn[key] !== undefined) permissions[key] = settingsIn[key];
         }
         const settings = checkSettings({ ...algo.settings, ...permissions });
-        const callability = checkEnum("algorithm_callability",
-            settingsIn.algorithm_callability ?? previousSettings?.algorithm_callability ?? "private");
+        const callability = checkEnum(
+            "algorithm_callability",
+            settingsIn.algorithm_callability ?? previousSettings?.algorithm_callability ?? "private",
+        );
         const royalty = settingsIn.royalty_microcredits ?? previousSettings?.royalty_microcredits ?? 0;
-        if (!Number.isInteger(royalty) || (royalty as number) < 0) throw invalidRequest("settings.royalty_microcredits must be an integer >= 0");
+        if (!Number.isInteger(royalty) || (royalty as number) < 0)
+            throw invalidRequest("settings.royalty_microcredits must be an integer >= 0");
         const published = settingsObject(settings, callability, royalty as number);
 
         let version: string;
@@ -217,10 +306,14 @@ function publish(ctx: ServerContext, algo: Algorithm, body: Record<string, unkno
             // Legacy payloads name the version; its position decides which rules apply.
             const explicit = info.semantic_version;
             if (typeof explicit !== "string" || !/^\d+\.\d+\.\d+$/.test(explicit)) {
-                throw invalidRequest(`version_info.semantic_version must look like 1.2.3 (got ${JSON.stringify(explicit)})`);
+                throw invalidRequest(
+                    `version_info.semantic_version must look like 1.2.3 (got ${JSON.stringify(explicit)})`,
+                );
             }
             if (previous && !newer(explicit, previous.semantic_version!)) {
-                throw invalidRequest(`version_info.semantic_version ${explicit} must be newer than ${previous.semantic_version}`);
+                throw invalidRequest(
+                    `version_info.semantic_version ${explicit} must be newer than ${previous.semantic_version}`,
+                );
             }
             const [a, b] = [versionKey(explicit), versionKey(previous?.semantic_version ?? "0.0.0")];
             type = a[0] !== b[0] ? "major" : a[1] !== b[1] ? "minor" : "revision";
@@ -241,7 +334,8 @@ function publish(ctx: ServerContext, algo: Algorithm, body: Record<string, unkno
             throw invalidRequest("version_info.insights_enabled must be a boolean");
         }
         const snapshot: VersionSnapshot = { details, settings: published, version_info: versionInfo };
-        store.db.prepare("UPDATE algorithm_builds SET semantic_version = ?, published_at = ?, snapshot = ? WHERE seq = ?")
+        store.db
+            .prepare("UPDATE algorithm_builds SET semantic_version = ?, published_at = ?, snapshot = ? WHERE seq = ?")
             .run(version, new Date().toISOString(), JSON.stringify(snapshot), target.seq);
         // What was published becomes the algorithm's current details and settings too.
         const updated: Algorithm = { ...algo, details, settings };
@@ -256,9 +350,13 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
     const store = ctx.store;
     managementBodies(app);
     // A build cut short by a crash or kill will never finish.
-    store.db.prepare(`UPDATE algorithm_builds SET status = 'failed', finished_at = ?,
+    store.db
+        .prepare(
+            `UPDATE algorithm_builds SET status = 'failed', finished_at = ?,
         logs = COALESCE(logs, '') || 'Build interrupted: the server stopped before it finished' || char(10)
-        WHERE status = 'in-progress'`).run(new Date().toISOString());
+        WHERE status = 'in-progress'`,
+        )
+        .run(new Date().toISOString());
 
     const both = (suffix: string) => [`/v1/algorithms/:owner/:algo${suffix}`, `/v1/algorithms/:id${suffix}`];
 
@@ -270,7 +368,8 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
     const onPush = (event: PushEvent) => {
         const algo = algorithmByName(store, event.owner, event.algo);
         if (!algo) return;
-        const built = store.db.prepare("SELECT 1 FROM algorithm_builds WHERE algorithm_id = ? AND commit_sha = ? LIMIT 1")
+        const built = store.db
+            .prepare("SELECT 1 FROM algorithm_builds WHERE algorithm_id = ? AND commit_sha = ? LIMIT 1")
             .get(algo.id, event.after);
         if (built) return;
         const fault = ctx.faults.onBuild(algo.owner, algo.name, "push");
@@ -287,7 +386,9 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
         if (body.commitSha !== undefined) {
             commit = String(body.commitSha).toLowerCase();
             if (!(await ctx.repos.hasCommit(algo.owner, algo.name, commit))) {
-                throw invalidRequest(`commitSha ${JSON.stringify(body.commitSha)} is not a commit of ${algo.owner}/${algo.name}`);
+                throw invalidRequest(
+                    `commitSha ${JSON.stringify(body.commitSha)} is not a commit of ${algo.owner}/${algo.name}`,
+                );
             }
         } else {
             const head = await ctx.repos.head(algo.owner, algo.name);
@@ -298,7 +399,10 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
         const current = algorithmById(store, algo.id) ?? algo;
         // The algorithm now, described through this build (a concurrent compile may have finished later).
         const reply = algorithmObject(ctx, current);
-        return { ...reply, ...pick(algorithmObject(ctx, current, build), ["version_info", "compilation", "build", "self_link"]) };
+        return {
+            ...reply,
+            ...pick(algorithmObject(ctx, current, build), ["version_info", "compilation", "build", "self_link"]),
+        };
     };
     for (const route of both("/compile")) app.post(route, compile);
 
@@ -317,13 +421,16 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
         const args: unknown[] = [algo.id];
         if (published !== undefined) where.push(`semantic_version IS ${published ? "NOT " : ""}NULL`);
         if (callable !== undefined) {
-            where.push(`COALESCE(json_extract(snapshot, '$.settings.algorithm_callability'), 'private') ${callable ? "=" : "<>"} 'public'`);
+            where.push(
+                `COALESCE(json_extract(snapshot, '$.settings.algorithm_callability'), 'private') ${callable ? "=" : "<>"} 'public'`,
+            );
         }
         if (page.before !== undefined) {
             where.push("seq < ?");
             args.push(page.before);
         }
-        const rows = store.db.prepare(`SELECT * FROM algorithm_builds WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`)
+        const rows = store.db
+            .prepare(`SELECT * FROM algorithm_builds WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`)
             .all(...args, page.limit + 1) as Build[];
         return toPage(request, ctx.baseUrl(), page, rows, (build) => algorithmObject(ctx, algo, build, false));
     };
@@ -334,9 +441,18 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
         const { algo, owns } = resolveAlgorithm(store, request, "read");
         const { version } = request.params as { version: string };
         // A git hash (any build of it, so failed builds show their output, §3.3.8) or a semantic version.
-        const build = store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND (commit_sha = ? OR semantic_version = ?)
-            ORDER BY seq DESC LIMIT 1`).get(algo.id, version.toLowerCase(), version) as Build | undefined;
-        if (!build) throw new ApiError(404, `No version ${version} of ${algo.owner}/${algo.name}`, ErrorCode.VersionDoesNotExist);
+        const build = store.db
+            .prepare(
+                `SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND (commit_sha = ? OR semantic_version = ?)
+            ORDER BY seq DESC LIMIT 1`,
+            )
+            .get(algo.id, version.toLowerCase(), version) as Build | undefined;
+        if (!build)
+            throw new ApiError(
+                404,
+                `No version ${version} of ${algo.owner}/${algo.name}`,
+                ErrorCode.VersionDoesNotExist,
+            );
         // Others see public published versions only; for the rest they lack the right, as when calling them (§1).
         if (!owns && !isPublicVersion(build)) throw notAuthorized();
         return algorithmObject(ctx, algo, build);
@@ -346,7 +462,8 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
     const listBuilds = async (request: FastifyRequest) => {
         const { algo } = resolveAlgorithm(store, request, "write");
         const page = pageRequest(request);
-        const rows = store.db.prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)
+        const rows = store.db
+            .prepare(`SELECT * FROM algorithm_builds WHERE algorithm_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)
             .all(algo.id, page.before ?? Number.MAX_SAFE_INTEGER, page.limit + 1) as Build[];
         return toPage(request, ctx.baseUrl(), page, rows, buildObject);
     };
@@ -358,7 +475,11 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
         const { buildId } = request.params as { buildId: string };
         const build = getBuild(store, buildId);
         if (!build || build.algorithm_id !== algo.id) {
-            throw new ApiError(404, `No build ${buildId} of ${algo.owner}/${algo.name}`, ErrorCode.AlgorithmBuildNotFound);
+            throw new ApiError(
+                404,
+                `No build ${buildId} of ${algo.owner}/${algo.name}`,
+                ErrorCode.AlgorithmBuildNotFound,
+            );
         }
         return build;
     };
@@ -367,8 +488,11 @@ export async function versionsApi(app: FastifyInstance, ctx: ServerContext): Pro
         app.get(route, async (request) => {
             const build = findBuild(request);
             if (build.status === "in-progress") {
-                throw new ApiError(404, `Build ${build.build_id} is still in progress; its logs are available once it finishes`,
-                    ErrorCode.AlgorithmBuildLogsNotFound);
+                throw new ApiError(
+                    404,
+                    `Build ${build.build_id} is still in progress; its logs are available once it finishes`,
+                    ErrorCode.AlgorithmBuildLogsNotFound,
+                );
             }
             return { logs: build.logs ?? "" };
         });

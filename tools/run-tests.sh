@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: installs dependencies when missing or stale, builds the engine when missing (cached per version),
-# type-checks, then runs every suite on Node 20 with the dev pin (@pulumi/pulumi and CLI 3.248), then the Node 24
-# leg (tools/test-leg.sh: the newest SDK and CLI). Extra arguments go to the first run's mocha alone
-# (e.g. `npm test -- --grep smoke`); `npm run test:node24 -- ARGS` runs the leg alone.
+# type-checks and lints (`npm run lint`), then runs every suite on Node 20 with the dev pin (@pulumi/pulumi and
+# CLI 3.248), then the Node 24 leg (tools/test-leg.sh: the newest SDK and CLI). Extra arguments go to the first
+# run's mocha alone (e.g. `npm test -- --grep smoke`); `npm run test:node24 -- ARGS` runs the leg alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +15,8 @@ export PULUMI_ALGORITHMIA_ENGINE_BIN
 
 echo "test: type-checking" >&2
 npx tsc --noEmit -p tsconfig.json
+echo "test: linting (npm run lint)" >&2
+npm run --silent lint
 # Every suite unless spec files are named (options alone, e.g. --grep, still run every suite).
 specs=("test/**/*.test.ts")
 for arg in "$@"; do case "$arg" in *.ts) specs=() ;; esac; done

@@ -17,7 +17,10 @@ interface AlgoResponse {
     error?: { message: string; error_type?: string };
     metadata?: AlgoReply["metadata"];
 }
-type ClientFactory = (apiKey?: string, apiAddress?: string) => {
+type ClientFactory = (
+    apiKey?: string,
+    apiAddress?: string,
+) => {
     algo(path: string): { pipe(input: unknown): { then(callback: (response: AlgoResponse) => void): void } };
 };
 const algorithmia: ClientFactory = require("algorithmia");
@@ -30,14 +33,21 @@ export function callAlgorithm(
 ): Promise<AlgoReply> {
     const client = algorithmia(connection.apiKey, connection.apiAddress);
     return new Promise((resolve, reject) => {
-        client.algo(algoUri).pipe(input).then((response) => {
-            if (response.error) {
-                const type = response.error.error_type ? `${response.error.error_type}: ` : "";
-                reject(new Error(`algo://${algoUri} failed (HTTP ${response.status}): ${type}${response.error.message}`));
-            } else {
-                resolve({ result: response.result, metadata: response.metadata! });
-            }
-        });
+        client
+            .algo(algoUri)
+            .pipe(input)
+            .then((response) => {
+                if (response.error) {
+                    const type = response.error.error_type ? `${response.error.error_type}: ` : "";
+                    reject(
+                        new Error(
+                            `algo://${algoUri} failed (HTTP ${response.status}): ${type}${response.error.message}`,
+                        ),
+                    );
+                } else {
+                    resolve({ result: response.result, metadata: response.metadata! });
+                }
+            });
     });
 }
 

@@ -128,29 +128,35 @@ export function hostedModel(hosted: HostedModel, args: DigitClassifierArgs = {})
 
     // 3. The algorithm. `modelFiles` becomes model-manifest.json in its repository, so a new model is a new
     //    build, and the build loads exactly the model it was made for.
-    const algorithm = new Algorithm("digit-classifier", {
-        name: algorithmName,
-        owner,
-        details: hosted.details,
-        settings: ALGORITHM_SETTINGS,
-        source: hosted.source,
-        dependencies: hosted.dependencies,
-        modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256 } },
-        expectedSourceSha256: args.promote?.sourceSha256,
-        adopt: args.adopt,
-    }, {
-        // Algorithmia never deletes an algorithm that has a public version (the platform refuses): `destroy`
-        // leaves it on the server, removes it from the stack and deletes everything else.
-        retainOnDelete: true,
-    });
+    const algorithm = new Algorithm(
+        "digit-classifier",
+        {
+            name: algorithmName,
+            owner,
+            details: hosted.details,
+            settings: ALGORITHM_SETTINGS,
+            source: hosted.source,
+            dependencies: hosted.dependencies,
+            modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256 } },
+            expectedSourceSha256: args.promote?.sourceSha256,
+            adopt: args.adopt,
+        },
+        {
+            // Algorithmia never deletes an algorithm that has a public version (the platform refuses): `destroy`
+            // leaves it on the server, removes it from the stack and deletes everything else.
+            retainOnDelete: true,
+        },
+    );
 
     // Promotion: publish nothing but a build of the tree being promoted (its commit is this cluster's own).
     const promoted = args.promote;
     const gitHash = promoted
         ? pulumi.all([algorithm.gitHash, algorithm.sourceSha256]).apply(([hash, tree]) => {
               if (tree !== promoted.sourceSha256) {
-                  throw new Error(`promotion: this stage built the tree ${tree}, the promoted tree is ${promoted.sourceSha256}; ` +
-                      "refusing to publish a different build");
+                  throw new Error(
+                      `promotion: this stage built the tree ${tree}, the promoted tree is ${promoted.sourceSha256}; ` +
+                          "refusing to publish a different build",
+                  );
               }
               return hash;
           })

@@ -15,7 +15,8 @@ export const DIGIT_NET: HostedModel = {
         summary: "Predicts the digits (0-9) in 8x8 grayscale images with a small neural network run by onnxruntime.",
         tagline: "The model-hosting guide's deep-learning case, exported to ONNX",
     },
-    releaseNotes: "A 64-64-10 network trained on half of scikit-learn's digits, exported to ONNX; held-out accuracy 0.926.",
+    releaseNotes:
+        "A 64-64-10 network trained on half of scikit-learn's digits, exported to ONNX; held-out accuracy 0.926.",
 };
 
 export interface DigitNetArgs extends DigitClassifierArgs {
@@ -24,6 +25,8 @@ export interface DigitNetArgs extends DigitClassifierArgs {
 }
 
 export function digitNet({ onnxruntime, ...args }: DigitNetArgs = {}): DigitClassifierOutputs {
-    const dependencies = DIGIT_NET.dependencies.map((d) => onnxruntime && d.startsWith("onnxruntime") ? onnxruntime : d);
+    const dependencies = DIGIT_NET.dependencies.map((d) =>
+        onnxruntime && d.startsWith("onnxruntime") ? onnxruntime : d,
+    );
     return hostedModel({ ...DIGIT_NET, dependencies }, { collectionName: "digits_onnx", ...args });
 }

@@ -23,7 +23,9 @@ export = async () => {
     let promote: { sourceSha256: string } | undefined;
     let promotedFrom: { promotedFrom: string; promotedVersion: string; promotedGitHash: string } | undefined;
     if (promoteFrom) {
-        const name = promoteFrom.includes("/") ? promoteFrom : `${pulumi.getOrganization()}/${pulumi.getProject()}/${promoteFrom}`;
+        const name = promoteFrom.includes("/")
+            ? promoteFrom
+            : `${pulumi.getOrganization()}/${pulumi.getProject()}/${promoteFrom}`;
         const upstream = new pulumi.StackReference(name);
         const outputs: Record<string, unknown> = {};
         for (const key of PROMOTED_OUTPUTS) outputs[key] = (await upstream.getOutputDetails(key)).value;

@@ -75,7 +75,9 @@ export function gitRepositoryUrl(gitAddress: string, owner: string, name: string
  * `sourceSha256` means, computed the same way from local files and from a repository.
  */
 export async function treeSha256(entries: TreeEntry[]): Promise<string> {
-    const lines = await Promise.all(sortEntries(entries).map(async (e) => `${e.mode} ${e.path}\0${await contentSha256(e)}\n`));
+    const lines = await Promise.all(
+        sortEntries(entries).map(async (e) => `${e.mode} ${e.path}\0${await contentSha256(e)}\n`),
+    );
     return sha256Lines(lines);
 }
 
@@ -114,7 +116,9 @@ export async function pushTree(remote: GitRemote, entries: TreeEntry[], message:
             const master = await fetchMaster(git, remote);
             const parent = master?.commit;
             if (master?.tree === tree) return { commit: master.commit, pushed: false };
-            const commit = await git.run(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message], { env: COMMIT_IDENTITY });
+            const commit = await git.run(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message], {
+                env: COMMIT_IDENTITY,
+            });
             try {
                 await git.run(["push", "--quiet", remote.url, `${commit}:${MASTER}`], { remote: true });
                 return { commit, pushed: true };
@@ -135,11 +139,14 @@ export async function remoteTreeSha256(remote: GitRemote): Promise<{ commit: str
         const commit = (await fetchMaster(git, remote))?.commit;
         if (!commit) return undefined;
         const listing = await git.run(["ls-tree", "-r", "-z", "--full-tree", commit]);
-        const entries = listing.split("\0").filter(Boolean).map((record) => {
-            const [meta, file] = [record.slice(0, record.indexOf("\t")), record.slice(record.indexOf("\t") + 1)];
-            const [mode, type, object] = meta.split(" ");
-            return { mode, type, object, path: file };
-        });
+        const entries = listing
+            .split("\0")
+            .filter(Boolean)
+            .map((record) => {
+                const [meta, file] = [record.slice(0, record.indexOf("\t")), record.slice(record.indexOf("\t") + 1)];
+                const [mode, type, object] = meta.split(" ");
+                return { mode, type, object, path: file };
+            });
         const lines: string[] = [];
         for (const e of sortEntries(entries.filter((e) => e.type === "blob"))) {
             lines.push(`${e.mode} ${e.path}\0${await git.sha256Of(e.object)}\n`);
@@ -195,7 +202,9 @@ async function remoteMaster(git: ScratchGit, remote: GitRemote): Promise<string 
  */
 async function fetchMaster(git: ScratchGit, remote: GitRemote): Promise<{ commit: string; tree: string } | undefined> {
     const fetch = (depth: string[]) =>
-        retrying(remote, () => git.run(["fetch", "--quiet", "--no-tags", ...depth, remote.url, `+${MASTER}:${MASTER}`], { remote: true }));
+        retrying(remote, () =>
+            git.run(["fetch", "--quiet", "--no-tags", ...depth, remote.url, `+${MASTER}:${MASTER}`], { remote: true }),
+        );
     try {
         await fetch(["--depth=1"]).catch((err) => {
             if (!/does not support shallow/i.test(String(err?.message))) throw err;
@@ -231,8 +240,9 @@ function isTransient(err: unknown): boolean {
     const status = /(?:returned error:|RPC failed; HTTP) (\d{3})/.exec(err.stderr);
     if (status) return status[1] === "429" || status[1][0] === "5";
     if (/Authentication failed|rejected|non-fast-forward|denied/i.test(err.stderr)) return false;
-    return /remote end hung up unexpectedly|RPC failed|unexpected disconnect|early EOF|Empty reply from server|Connection reset|Connection refused|Failed to connect|Couldn't connect|timed out|Operation too slow|transfer closed|Recv failure|Send failure|SSL_read|SSL_write/i
-        .test(err.stderr);
+    return /remote end hung up unexpectedly|RPC failed|unexpected disconnect|early EOF|Empty reply from server|Connection reset|Connection refused|Failed to connect|Couldn't connect|timed out|Operation too slow|transfer closed|Recv failure|Send failure|SSL_read|SSL_write/i.test(
+        err.stderr,
+    );
 }
 
 /** Writes the blobs and a tree of `entries` into the scratch repository; answers the tree's sha. */
@@ -247,7 +257,11 @@ async function writeTree(git: ScratchGit, entries: TreeEntry[]): Promise<string>
         return file;
     });
     const blobs = entries.length
-        ? (await git.run(["hash-object", "-w", "--no-filters", "--stdin-paths"], { input: sources.join("\n") + "\n" })).split("\n")
+        ? (
+              await git.run(["hash-object", "-w", "--no-filters", "--stdin-paths"], {
+                  input: sources.join("\n") + "\n",
+              })
+          ).split("\n")
         : [];
     const index = entries.map((e, i) => `${e.mode} ${blobs[i]}\t${e.path}\0`).join("");
     const env = { GIT_INDEX_FILE: path.join(git.dir, "scratch-index") };
@@ -260,7 +274,13 @@ function basicCredentials(remote: GitRemote): string {
 }
 
 /** Runs git isolated from the user's and system's configuration; authenticates remote calls by environment. */
-function runGit(dir: string, args: string[], options: RunOptions, remote: GitRemote, secrets: string[]): Promise<string> {
+function runGit(
+    dir: string,
+    args: string[],
+    options: RunOptions,
+    remote: GitRemote,
+    secrets: string[],
+): Promise<string> {
     const env: Record<string, string> = {
         PATH: process.env.PATH ?? "",
         HOME: dir,
@@ -271,11 +291,17 @@ function runGit(dir: string, args: string[], options: RunOptions, remote: GitRem
         LC_ALL: "C",
         ...options.env,
     };
-    const config: [string, string][] = [["commit.gpgSign", "false"], ["core.hooksPath", "/dev/null"]];
+    const config: [string, string][] = [
+        ["commit.gpgSign", "false"],
+        ["core.hooksPath", "/dev/null"],
+    ];
     if (options.remote) {
         config.push(["http.extraHeader", `Authorization: Basic ${basicCredentials(remote)}`]);
         // A reply that stops coming (under 1 byte/s for the per-attempt timeout) ends the command, as a transient failure.
-        config.push(["http.lowSpeedLimit", "1"], ["http.lowSpeedTime", String(Math.max(1, Math.ceil(remote.timeoutMs / 1000)))]);
+        config.push(
+            ["http.lowSpeedLimit", "1"],
+            ["http.lowSpeedTime", String(Math.max(1, Math.ceil(remote.timeoutMs / 1000)))],
+        );
     }
     env.GIT_CONFIG_COUNT = String(config.length);
     config.forEach(([key, value], i) => {
@@ -283,7 +309,11 @@ function runGit(dir: string, args: string[], options: RunOptions, remote: GitRem
         env[`GIT_CONFIG_VALUE_${i}`] = value;
     });
     return new Promise((resolve, reject) => {
-        const child = spawn("git", args, { cwd: dir, env, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+        const child = spawn("git", args, {
+            cwd: dir,
+            env,
+            stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         child.stdout!.on("data", (c: Buffer) => out.push(c));
@@ -302,15 +332,24 @@ function runGit(dir: string, args: string[], options: RunOptions, remote: GitRem
 function hashGitObject(dir: string, object: string): Promise<string> {
     return new Promise((resolve, reject) => {
         const hash = crypto.createHash("sha256");
-        const child = spawn("git", ["cat-file", "blob", object], { cwd: dir, env: { PATH: process.env.PATH ?? "", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" } });
+        const child = spawn("git", ["cat-file", "blob", object], {
+            cwd: dir,
+            env: { PATH: process.env.PATH ?? "", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
+        });
         child.stdout.on("data", (c: Buffer) => hash.update(c));
         child.on("error", reject);
-        child.on("close", (code) => (code === 0 ? resolve(hash.digest("hex")) : reject(new GitError("cat-file", code, object))));
+        child.on("close", (code) =>
+            code === 0 ? resolve(hash.digest("hex")) : reject(new GitError("cat-file", code, object)),
+        );
     });
 }
 
 export class GitError extends Error {
-    constructor(readonly command: string, readonly exitCode: number | null, readonly stderr: string) {
+    constructor(
+        readonly command: string,
+        readonly exitCode: number | null,
+        readonly stderr: string,
+    ) {
         const message = `git ${command} failed (exit ${exitCode}): ${stderr || "no output"}`;
         super(message);
         this.name = "GitError";

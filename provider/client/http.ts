@@ -106,7 +106,7 @@ export class HttpClient implements RetryBudget {
         let lastError: AlgorithmiaApiError | undefined;
         for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
             let retryAfterMs: number | undefined;
-            let mayHaveLanded = false;
+            let mayHaveLanded: boolean;
             try {
                 const response = await this.once(spec);
                 if (response.status < 300 || spec.accept?.includes(response.status)) return response;
@@ -153,7 +153,8 @@ export class HttpClient implements RetryBudget {
             const reply = await exchange(url, spec.method, headers, body, idle);
             status = reply.statusCode!;
             replyHeaders = headersOf(reply);
-            if (spec.stream && status < 300) return { status, headers: replyHeaders, stream: whileReading(reply, idle) };
+            if (spec.stream && status < 300)
+                return { status, headers: replyHeaders, stream: whileReading(reply, idle) };
             // Not touched while this reply is read: a JSON reply is small, the wait is for the server to answer, so here
             // the idle timeout is in effect one for the whole request (what a slow call's `timeoutMs` relies on).
             text = spec.method === "HEAD" ? "" : await textOf(reply);
@@ -202,7 +203,8 @@ function idleTimer(ms: number) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stop = () => clearTimeout(timer);
     // Named as the platform's own timeouts are (AbortSignal.timeout); isTransient retries it.
-    const timedOut = () => Object.assign(new Error(`timed out: no byte sent or received for ${ms} ms`), { name: "TimeoutError" });
+    const timedOut = () =>
+        Object.assign(new Error(`timed out: no byte sent or received for ${ms} ms`), { name: "TimeoutError" });
     const touch = () => {
         stop();
         timer = setTimeout(() => controller.abort(timedOut()), ms);
@@ -240,7 +242,13 @@ async function* whileReading(reply: http.IncomingMessage, idle: IdleTimer): Asyn
  * each chunk is handed to the kernel before the next is read, so memory stays flat and the source may reuse its
  * buffer (a fresh 1 MiB buffer per chunk cost a third of the upload's CPU time in garbage collection).
  */
-function exchange(url: URL, method: string, headers: Record<string, string>, body: string | AsyncIterable<Uint8Array> | undefined, idle: IdleTimer) {
+function exchange(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | AsyncIterable<Uint8Array> | undefined,
+    idle: IdleTimer,
+) {
     const transport = url.protocol === "https:" ? https : http;
     return new Promise<http.IncomingMessage>((resolve, reject) => {
         let answered = false;
@@ -257,7 +265,9 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
         const send = async () => {
             for await (const chunk of body) {
                 if (answered) return; // leaving the loop closes the source
-                await new Promise<void>((written, failed) => request.write(chunk, (err) => (err ? failed(err) : written())));
+                await new Promise<void>((written, failed) =>
+                    request.write(chunk, (err) => (err ? failed(err) : written())),
+                );
                 idle.touch();
             }
             request.end();
@@ -292,12 +302,15 @@ function retryAfter(headers: Headers): number | undefined {
 /** Connection resets, refused connections, timeouts: worth another try. */
 function isTransient(err: unknown): boolean {
     const e = err as { name?: string; code?: string };
-    return e.name === "TimeoutError" || ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"].includes(e.code ?? "");
+    return (
+        e.name === "TimeoutError" ||
+        ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED"].includes(e.code ?? "")
+    );
 }
 
 function describeFailure(err: unknown): string {
     const e = err as { message?: string; code?: string };
-    return e.code && !e.message?.includes(e.code) ? `${e.message} (${e.code})` : e.message ?? String(err);
+    return e.code && !e.message?.includes(e.code) ? `${e.message} (${e.code})` : (e.message ?? String(err));
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

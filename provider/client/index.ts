@@ -1,7 +1,15 @@
 // One typed client for every Algorithmia route the resources use (algorithmia-api.md §2–§3). Reads answer
 // `undefined` for "not there"; writes that are not idempotent say how to tell whether a failed attempt took
 // effect, so they can be retried safely.
-import { defaultGitAddress, GitRemote, gitRepositoryUrl, PushResult, pushTree, remoteTreeSha256, TreeEntry } from "./git";
+import {
+    defaultGitAddress,
+    GitRemote,
+    gitRepositoryUrl,
+    PushResult,
+    pushTree,
+    remoteTreeSha256,
+    TreeEntry,
+} from "./git";
 import { AlgorithmiaApiError, HttpClient, HttpOptions, HttpResponse, sleep } from "./http";
 
 export { AlgorithmiaApiError, HttpOptions };
@@ -47,7 +55,13 @@ export interface AlgorithmObject {
     name: string;
     details: { label: string; summary?: string; tagline?: string };
     settings: Record<string, any>;
-    version_info?: { git_hash?: string; semantic_version?: string; version_uuid?: string; release_notes?: string; sample_input?: string };
+    version_info?: {
+        git_hash?: string;
+        semantic_version?: string;
+        version_uuid?: string;
+        release_notes?: string;
+        sample_input?: string;
+    };
     compilation?: { successful: boolean; output?: string };
     build?: BuildObject;
 }
@@ -88,7 +102,12 @@ const BUILD_APPEARS_WITHIN_MS = 30_000;
 
 /** A build that did not finish in time; `build` is the one still running, if it showed up at all. */
 export class BuildTimeoutError extends Error {
-    constructor(readonly commitSha: string, readonly timeoutMs: number, readonly build: BuildObject | undefined, message: string) {
+    constructor(
+        readonly commitSha: string,
+        readonly timeoutMs: number,
+        readonly build: BuildObject | undefined,
+        message: string,
+    ) {
         super(message);
     }
 }
@@ -120,7 +139,12 @@ export class AlgorithmiaClient {
 
     /** The first page of a collection's listing with its ACL, or undefined when it does not exist. */
     async getCollection(owner: string, name: string): Promise<Listing | undefined> {
-        const res = await this.http.request({ method: "GET", path: dataRoute(owner, name), query: { acl: true }, accept: [404] });
+        const res = await this.http.request({
+            method: "GET",
+            path: dataRoute(owner, name),
+            query: { acl: true },
+            accept: [404],
+        });
         return res.status === 404 ? undefined : res.body;
     }
 
@@ -134,7 +158,8 @@ export class AlgorithmiaClient {
             method: "POST",
             path: dataRoute(owner),
             json: { name, acl: { read: ACL_TO_WIRE[acl] } },
-            afterFailure: async () => ((await this.getCollection(owner, name)) ? { status: 200, headers: new Headers() } : undefined),
+            afterFailure: async () =>
+                (await this.getCollection(owner, name)) ? { status: 200, headers: new Headers() } : undefined,
         });
         return ownerOf(res.body?.result) ?? (owner === ".my" ? await this.whoami() : owner);
     }
@@ -147,7 +172,9 @@ export class AlgorithmiaClient {
         const root = await this.http.request({ method: "GET", path: dataRoute() });
         const first = (root.body?.folders as { name?: unknown }[] | undefined)?.[0]?.name;
         if (typeof first !== "string" || !first || first.startsWith(".")) {
-            throw new Error(`Cannot tell which user the API key belongs to: the root listing of ${this.http.apiAddress} names no user; set \`owner\` explicitly`);
+            throw new Error(
+                `Cannot tell which user the API key belongs to: the root listing of ${this.http.apiAddress} names no user; set \`owner\` explicitly`,
+            );
         }
         return first;
     }
@@ -166,12 +193,21 @@ export class AlgorithmiaClient {
     }
 
     async setCollectionAcl(owner: string, name: string, acl: ReadAcl): Promise<void> {
-        await this.http.request({ method: "PATCH", path: dataRoute(owner, name), json: { acl: { read: ACL_TO_WIRE[acl] } } });
+        await this.http.request({
+            method: "PATCH",
+            path: dataRoute(owner, name),
+            json: { acl: { read: ACL_TO_WIRE[acl] } },
+        });
     }
 
     /** Deletes a collection; true if it was there. Without `force` a non-empty collection is an error. */
     async deleteCollection(owner: string, name: string, force: boolean): Promise<boolean> {
-        const res = await this.http.request({ method: "DELETE", path: dataRoute(owner, name), query: { force }, accept: [404] });
+        const res = await this.http.request({
+            method: "DELETE",
+            path: dataRoute(owner, name),
+            query: { force },
+            accept: [404],
+        });
         return res.status !== 404;
     }
 
@@ -189,7 +225,11 @@ export class AlgorithmiaClient {
 
     /** A file's listing entry (size, last_modified), or undefined when it does not exist. */
     async statFile(owner: string, collection: string, filename: string): Promise<DataFile | undefined> {
-        const head = await this.http.request({ method: "HEAD", path: dataRoute(owner, collection, filename), accept: [404] });
+        const head = await this.http.request({
+            method: "HEAD",
+            path: dataRoute(owner, collection, filename),
+            accept: [404],
+        });
         if (head.status === 404) return undefined;
         for await (const file of this.listFiles(owner, collection)) if (file.filename === filename) return file;
         return undefined;
@@ -200,7 +240,13 @@ export class AlgorithmiaClient {
      * the file's URI as the server reports it (with the real owner when `owner` was `.my`). The timeout is the
      * client's idle one: a large model takes as long as the link needs.
      */
-    async putFile(owner: string, collection: string, filename: string, open: () => AsyncIterable<Uint8Array>, size: number): Promise<string> {
+    async putFile(
+        owner: string,
+        collection: string,
+        filename: string,
+        open: () => AsyncIterable<Uint8Array>,
+        size: number,
+    ): Promise<string> {
         const res = await this.http.request({
             method: "PUT",
             path: dataRoute(owner, collection, filename),
@@ -213,12 +259,20 @@ export class AlgorithmiaClient {
 
     /** The file's bytes as they arrive; the caller reads them all or stops early (which closes the connection). */
     async downloadFile(owner: string, collection: string, filename: string): Promise<AsyncIterable<Buffer>> {
-        const res = await this.http.request({ method: "GET", path: dataRoute(owner, collection, filename), stream: true });
+        const res = await this.http.request({
+            method: "GET",
+            path: dataRoute(owner, collection, filename),
+            stream: true,
+        });
         return res.stream!;
     }
 
     async deleteFile(owner: string, collection: string, filename: string): Promise<boolean> {
-        const res = await this.http.request({ method: "DELETE", path: dataRoute(owner, collection, filename), accept: [404] });
+        const res = await this.http.request({
+            method: "DELETE",
+            path: dataRoute(owner, collection, filename),
+            accept: [404],
+        });
         return res.status !== 404;
     }
 
@@ -253,7 +307,13 @@ export class AlgorithmiaClient {
     }
 
     async listBuilds(owner: string, name: string, marker?: string): Promise<Page<BuildObject>> {
-        return (await this.http.request({ method: "GET", path: algoRoute(owner, name, "builds"), query: { limit: 50, marker } })).body;
+        return (
+            await this.http.request({
+                method: "GET",
+                path: algoRoute(owner, name, "builds"),
+                query: { limit: 50, marker },
+            })
+        ).body;
     }
 
     /** The newest build of `commitSha`. */
@@ -267,7 +327,11 @@ export class AlgorithmiaClient {
     }
 
     /** The first build matching `match` in the newest-first build list, reading pages only until it is found. */
-    private async findInBuilds(owner: string, name: string, match: (build: BuildObject) => boolean): Promise<BuildObject | undefined> {
+    private async findInBuilds(
+        owner: string,
+        name: string,
+        match: (build: BuildObject) => boolean,
+    ): Promise<BuildObject | undefined> {
         let marker: string | undefined;
         do {
             const page = await this.listBuilds(owner, name, marker);
@@ -280,16 +344,18 @@ export class AlgorithmiaClient {
 
     /** Asks for a build of `commitSha` (a push normally starts one by itself). */
     async compile(owner: string, name: string, commitSha: string, timeoutMs?: number): Promise<AlgorithmObject> {
-        return (await this.http.request({
-            method: "POST",
-            path: algoRoute(owner, name, "compile"),
-            json: { commitSha },
-            timeoutMs,
-            afterFailure: async () => {
-                const build = await this.findBuild(owner, name, commitSha);
-                return build ? { status: 200, headers: new Headers(), body: { build } } : undefined;
-            },
-        })).body;
+        return (
+            await this.http.request({
+                method: "POST",
+                path: algoRoute(owner, name, "compile"),
+                json: { commitSha },
+                timeoutMs,
+                afterFailure: async () => {
+                    const build = await this.findBuild(owner, name, commitSha);
+                    return build ? { status: 200, headers: new Headers(), body: { build } } : undefined;
+                },
+            })
+        ).body;
     }
 
     /**
@@ -299,15 +365,25 @@ export class AlgorithmiaClient {
      * (any finished build was made for the old one). One whose build never shows up (a push the server did not
      * act on) is compiled. Throws a BuildTimeoutError when `timeoutMs` passes first.
      */
-    async waitForBuild(owner: string, name: string, commitSha: string, timeoutMs: number, options: { rebuild?: "failed" | "finished" } = {}): Promise<BuildObject> {
+    async waitForBuild(
+        owner: string,
+        name: string,
+        commitSha: string,
+        timeoutMs: number,
+        options: { rebuild?: "failed" | "finished" } = {},
+    ): Promise<BuildObject> {
         const deadline = Date.now() + timeoutMs;
         const appearBy = Date.now() + Math.min(BUILD_APPEARS_WITHIN_MS, timeoutMs / 2);
         // The server builds while it answers a compile: wait no longer than the deadline (then the loop says so).
-        const compileInTime = () => this.compile(owner, name, commitSha, Math.max(1_000, deadline - Date.now())).catch((err) => {
-            if (Date.now() < deadline) throw err;
-        });
+        const compileInTime = () =>
+            this.compile(owner, name, commitSha, Math.max(1_000, deadline - Date.now())).catch((err) => {
+                if (Date.now() < deadline) throw err;
+            });
         let build = await this.findBuild(owner, name, commitSha);
-        const stale = build && build.status !== "in-progress" && (options.rebuild === "finished" || (options.rebuild === "failed" && build.status === "failed"));
+        const stale =
+            build &&
+            build.status !== "in-progress" &&
+            (options.rebuild === "finished" || (options.rebuild === "failed" && build.status === "failed"));
         if (stale) {
             await compileInTime();
             build = await this.findBuild(owner, name, commitSha);
@@ -315,9 +391,13 @@ export class AlgorithmiaClient {
         let delay = 250;
         while (!build || build.status === "in-progress") {
             if (Date.now() >= deadline) {
-                throw new BuildTimeoutError(commitSha, timeoutMs, build,
+                throw new BuildTimeoutError(
+                    commitSha,
+                    timeoutMs,
+                    build,
                     `the build of ${owner}/${name} at ${commitSha} did not finish within ${Math.round(timeoutMs / 1000)}s ` +
-                    `(buildTimeoutSeconds)${build ? `; build ${build.build_id} is still in progress` : ""}`);
+                        `(buildTimeoutSeconds)${build ? `; build ${build.build_id} is still in progress` : ""}`,
+                );
             }
             await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
             // Gently and to 2 s at most: a build here takes a second or two, and a longer wait after it ends is time lost.
@@ -374,12 +454,20 @@ export class AlgorithmiaClient {
     }
 
     async getBuildLogs(owner: string, name: string, buildId: string): Promise<string> {
-        const res = await this.http.request({ method: "GET", path: algoRoute(owner, name, "builds", buildId, "logs"), accept: [404] });
-        return res.status === 404 ? "" : res.body?.logs ?? "";
+        const res = await this.http.request({
+            method: "GET",
+            path: algoRoute(owner, name, "builds", buildId, "logs"),
+            accept: [404],
+        });
+        return res.status === 404 ? "" : (res.body?.logs ?? "");
     }
 
     /** Every version, newest first, following pages. */
-    async *listVersions(owner: string, name: string, filter: { published?: boolean; callable?: boolean } = {}): AsyncGenerator<AlgorithmObject> {
+    async *listVersions(
+        owner: string,
+        name: string,
+        filter: { published?: boolean; callable?: boolean } = {},
+    ): AsyncGenerator<AlgorithmObject> {
         let marker: string | undefined;
         do {
             const res = await this.http.request({
@@ -401,7 +489,11 @@ export class AlgorithmiaClient {
     }
 
     async getVersion(owner: string, name: string, gitHash: string): Promise<AlgorithmObject | undefined> {
-        const res = await this.http.request({ method: "GET", path: algoRoute(owner, name, "versions", gitHash), accept: [404] });
+        const res = await this.http.request({
+            method: "GET",
+            path: algoRoute(owner, name, "versions", gitHash),
+            accept: [404],
+        });
         return res.status === 404 ? undefined : res.body;
     }
 
@@ -411,14 +503,21 @@ export class AlgorithmiaClient {
      * than `previous` (the newest published version before this call) of `gitHash`, so one `publish` never
      * publishes twice.
      */
-    async publishVersion(owner: string, name: string, body: Record<string, unknown>, expect: { gitHash: string; previous?: string }): Promise<AlgorithmObject> {
+    async publishVersion(
+        owner: string,
+        name: string,
+        body: Record<string, unknown>,
+        expect: { gitHash: string; previous?: string },
+    ): Promise<AlgorithmObject> {
         const res = await this.http.request({
             method: "POST",
             path: algoRoute(owner, name, "versions"),
             json: body,
             afterFailure: async () => {
                 for await (const newest of this.listVersions(owner, name, { published: true })) {
-                    const landed = newest.version_info?.semantic_version !== expect.previous && newest.version_info?.git_hash === expect.gitHash;
+                    const landed =
+                        newest.version_info?.semantic_version !== expect.previous &&
+                        newest.version_info?.git_hash === expect.gitHash;
                     return landed ? { status: 200, headers: new Headers(), body: newest } : undefined;
                 }
                 return undefined;
@@ -430,7 +529,13 @@ export class AlgorithmiaClient {
     /** Calls an algorithm (`owner/name[/version]`) with JSON input; answers the reply body. */
     async callAlgorithm(algoUri: string, input: unknown, options: CallOptions = {}): Promise<HttpResponse["body"]> {
         const timeoutSeconds = 300; // the platform's default time limit of a call
-        const path = "/v1/algo/" + algoUri.replace(/^algo:\/\//, "").split("/").map(encodeURIComponent).join("/");
+        const path =
+            "/v1/algo/" +
+            algoUri
+                .replace(/^algo:\/\//, "")
+                .split("/")
+                .map(encodeURIComponent)
+                .join("/");
         const res = await this.http.request({
             method: "POST",
             path,
@@ -442,4 +547,3 @@ export class AlgorithmiaClient {
         return res.body;
     }
 }
-

@@ -13,8 +13,20 @@ import { AlgorithmiaClient, AlgorithmObject, BuildObject, BuildTimeoutError } fr
 import { treeSha256 } from "../client/git";
 import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, initError, isUnknown,
-    keepKeySecret, nameSchema, sameValue, secretKey,
+    CheckFailure,
+    ConnectionArgs,
+    MODULE,
+    ProviderContext,
+    ResourceController,
+    UNKNOWN,
+    connectionShape,
+    containsUnknown,
+    initError,
+    isUnknown,
+    keepKeySecret,
+    nameSchema,
+    sameValue,
+    secretKey,
 } from "./dynamic";
 import { providerStub } from "./stub";
 
@@ -23,7 +35,17 @@ import { providerStub } from "./stub";
 /**
  * Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment.
  */
-const LANGUAGES = ["python3-1", "python2-langpack", "python3", "java", "scala", "r", "javascript", "ruby", "rust"] as const;
+const LANGUAGES = [
+    "python3-1",
+    "python2-langpack",
+    "python3",
+    "java",
+    "scala",
+    "r",
+    "javascript",
+    "ruby",
+    "rust",
+] as const;
 export type Language = (typeof LANGUAGES)[number];
 export type License = "apl" | "apache2" | "gpl3" | "mit";
 
@@ -127,8 +149,12 @@ const byEnvironment = (settings: Partial<AlgorithmSettings> | undefined) =>
     settings?.algorithmEnvironment !== undefined || settings?.packageSet !== undefined;
 
 /** What the build image depends on. */
-const runtimeOf = (settings: AlgorithmSettings) =>
-    ({ language: settings.language, environment: settings.environment, packageSet: settings.packageSet, algorithmEnvironment: settings.algorithmEnvironment });
+const runtimeOf = (settings: AlgorithmSettings) => ({
+    language: settings.language,
+    environment: settings.environment,
+    packageSet: settings.packageSet,
+    algorithmEnvironment: settings.algorithmEnvironment,
+});
 
 export function settingsToWire(settings: AlgorithmSettings): Record<string, unknown> {
     const wire: Record<string, unknown> = {};
@@ -201,7 +227,8 @@ function algorithmSchema() {
         .strict()
         .refine((s) => s.sourceVisibility !== "closed" || s.license === "apl", {
             path: ["license"],
-            message: 'closed source (sourceVisibility "closed") requires license "apl"; open-source licenses need sourceVisibility "open"',
+            message:
+                'closed source (sourceVisibility "closed") requires license "apl"; open-source licenses need sourceVisibility "open"',
         })
         .superRefine((s, ctx) => {
             // One runtime model (see AlgorithmSettings). A value not known yet counts as given.
@@ -209,37 +236,69 @@ function algorithmSchema() {
             if (s.algorithmEnvironment !== undefined && s.packageSet !== undefined) {
                 fail("packageSet", "choose the runtime by algorithmEnvironment or by packageSet, not both");
             }
-            const model = s.algorithmEnvironment !== undefined ? "algorithmEnvironment" : s.packageSet !== undefined ? "packageSet" : undefined;
+            const model =
+                s.algorithmEnvironment !== undefined
+                    ? "algorithmEnvironment"
+                    : s.packageSet !== undefined
+                      ? "packageSet"
+                      : undefined;
             for (const key of ["language", "environment"] as const) {
-                if (model && s[key] !== undefined) fail(key, `leave it out when settings.${model} chooses the runtime: that decides the language and machine type`);
-                if (!model && s[key] === undefined) fail(key, "is required unless settings.algorithmEnvironment or settings.packageSet chooses the runtime");
+                if (model && s[key] !== undefined)
+                    fail(
+                        key,
+                        `leave it out when settings.${model} chooses the runtime: that decides the language and machine type`,
+                    );
+                if (!model && s[key] === undefined)
+                    fail(
+                        key,
+                        "is required unless settings.algorithmEnvironment or settings.packageSet chooses the runtime",
+                    );
             }
         });
-    return z
-        .object({
-            name: nameSchema(64),
-            owner: nameSchema().optional(),
-            details: z.object({ label: z.string().trim().min(1, "must not be empty"), summary: z.string().optional(), tagline: z.string().optional() }).strict(),
-            settings,
-            source: z.string().min(1, "must name a directory"),
-            dependencies: z.array(z.string().trim().min(1, "must not be empty").regex(/^[^\n]*$/, "must be a single line")).optional(),
-            modelFiles: z
-                .record(
-                    z.string().regex(/^[A-Za-z0-9_.-]+$/, "model keys hold only letters, digits, '_', '.' and '-'"),
-                    z.object({
-                        dataUri: z.string().regex(/^data:\/\/[^/]+\/[^/]+\/.+/, "must be a data URI like data://owner/collection/file"),
-                        sha256: z.string().regex(SHA256, "must be a sha256 (64 lowercase hex digits)"),
-                    }),
-                )
-                .optional(),
-            buildTimeoutSeconds: z.number().int("must be a whole number of seconds").min(1, "must be at least 1 second")
-                .max(MAX_BUILD_TIMEOUT_SECONDS, `must be at most ${MAX_BUILD_TIMEOUT_SECONDS} seconds (24 hours)`).default(DEFAULT_BUILD_TIMEOUT_SECONDS),
-            adopt: z.boolean().default(false),
-            expectedSourceSha256: z.string().regex(SHA256, "must be a sha256 (64 lowercase hex digits)").optional(),
-            ...connectionShape(),
-            // Computed by `check`; tolerated on the way back in.
-            sourceSha256: z.string().optional(),
-        }) as unknown as z.ZodType<AlgorithmInputs>;
+    return z.object({
+        name: nameSchema(64),
+        owner: nameSchema().optional(),
+        details: z
+            .object({
+                label: z.string().trim().min(1, "must not be empty"),
+                summary: z.string().optional(),
+                tagline: z.string().optional(),
+            })
+            .strict(),
+        settings,
+        source: z.string().min(1, "must name a directory"),
+        dependencies: z
+            .array(
+                z
+                    .string()
+                    .trim()
+                    .min(1, "must not be empty")
+                    .regex(/^[^\n]*$/, "must be a single line"),
+            )
+            .optional(),
+        modelFiles: z
+            .record(
+                z.string().regex(/^[A-Za-z0-9_.-]+$/, "model keys hold only letters, digits, '_', '.' and '-'"),
+                z.object({
+                    dataUri: z
+                        .string()
+                        .regex(/^data:\/\/[^/]+\/[^/]+\/.+/, "must be a data URI like data://owner/collection/file"),
+                    sha256: z.string().regex(SHA256, "must be a sha256 (64 lowercase hex digits)"),
+                }),
+            )
+            .optional(),
+        buildTimeoutSeconds: z
+            .number()
+            .int("must be a whole number of seconds")
+            .min(1, "must be at least 1 second")
+            .max(MAX_BUILD_TIMEOUT_SECONDS, `must be at most ${MAX_BUILD_TIMEOUT_SECONDS} seconds (24 hours)`)
+            .default(DEFAULT_BUILD_TIMEOUT_SECONDS),
+        adopt: z.boolean().default(false),
+        expectedSourceSha256: z.string().regex(SHA256, "must be a sha256 (64 lowercase hex digits)").optional(),
+        ...connectionShape(),
+        // Computed by `check`; tolerated on the way back in.
+        sourceSha256: z.string().optional(),
+    }) as unknown as z.ZodType<AlgorithmInputs>;
 }
 
 // --- controller -----------------------------------------------------------------------------------------------
@@ -271,20 +330,30 @@ async function deploySource(
         if (!(err instanceof BuildTimeoutError)) throw err;
         // The push landed: keep the algorithm and its commit in state, so the next `up` waits for this build.
         const running = err.build ? `build ${err.build.build_id} is still in progress` : "no build of it has started";
-        throw failed({ gitHash: commit, buildId: err.build?.build_id ?? "", sourceSha256: sha },
+        throw failed(
+            { gitHash: commit, buildId: err.build?.build_id ?? "", sourceSha256: sha },
             `The build of ${owner}/${inputs.name} at ${commit} did not finish within buildTimeoutSeconds ` +
                 `(${inputs.buildTimeoutSeconds}); ${running}. Raise buildTimeoutSeconds (at most ${MAX_BUILD_TIMEOUT_SECONDS}) ` +
-                "and run `pulumi up` again: it waits for the build of this commit rather than starting another.");
+                "and run `pulumi up` again: it waits for the build of this commit rather than starting another.",
+        );
     }
     const result = { gitHash: commit, buildId: build.build_id, sourceSha256: sha };
     if (build.status !== "succeeded") {
         const tail = await client.buildLogTail(owner, inputs.name, build.build_id);
-        throw failed(result, `The build of ${owner}/${inputs.name} at ${commit} failed (build ${build.build_id}). End of the build log:\n${tail}`);
+        throw failed(
+            result,
+            `The build of ${owner}/${inputs.name} at ${commit} failed (build ${build.build_id}). End of the build log:\n${tail}`,
+        );
     }
     return result;
 }
 
-function outputsOf(client: AlgorithmiaClient, owner: string, inputs: AlgorithmInputs, source: { gitHash: string; buildId: string; sourceSha256: string }): AlgorithmOutputs {
+function outputsOf(
+    client: AlgorithmiaClient,
+    owner: string,
+    inputs: AlgorithmInputs,
+    source: { gitHash: string; buildId: string; sourceSha256: string },
+): AlgorithmOutputs {
     return {
         ...inputs,
         ...source,
@@ -295,7 +364,12 @@ function outputsOf(client: AlgorithmiaClient, owner: string, inputs: AlgorithmIn
 }
 
 /** Whether an existing algorithm is the leftover of an interrupted create of this very resource. */
-async function isOurLeftover(client: AlgorithmiaClient, owner: string, existing: AlgorithmObject, inputs: AlgorithmInputs): Promise<boolean> {
+async function isOurLeftover(
+    client: AlgorithmiaClient,
+    owner: string,
+    existing: AlgorithmObject,
+    inputs: AlgorithmInputs,
+): Promise<boolean> {
     const sameDetails = sameValue(normalizeDetails(existing.details), normalizeDetails(inputs.details));
     const sameSettings = sameValue(settingsFromWire(existing.settings, inputs.settings), inputs.settings);
     if (!sameDetails || !sameSettings) return false;
@@ -304,11 +378,18 @@ async function isOurLeftover(client: AlgorithmiaClient, owner: string, existing:
 }
 
 async function putDetailsAndSettings(client: AlgorithmiaClient, owner: string, inputs: AlgorithmInputs): Promise<void> {
-    await client.updateAlgorithm(owner, inputs.name, { details: detailsToWire(inputs.details), settings: settingsToWire(inputs.settings) });
+    await client.updateAlgorithm(owner, inputs.name, {
+        details: detailsToWire(inputs.details),
+        settings: settingsToWire(inputs.settings),
+    });
 }
 
 /** `owner/name` when the owner is known without creating anything: given, the one resolved before, or the key's user. */
-async function algoPathOf(ctx: ProviderContext, inputs: AlgorithmInputs, olds: Partial<AlgorithmInputs>): Promise<string | undefined> {
+async function algoPathOf(
+    ctx: ProviderContext,
+    inputs: AlgorithmInputs,
+    olds: Partial<AlgorithmInputs>,
+): Promise<string | undefined> {
     if (containsUnknown([inputs.name, inputs.owner, inputs.apiAddress])) return undefined;
     const resolvedBefore = olds.name === inputs.name ? olds.algoPath?.split("/")[0] : undefined;
     try {
@@ -330,17 +411,24 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         const algoPath = await algoPathOf(ctx, inputs, olds);
         if (algoPath) inputs = { ...inputs, algoPath };
         // During a preview the tree may depend on values not known yet (a model's sha256): so is its hash.
-        if (containsUnknown([inputs.source, inputs.dependencies, inputs.modelFiles])) return { inputs: { ...inputs, sourceSha256: UNKNOWN } };
+        if (containsUnknown([inputs.source, inputs.dependencies, inputs.modelFiles]))
+            return { inputs: { ...inputs, sourceSha256: UNKNOWN } };
         let sha: string | undefined;
         try {
             sha = await sourceSha256(inputs);
         } catch (err) {
             failures.push({ property: "source", reason: `source: ${(err as Error).message}` });
         }
-        if (sha && inputs.expectedSourceSha256 && !isUnknown(inputs.expectedSourceSha256) && sha !== inputs.expectedSourceSha256) {
+        if (
+            sha &&
+            inputs.expectedSourceSha256 &&
+            !isUnknown(inputs.expectedSourceSha256) &&
+            sha !== inputs.expectedSourceSha256
+        ) {
             failures.push({
                 property: "expectedSourceSha256",
-                reason: `expectedSourceSha256: the source tree hashes to ${sha}, not the expected ${inputs.expectedSourceSha256}: ` +
+                reason:
+                    `expectedSourceSha256: the source tree hashes to ${sha}, not the expected ${inputs.expectedSourceSha256}: ` +
                     "refusing to deploy a tree other than the one expected",
             });
         }
@@ -351,7 +439,16 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         replaceKeys: ["name", "owner", "settings.language"],
         // A new language under the same name and owner: the old algorithm must go first to free the name.
         deleteBeforeReplace: (replaces) => !replaces.includes("name") && !replaces.includes("owner"),
-        updateKeys: ["details", "settings", "sourceSha256", "dependencies", "modelFiles", "buildTimeoutSeconds", "adopt", "apiAddress"],
+        updateKeys: [
+            "details",
+            "settings",
+            "sourceSha256",
+            "dependencies",
+            "modelFiles",
+            "buildTimeoutSeconds",
+            "adopt",
+            "apiAddress",
+        ],
         normalize: (props, olds) => {
             const { language, ...otherSettings } = props.settings ?? {};
             return {
@@ -377,15 +474,22 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         const existing = await client.getAlgorithm(owner, inputs.name);
         if (existing) {
             if (!inputs.adopt && !(await isOurLeftover(client, owner, existing, inputs))) {
-                throw new Error(`Algorithm ${id} already exists: set \`adopt: true\` to manage it with this stack, or choose another name`);
+                throw new Error(
+                    `Algorithm ${id} already exists: set \`adopt: true\` to manage it with this stack, or choose another name`,
+                );
             }
             const language = existing.settings.language;
             // A legacy algorithm can move to an environment (the PUT below); nothing moves back to a language.
             const wanted = inputs.settings.language;
             if (wanted !== undefined && language !== wanted) {
-                const has = language !== undefined ? `settings.language ${JSON.stringify(language)}` : "its runtime chosen by an environment";
-                throw new Error(`Algorithm ${id} already exists with ${has}; it cannot be adopted as settings.language ` +
-                    `${JSON.stringify(wanted)} (a language cannot change): choose its environment with settings.algorithmEnvironment, or another name`);
+                const has =
+                    language !== undefined
+                        ? `settings.language ${JSON.stringify(language)}`
+                        : "its runtime chosen by an environment";
+                throw new Error(
+                    `Algorithm ${id} already exists with ${has}; it cannot be adopted as settings.language ` +
+                        `${JSON.stringify(wanted)} (a language cannot change): choose its environment with settings.algorithmEnvironment, or another name`,
+                );
             }
             await putDetailsAndSettings(client, owner, inputs);
         } else {
@@ -396,7 +500,8 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
             });
         }
         const source = await deploySource(client, owner, inputs, (partial, message) =>
-            initError(id, outputsOf(client, owner, inputs, partial), inputs as any, message));
+            initError(id, outputsOf(client, owner, inputs, partial), inputs as any, message),
+        );
         return { id, outs: outputsOf(client, owner, inputs, source) };
     },
 
@@ -424,8 +529,13 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
             await putDetailsAndSettings(client, owner, inputs);
         }
         // Always: pushing an unchanged tree is a no-op, and a failed or missing build of it is retried here.
-        const source = await deploySource(client, owner, inputs, (partial, message) =>
-            initError(id, outputsOf(client, owner, inputs, partial), news as any, message), !sameValue(runtimeOf(olds.settings), runtimeOf(news.settings)));
+        const source = await deploySource(
+            client,
+            owner,
+            inputs,
+            (partial, message) => initError(id, outputsOf(client, owner, inputs, partial), news as any, message),
+            !sameValue(runtimeOf(olds.settings), runtimeOf(news.settings)),
+        );
         return outputsOf(client, owner, inputs, source);
     },
 
@@ -440,6 +550,7 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
                     "algorithms that have a public version, since callers may depend on it. To leave it out of this stack " +
                     "and keep it, give the resource the option `retainOnDelete: true`, run `pulumi up`, then destroy again; " +
                     "a later deploy takes it over with `adopt: true`.",
+                { cause: err },
             );
         }
     },

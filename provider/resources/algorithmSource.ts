@@ -28,10 +28,18 @@ export function sourceTree(spec: SourceSpec): TreeEntry[] {
     if (spec.dependencies?.length) {
         const existing = byPath.get(REQUIREMENTS_FILE);
         const current = existing ? fs.readFileSync(existing.file!, "utf8") : "";
-        byPath.set(REQUIREMENTS_FILE, { path: REQUIREMENTS_FILE, mode: "100644", content: Buffer.from(mergeRequirements(current, spec.dependencies)) });
+        byPath.set(REQUIREMENTS_FILE, {
+            path: REQUIREMENTS_FILE,
+            mode: "100644",
+            content: Buffer.from(mergeRequirements(current, spec.dependencies)),
+        });
     }
     if (spec.modelFiles && Object.keys(spec.modelFiles).length) {
-        byPath.set(MODEL_MANIFEST_FILE, { path: MODEL_MANIFEST_FILE, mode: "100644", content: Buffer.from(modelManifest(spec.modelFiles)) });
+        byPath.set(MODEL_MANIFEST_FILE, {
+            path: MODEL_MANIFEST_FILE,
+            mode: "100644",
+            content: Buffer.from(modelManifest(spec.modelFiles)),
+        });
     }
     return [...byPath.values()];
 }
@@ -95,6 +103,10 @@ export function mergeRequirements(current: string, dependencies: string[]): stri
 
 /** `{"<key>": {"dataUri": …, "sha256": …}}` with sorted keys and fixed formatting, so equal maps give equal bytes. */
 export function modelManifest(models: Record<string, ModelBinding>): string {
-    const sorted = Object.fromEntries(Object.keys(models).sort().map((key) => [key, { dataUri: models[key].dataUri, sha256: models[key].sha256 }]));
+    const sorted = Object.fromEntries(
+        Object.keys(models)
+            .sort()
+            .map((key) => [key, { dataUri: models[key].dataUri, sha256: models[key].sha256 }]),
+    );
     return JSON.stringify(sorted, null, 2) + "\n";
 }

@@ -13,7 +13,15 @@ import { z } from "zod";
 import { AlgorithmiaClient, AlgorithmObject, BuildObject } from "../client";
 import type { AlgorithmSettings } from "./algorithm";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, isUnknown, keepKeySecret, sameValue,
+    CheckFailure,
+    ConnectionArgs,
+    MODULE,
+    ResourceController,
+    connectionShape,
+    containsUnknown,
+    isUnknown,
+    keepKeySecret,
+    sameValue,
     secretKey,
 } from "./dynamic";
 import { providerStub } from "./stub";
@@ -24,12 +32,14 @@ export type VersionType = "major" | "minor" | "revision";
 export type Callability = "public" | "private";
 
 /** The algorithm settings a version carries and only a major version may change (its permissions). */
-export type VersionPermissions = Pick<AlgorithmSettings, "sourceVisibility" | "license" | "networkAccess" | "pipelineEnabled">;
+export type VersionPermissions = Pick<
+    AlgorithmSettings,
+    "sourceVisibility" | "license" | "networkAccess" | "pipelineEnabled"
+>;
 
 /** A call made against the build before publishing; `expect` compares the result, `expectError` wants a failure. */
 export type AlgorithmTest =
-    | { name?: string; input: unknown; expect?: unknown }
-    | { name?: string; input: unknown; expectError: true };
+    { name?: string; input: unknown; expect?: unknown } | { name?: string; input: unknown; expectError: true };
 
 export interface AlgorithmVersionArgs extends ConnectionArgs {
     /** `owner/name`, e.g. an Algorithm's `algoPath`. */
@@ -87,8 +97,18 @@ function versionSchema() {
         z.object({ name: z.string().optional(), input: z.unknown(), expect: z.unknown().optional() }).strict(),
     ]);
     return z.object({
-        algorithm: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*\/[A-Za-z][A-Za-z0-9_]*$/, "must be owner/name, e.g. an Algorithm's algoPath"),
-        gitHash: z.string().regex(/^[0-9a-f]{40}$/, "must be a full git commit sha (40 lowercase hex digits), e.g. an Algorithm's gitHash"),
+        algorithm: z
+            .string()
+            .regex(
+                /^[A-Za-z][A-Za-z0-9_]*\/[A-Za-z][A-Za-z0-9_]*$/,
+                "must be owner/name, e.g. an Algorithm's algoPath",
+            ),
+        gitHash: z
+            .string()
+            .regex(
+                /^[0-9a-f]{40}$/,
+                "must be a full git commit sha (40 lowercase hex digits), e.g. an Algorithm's gitHash",
+            ),
         versionType: z.enum(["major", "minor", "revision"]),
         callability: z.enum(["public", "private"]),
         royaltyMicrocredits: z.number().int().min(0).default(0),
@@ -97,12 +117,14 @@ function versionSchema() {
         tests: z.array(testCase).optional(),
         adopt: z.boolean().default(false),
         // Not strict: an Algorithm's whole `settings` may be passed; only the permissions are kept.
-        algorithmSettings: z.object({
-            sourceVisibility: z.enum(["open", "closed"]),
-            license: z.enum(["apl", "apache2", "gpl3", "mit"]),
-            networkAccess: z.enum(["full", "isolated"]),
-            pipelineEnabled: z.boolean(),
-        }).optional(),
+        algorithmSettings: z
+            .object({
+                sourceVisibility: z.enum(["open", "closed"]),
+                license: z.enum(["apl", "apache2", "gpl3", "mit"]),
+                networkAccess: z.enum(["full", "isolated"]),
+                pipelineEnabled: z.boolean(),
+            })
+            .optional(),
         ...connectionShape(),
     }) as unknown as z.ZodType<AlgorithmVersionInputs>;
 }
@@ -113,18 +135,31 @@ function versionSchema() {
 // build in place: versions are immutable, so it cannot change the one published, and delete would only drop it
 // from the stack anyway. Only `adopt` changes nothing on the server.
 const REPLACE_KEYS = ["algorithm", "gitHash", "apiAddress"];
-const PUBLISH_KEYS = ["versionType", "callability", "royaltyMicrocredits", "releaseNotes", "sampleInput", "tests", "algorithmSettings"];
+const PUBLISH_KEYS = [
+    "versionType",
+    "callability",
+    "royaltyMicrocredits",
+    "releaseNotes",
+    "sampleInput",
+    "tests",
+    "algorithmSettings",
+];
 
 // --- publish rules --------------------------------------------------------------------------------------------
 
 /** Our name of each permission the API keeps in a version's settings. */
 const PERMISSIONS: [keyof VersionPermissions, string][] = [
-    ["sourceVisibility", "source_visibility"], ["license", "license"], ["networkAccess", "network_access"], ["pipelineEnabled", "pipeline_enabled"],
+    ["sourceVisibility", "source_visibility"],
+    ["license", "license"],
+    ["networkAccess", "network_access"],
+    ["pipelineEnabled", "pipeline_enabled"],
 ];
 
 /** A version's or an algorithm's permissions in our names, from the API's settings. */
 function permissionsOf(wire: Record<string, any> | undefined): VersionPermissions {
-    return Object.fromEntries(PERMISSIONS.map(([ours, theirs]) => [ours, wire?.[theirs]])) as unknown as VersionPermissions;
+    return Object.fromEntries(
+        PERMISSIONS.map(([ours, theirs]) => [ours, wire?.[theirs]]),
+    ) as unknown as VersionPermissions;
 }
 
 /** Only the permissions of what was passed (an Algorithm's whole settings, or nothing). */
@@ -147,29 +182,45 @@ export interface PublishTerms {
  * permission. Each failure names `versionType` (what to change to publish) and the setting that differs. Values
  * not known yet (a preview) are left out.
  */
-export function publishRuleFailures(versionType: VersionType, previous: PublishTerms & { version: string }, next: PublishTerms,
-    permissionsFrom = "algorithmSettings"): CheckFailure[] {
+export function publishRuleFailures(
+    versionType: VersionType,
+    previous: PublishTerms & { version: string },
+    next: PublishTerms,
+    permissionsFrom = "algorithmSettings",
+): CheckFailure[] {
     if (versionType === "major" || isUnknown(versionType)) return [];
     const changed = (before: unknown, after: unknown) => !isUnknown(after) && after !== undefined && before !== after;
     const since = `since version ${previous.version}`;
     const reasons: string[] = [];
     if (changed(previous.callability, next.callability)) {
-        reasons.push(`changing callability from ${previous.callability} to ${next.callability} (${since}) needs versionType "major"`);
+        reasons.push(
+            `changing callability from ${previous.callability} to ${next.callability} (${since}) needs versionType "major"`,
+        );
     }
     for (const [key] of isUnknown(next.permissions) ? [] : PERMISSIONS) {
         if (changed(previous.permissions[key], next.permissions?.[key])) {
-            reasons.push(`${permissionsFrom}.${key} changes from ${JSON.stringify(previous.permissions[key])} to ` +
-                `${JSON.stringify(next.permissions[key])} (${since}): a permission change needs versionType "major"`);
+            reasons.push(
+                `${permissionsFrom}.${key} changes from ${JSON.stringify(previous.permissions[key])} to ` +
+                    `${JSON.stringify(next.permissions[key])} (${since}): a permission change needs versionType "major"`,
+            );
         }
     }
     const [before, after] = [previous.royaltyMicrocredits, next.royaltyMicrocredits];
     if (changed(before, after)) {
-        if (before === 0) reasons.push(`royaltyMicrocredits: a free algorithm starts charging (0 to ${after}, ${since}): that needs versionType "major"`);
+        if (before === 0)
+            reasons.push(
+                `royaltyMicrocredits: a free algorithm starts charging (0 to ${after}, ${since}): that needs versionType "major"`,
+            );
         else if (versionType === "revision") {
-            reasons.push(`royaltyMicrocredits changes from ${before} to ${after} (${since}): a price change needs versionType "minor" or "major"`);
+            reasons.push(
+                `royaltyMicrocredits changes from ${before} to ${after} (${since}): a price change needs versionType "minor" or "major"`,
+            );
         }
     }
-    return reasons.map((reason) => ({ property: "versionType", reason: `versionType: ${reason}, not "${versionType}"` }));
+    return reasons.map((reason) => ({
+        property: "versionType",
+        reason: `versionType: ${reason}, not "${versionType}"`,
+    }));
 }
 
 /** The terms a publish of `inputs` carries, with the algorithm's `permissions` at that moment. */
@@ -200,7 +251,9 @@ async function publishContext(client: AlgorithmiaClient, inputs: AlgorithmVersio
         return {
             newest,
             next: termsFor(inputs, given ? pickPermissions(inputs.algorithmSettings)! : permissionsOf(algo.settings)),
-            permissionsFrom: given ? "algorithmSettings" : `the settings of ${inputs.algorithm} on the server: settings`,
+            permissionsFrom: given
+                ? "algorithmSettings"
+                : `the settings of ${inputs.algorithm} on the server: settings`,
         };
     }
     return undefined;
@@ -215,19 +268,28 @@ const testName = (testCase: AlgorithmTest, index: number) => testCase.name ?? `t
 const show = (value: unknown) => JSON.stringify(value) ?? "undefined";
 
 /** Runs every test against the hash version; answers how many passed or throws naming the first failure. */
-async function runTests(client: AlgorithmiaClient, algorithm: string, gitHash: string, tests: AlgorithmTest[]): Promise<number> {
+async function runTests(
+    client: AlgorithmiaClient,
+    algorithm: string,
+    gitHash: string,
+    tests: AlgorithmTest[],
+): Promise<number> {
     let passed = 0;
     for (const [index, testCase] of tests.entries()) {
         const reply = await client.callAlgorithm(`${algorithm}/${gitHash}`, testCase.input, { repeatable: true });
         const error = reply?.error ? String(reply.error.message ?? show(reply.error)) : undefined;
         const name = testName(testCase, index);
         const refuse = (why: string) => {
-            throw new Error(`Test "${name}" failed against ${algorithm}/${gitHash}, so the version is not published: ${why}`);
+            throw new Error(
+                `Test "${name}" failed against ${algorithm}/${gitHash}, so the version is not published: ${why}`,
+            );
         };
         if ("expectError" in testCase) {
             if (error === undefined) refuse(`expected an error, got the result ${show(reply?.result)}`);
         } else if (error !== undefined) {
-            refuse(`expected ${testCase.expect !== undefined ? show(testCase.expect) : "a result"}, got the error: ${error}`);
+            refuse(
+                `expected ${testCase.expect !== undefined ? show(testCase.expect) : "a result"}, got the error: ${error}`,
+            );
         } else if (testCase.expect !== undefined && !sameValue(reply?.result, testCase.expect)) {
             refuse(`expected ${show(testCase.expect)}, got ${show(reply?.result)}`);
         }
@@ -239,7 +301,11 @@ async function runTests(client: AlgorithmiaClient, algorithm: string, gitHash: s
 const callabilityOf = (version: AlgorithmObject) => version.settings?.algorithm_callability as Callability | undefined;
 const royaltyOf = (version: AlgorithmObject) => Number(version.settings?.royalty_microcredits ?? 0);
 
-function outputsOf(inputs: AlgorithmVersionInputs, version: AlgorithmObject, testsPassed: number): AlgorithmVersionOutputs {
+function outputsOf(
+    inputs: AlgorithmVersionInputs,
+    version: AlgorithmObject,
+    testsPassed: number,
+): AlgorithmVersionOutputs {
     const semver = version.version_info!.semantic_version!;
     return {
         ...inputs,
@@ -268,8 +334,10 @@ async function latestBuildOf(client: AlgorithmiaClient, inputs: AlgorithmVersion
     const build = compiled?.build;
     if (build?.commit_sha !== inputs.gitHash || build.status !== "succeeded") {
         const log = build ? `\n${await client.buildLogTail(owner, name, build.build_id)}` : "";
-        throw new Error(`gitHash ${inputs.gitHash} of ${inputs.algorithm} had to be built again to be the latest successful build ` +
-            `(only that one can be published), and that build ${build ? `${build.build_id} ${build.status}` : "did not start"}${log}`);
+        throw new Error(
+            `gitHash ${inputs.gitHash} of ${inputs.algorithm} had to be built again to be the latest successful build ` +
+                `(only that one can be published), and that build ${build ? `${build.build_id} ${build.status}` : "did not start"}${log}`,
+        );
     }
     return build;
 }
@@ -278,13 +346,21 @@ async function latestBuildOf(client: AlgorithmiaClient, inputs: AlgorithmVersion
  * Publishes a build of `gitHash` after its tests (`previous`: the newest published version, if any), then checks
  * the server's word: the new version must be that very build. Answers the version and the tests passed.
  */
-async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs, previous: AlgorithmObject | undefined) {
+async function publish(
+    client: AlgorithmiaClient,
+    inputs: AlgorithmVersionInputs,
+    previous: AlgorithmObject | undefined,
+) {
     const { owner, name } = parseAlgorithm(inputs.algorithm);
     if (previous) {
         // As the preview did, against what this publish will really carry: the algorithm's settings now.
         const algo = await client.getAlgorithm(owner, name);
-        const failures = publishRuleFailures(inputs.versionType, termsOf(previous), termsFor(inputs, permissionsOf(algo?.settings)),
-            `the settings of ${inputs.algorithm}: settings`);
+        const failures = publishRuleFailures(
+            inputs.versionType,
+            termsOf(previous),
+            termsFor(inputs, permissionsOf(algo?.settings)),
+            `the settings of ${inputs.algorithm}: settings`,
+        );
         if (failures.length > 0) throw new Error(`Nothing was published: ${failures.map((f) => f.reason).join("; ")}`);
     }
     const build = await latestBuildOf(client, inputs);
@@ -292,43 +368,59 @@ async function publish(client: AlgorithmiaClient, inputs: AlgorithmVersionInputs
     // The publish takes whatever build is the latest then: it must still be the one just tested.
     const latest = await client.latestSuccessfulBuild(owner, name);
     if (latest?.build_id !== build.build_id) {
-        throw new Error(`Nothing was published: build ${latest?.build_id} of ${inputs.algorithm} at ${latest?.commit_sha} finished ` +
-            `while build ${build.build_id} of gitHash ${inputs.gitHash} was being tested, and a publish takes the latest build. ` +
-            "Run `pulumi up` again once nothing else builds this algorithm.");
+        throw new Error(
+            `Nothing was published: build ${latest?.build_id} of ${inputs.algorithm} at ${latest?.commit_sha} finished ` +
+                `while build ${build.build_id} of gitHash ${inputs.gitHash} was being tested, and a publish takes the latest build. ` +
+                "Run `pulumi up` again once nothing else builds this algorithm.",
+        );
     }
     const sample = sampleText(inputs);
-    const published = await client.publishVersion(owner, name, {
-        version_info: {
-            version_type: inputs.versionType,
-            ...(inputs.releaseNotes !== undefined ? { release_notes: inputs.releaseNotes } : {}),
-            ...(sample !== undefined ? { sample_input: sample } : {}),
+    const published = await client.publishVersion(
+        owner,
+        name,
+        {
+            version_info: {
+                version_type: inputs.versionType,
+                ...(inputs.releaseNotes !== undefined ? { release_notes: inputs.releaseNotes } : {}),
+                ...(sample !== undefined ? { sample_input: sample } : {}),
+            },
+            settings: { algorithm_callability: inputs.callability, royalty_microcredits: inputs.royaltyMicrocredits },
         },
-        settings: { algorithm_callability: inputs.callability, royalty_microcredits: inputs.royaltyMicrocredits },
-    }, { gitHash: inputs.gitHash, previous: previous?.version_info?.semantic_version });
+        { gitHash: inputs.gitHash, previous: previous?.version_info?.semantic_version },
+    );
     const semver = published?.version_info?.semantic_version;
     // The reply, then a read of the version: both must name the tested build.
     const check = semver ? await client.getVersion(owner, name, inputs.gitHash) : undefined;
-    const sameBuild = published?.version_info?.git_hash === inputs.gitHash && (!published.build || published.build.build_id === build.build_id) &&
+    const sameBuild =
+        published?.version_info?.git_hash === inputs.gitHash &&
+        (!published.build || published.build.build_id === build.build_id) &&
         check?.version_info?.semantic_version === semver;
     if (!semver || !sameBuild) {
-        throw new Error(`Publishing ${inputs.algorithm} produced version ${semver ?? "none"} of build ` +
-            `${published?.build?.build_id ?? "?"} at ${published?.version_info?.git_hash ?? "no commit"}, not of the tested build ` +
-            `${build.build_id} at ${inputs.gitHash}: another build became the latest in between. Published versions cannot be ` +
-            "withdrawn; check that version before relying on it.");
+        throw new Error(
+            `Publishing ${inputs.algorithm} produced version ${semver ?? "none"} of build ` +
+                `${published?.build?.build_id ?? "?"} at ${published?.version_info?.git_hash ?? "no commit"}, not of the tested build ` +
+                `${build.build_id} at ${inputs.gitHash}: another build became the latest in between. Published versions cannot be ` +
+                "withdrawn; check that version before relying on it.",
+        );
     }
     return { version: published, testsPassed };
 }
 
 /** The sample input as the API keeps it: a string, JSON values as their JSON text. */
 function sampleText(inputs: AlgorithmVersionInputs): string | undefined {
-    return inputs.sampleInput === undefined || typeof inputs.sampleInput === "string" ? inputs.sampleInput : JSON.stringify(inputs.sampleInput);
+    return inputs.sampleInput === undefined || typeof inputs.sampleInput === "string"
+        ? inputs.sampleInput
+        : JSON.stringify(inputs.sampleInput);
 }
 
 /** Whether a published version is what these inputs would publish (a retried `up` adopts it). */
 function publishedAsAsked(version: AlgorithmObject, inputs: AlgorithmVersionInputs): boolean {
-    return callabilityOf(version) === inputs.callability && royaltyOf(version) === inputs.royaltyMicrocredits &&
+    return (
+        callabilityOf(version) === inputs.callability &&
+        royaltyOf(version) === inputs.royaltyMicrocredits &&
         (version.version_info?.release_notes ?? undefined) === inputs.releaseNotes &&
-        (version.version_info?.sample_input ?? undefined) === sampleText(inputs);
+        (version.version_info?.sample_input ?? undefined) === sampleText(inputs)
+    );
 }
 
 export const algorithmVersionController: ResourceController<AlgorithmVersionInputs, AlgorithmVersionOutputs> = {
@@ -337,13 +429,20 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
     async prepare(inputs, _olds, ctx) {
         // The rules compare with the newest version on the server, whatever the state says; they need to know which
         // algorithm on which cluster, and skip the values not known yet (checked again before publishing).
-        if (containsUnknown([inputs.algorithm, inputs.apiAddress, inputs.apiKey]) || isUnknown(inputs.versionType) || inputs.versionType === "major") {
+        if (
+            containsUnknown([inputs.algorithm, inputs.apiAddress, inputs.apiKey]) ||
+            isUnknown(inputs.versionType) ||
+            inputs.versionType === "major"
+        ) {
             return { inputs };
         }
         const found = await publishContext(ctx.client(inputs.apiAddress), inputs);
         // Adopting the version of this build publishes nothing.
         if (!found || (inputs.adopt && found.newest.version_info?.git_hash === inputs.gitHash)) return { inputs };
-        return { inputs, failures: publishRuleFailures(inputs.versionType, termsOf(found.newest), found.next, found.permissionsFrom) };
+        return {
+            inputs,
+            failures: publishRuleFailures(inputs.versionType, termsOf(found.newest), found.next, found.permissionsFrom),
+        };
     },
 
     diff: {
@@ -378,7 +477,10 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
         }
         const published = await publish(client, inputs, newest);
         // The id names the build: a version-only change publishes another version of it in place.
-        return { id: `${inputs.algorithm}/${inputs.gitHash}`, outs: outputsOf(inputs, published.version, published.testsPassed) };
+        return {
+            id: `${inputs.algorithm}/${inputs.gitHash}`,
+            outs: outputsOf(inputs, published.version, published.testsPassed),
+        };
     },
 
     async read(ctx, _id, outs) {
@@ -400,7 +502,10 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
         if (changed.length === 1 && changed[0] === "algorithmSettings") {
             // The version may carry them already (state from before it recorded them, or settings changed back).
             const current = await client.getVersion(owner, name, olds.gitHash);
-            if (current?.version_info?.semantic_version === olds.version && sameValue(permissionsOf(current.settings), after.algorithmSettings)) {
+            if (
+                current?.version_info?.semantic_version === olds.version &&
+                sameValue(permissionsOf(current.settings), after.algorithmSettings)
+            ) {
                 return outputsOf(news, current, olds.testsPassed);
             }
         }
@@ -422,8 +527,10 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
 
     async delete(_ctx, _id, outs) {
         // There is no API to unpublish (algorithmia-api.md §7): the version stays callable.
-        pulumi.log.info(`AlgorithmVersion ${outs.algoUri} is only removed from the stack: published versions are immutable ` +
-            "and stay published on the server.");
+        pulumi.log.info(
+            `AlgorithmVersion ${outs.algoUri} is only removed from the stack: published versions are immutable ` +
+                "and stay published on the server.",
+        );
     },
 };
 
@@ -445,6 +552,13 @@ export class AlgorithmVersion extends pulumi.dynamic.Resource {
     constructor(name: string, args: AlgorithmVersionArgs, opts?: pulumi.CustomResourceOptions) {
         const props = { ...args, ...secretKey(args), version: undefined, algoUri: undefined, testsPassed: undefined };
         // Published versions are immutable: a replacement publishes first, then the old one leaves the stack.
-        super(algorithmVersionProvider, name, props, keepKeySecret({ deleteBeforeReplace: false, ...opts }), MODULE, "AlgorithmVersion");
+        super(
+            algorithmVersionProvider,
+            name,
+            props,
+            keepKeySecret({ deleteBeforeReplace: false, ...opts }),
+            MODULE,
+            "AlgorithmVersion",
+        );
     }
 }

@@ -5,7 +5,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaApiError, Listing, ReadAcl, aclFromWire } from "../client";
-import { ConnectionArgs, MODULE, ResourceController, connectionShape, containsUnknown, keepKeySecret, nameSchema, secretKey } from "./dynamic";
+import {
+    ConnectionArgs,
+    MODULE,
+    ResourceController,
+    connectionShape,
+    containsUnknown,
+    keepKeySecret,
+    nameSchema,
+    secretKey,
+} from "./dynamic";
 import { providerStub } from "./stub";
 
 // --- types ----------------------------------------------------------------------------------------------------
@@ -43,8 +52,10 @@ interface DataCollectionOutputs extends DataCollectionInputs {
 
 const dataUriOf = (owner: string, name: string) => `data://${owner}/${name}`;
 
-const created = (owner: string, inputs: DataCollectionInputs) =>
-    ({ id: `${owner}/${inputs.name}`, outs: { ...inputs, owner, dataUri: dataUriOf(owner, inputs.name) } });
+const created = (owner: string, inputs: DataCollectionInputs) => ({
+    id: `${owner}/${inputs.name}`,
+    outs: { ...inputs, owner, dataUri: dataUriOf(owner, inputs.name) },
+});
 
 /**
  * Whether an existing collection may be the leftover of an interrupted create of this resource (the POST landed,
@@ -93,24 +104,30 @@ export const dataCollectionController: ResourceController<DataCollectionInputs, 
         const adopted = inputs.adopt ? await client.getCollection(target, inputs.name) : undefined;
         if (adopted) {
             const owner = inputs.owner ?? (await ctx.whoami(client));
-            if (aclFromWire(adopted.acl?.read) !== inputs.readAcl) await client.setCollectionAcl(owner, inputs.name, inputs.readAcl);
+            if (aclFromWire(adopted.acl?.read) !== inputs.readAcl)
+                await client.setCollectionAcl(owner, inputs.name, inputs.readAcl);
             return created(owner, inputs);
         }
         try {
             return created(await client.createCollection(target, inputs.name, inputs.readAcl), inputs);
         } catch (err) {
-            const existing = err instanceof AlgorithmiaApiError && (err.status === 409 || err.status === 400)
-                ? await client.getCollection(target, inputs.name) : undefined;
+            const existing =
+                err instanceof AlgorithmiaApiError && (err.status === 409 || err.status === 400)
+                    ? await client.getCollection(target, inputs.name)
+                    : undefined;
             if (!existing) throw err;
             if (!isOurLeftover(existing, inputs)) {
                 throw new Error(
                     `Data collection ${dataUriOf(inputs.owner ?? "<your user>", inputs.name)} already exists: ` +
                         "set `adopt: true` to manage it with this stack, or choose another name",
+                    { cause: err },
                 );
             }
             const owner = inputs.owner ?? (await ctx.whoami(client));
-            pulumi.log.info(`Data collection ${dataUriOf(owner, inputs.name)} already exists, empty and with readAcl ` +
-                `"${inputs.readAcl}": taking it over as the leftover of an interrupted create`);
+            pulumi.log.info(
+                `Data collection ${dataUriOf(owner, inputs.name)} already exists, empty and with readAcl ` +
+                    `"${inputs.readAcl}": taking it over as the leftover of an interrupted create`,
+            );
             return created(owner, inputs);
         }
     },
@@ -123,7 +140,8 @@ export const dataCollectionController: ResourceController<DataCollectionInputs, 
 
     async update(ctx, _id, olds, news) {
         const owner = olds.owner;
-        if (news.readAcl !== olds.readAcl) await ctx.client(news.apiAddress).setCollectionAcl(owner, olds.name, news.readAcl);
+        if (news.readAcl !== olds.readAcl)
+            await ctx.client(news.apiAddress).setCollectionAcl(owner, olds.name, news.readAcl);
         return { ...olds, ...news, owner, dataUri: dataUriOf(owner, olds.name) };
     },
 
@@ -136,6 +154,7 @@ export const dataCollectionController: ResourceController<DataCollectionInputs, 
             let count = listing.files.length;
             if (listing.marker) {
                 count = 0;
+                // eslint-disable-next-line @typescript-eslint/no-unused-vars -- only counted
                 for await (const _file of client.listFiles(outs.owner, outs.name)) count++;
             }
             if (count > 0) {
@@ -164,7 +183,14 @@ export class DataCollection extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: DataCollectionArgs, opts?: pulumi.CustomResourceOptions) {
         // Every output must be named here, even when its input is omitted, to be an output of the resource.
-        const props = { ...args, ...secretKey(args), owner: args.owner, readAcl: args.readAcl, forceDestroy: args.forceDestroy, dataUri: undefined };
+        const props = {
+            ...args,
+            ...secretKey(args),
+            owner: args.owner,
+            readAcl: args.readAcl,
+            forceDestroy: args.forceDestroy,
+            dataUri: undefined,
+        };
         super(dataCollectionProvider, name, props, keepKeySecret(opts), MODULE, "DataCollection");
     }
 }

@@ -110,7 +110,10 @@ export interface CheckFailure {
 
 /** `a.b[0].c` from a zod issue path. */
 function propertyPath(path: readonly PropertyKey[]): string {
-    return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), "");
+    return path.reduce<string>(
+        (out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+        "",
+    );
 }
 
 function valueAt(value: any, path: readonly PropertyKey[]): unknown[] {
@@ -165,11 +168,18 @@ export function sameValue(a: unknown, b: unknown): boolean {
 }
 
 function canonicalJson(value: unknown): string {
-    return JSON.stringify(value, (_key, v) =>
-        v && typeof v === "object" && !Array.isArray(v)
-            ? Object.fromEntries(Object.keys(v).sort().filter((k) => v[k] !== undefined).map((k) => [k, v[k]]))
-            : v,
-    ) ?? "undefined";
+    return (
+        JSON.stringify(value, (_key, v) =>
+            v && typeof v === "object" && !Array.isArray(v)
+                ? Object.fromEntries(
+                      Object.keys(v)
+                          .sort()
+                          .filter((k) => v[k] !== undefined)
+                          .map((k) => [k, v[k]]),
+                  )
+                : v,
+        ) ?? "undefined"
+    );
 }
 
 /**
@@ -177,7 +187,11 @@ function canonicalJson(value: unknown): string {
  * not among them, so a provider upgrade alone shows no diff; see `frozenProvider` for the one exception). An
  * unknown new value counts as a change.
  */
-export function diffByKeys(olds: Record<string, any>, news: Record<string, any>, rules: DiffRules): pulumi.dynamic.DiffResult {
+export function diffByKeys(
+    olds: Record<string, any>,
+    news: Record<string, any>,
+    rules: DiffRules,
+): pulumi.dynamic.DiffResult {
     const normalize = rules.normalize ?? ((p) => p);
     const before = normalize({ ...olds }, olds);
     const after = normalize({ ...news }, olds);
@@ -188,8 +202,11 @@ export function diffByKeys(olds: Record<string, any>, news: Record<string, any>,
         changes: replaces.length + updates.length > 0,
         replaces,
         stables: [...rules.updateKeys, ...rules.replaceKeys].filter((k) => !changed(k)),
-        deleteBeforeReplace: replaces.length > 0 &&
-            (typeof rules.deleteBeforeReplace === "function" ? rules.deleteBeforeReplace(replaces) : !!rules.deleteBeforeReplace),
+        deleteBeforeReplace:
+            replaces.length > 0 &&
+            (typeof rules.deleteBeforeReplace === "function"
+                ? rules.deleteBeforeReplace(replaces)
+                : !!rules.deleteBeforeReplace),
     };
 }
 
@@ -218,7 +235,11 @@ export interface ResourceController<Inputs, Outputs> {
      * unknowns (`isUnknown`) and lack defaults. `olds` are the old inputs as the last check answered them (the
      * engine passes inputs, not outputs, to Check; empty on create).
      */
-    prepare?(inputs: Inputs, olds: Partial<Inputs>, ctx: ProviderContext): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
+    prepare?(
+        inputs: Inputs,
+        olds: Partial<Inputs>,
+        ctx: ProviderContext,
+    ): Promise<{ inputs: Inputs; failures?: CheckFailure[] }>;
     /**
      * The outputs the inputs already determine (e.g. a data URI), added to the checked inputs: a preview shows an
      * update with the new inputs as its outputs (the dynamic-provider host has no preview of its own), so without
@@ -242,7 +263,9 @@ export function dynamicProvider<Inputs, Outputs>(
     controller: ResourceController<Inputs, Outputs>,
 ): pulumi.dynamic.ResourceProvider<any, any> {
     // `usernames`: per key, then per API address (a key's user never changes; another key may be another user).
-    const state: { stackConfig?: StackConfig; usernames: Record<string, Record<string, Promise<string>>> } = { usernames: {} };
+    const state: { stackConfig?: StackConfig; usernames: Record<string, Record<string, Promise<string>>> } = {
+        usernames: {},
+    };
     // One per resource call: its key is the resource's.
     const callContext = (props: { apiKey?: string }): ProviderContext => ({
         client: (apiAddress) => {
@@ -260,7 +283,8 @@ export function dynamicProvider<Inputs, Outputs>(
         const cluster = props.cluster;
         return typeof cluster === "string" ? { ...ctx, client: () => ctx.client(cluster) } : ctx;
     };
-    const clusterOf = (props: any) => (isUnknown(props.apiAddress) ? UNKNOWN : resolveApiAddress(state.stackConfig, props.apiAddress));
+    const clusterOf = (props: any) =>
+        isUnknown(props.apiAddress) ? UNKNOWN : resolveApiAddress(state.stackConfig, props.apiAddress);
     const rules = withCluster(controller.diff);
     // The key is compared too, but a new key alone changes nothing on the server: it is only stored.
     const diffRules: DiffRules = { ...rules, updateKeys: [...rules.updateKeys, KEY_KEY] };
@@ -271,44 +295,60 @@ export function dynamicProvider<Inputs, Outputs>(
         async configure(req: pulumi.dynamic.ConfigureRequest) {
             state.stackConfig = req.config;
         },
-        check: (olds: any, news: any) => reporting(async () => {
-            const checked = checkWithSchema((schema ??= controller.schema()), news);
-            const cluster = clusterOf(checked.inputs);
-            if (checked.failures.length > 0) return { inputs: { ...checked.inputs, cluster }, failures: checked.failures };
-            const ctx = callContext(checked.inputs);
-            const prepared = controller.prepare
-                ? await controller.prepare(checked.inputs as Inputs, olds ?? {}, ctx)
-                : { inputs: checked.inputs as Inputs, failures: [] };
-            const failures = prepared.failures ?? [];
-            const predicted = failures.length === 0 && controller.predict
-                ? await controller.predict(prepared.inputs, olds ?? {}, ctx).catch(() => ({}))
-                : {};
-            return { inputs: { ...prepared.inputs, ...predicted, cluster }, failures };
-        }),
-        diff: (_id: string, olds: any, news: any) => reporting(async () => {
-            // State from before the cluster was kept has none: that is no change.
-            const diff = diffByKeys(olds, olds[CLUSTER_KEY] === undefined ? { ...news, cluster: undefined } : news, diffRules);
-            // State from before the stub holds the whole old provider, which refresh and delete would run: an update
-            // (the controller's no-change update, which changes nothing that is in place) stores the stub instead.
-            return !diff.changes && frozenProvider(olds) ? { ...diff, changes: true } : diff;
-        }),
-        create: (inputs: any) => reporting(async () => {
-            const { id, outs } = await controller.create(callContext(inputs), inputs);
-            return { id, outs: withKey({ ...outs, cluster: inputs.cluster }, inputs) };
-        }),
-        read: (id: string, props: any) => reporting(async () => {
-            const cluster = props.cluster ?? clusterOf(props);
-            const outs = await controller.read(contextOn({ cluster, apiKey: props.apiKey }), id, props);
-            // No id: the object is gone and refresh drops it from state.
-            return outs === undefined ? {} : { id, props: withKey({ ...outs, cluster }, props) };
-        }),
-        update: (id: string, olds: any, news: any) => reporting(async () => {
-            // Only the key changed: store it. (With no change at all the engine is retrying a resource that failed to
-            // initialise: that is the controller's to finish.)
-            const keyOnly = olds[KEY_KEY] !== news[KEY_KEY] && !diffByKeys(olds, news, rules).changes;
-            if (keyOnly) return { outs: withKey({ ...olds }, news) };
-            return { outs: withKey({ ...(await controller.update(callContext(news), id, olds, news)), cluster: news.cluster }, news) };
-        }),
+        check: (olds: any, news: any) =>
+            reporting(async () => {
+                const checked = checkWithSchema((schema ??= controller.schema()), news);
+                const cluster = clusterOf(checked.inputs);
+                if (checked.failures.length > 0)
+                    return { inputs: { ...checked.inputs, cluster }, failures: checked.failures };
+                const ctx = callContext(checked.inputs);
+                const prepared = controller.prepare
+                    ? await controller.prepare(checked.inputs as Inputs, olds ?? {}, ctx)
+                    : { inputs: checked.inputs as Inputs, failures: [] };
+                const failures = prepared.failures ?? [];
+                const predicted =
+                    failures.length === 0 && controller.predict
+                        ? await controller.predict(prepared.inputs, olds ?? {}, ctx).catch(() => ({}))
+                        : {};
+                return { inputs: { ...prepared.inputs, ...predicted, cluster }, failures };
+            }),
+        diff: (_id: string, olds: any, news: any) =>
+            reporting(async () => {
+                // State from before the cluster was kept has none: that is no change.
+                const diff = diffByKeys(
+                    olds,
+                    olds[CLUSTER_KEY] === undefined ? { ...news, cluster: undefined } : news,
+                    diffRules,
+                );
+                // State from before the stub holds the whole old provider, which refresh and delete would run: an update
+                // (the controller's no-change update, which changes nothing that is in place) stores the stub instead.
+                return !diff.changes && frozenProvider(olds) ? { ...diff, changes: true } : diff;
+            }),
+        create: (inputs: any) =>
+            reporting(async () => {
+                const { id, outs } = await controller.create(callContext(inputs), inputs);
+                return { id, outs: withKey({ ...outs, cluster: inputs.cluster }, inputs) };
+            }),
+        read: (id: string, props: any) =>
+            reporting(async () => {
+                const cluster = props.cluster ?? clusterOf(props);
+                const outs = await controller.read(contextOn({ cluster, apiKey: props.apiKey }), id, props);
+                // No id: the object is gone and refresh drops it from state.
+                return outs === undefined ? {} : { id, props: withKey({ ...outs, cluster }, props) };
+            }),
+        update: (id: string, olds: any, news: any) =>
+            reporting(async () => {
+                // Only the key changed: store it. (With no change at all the engine is retrying a resource that failed to
+                // initialise: that is the controller's to finish.)
+                const keyOnly = olds[KEY_KEY] !== news[KEY_KEY] && !diffByKeys(olds, news, rules).changes;
+                if (keyOnly) return { outs: withKey({ ...olds }, news) };
+                return {
+                    outs: withKey(
+                        { ...(await controller.update(callContext(news), id, olds, news)), cluster: news.cluster },
+                        news,
+                    ),
+                };
+            }),
         delete: (id: string, props: any) => reporting(() => controller.delete(contextOn(props), id, props)),
     };
 }

@@ -14,8 +14,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { AlgorithmiaClient } from "../client";
 import {
-    CheckFailure, ConnectionArgs, MODULE, ProviderContext, ResourceController, UNKNOWN, connectionShape, containsUnknown, keepKeySecret,
-    parseDataUri, secretKey,
+    CheckFailure,
+    ConnectionArgs,
+    MODULE,
+    ProviderContext,
+    ResourceController,
+    UNKNOWN,
+    connectionShape,
+    containsUnknown,
+    keepKeySecret,
+    parseDataUri,
+    secretKey,
 } from "./dynamic";
 import { providerStub } from "./stub";
 
@@ -87,10 +96,21 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 export function contentOf(source: string | WireAsset): Content {
     const file = typeof source === "string" ? source : source.path;
     if (file !== undefined) {
-        return { describe: file, file, size: async () => (await fs.promises.stat(file)).size, open: () => readChunks(file) };
+        return {
+            describe: file,
+            file,
+            size: async () => (await fs.promises.stat(file)).size,
+            open: () => readChunks(file),
+        };
     }
     const text = Buffer.from((source as WireAsset).text ?? "", "utf8");
-    return { describe: "a StringAsset", size: async () => text.length, open: async function* () { yield text; } };
+    return {
+        describe: "a StringAsset",
+        size: async () => text.length,
+        open: async function* () {
+            yield text;
+        },
+    };
 }
 
 /** A file's bytes in chunks of one reused buffer, so that reading a large file allocates nothing per chunk. */
@@ -124,7 +144,9 @@ export async function fileStamp(file: string): Promise<string | undefined> {
 }
 
 /** sha256 and size of a stream, reading it once (memory stays flat whatever the size). */
-export async function hashStream(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; size: number }> {
+export async function hashStream(
+    stream: AsyncIterable<Buffer | Uint8Array>,
+): Promise<{ sha256: string; size: number }> {
     const hash = crypto.createHash("sha256");
     let size = 0;
     for await (const chunk of stream) {
@@ -147,7 +169,13 @@ async function hashRemote(client: AlgorithmiaClient, owner: string, collection: 
  * Uploads `content` by streaming it from its source, hashing the bytes on their way out, so the outputs
  * describe what was actually sent even if the file changed since `check`.
  */
-export async function upload(client: AlgorithmiaClient, owner: string, collection: string, name: string, content: Content) {
+export async function upload(
+    client: AlgorithmiaClient,
+    owner: string,
+    collection: string,
+    name: string,
+    content: Content,
+) {
     const size = await content.size().catch((err) => {
         throw new Error(`Cannot read the model file ${content.describe}: ${err.message}`);
     });
@@ -191,7 +219,13 @@ function isContentOf(filename: string, name: string): boolean {
  * outputs. Content already there is kept: the name says what it holds (its size is checked). Other bytes there
  * are overwritten when they are this resource's own file (`current`, changed out of band) or with `adopt`.
  */
-async function store(ctx: ProviderContext, owner: string, collection: string, inputs: ModelFileInputs, current?: string): Promise<ModelFileOutputs> {
+async function store(
+    ctx: ProviderContext,
+    owner: string,
+    collection: string,
+    inputs: ModelFileInputs,
+    current?: string,
+): Promise<ModelFileOutputs> {
     const client = ctx.client(inputs.apiAddress);
     const stored = contentName(inputs.name, inputs.sha256!);
     const existing = await client.statFile(owner, collection, stored);
@@ -200,16 +234,20 @@ async function store(ctx: ProviderContext, owner: string, collection: string, in
         return outputsOf(inputs, dataUri, inputs.sha256!, inputs.size!, existing.last_modified);
     }
     if (existing && !inputs.adopt && stored !== current) {
-        throw new Error(`File data://${owner}/${collection}/${stored} already exists with other content (${existing.size} bytes, ` +
-            `not ${inputs.size}): it was changed out of band. Set \`adopt: true\` to overwrite it with this content`);
+        throw new Error(
+            `File data://${owner}/${collection}/${stored} already exists with other content (${existing.size} bytes, ` +
+                `not ${inputs.size}): it was changed out of band. Set \`adopt: true\` to overwrite it with this content`,
+        );
     }
     const content = contentOf(inputs.source);
     const sent = await upload(client, owner, collection, stored, content);
     if (sent.sha256 !== inputs.sha256) {
         // The file changed after `check`: those bytes must not sit under another content's name.
         await client.deleteFile(owner, collection, stored).catch(() => undefined);
-        throw new Error(`The model file ${content.describe} changed while \`pulumi up\` ran (sha256 ${inputs.sha256} at preview, ` +
-            `${sent.sha256} uploaded): nothing was kept; run \`pulumi up\` again`);
+        throw new Error(
+            `The model file ${content.describe} changed while \`pulumi up\` ran (sha256 ${inputs.sha256} at preview, ` +
+                `${sent.sha256} uploaded): nothing was kept; run \`pulumi up\` again`,
+        );
     }
     const uploaded = await client.statFile(owner, collection, stored);
     return outputsOf(inputs, sent.dataUri, sent.sha256, sent.size, uploaded?.last_modified);
@@ -222,7 +260,10 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
         z.object({
             collection: z
                 .string()
-                .regex(/^data:\/\/[^/]+\/[a-zA-Z][a-zA-Z0-9_]*\/?$/, "must be a collection's data URI like data://owner/collection"),
+                .regex(
+                    /^data:\/\/[^/]+\/[a-zA-Z][a-zA-Z0-9_]*\/?$/,
+                    "must be a collection's data URI like data://owner/collection",
+                ),
             name: z
                 .string()
                 .min(1, "must not be empty")
@@ -232,8 +273,14 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
                 [
                     z.string().min(1),
                     // An asset on the wire: the special signature key and value of Pulumi's asset encoding.
-                    z.looseObject({ "4dabf18193072939515e22adb298388d": z.literal("c44067f5952c0a294b673a41bacd8c17"), path: z.string() }),
-                    z.looseObject({ "4dabf18193072939515e22adb298388d": z.literal("c44067f5952c0a294b673a41bacd8c17"), text: z.string() }),
+                    z.looseObject({
+                        "4dabf18193072939515e22adb298388d": z.literal("c44067f5952c0a294b673a41bacd8c17"),
+                        path: z.string(),
+                    }),
+                    z.looseObject({
+                        "4dabf18193072939515e22adb298388d": z.literal("c44067f5952c0a294b673a41bacd8c17"),
+                        text: z.string(),
+                    }),
                 ],
                 { error: "must be a local file path, a pulumi.asset.FileAsset or a pulumi.asset.StringAsset" },
             ),
@@ -255,9 +302,19 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
             const { sha256, size } = await hashStream(content.open());
             // Changed while it was read: no stamp, so the next check hashes it again.
             const after = await stamp();
-            return { inputs: { ...inputs, sha256, size, ...(before !== undefined && before === after ? { sourceStamp: before } : {}) } };
+            return {
+                inputs: {
+                    ...inputs,
+                    sha256,
+                    size,
+                    ...(before !== undefined && before === after ? { sourceStamp: before } : {}),
+                },
+            };
         } catch (err: any) {
-            const failure: CheckFailure = { property: "source", reason: `source: cannot read ${content.describe}: ${err.code ?? err.message}` };
+            const failure: CheckFailure = {
+                property: "source",
+                reason: `source: cannot read ${content.describe}: ${err.code ?? err.message}`,
+            };
             return { inputs, failures: [failure] };
         }
     },
@@ -272,7 +329,11 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
     diff: {
         replaceKeys: ["collection", "name"],
         updateKeys: ["sha256", "size", "adopt", "apiAddress"],
-        normalize: (props) => ({ ...props, collection: props.collection?.replace(/\/+$/, ""), adopt: props.adopt ?? false }),
+        normalize: (props) => ({
+            ...props,
+            collection: props.collection?.replace(/\/+$/, ""),
+            adopt: props.adopt ?? false,
+        }),
     },
 
     async create(ctx, inputs) {
@@ -308,12 +369,19 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
         const client = ctx.client(outs.apiAddress);
         const { owner, collection, file } = parseDataUri(outs.dataUri);
         const names = new Set([file!]);
-        for await (const stored of client.listFiles(owner, collection)) if (isContentOf(stored.filename, outs.name)) names.add(stored.filename);
+        for await (const stored of client.listFiles(owner, collection))
+            if (isContentOf(stored.filename, outs.name)) names.add(stored.filename);
         for (const name of names) await client.deleteFile(owner, collection, name);
     },
 };
 
-function outputsOf(inputs: ModelFileInputs, dataUri: string, sha256: string, size: number, lastModified?: string): ModelFileOutputs {
+function outputsOf(
+    inputs: ModelFileInputs,
+    dataUri: string,
+    sha256: string,
+    size: number,
+    lastModified?: string,
+): ModelFileOutputs {
     const { collection, name, adopt, apiAddress } = inputs;
     return { collection, name, adopt, apiAddress, dataUri, sha256, size, lastModified };
 }
@@ -329,11 +397,14 @@ const modelFileProvider = providerStub("ModelFile");
 function absoluteSource(source: ModelFileArgs["source"]): ModelFileArgs["source"] {
     const resolve = (value: string | pulumi.asset.FileAsset | pulumi.asset.StringAsset) => {
         if (typeof value === "string") return path.resolve(value);
-        if (value instanceof pulumi.asset.FileAsset) return new pulumi.asset.FileAsset(value.path.then((p) => path.resolve(p)));
+        if (value instanceof pulumi.asset.FileAsset)
+            return new pulumi.asset.FileAsset(value.path.then((p) => path.resolve(p)));
         return value;
     };
     if (typeof source === "string" || source instanceof pulumi.asset.Asset) return resolve(source);
-    return pulumi.Output.isInstance(source) ? source.apply((value) => resolve(value as any)) : Promise.resolve(source).then(resolve);
+    return pulumi.Output.isInstance(source)
+        ? source.apply((value) => resolve(value as any))
+        : Promise.resolve(source).then(resolve);
 }
 
 /** A model file in a hosted data collection. */

@@ -17,8 +17,10 @@ export const providers = {
 /** The provider a stub of `protocol` asks for (stub.ts). */
 export function loadProvider(type: keyof typeof providers, protocol: string) {
     if (protocol !== STUB_PROTOCOL) {
-        throw new Error(`the state was written by a pulumi-algorithmia that loads its provider as "${protocol}", which the installed ` +
-            `one (loading as "${STUB_PROTOCOL}") cannot serve: install that release or a later one`);
+        throw new Error(
+            `the state was written by a pulumi-algorithmia that loads its provider as "${protocol}", which the installed ` +
+                `one (loading as "${STUB_PROTOCOL}") cannot serve: install that release or a later one`,
+        );
     }
     return providers[type];
 }

@@ -37,7 +37,9 @@ export function implementationLocation(file = require.resolve("./providers")): I
         const manifest = path.join(dir, "package.json");
         if (!fs.existsSync(manifest)) continue;
         const parent = path.basename(path.dirname(dir));
-        const installed = parent === "node_modules" || (parent.startsWith("@") && path.basename(path.dirname(path.dirname(dir))) === "node_modules");
+        const installed =
+            parent === "node_modules" ||
+            (parent.startsWith("@") && path.basename(path.dirname(path.dirname(dir))) === "node_modules");
         if (!installed) return { file };
         const name: string = JSON.parse(fs.readFileSync(manifest, "utf8")).name;
         return { packageEntry: `${name}/${path.relative(dir, file).split(path.sep).join("/")}`, file };
@@ -57,7 +59,10 @@ let thisImplementation: ImplementationLocation | undefined;
  * repository's own TypeScript (its examples and tests), as the program was. (No comments inside: they would be
  * serialized too.)
  */
-export function providerStub(type: keyof typeof providers, location = (thisImplementation ??= implementationLocation())): pulumi.dynamic.ResourceProvider<any, any> {
+export function providerStub(
+    type: keyof typeof providers,
+    location = (thisImplementation ??= implementationLocation()),
+): pulumi.dynamic.ResourceProvider<any, any> {
     const protocol = STUB_PROTOCOL;
     const packageEntry = location.packageEntry;
     const file = location.file;
@@ -70,16 +75,29 @@ export function providerStub(type: keyof typeof providers, location = (thisImple
                     if (packageEntry) resolved = require.resolve(packageEntry, { paths: [process.cwd()] });
                 } catch (err) {}
                 if (!require("fs").existsSync(resolved)) {
-                    throw new Error(`pulumi-algorithmia is not installed in ${process.cwd()} and ${resolved} is gone: npm install pulumi-algorithmia`);
+                    throw new Error(
+                        `pulumi-algorithmia is not installed in ${process.cwd()} and ${resolved} is gone: npm install pulumi-algorithmia`,
+                    );
                 }
                 if (/\.ts$/.test(resolved) && !require.extensions[".ts"]) {
                     const dir = require("path").dirname(resolved);
-                    require(require.resolve("ts-node", { paths: [dir] })).register({ transpileOnly: true, projectSearchDir: dir });
+                    require(require.resolve("ts-node", { paths: [dir] })).register({
+                        transpileOnly: true,
+                        projectSearchDir: dir,
+                    });
                 }
                 provider = require(resolved).loadProvider(type, protocol);
             } catch (err) {
                 const fail = () => Promise.reject(err);
-                provider = { configure: fail, check: fail, diff: fail, create: fail, read: fail, update: fail, delete: fail };
+                provider = {
+                    configure: fail,
+                    check: fail,
+                    diff: fail,
+                    create: fail,
+                    read: fail,
+                    update: fail,
+                    delete: fail,
+                };
             }
             Object.assign(stub, provider);
             return stub.configure!(req);

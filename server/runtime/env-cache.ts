@@ -66,7 +66,10 @@ export function ensureEnvironment(dir: string, recipe: EnvironmentRecipe): Promi
     if (known && (!known.done || complete(dir, recipe))) return known.promise;
     const entry = { promise: create(dir, recipe), done: false };
     inProcess.set(dir, entry);
-    entry.promise.then(() => (entry.done = true), () => inProcess.delete(dir));
+    entry.promise.then(
+        () => (entry.done = true),
+        () => inProcess.delete(dir),
+    );
     return entry.promise;
 }
 
@@ -112,12 +115,14 @@ async function create(dir: string, recipe: EnvironmentRecipe): Promise<string> {
 /** Takes the lock file, or takes over a stale one; false when another live process holds it. */
 function tryLock(lock: string): boolean {
     try {
-        fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }), { flag: "wx" });
+        fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now() }), {
+            flag: "wx",
+        });
         return true;
     } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    let holder: { pid?: number; host?: string; at?: number } = {};
+    let holder: { pid?: number; host?: string; at?: number };
     try {
         holder = JSON.parse(fs.readFileSync(lock, "utf8"));
     } catch {
@@ -144,8 +149,12 @@ function alive(pid: number): boolean {
 }
 
 /** Runs a command, sending its output lines to `log`; keeps the last lines for error messages. */
-export function runLogged(cmd: string, args: string[], log: (line: string) => void,
-    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; tail: string }> {
+export function runLogged(
+    cmd: string,
+    args: string[],
+    log: (line: string) => void,
+    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; tail: string }> {
     return new Promise((resolve) => {
         const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd, env: options.env });
         const lines: string[] = [];

@@ -66,8 +66,10 @@ export async function buildNode(treeDir: string, algoName: string): Promise<Node
         log.push(`Checking entry point ${entry}`);
         if (!fs.existsSync(path.join(treeDir, entry))) {
             const found = sources.filter((file) => file.startsWith("src/"));
-            fail(`entry point ${entry} not found (the runner loads src/<algoname of algorithmia.conf>.js; src/ has ` +
-                `${found.length ? found.join(", ") : "no JavaScript files"})`);
+            fail(
+                `entry point ${entry} not found (the runner loads src/<algoname of algorithmia.conf>.js; src/ has ` +
+                    `${found.length ? found.join(", ") : "no JavaScript files"})`,
+            );
         } else if (!/\bapply\b/.test(fs.readFileSync(path.join(treeDir, entry), "utf8"))) {
             log.push(`warning: ${entry} never mentions apply: the runner calls its exports.apply(input, cb)`);
         }
@@ -95,21 +97,32 @@ export async function nodeModulesOf(treeDir: string, files: string[]): Promise<s
         return (await ensureNodeEnvironment(treeDir, files, (line) => lines.push(line))).nodeModules;
     } catch (err) {
         const tail = lines.slice(-20).join("\n");
-        throw new Error(`the algorithm's Node environment could not be made again: ${(err as Error).message}\n${tail}`);
+        throw new Error(
+            `the algorithm's Node environment could not be made again: ${(err as Error).message}\n${tail}`,
+            { cause: err },
+        );
     }
 }
 
 /** algorithmia.conf, which names the entry file; answers that file (relative to the tree) when it can. */
-function checkConf(treeDir: string, algoName: string, log: string[], fail: (reason: string) => void): string | undefined {
+function checkConf(
+    treeDir: string,
+    algoName: string,
+    log: string[],
+    fail: (reason: string) => void,
+): string | undefined {
     log.push("Checking algorithmia.conf");
     const conf = readJson(treeDir, "algorithmia.conf", fail);
     if (conf === undefined) return undefined;
     const name = conf.algoname;
     if (typeof name !== "string" || !/^[^/\\]+$/.test(name) || name === "..") {
-        fail(`algorithmia.conf must name the algorithm in "algoname" (the runner loads src/<algoname>.js), found ${JSON.stringify(name)}`);
+        fail(
+            `algorithmia.conf must name the algorithm in "algoname" (the runner loads src/<algoname>.js), found ${JSON.stringify(name)}`,
+        );
         return undefined;
     }
-    if (name !== algoName) log.push(`warning: algorithmia.conf names the algorithm '${name}'; the runner loads src/${name}.js`);
+    if (name !== algoName)
+        log.push(`warning: algorithmia.conf names the algorithm '${name}'; the runner loads src/${name}.js`);
     if (conf.language) log.push(`  language: ${conf.language}`);
     return `src/${name}.js`;
 }
@@ -124,14 +137,20 @@ function checkPackage(treeDir: string, log: string[], fail: (reason: string) => 
     const manifest = readJson(treeDir, "package.json", fail);
     if (manifest === undefined) return [];
     const dependencies = manifest.dependencies ?? {};
-    if (typeof dependencies !== "object" || Array.isArray(dependencies) || Object.values(dependencies).some((v) => typeof v !== "string")) {
+    if (
+        typeof dependencies !== "object" ||
+        Array.isArray(dependencies) ||
+        Object.values(dependencies).some((v) => typeof v !== "string")
+    ) {
         fail("package.json: dependencies must be an object mapping package names to version strings");
     } else {
         for (const [name, version] of Object.entries(dependencies)) log.push(`  dependency ${name}@${version}`);
         if (!Object.keys(dependencies).length) log.push("  (no dependencies)");
     }
     if (manifest.type === "module") {
-        fail('package.json: "type": "module" is not supported: the runner loads the entry point with require() (CommonJS)');
+        fail(
+            'package.json: "type": "module" is not supported: the runner loads the entry point with require() (CommonJS)',
+        );
     }
     if (!fs.existsSync(path.join(treeDir, "package-lock.json"))) return ["package.json"];
     log.push("Checking package-lock.json");
@@ -158,7 +177,9 @@ function readJson(treeDir: string, file: string, fail: (reason: string) => void)
 /** The tree's files (relative, with "/"), outside node_modules and hidden directories, in a stable order. */
 function walk(treeDir: string, dir = ""): string[] {
     const found: string[] = [];
-    for (const entry of fs.readdirSync(path.join(treeDir, dir), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of fs
+        .readdirSync(path.join(treeDir, dir), { withFileTypes: true })
+        .sort((a, b) => a.name.localeCompare(b.name))) {
         const file = dir ? `${dir}/${entry.name}` : entry.name;
         if (entry.isDirectory()) {
             if (!entry.name.startsWith(".") && !SKIP_DIRS.has(entry.name)) found.push(...walk(treeDir, file));
@@ -174,21 +195,35 @@ function walk(treeDir: string, dir = ""): string[] {
  */
 function syntaxError(treeDir: string, file: string): string | undefined {
     try {
-        vm.compileFunction(fs.readFileSync(path.join(treeDir, file), "utf8"), ["exports", "require", "module", "__filename", "__dirname"],
-            { filename: file });
+        vm.compileFunction(
+            fs.readFileSync(path.join(treeDir, file), "utf8"),
+            ["exports", "require", "module", "__filename", "__dirname"],
+            { filename: file },
+        );
         return undefined;
     } catch (err) {
         // Its stack: "<file>:<line>\n<source line>\n<caret>\n\nSyntaxError: <message>\n    at ..."
         const lines = String((err as Error).stack ?? err).split("\n");
         const where = /:(\d+)$/.exec(lines[0])?.[1];
-        const context = where ? lines.slice(1, 3).filter((line) => line.trim()).map((line) => `    ${line}`) : [];
-        return [`${file}${where ? `:${where}` : ""}: ${(err as Error).name}: ${(err as Error).message}`, ...context].join("\n");
+        const context = where
+            ? lines
+                  .slice(1, 3)
+                  .filter((line) => line.trim())
+                  .map((line) => `    ${line}`)
+            : [];
+        return [
+            `${file}${where ? `:${where}` : ""}: ${(err as Error).name}: ${(err as Error).message}`,
+            ...context,
+        ].join("\n");
     }
 }
 
 /** npm's own reason: its first "npm error" line that says more than the error code, else the last line. */
 function npmError(text: string): string {
-    const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
+    const lines = text
+        .split("\n")
+        .map((line) => line.trim())
+        .filter(Boolean);
     return lines.find((line) => /^npm (error|ERR!) (?!code )/.test(line)) ?? lines[lines.length - 1] ?? "npm failed";
 }
 
@@ -199,13 +234,26 @@ function checkRequires(treeDir: string, sources: string[], nodeModules: string, 
         const text = fs.readFileSync(path.join(treeDir, file), "utf8");
         for (const match of text.matchAll(/\brequire\s*\(\s*(['"])([^'"]+)\1\s*\)/g)) {
             const request = match[2];
-            if (request.startsWith(".") || request.startsWith("/") || request.startsWith("node:") || builtin.has(request)) continue;
-            const name = request.split("/").slice(0, request.startsWith("@") ? 2 : 1).join("/");
-            const installed = [nodeModules, path.join(treeDir, "node_modules")].some((dir) => fs.existsSync(path.join(dir, name)));
+            if (
+                request.startsWith(".") ||
+                request.startsWith("/") ||
+                request.startsWith("node:") ||
+                builtin.has(request)
+            )
+                continue;
+            const name = request
+                .split("/")
+                .slice(0, request.startsWith("@") ? 2 : 1)
+                .join("/");
+            const installed = [nodeModules, path.join(treeDir, "node_modules")].some((dir) =>
+                fs.existsSync(path.join(dir, name)),
+            );
             if (installed || builtin.has(name)) continue;
             const line = text.slice(0, match.index).split("\n").length;
-            log.push(`warning: ${file}:${line} requires ${name}, which is neither in the repository nor in the algorithm's ` +
-                "dependencies; the algorithm will fail when that runs");
+            log.push(
+                `warning: ${file}:${line} requires ${name}, which is neither in the repository nor in the algorithm's ` +
+                    "dependencies; the algorithm will fail when that runs",
+            );
         }
     }
 }

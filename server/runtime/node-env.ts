@@ -38,11 +38,18 @@ const NPM_INSTALL = ["install", "--omit=dev", "--no-audit", "--no-fund", "--no-u
  * to `treeDir`) installed by npm, with the Algorithmia client. Made once per set of identical files; npm's
  * output goes to `log`.
  */
-export async function ensureNodeEnvironment(treeDir: string, files: string[], log: (line: string) => void): Promise<NodeEnvironment> {
+export async function ensureNodeEnvironment(
+    treeDir: string,
+    files: string[],
+    log: (line: string) => void,
+): Promise<NodeEnvironment> {
     const contents = files.map((file) => ({ file, text: fs.readFileSync(path.join(treeDir, file), "utf8") }));
     const client = bundledClient();
-    const hash = crypto.createHash("sha256")
-        .update(`node abi ${process.versions.modules}\0${process.platform}-${process.arch}\0algorithmia ${client.version}\0`);
+    const hash = crypto
+        .createHash("sha256")
+        .update(
+            `node abi ${process.versions.modules}\0${process.platform}-${process.arch}\0algorithmia ${client.version}\0`,
+        );
     for (const { file, text } of contents) hash.update(`${file}\0${text}\0`);
     const id = hash.digest("hex").slice(0, 16);
     const dir = path.join(cacheRoot(), "node-envs", id);
@@ -77,7 +84,8 @@ async function npmInstall(dir: string, log: (line: string) => void): Promise<voi
     const env = { ...process.env, PATH: [bin, process.env.PATH].filter(Boolean).join(path.delimiter) };
     log(`  npm ${NPM_INSTALL.join(" ")}`);
     const npm = await runLogged(fs.existsSync(beside) ? beside : "npm", NPM_INSTALL, log, { cwd: dir, env });
-    if (npm.code !== 0) throw new NodeEnvironmentError(`npm could not install the dependencies (exit ${npm.code}):\n${npm.tail}`);
+    if (npm.code !== 0)
+        throw new NodeEnvironmentError(`npm could not install the dependencies (exit ${npm.code}):\n${npm.tail}`);
 }
 
 /** The `algorithmia` npm package installed with the server. */

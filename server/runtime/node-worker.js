@@ -36,7 +36,8 @@ async function main() {
     let algorithm;
     let stdout;
     try {
-        if (process.env.ALGORITHMIA_LOCAL_ISOLATED === "1") await startApiRelay(process.env.ALGORITHMIA_LOCAL_API_SOCKET);
+        if (process.env.ALGORITHMIA_LOCAL_ISOLATED === "1")
+            await startApiRelay(process.env.ALGORITHMIA_LOCAL_API_SOCKET);
         delete process.env.ALGORITHMIA_LOCAL_API_SOCKET;
         const stop = capture(captureDir, "init");
         try {
@@ -44,7 +45,8 @@ async function main() {
         } finally {
             stdout = stop();
         }
-        if (typeof algorithm?.apply !== "function") throw new TypeError(`${entry} does not export a function apply(input, cb)`);
+        if (typeof algorithm?.apply !== "function")
+            throw new TypeError(`${entry} does not export a function apply(input, cb)`);
     } catch (err) {
         const error = { message: String(err), stacktrace: userStack(err), error_type: "InitializationError" };
         replies.end(JSON.stringify({ type: "init_error", error, stdout: stdout ?? "" }) + "\n", () => process.exit(0));
@@ -113,7 +115,7 @@ function encode(result) {
     try {
         text = JSON.stringify(result === undefined ? null : result);
     } catch (err) {
-        throw new Error(`Cannot json encode result of type: ${typeof result} (${err.message})`);
+        throw new Error(`Cannot json encode result of type: ${typeof result} (${err.message})`, { cause: err });
     }
     return { content_type: "json", result_json: text ?? "null" }; // as text, so node passes it on verbatim
 }
@@ -131,7 +133,10 @@ function describe(err) {
 /** The stack without this worker's and Node's internal frames: only what the algorithm's author wrote. */
 function userStack(err) {
     const stack = err instanceof Error && typeof err.stack === "string" ? err.stack : "";
-    return stack.split("\n").filter((line) => !/^\s+at /.test(line) || !(line.includes(__filename) || /[( ]node:/.test(line))).join("\n");
+    return stack
+        .split("\n")
+        .filter((line) => !/^\s+at /.test(line) || !(line.includes(__filename) || /[( ]node:/.test(line)))
+        .join("\n");
 }
 
 /**
@@ -140,7 +145,9 @@ function userStack(err) {
  * a node_modules above the tree, such as the project that holds the server's data directory.
  */
 function confineResolution(tree, nodeModules) {
-    const roots = [tree, ...(nodeModules ? [path.dirname(nodeModules)] : [])].map((dir) => path.resolve(dir) + path.sep);
+    const roots = [tree, ...(nodeModules ? [path.dirname(nodeModules)] : [])].map(
+        (dir) => path.resolve(dir) + path.sep,
+    );
     const lookup = Module._nodeModulePaths;
     Module._nodeModulePaths = (from) => lookup(from).filter((dir) => roots.some((root) => dir.startsWith(root)));
 }
@@ -151,7 +158,10 @@ function capture(dir, name) {
     const fd = fs.openSync(file, "w", 0o600);
     const saved = [process.stdout.write, process.stderr.write];
     const write = (chunk, encoding, callback) => {
-        fs.writeSync(fd, typeof chunk === "string" ? Buffer.from(chunk, typeof encoding === "string" ? encoding : "utf8") : chunk);
+        fs.writeSync(
+            fd,
+            typeof chunk === "string" ? Buffer.from(chunk, typeof encoding === "string" ? encoding : "utf8") : chunk,
+        );
         const done = typeof encoding === "function" ? encoding : callback;
         if (done) process.nextTick(done);
         return true;
@@ -174,7 +184,10 @@ async function startApiRelay(socketPath) {
     if (!socketPath) return;
     const relay = net.createServer((client) => {
         const upstream = net.connect(socketPath);
-        for (const [from, to] of [[client, upstream], [upstream, client]]) {
+        for (const [from, to] of [
+            [client, upstream],
+            [upstream, client],
+        ]) {
             from.pipe(to);
             from.on("error", () => to.destroy());
         }

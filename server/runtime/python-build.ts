@@ -22,7 +22,13 @@
 //     algorithmEnvironment(treeDir, files): the environment of a build (made again if it was cleared)
 //     pythonEntryModule(algoName): string     the module the workers import ("src.<algoName>")
 import { spawn } from "child_process";
-import { AlgorithmEnvironment, PythonRuntimeError, ensureAlgorithmEnvironment, ensurePythonRuntime, runtimeAsset } from "./python-env";
+import {
+    AlgorithmEnvironment,
+    PythonRuntimeError,
+    ensureAlgorithmEnvironment,
+    ensurePythonRuntime,
+    runtimeAsset,
+} from "./python-env";
 
 export interface PythonBuildResult {
     ok: boolean;
@@ -57,7 +63,13 @@ export async function buildPython(treeDir: string, algoName: string): Promise<Py
     const checked = await check((await ensurePythonRuntime()).python, treeDir, algoName);
     if ("crashed" in checked) return failure(checked.crashed, elapsed());
     const log = [...checked.log];
-    if (!checked.ok) return { ok: false, log: log.join("\n") + "\n", reason: checked.reason ?? undefined, durationSeconds: elapsed() };
+    if (!checked.ok)
+        return {
+            ok: false,
+            log: log.join("\n") + "\n",
+            reason: checked.reason ?? undefined,
+            durationSeconds: elapsed(),
+        };
     let environment: AlgorithmEnvironment;
     try {
         environment = await ensureAlgorithmEnvironment(treeDir, checked.requirement_files, (line) => log.push(line));
@@ -73,7 +85,9 @@ export async function buildPython(treeDir: string, algoName: string): Promise<Py
     if (!("crashed" in imports)) log.push(...imports.log);
     log.push("Build succeeded");
     return {
-        ok: true, log: log.join("\n") + "\n", durationSeconds: elapsed(),
+        ok: true,
+        log: log.join("\n") + "\n",
+        durationSeconds: elapsed(),
         environment: { id: environment.id, python: environment.python, files: checked.requirement_files },
     };
 }
@@ -84,20 +98,36 @@ export async function algorithmEnvironment(treeDir: string, files: string[]): Pr
     try {
         return (await ensureAlgorithmEnvironment(treeDir, files, (line) => lines.push(line))).python;
     } catch (err) {
-        throw new Error(`the algorithm's Python environment could not be made again: ${(err as Error).message}\n${lines.slice(-20).join("\n")}`);
+        throw new Error(
+            `the algorithm's Python environment could not be made again: ${(err as Error).message}\n${lines.slice(-20).join("\n")}`,
+            { cause: err },
+        );
     }
 }
 
 /** pip's own reason: its last "ERROR:" line, else the last line. */
 function lastError(text: string): string {
-    const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
+    const lines = text
+        .split("\n")
+        .map((line) => line.trim())
+        .filter(Boolean);
     return [...lines].reverse().find((line) => line.startsWith("ERROR:")) ?? lines[lines.length - 1] ?? "pip failed";
 }
 
-async function check(python: string, treeDir: string, algoName: string, extra: string[] = []): Promise<CheckOutput | { crashed: string }> {
+async function check(
+    python: string,
+    treeDir: string,
+    algoName: string,
+    extra: string[] = [],
+): Promise<CheckOutput | { crashed: string }> {
     const timeoutMs = BUILD_TIMEOUT_SECONDS * 1000;
-    const { code, stdout, stderr, timedOut } = await run(python, ["-I", "-B", runtimeAsset("python-build-check.py"), treeDir, algoName, ...extra], timeoutMs);
-    if (timedOut) return { crashed: `Build failed: the build checks did not finish within ${timeoutMs / 1000} seconds` };
+    const { code, stdout, stderr, timedOut } = await run(
+        python,
+        ["-I", "-B", runtimeAsset("python-build-check.py"), treeDir, algoName, ...extra],
+        timeoutMs,
+    );
+    if (timedOut)
+        return { crashed: `Build failed: the build checks did not finish within ${timeoutMs / 1000} seconds` };
     try {
         const parsed = JSON.parse(stdout.trim().split("\n").pop() ?? "") as CheckOutput;
         if (code === 0 && Array.isArray(parsed.log)) return parsed;
@@ -112,7 +142,11 @@ function failure(line: string, durationSeconds: number): PythonBuildResult {
     return { ok: false, log: `${line}\n`, reason, durationSeconds };
 }
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
+function run(
+    cmd: string,
+    args: string[],
+    timeoutMs: number,
+): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
     return new Promise((resolve) => {
         // No user code runs here, but keep the environment small all the same.
         const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LANG: "C.UTF-8", PYTHONIOENCODING: "utf-8" };
@@ -132,7 +166,12 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: nu
         });
         child.on("close", (code) => {
             clearTimeout(timer);
-            resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), timedOut });
+            resolve({
+                code: code ?? -1,
+                stdout: Buffer.concat(out).toString("utf8"),
+                stderr: Buffer.concat(err).toString("utf8"),
+                timedOut,
+            });
         });
     });
 }

@@ -26,7 +26,14 @@ import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { cacheRoot, ensureEnvironment, EnvironmentError, EnvironmentRecipe, runLogged, runtimeAsset } from "./env-cache";
+import {
+    cacheRoot,
+    ensureEnvironment,
+    EnvironmentError,
+    EnvironmentRecipe,
+    runLogged,
+    runtimeAsset,
+} from "./env-cache";
 
 export { runtimeAsset };
 
@@ -70,19 +77,27 @@ function basePython(options: PythonRuntimeOptions): string {
 function probePython(python: string): string {
     const known = probed.get(python);
     if (known !== undefined) return known;
-    const probe = spawnSync(python, ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], { encoding: "utf8" });
+    const probe = spawnSync(python, ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], {
+        encoding: "utf8",
+    });
     if (probe.error || probe.status !== 0) {
-        const why = probe.error ? (probe.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : probe.error.message
+        const why = probe.error
+            ? (probe.error as NodeJS.ErrnoException).code === "ENOENT"
+                ? "not found"
+                : probe.error.message
             : (probe.stderr || "").trim();
         throw new PythonRuntimeError(
             `algorithmia-local: cannot run Python algorithms: the interpreter '${python}' is unavailable (${why}). ` +
-            `Install Python 3.9 or newer with its venv module (e.g. apt-get install python3 python3-venv), or set ` +
-            `ALGORITHMIA_LOCAL_PYTHON to an interpreter.`);
+                `Install Python 3.9 or newer with its venv module (e.g. apt-get install python3 python3-venv), or set ` +
+                `ALGORITHMIA_LOCAL_PYTHON to an interpreter.`,
+        );
     }
     const version = probe.stdout.trim();
     const [major, minor] = version.split(".").map(Number);
     if (major !== 3 || minor < 9) {
-        throw new PythonRuntimeError(`algorithmia-local: '${python}' is Python ${version}; Python 3.9 or newer is needed`);
+        throw new PythonRuntimeError(
+            `algorithmia-local: '${python}' is Python ${version}; Python 3.9 or newer is needed`,
+        );
     }
     probed.set(python, version);
     return version;
@@ -90,10 +105,12 @@ function probePython(python: string): string {
 
 function dirFor(pythonVersion: string): { dir: string; requirementsFile: string } {
     const requirementsFile = runtimeAsset("python-requirements.txt");
-    const hash = crypto.createHash("sha256")
+    const hash = crypto
+        .createHash("sha256")
         .update(fs.readFileSync(requirementsFile))
         .update(`\0python ${pythonVersion}\0${process.platform}-${process.arch}`)
-        .digest("hex").slice(0, 16);
+        .digest("hex")
+        .slice(0, 16);
     return { dir: path.join(cacheRoot(), `python-runtime-${hash}`), requirementsFile };
 }
 
@@ -102,21 +119,28 @@ export async function ensurePythonRuntime(options: PythonRuntimeOptions = {}): P
     const pythonVersion = probePython(basePython(options));
     const { dir, requirementsFile } = dirFor(pythonVersion);
     const log = (line: string) => process.stderr.write(`algorithmia-local: ${line}\n`);
-    await ensureEnvironment(dir, venv({
-        python: basePython(options),
-        pipArgs: ["-r", requirementsFile],
-        describe: { pythonVersion, requirements: fs.readFileSync(requirementsFile, "utf8") },
-        log,
-        announce: () => log("creating the Python runtime for algorithms (first run; this takes a few minutes)"),
-        failed: (tail, code) => `algorithmia-local: installing the Python runtime's packages failed (pip exit ${code}); ` +
-            `is the package index reachable?\n${tail}`,
-    }));
+    await ensureEnvironment(
+        dir,
+        venv({
+            python: basePython(options),
+            pipArgs: ["-r", requirementsFile],
+            describe: { pythonVersion, requirements: fs.readFileSync(requirementsFile, "utf8") },
+            log,
+            announce: () => log("creating the Python runtime for algorithms (first run; this takes a few minutes)"),
+            failed: (tail, code) =>
+                `algorithmia-local: installing the Python runtime's packages failed (pip exit ${code}); ` +
+                `is the package index reachable?\n${tail}`,
+        }),
+    );
     return result(dir, requirementsFile, pythonVersion);
 }
 
 /** The Algorithmia client as the platform provides it (the runtime's pin), unless the requirements name it. */
 function clientRequirement(): string {
-    const pin = fs.readFileSync(runtimeAsset("python-requirements.txt"), "utf8").split("\n").find((line) => /^algorithmia==/.test(line));
+    const pin = fs
+        .readFileSync(runtimeAsset("python-requirements.txt"), "utf8")
+        .split("\n")
+        .find((line) => /^algorithmia==/.test(line));
     if (!pin) throw new PythonRuntimeError("algorithmia-local: python-requirements.txt pins no algorithmia client");
     return pin.trim();
 }
@@ -126,35 +150,47 @@ function clientRequirement(): string {
  * `treeDir`, as the build check lists them) installed by pip, with the Algorithmia client. Made once per set of
  * identical files and reused by every build and worker that needs it; pip's output goes to `log`.
  */
-export async function ensureAlgorithmEnvironment(treeDir: string, files: string[], log: (line: string) => void,
-    options: PythonRuntimeOptions = {}): Promise<AlgorithmEnvironment> {
+export async function ensureAlgorithmEnvironment(
+    treeDir: string,
+    files: string[],
+    log: (line: string) => void,
+    options: PythonRuntimeOptions = {},
+): Promise<AlgorithmEnvironment> {
     const pythonVersion = probePython(basePython(options));
     const contents = files.map((file) => ({ file, text: fs.readFileSync(path.join(treeDir, file), "utf8") }));
     const client = clientRequirement();
-    const hash = crypto.createHash("sha256").update(`python ${pythonVersion}\0${process.platform}-${process.arch}\0${client}\0`);
+    const hash = crypto
+        .createHash("sha256")
+        .update(`python ${pythonVersion}\0${process.platform}-${process.arch}\0${client}\0`);
     for (const { file, text } of contents) hash.update(`${file}\0${text}\0`);
     const id = hash.digest("hex").slice(0, 16);
     const dir = path.join(cacheRoot(), "python-envs", id);
     const named = contents.some(({ text }) => /^\s*algorithmia\s*([<>=!~;[@]|$)/im.test(text));
     let created = false;
-    await ensureEnvironment(dir, venv({
-        python: basePython(options),
-        // pip reads the copies kept in the environment, so it describes itself and can be made again from them.
-        pipArgs: [...(files.length ? ["-r", path.join("requirements", "requirements.txt")] : []), ...(named ? [] : [client])],
-        prepare: (tmp) => {
-            for (const { file, text } of contents) {
-                fs.mkdirSync(path.dirname(path.join(tmp, "requirements", file)), { recursive: true });
-                fs.writeFileSync(path.join(tmp, "requirements", file), text);
-            }
-        },
-        describe: { pythonVersion, files, client: named ? undefined : client },
-        log,
-        announce: () => {
-            created = true;
-            log(`Installing the requirements into a new environment of this algorithm (${id})`);
-        },
-        failed: (tail, code) => `pip could not install the requirements (exit ${code}):\n${tail}`,
-    }));
+    await ensureEnvironment(
+        dir,
+        venv({
+            python: basePython(options),
+            // pip reads the copies kept in the environment, so it describes itself and can be made again from them.
+            pipArgs: [
+                ...(files.length ? ["-r", path.join("requirements", "requirements.txt")] : []),
+                ...(named ? [] : [client]),
+            ],
+            prepare: (tmp) => {
+                for (const { file, text } of contents) {
+                    fs.mkdirSync(path.dirname(path.join(tmp, "requirements", file)), { recursive: true });
+                    fs.writeFileSync(path.join(tmp, "requirements", file), text);
+                }
+            },
+            describe: { pythonVersion, files, client: named ? undefined : client },
+            log,
+            announce: () => {
+                created = true;
+                log(`Installing the requirements into a new environment of this algorithm (${id})`);
+            },
+            failed: (tail, code) => `pip could not install the requirements (exit ${code}):\n${tail}`,
+        }),
+    );
     if (!created) log(`Using the environment ${id}: the same requirements were installed before`);
     return { id, dir, python: path.join(dir, "bin", "python"), created };
 }
@@ -194,17 +230,32 @@ async function build(tmp: string, recipe: VenvRecipe): Promise<void> {
     if (venv.code !== 0 || !fs.existsSync(path.join(tmp, "bin", "python"))) {
         throw new PythonRuntimeError(
             `algorithmia-local: could not create a virtual environment with '${python} -m venv' (exit ${venv.code}). ` +
-            `Install the venv module (e.g. apt-get install python3-venv).\n${venv.tail}`);
+                `Install the venv module (e.g. apt-get install python3-venv).\n${venv.tail}`,
+        );
     }
     const venvPython = path.join(tmp, "bin", "python");
     const pipCheck = await runLogged(venvPython, ["-m", "pip", "--version"], log);
     if (pipCheck.code !== 0) {
         throw new PythonRuntimeError(
             `algorithmia-local: the new virtual environment has no pip (exit ${pipCheck.code}). ` +
-            `Install ensurepip/pip for '${python}' (e.g. apt-get install python3-venv python3-pip).\n${pipCheck.tail}`);
+                `Install ensurepip/pip for '${python}' (e.g. apt-get install python3-venv python3-pip).\n${pipCheck.tail}`,
+        );
     }
     log(`  pip install ${recipe.pipArgs.join(" ")}`);
-    const pip = await runLogged(venvPython, ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-        ...recipe.pipArgs], log, { cwd: tmp });
+    const pip = await runLogged(
+        venvPython,
+        [
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            ...recipe.pipArgs,
+        ],
+        log,
+        { cwd: tmp },
+    );
     if (pip.code !== 0) throw new PythonRuntimeError(recipe.failed(pip.tail, pip.code));
 }

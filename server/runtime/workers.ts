@@ -215,9 +215,12 @@ export function gpuDevices(): GpuDevice[] {
         const probe = spawnSync("nvidia-smi", ["-L"], { encoding: "utf8", timeout: 5000 });
         const listed = probe.status === 0 ? parseGpuList(probe.stdout ?? "") : [];
         const nodes = listed.length ? [] : fs.readdirSync("/dev").filter((name) => /^nvidia\d+$/.test(name));
-        gpuCache = visibleGpus(listed.length ? listed
-            : nodes.map((node) => ({ index: Number(node.slice("nvidia".length)), name: "NVIDIA GPU", uuid: "" })),
-        process.env.CUDA_VISIBLE_DEVICES);
+        gpuCache = visibleGpus(
+            listed.length
+                ? listed
+                : nodes.map((node) => ({ index: Number(node.slice("nvidia".length)), name: "NVIDIA GPU", uuid: "" })),
+            process.env.CUDA_VISIBLE_DEVICES,
+        );
     }
     return gpuCache;
 }
@@ -228,7 +231,7 @@ export function parseGpuList(text: string): GpuDevice[] {
     let gpu: GpuDevice | undefined;
     for (const line of text.split("\n").map((l) => l.trim())) {
         const listed = /^GPU (\d+): (.+?) \(UUID: (GPU-[^)]+)\)/.exec(line);
-        if (listed) devices.push(gpu = { index: Number(listed[1]), name: listed[2], uuid: listed[3] });
+        if (listed) devices.push((gpu = { index: Number(listed[1]), name: listed[2], uuid: listed[3] }));
         const mig = /^MIG (\S+)\s+Device\s+\d+: \(UUID: (MIG-[^)]+)\)/.exec(line);
         if (mig && gpu) {
             // CUDA sees a GPU's MIG instances, not the GPU itself.
@@ -242,12 +245,18 @@ export function parseGpuList(text: string): GpuDevice[] {
 /** `devices` less those CUDA_VISIBLE_DEVICES (indices or UUID prefixes, as CUDA reads it) hides. */
 export function visibleGpus(devices: GpuDevice[], cudaVisible: string | undefined): GpuDevice[] {
     if (cudaVisible === undefined) return devices;
-    const wanted = cudaVisible.split(",").map((entry) => entry.trim()).filter(Boolean);
+    const wanted = cudaVisible
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean);
     const chosen: GpuDevice[] = [];
     // CUDA stops at the first entry it cannot resolve.
     for (const entry of wanted) {
-        const device = devices.find((d) => /^\d+$/.test(entry) ? d.index === Number(entry) && !d.uuid.startsWith("MIG-")
-            : d.uuid !== "" && d.uuid.startsWith(entry));
+        const device = devices.find((d) =>
+            /^\d+$/.test(entry)
+                ? d.index === Number(entry) && !d.uuid.startsWith("MIG-")
+                : d.uuid !== "" && d.uuid.startsWith(entry),
+        );
         if (!device) break;
         if (!chosen.includes(device)) chosen.push(device);
     }
@@ -262,7 +271,8 @@ const isolationCache = new Map<WorkerRuntime, { available: boolean; reason?: str
  * itself). Probed once per runtime; ALGORITHMIA_LOCAL_ISOLATION=0 turns isolation off.
  */
 export function networkIsolation(runtime: WorkerRuntime = "python"): { available: boolean; reason?: string } {
-    if (process.env.ALGORITHMIA_LOCAL_ISOLATION === "0") return { available: false, reason: "ALGORITHMIA_LOCAL_ISOLATION=0" };
+    if (process.env.ALGORITHMIA_LOCAL_ISOLATION === "0")
+        return { available: false, reason: "ALGORITHMIA_LOCAL_ISOLATION=0" };
     let known = isolationCache.get(runtime);
     if (known === undefined) {
         if (process.platform !== "linux") {
@@ -275,7 +285,9 @@ export function networkIsolation(runtime: WorkerRuntime = "python"): { available
             known = probe.status === 0 ? { available: true } : { available: false, reason: `${what} failed: ${why}` };
             if (!known.available) {
                 const which = runtime === "node" ? "JavaScript algorithms" : "algorithms";
-                console.warn(`algorithmia-local: ${which} with network_access "isolated" will run WITH network (${known.reason})`);
+                console.warn(
+                    `algorithmia-local: ${which} with network_access "isolated" will run WITH network (${known.reason})`,
+                );
             }
         }
         isolationCache.set(runtime, known);
@@ -294,7 +306,15 @@ function unshareArgs(): string[] {
 function isolatedCommand(runtime: WorkerRuntime, program: string, args: string[]): string[] {
     const unshare = ["unshare", ...unshareArgs(), "--"];
     if (runtime === "python") return [...unshare, program, ...args];
-    return [...unshare, "sh", "-c", 'PATH="$PATH:/usr/sbin:/sbin" ip link set lo up && exec "$@"', "sh", program, ...args];
+    return [
+        ...unshare,
+        "sh",
+        "-c",
+        'PATH="$PATH:/usr/sbin:/sbin" ip link set lo up && exec "$@"',
+        "sh",
+        program,
+        ...args,
+    ];
 }
 
 interface PendingCall {
@@ -349,8 +369,14 @@ class Worker {
     exited: Promise<void>;
     private markExited!: () => void;
 
-    constructor(readonly key: string, readonly fingerprint: string, request: WorkerCallRequest, environment: MachineEnvironment,
-        isolated: boolean, gpus: GpuDevice[]) {
+    constructor(
+        readonly key: string,
+        readonly fingerprint: string,
+        request: WorkerCallRequest,
+        environment: MachineEnvironment,
+        isolated: boolean,
+        gpus: GpuDevice[],
+    ) {
         this.info = {
             id: `w-${crypto.randomBytes(8).toString("hex")}`,
             key,
@@ -377,7 +403,10 @@ class Worker {
      */
     printedSoFar(call: PendingCall): string {
         try {
-            return fs.readFileSync(path.join(this.captureDir, this.ready && call.capture ? `${call.capture}.out` : "init.out"), "utf8");
+            return fs.readFileSync(
+                path.join(this.captureDir, this.ready && call.capture ? `${call.capture}.out` : "init.out"),
+                "utf8",
+            );
         } catch {
             return "";
         }
@@ -466,13 +495,21 @@ export class WorkerPool {
                 return;
             }
             const asked = request.timeoutSeconds;
-            const timeoutSeconds = asked !== undefined && Number.isFinite(asked) && asked > 0 ? asked : DEFAULT_TIMEOUT_SECONDS;
-            call.timer = setTimeout(() => this.timeOut(call, timeoutSeconds), Math.min(timeoutSeconds * 1000, 2 ** 31 - 1));
+            const timeoutSeconds =
+                asked !== undefined && Number.isFinite(asked) && asked > 0 ? asked : DEFAULT_TIMEOUT_SECONDS;
+            call.timer = setTimeout(
+                () => this.timeOut(call, timeoutSeconds),
+                Math.min(timeoutSeconds * 1000, 2 ** 31 - 1),
+            );
             const group = this.group(request.key);
             const busy = group.workers.filter((w) => !w.idle).length;
             if (group.queue.length >= this.maxQueue && busy >= this.maxPerKey) {
-                const refused = failure(call, "TooManyRequests",
-                    `${group.queue.length} calls are already waiting for this version's ${this.maxPerKey} worker(s)`, "");
+                const refused = failure(
+                    call,
+                    "TooManyRequests",
+                    `${group.queue.length} calls are already waiting for this version's ${this.maxPerKey} worker(s)`,
+                    "",
+                );
                 this.settle(call, { ...refused, queueFull: { retryAfterSeconds: this.retryAfterSeconds(group) } });
                 return;
             }
@@ -501,7 +538,8 @@ export class WorkerPool {
     retire(key?: string): void {
         for (const worker of [...this.byId.values()]) {
             if (key !== undefined && worker.key !== key) continue;
-            if (worker.current) worker.stopping = true; // stops after its call
+            if (worker.current)
+                worker.stopping = true; // stops after its call
             else this.stop(worker, "retired");
         }
     }
@@ -517,13 +555,19 @@ export class WorkerPool {
         const workers = [...this.byId.values()];
         for (const worker of workers) {
             if (worker.current) {
-                this.settle(worker.current, failure(worker.current, "SystemError", "the algorithm runtime is shutting down", ""));
+                this.settle(
+                    worker.current,
+                    failure(worker.current, "SystemError", "the algorithm runtime is shutting down", ""),
+                );
             }
             this.stop(worker, "shutdown");
         }
         // A ref'd timer: wait (briefly) for the exits even though workers themselves do not hold node open.
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([Promise.all(workers.map((w) => w.exited)), new Promise((resolve) => (timer = setTimeout(resolve, 3000)))]);
+        await Promise.race([
+            Promise.all(workers.map((w) => w.exited)),
+            new Promise((resolve) => (timer = setTimeout(resolve, 3000))),
+        ]);
         clearTimeout(timer);
         for (const worker of workers) fs.rmSync(worker.captureDir, { recursive: true, force: true });
         livePools.delete(this);
@@ -590,9 +634,11 @@ export class WorkerPool {
             if (contentType === "text") {
                 message.data = Buffer.isBuffer(input) ? input.toString("utf8") : String(input ?? "");
             } else if (contentType === "binary") {
-                const bytes = Buffer.isBuffer(input) ? input
-                    : input instanceof Uint8Array ? Buffer.from(input.buffer, input.byteOffset, input.byteLength)
-                    : Buffer.from(String(input ?? ""), "utf8");
+                const bytes = Buffer.isBuffer(input)
+                    ? input
+                    : input instanceof Uint8Array
+                      ? Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+                      : Buffer.from(String(input ?? ""), "utf8");
                 message.data = bytes.toString("base64");
             } else if (contentType === "json") {
                 if (Buffer.isBuffer(input)) {
@@ -631,9 +677,12 @@ export class WorkerPool {
 
     private async launch(worker: Worker, request: WorkerCallRequest): Promise<void> {
         const runtime = request.runtime ?? "python";
-        const program = await (runtime === "node" ? nodeProgram : this.pythonProgram.bind(this))(request, worker.captureDir);
+        const program = await (runtime === "node" ? nodeProgram : this.pythonProgram.bind(this))(
+            request,
+            worker.captureDir,
+        );
         if (worker.stopping) throw new Error("the worker was stopped before it started");
-        const extra = typeof request.env === "function" ? request.env({ ...worker.info }) : request.env ?? {};
+        const extra = typeof request.env === "function" ? request.env({ ...worker.info }) : (request.env ?? {});
         const env: NodeJS.ProcessEnv = {
             PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
             HOME: process.env.HOME ?? os.homedir(),
@@ -645,7 +694,8 @@ export class WorkerPool {
             ...(worker.info.isolated ? { ALGORITHMIA_LOCAL_ISOLATED: "1" } : {}),
             ...(worker.info.isolated && request.apiSocket ? { ALGORITHMIA_LOCAL_API_SOCKET: request.apiSocket } : {}),
         };
-        const [command, ...argv] = worker.info.isolated ? isolatedCommand(runtime, program.command, program.args)
+        const [command, ...argv] = worker.info.isolated
+            ? isolatedCommand(runtime, program.command, program.args)
             : [program.command, ...program.args];
         const child = spawn(command, argv, {
             cwd: request.treeDir,
@@ -725,7 +775,11 @@ export class WorkerPool {
             worker.stopping = true; // it exits by itself
             if (call) {
                 worker.current = undefined;
-                const error = message.error ?? { message: "the algorithm failed to load", stacktrace: "", error_type: "InitializationError" };
+                const error = message.error ?? {
+                    message: "the algorithm failed to load",
+                    stacktrace: "",
+                    error_type: "InitializationError",
+                };
                 this.settle(call, { ...meta(call, message.stdout ?? "", elapsed(call)), error });
             }
             return;
@@ -746,7 +800,12 @@ export class WorkerPool {
                 resultJson = message.result_json ?? JSON.stringify(message.result ?? null);
                 result = JSON.parse(resultJson);
             }
-            this.settle(call, { ...meta(call, stdout, duration), result, contentType, ...(resultJson !== undefined ? { resultJson } : {}) });
+            this.settle(call, {
+                ...meta(call, stdout, duration),
+                result,
+                contentType,
+                ...(resultJson !== undefined ? { resultJson } : {}),
+            });
         } else {
             const error = message.error ?? { message: "unknown error", stacktrace: "", error_type: "AlgorithmError" };
             this.settle(call, { ...meta(call, stdout, duration), error });
@@ -764,7 +823,10 @@ export class WorkerPool {
             const stdout = worker.printedSoFar(call);
             const phase = worker.ready ? "while handling the request" : "while loading the algorithm";
             const type = worker.ready ? "AlgorithmError" : "InitializationError";
-            this.settle(call, failure(call, type, `the algorithm's process ${how} ${phase}`, stdout, worker.stderrTail.trim()));
+            this.settle(
+                call,
+                failure(call, type, `the algorithm's process ${how} ${phase}`, stdout, worker.stderrTail.trim()),
+            );
         }
         this.forget(worker, worker.stopping ? "stopped" : how);
         worker.exitedNow();
@@ -794,7 +856,8 @@ export class WorkerPool {
         if (group) {
             // The version's pace, for the Retry-After of a full queue.
             const seconds = outcome.durationSeconds;
-            group.meanCallSeconds = group.meanCallSeconds === undefined ? seconds : 0.8 * group.meanCallSeconds + 0.2 * seconds;
+            group.meanCallSeconds =
+                group.meanCallSeconds === undefined ? seconds : 0.8 * group.meanCallSeconds + 0.2 * seconds;
         }
         call.resolve(outcome);
     }
@@ -850,10 +913,22 @@ async function nodeProgram(request: WorkerCallRequest, captureDir: string): Prom
 }
 
 function fingerprint(request: WorkerCallRequest, environment: MachineEnvironment, isolated: boolean): string {
-    const env = typeof request.env === "function" ? `fn:${request.envKey ?? ""}`
-        : JSON.stringify(Object.entries(request.env ?? {}).sort(([a], [b]) => a.localeCompare(b)));
-    return crypto.createHash("sha256")
-        .update(JSON.stringify([request.treeDir, request.entryModule, environment, env, isolated, isolated ? request.apiSocket ?? "" : ""]))
+    const env =
+        typeof request.env === "function"
+            ? `fn:${request.envKey ?? ""}`
+            : JSON.stringify(Object.entries(request.env ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+    return crypto
+        .createHash("sha256")
+        .update(
+            JSON.stringify([
+                request.treeDir,
+                request.entryModule,
+                environment,
+                env,
+                isolated,
+                isolated ? (request.apiSocket ?? "") : "",
+            ]),
+        )
         .digest("hex");
 }
 
@@ -882,7 +957,13 @@ function meta(call: PendingCall, stdout: string, durationSeconds: number): Outco
     };
 }
 
-function failure(call: PendingCall, errorType: string, message: string, stdout: string, stacktrace = ""): WorkerCallFailure {
+function failure(
+    call: PendingCall,
+    errorType: string,
+    message: string,
+    stdout: string,
+    stacktrace = "",
+): WorkerCallFailure {
     return { ...meta(call, stdout, elapsed(call)), error: { message, stacktrace, error_type: errorType } };
 }
 

@@ -35,7 +35,6 @@ interface NpmClient {
     file(uri: string): NpmFile;
     dir(uri: string): NpmDir;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const algorithmia: (key: string, address: string) => NpmClient = require("algorithmia");
 
 /** The client's (body, status) callbacks as a promise. */
@@ -43,7 +42,9 @@ const reply = (op: (cb: (body: any, status: number) => void) => void) =>
     new Promise<{ body: any; status: number }>((resolve) => op((body, status) => resolve({ body, status })));
 const exists = (target: NpmFile | NpmDir) => new Promise<boolean>((resolve) => target.exists((yes) => resolve(yes)));
 const get = (file: NpmFile) =>
-    new Promise<{ err: { message: string } | null; data: any }>((resolve) => file.get((err, data) => resolve({ err, data })));
+    new Promise<{ err: { message: string } | null; data: any }>((resolve) =>
+        file.get((err, data) => resolve({ err, data })),
+    );
 
 /** Every entry of a listing, through the client's own iterator (which follows markers). */
 async function list(dir: NpmDir): Promise<{ names: string[]; error?: string; files: NpmFile[] }> {
@@ -51,8 +52,10 @@ async function list(dir: NpmDir): Promise<{ names: string[]; error?: string; fil
     const names: string[] = [];
     const files: NpmFile[] = [];
     for (;;) {
-        const { err, item } = await new Promise<{ err: { message: string } | null; item: NpmFile | NpmDir | undefined }>(
-            (resolve) => iterator.next((err, item) => resolve({ err, item })));
+        const { err, item } = await new Promise<{
+            err: { message: string } | null;
+            item: NpmFile | NpmDir | undefined;
+        }>((resolve) => iterator.next((err, item) => resolve({ err, item })));
         if (err) return { names, files, error: err.message };
         if (!item) return { names, files };
         names.push(item.data_path);
@@ -65,7 +68,10 @@ describe("conformance: official npm client (algorithmia)", function () {
     let alice: NpmClient;
     let bob: NpmClient;
     const setAcl = async (uri: string, read: string[]) => {
-        const res = await call(server, "PATCH", `/v1/data/${uri.replace("data://", "")}`, { key: ALICE.key, json: { acl: { read } } });
+        const res = await call(server, "PATCH", `/v1/data/${uri.replace("data://", "")}`, {
+            key: ALICE.key,
+            json: { acl: { read } },
+        });
         assert.strictEqual(res.status, 200, res.text);
     };
 
@@ -118,13 +124,23 @@ describe("conformance: official npm client (algorithmia)", function () {
     it("lists files with size and last_modified, and directories of an owner", async () => {
         const dir = alice.dir("data://.my/npm_listing");
         await reply((cb) => dir.create(cb));
-        for (const [name, content] of [["b.txt", "bb"], ["a.txt", "a"], ["c d.txt", "ccc"]]) {
+        for (const [name, content] of [
+            ["b.txt", "bb"],
+            ["a.txt", "a"],
+            ["c d.txt", "ccc"],
+        ]) {
             assert.strictEqual((await reply((cb) => dir.file(name).put(content, cb))).status, 200, name);
         }
         const listing = await list(dir);
         assert.strictEqual(listing.error, undefined);
-        assert.deepStrictEqual(listing.names, ["npm_listing/a.txt", "npm_listing/b.txt", "npm_listing/c d.txt"].map((n) => `.my/${n}`));
-        assert.deepStrictEqual(listing.files.map((f) => f.size), [1, 2, 3]);
+        assert.deepStrictEqual(
+            listing.names,
+            ["npm_listing/a.txt", "npm_listing/b.txt", "npm_listing/c d.txt"].map((n) => `.my/${n}`),
+        );
+        assert.deepStrictEqual(
+            listing.files.map((f) => f.size),
+            [1, 2, 3],
+        );
         for (const file of listing.files) assert.match(file.last_modified!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
         // A file found by listing can be read back through the object the client made.
         assert.strictEqual((await reply((cb) => listing.files[2].getString(cb))).body, "ccc");
@@ -144,7 +160,10 @@ describe("conformance: official npm client (algorithmia)", function () {
         assert.strictEqual(page1.json.files.length, 1000);
         assert.ok(page1.json.marker, "a first page of 1000 has a marker");
         const listing = await list(dir);
-        assert.deepStrictEqual(listing.names, names.map((n) => `.my/npm_paged/${n}`));
+        assert.deepStrictEqual(
+            listing.names,
+            names.map((n) => `.my/npm_paged/${n}`),
+        );
     });
 
     it("refuses to delete a non-empty directory unless forced", async () => {
@@ -209,7 +228,10 @@ describe("conformance: official npm client (algorithmia)", function () {
             assert.strictEqual(removeDir.status, 403);
             const create = await reply((cb) => bob.dir("data://alice/npm_by_bob").create(cb));
             assert.strictEqual(create.status, 403);
-            assert.strictEqual((await reply((cb) => alice.file(`${uri}/weights.bin`).getString(cb))).body, "secret weights");
+            assert.strictEqual(
+                (await reply((cb) => alice.file(`${uri}/weights.bin`).getString(cb))).body,
+                "secret weights",
+            );
         });
 
         it("private: only the owner reads; the collection disappears from the other user's view", async () => {
@@ -220,7 +242,10 @@ describe("conformance: official npm client (algorithmia)", function () {
             const listing = await list(bob.dir(uri));
             assert.match(listing.error!, /not authorized/);
             assert.ok(!(await list(bob.dir("data://alice"))).names.includes("alice/npm_acl"));
-            assert.strictEqual((await reply((cb) => alice.file(`${uri}/weights.bin`).getString(cb))).body, "secret weights");
+            assert.strictEqual(
+                (await reply((cb) => alice.file(`${uri}/weights.bin`).getString(cb))).body,
+                "secret weights",
+            );
         });
 
         it("an organization's collection is written by its members only", async () => {

@@ -28,9 +28,12 @@ function ensureVenv(): { python?: string; why?: string } {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const venv = spawnSync("python3", ["-m", "venv", dir], { encoding: "utf8" });
-    if (venv.error || venv.status !== 0) return { why: `python3 -m venv failed: ${venv.error?.message ?? venv.stderr}` };
-    const pip = spawnSync(python, ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQUIREMENTS],
-        { encoding: "utf8", timeout: 600_000 });
+    if (venv.error || venv.status !== 0)
+        return { why: `python3 -m venv failed: ${venv.error?.message ?? venv.stderr}` };
+    const pip = spawnSync(python, ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQUIREMENTS], {
+        encoding: "utf8",
+        timeout: 600_000,
+    });
     if (pip.error || pip.status !== 0) {
         fs.rmSync(dir, { recursive: true, force: true });
         return { why: `pip install -r ${REQUIREMENTS} failed: ${pip.error?.message ?? ""}${pip.stderr.slice(-2000)}` };
@@ -42,7 +45,9 @@ function ensureVenv(): { python?: string; why?: string } {
 function runPython(python: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
     return new Promise<{ code: number | string; stdout: string; stderr: string }>((resolve) =>
         execFile(python, args, { ...options, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-            resolve({ code: err ? ((err as { code?: number | string }).code ?? String(err)) : 0, stdout, stderr })));
+            resolve({ code: err ? ((err as { code?: number | string }).code ?? String(err)) : 0, stdout, stderr }),
+        ),
+    );
 }
 
 describe("conformance: official Python client (algorithmia on PyPI)", function () {
@@ -58,7 +63,10 @@ describe("conformance: official Python client (algorithmia on PyPI)", function (
     });
     after(async () => server?.dispose());
 
-    for (const file of fs.readdirSync(PYTHON_DIR).filter((f) => /^test_.*\.py$/.test(f)).sort()) {
+    for (const file of fs
+        .readdirSync(PYTHON_DIR)
+        .filter((f) => /^test_.*\.py$/.test(f))
+        .sort()) {
         // Asynchronously: the server runs in this process and must keep answering while pytest runs.
         it(`passes ${file}`, async () => {
             const run = await runPython(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", file], {

@@ -35,12 +35,18 @@ export function sourceDirectory(root: string, fixture: string, algoName: string,
         fs.renameSync(path.join(dir, "src", `${fixture}.py`), path.join(dir, "src", `${algoName}.py`));
     }
     const conf = JSON.parse(fs.readFileSync(path.join(dir, "algorithmia.conf"), "utf8"));
-    fs.writeFileSync(path.join(dir, "algorithmia.conf"), JSON.stringify({ ...conf, algoname: algoName }, null, 2) + "\n");
+    fs.writeFileSync(
+        path.join(dir, "algorithmia.conf"),
+        JSON.stringify({ ...conf, algoname: algoName }, null, 2) + "\n",
+    );
     return dir;
 }
 
 /** Rewrites the Greeter fixture's greeting in `dir` (src/<algoName>.py). */
 export function setGreeting(dir: string, algoName: string, greeting: string): void {
     const file = path.join(dir, "src", `${algoName}.py`);
-    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^GREETING = .*$/m, `GREETING = ${JSON.stringify(greeting)}`));
+    fs.writeFileSync(
+        file,
+        fs.readFileSync(file, "utf8").replace(/^GREETING = .*$/m, `GREETING = ${JSON.stringify(greeting)}`),
+    );
 }

@@ -9,10 +9,11 @@ import { repoRoot } from "./pulumi";
 export function copyExamples(root: string, options: { rootProject?: boolean } = {}): string {
     fs.mkdirSync(root, { recursive: true });
     fs.cpSync(path.join(repoRoot, "examples"), path.join(root, "examples"), { recursive: true });
-    for (const linked of ["provider", "node_modules"]) fs.symlinkSync(path.join(repoRoot, linked), path.join(root, linked));
+    for (const linked of ["provider", "node_modules"])
+        fs.symlinkSync(path.join(repoRoot, linked), path.join(root, linked));
     if (options.rootProject) {
-        for (const file of ["Pulumi.yaml", "tsconfig.json"]) fs.copyFileSync(path.join(repoRoot, file), path.join(root, file));
+        for (const file of ["Pulumi.yaml", "tsconfig.json"])
+            fs.copyFileSync(path.join(repoRoot, file), path.join(root, file));
     }
     return root;
 }
-

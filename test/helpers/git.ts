@@ -30,7 +30,11 @@ export interface GitResult {
 export function git(cwd: string, ...args: string[]): Promise<GitResult> {
     return new Promise((resolve) => {
         execFile("git", args, { cwd, env: GIT_ENV, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-            const code = err ? (typeof (err as NodeJS.ErrnoException).code === "number" ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
+            const code = err
+                ? typeof (err as NodeJS.ErrnoException).code === "number"
+                    ? Number((err as NodeJS.ErrnoException).code)
+                    : 1
+                : 0;
             resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
         });
     });
@@ -44,7 +48,12 @@ export async function gitOk(cwd: string, ...args: string[]): Promise<string> {
 }
 
 /** The clone URL with an account's credentials: its name as the basic-auth user, an API key as the password. */
-export function remoteUrl(server: { url: string }, owner: string, algo: string, account: { name: string; key: string }): string {
+export function remoteUrl(
+    server: { url: string },
+    owner: string,
+    algo: string,
+    account: { name: string; key: string },
+): string {
     const url = new URL(`${server.url}/git/${owner}/${algo}.git`);
     url.username = account.name;
     url.password = account.key;
@@ -61,7 +70,13 @@ export async function accountOf(server: { url: string }, key: string): Promise<s
 /** Clones an algorithm's repository (as the key's account) into a fresh temporary directory. */
 export async function clone(server: { url: string }, owner: string, algo: string, key: string): Promise<string> {
     const parent = fs.mkdtempSync(path.join(os.tmpdir(), "algorithmia-clone-"));
-    await gitOk(parent, "clone", "--quiet", remoteUrl(server, owner, algo, { name: await accountOf(server, key), key }), "work");
+    await gitOk(
+        parent,
+        "clone",
+        "--quiet",
+        remoteUrl(server, owner, algo, { name: await accountOf(server, key), key }),
+        "work",
+    );
     return path.join(parent, "work");
 }
 
@@ -96,14 +111,23 @@ export function fixtureFiles(name: string): Record<string, string> {
 }
 
 /** Lists the algorithm's builds until one of `sha` appears and is finished; returns it with its logs. */
-export async function waitForBuild(server: { url: string }, owner: string, algo: string, sha: string, key: string, timeoutMs = 60_000) {
+export async function waitForBuild(
+    server: { url: string },
+    owner: string,
+    algo: string,
+    sha: string,
+    key: string,
+    timeoutMs = 60_000,
+) {
     const until = Date.now() + timeoutMs;
     for (;;) {
         const list = await call(server, "GET", `/v1/algorithms/${owner}/${algo}/builds?limit=10`, { key });
         assert.strictEqual(list.status, 200, list.text);
         const build = list.json.results.find((b: any) => b.commit_sha === sha);
         if (build && build.status !== "in-progress") {
-            const logs = await call(server, "GET", `/v1/algorithms/${owner}/${algo}/builds/${build.build_id}/logs`, { key });
+            const logs = await call(server, "GET", `/v1/algorithms/${owner}/${algo}/builds/${build.build_id}/logs`, {
+                key,
+            });
             assert.strictEqual(logs.status, 200, logs.text);
             return { ...build, logs: logs.json.logs as string };
         }
@@ -117,7 +141,12 @@ export async function waitForBuild(server: { url: string }, owner: string, algo:
  * entry module is src/<name>.py) over the template, and waits for its build; returns the pushed sha.
  */
 export async function deployFixture(
-    server: { url: string }, key: string, owner: string, name: string, fixture = name, settings: Record<string, unknown> = {},
+    server: { url: string },
+    key: string,
+    owner: string,
+    name: string,
+    fixture = name,
+    settings: Record<string, unknown> = {},
 ): Promise<string> {
     const created = await call(server, "POST", `/v1/algorithms/${owner}`, { key, json: createBody(name, settings) });
     assert.strictEqual(created.status, 201, created.text);

@@ -1,6 +1,5 @@
 // The official npm `algorithmia` client (v0.3.x, callback style, no type declarations), wrapped in promises
 // for tests that call algorithmia-local the way a Node application would.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const algorithmia = require("algorithmia");
 
 export interface AlgoResponse {
@@ -27,7 +26,13 @@ export function npmClient(apiKey: string, apiAddress: string): NpmClient {
     const client = algorithmia.client(apiKey, apiAddress);
     return {
         pipe: (algoPath, input) => new Promise((resolve) => client.algo(algoPath).pipe(input).then(resolve)),
-        createDir: (uri) => new Promise((resolve) => client.dir(dataPath(uri)).create((body: any, status: number) => resolve({ status, body }))),
-        putFile: (uri, content) => new Promise((resolve) => client.file(dataPath(uri)).put(content, (body: any, status: number) => resolve({ status, body }))),
+        createDir: (uri) =>
+            new Promise((resolve) =>
+                client.dir(dataPath(uri)).create((body: any, status: number) => resolve({ status, body })),
+            ),
+        putFile: (uri, content) =>
+            new Promise((resolve) =>
+                client.file(dataPath(uri)).put(content, (body: any, status: number) => resolve({ status, body })),
+            ),
     };
 }

@@ -10,7 +10,9 @@ import { engineBinDir, repoRoot } from "./pulumi";
 import { ServerProcess, spawnServer } from "./server-process";
 
 /** The server's own options; a `port` of 0 picks a free port on first start, and restarts keep it. */
-export type LocalServerOptions = Partial<Pick<ServerOptions, "dataDir" | "port" | "users" | "orgs" | "faults" | "log" | "workers">>;
+export type LocalServerOptions = Partial<
+    Pick<ServerOptions, "dataDir" | "port" | "users" | "orgs" | "faults" | "log" | "workers">
+>;
 
 /** The options that stay unset unless given. */
 type Optional = "faults" | "log" | "workers";
@@ -133,7 +135,10 @@ export function writeProject(parent: string, name: string, program: string): str
  * sandbox's variables plus the program's own).
  */
 export class CliProject {
-    constructor(readonly dir: string, readonly env: Record<string, string>) {}
+    constructor(
+        readonly dir: string,
+        readonly env: Record<string, string>,
+    ) {}
 
     async init(stack: string): Promise<this> {
         await this.cli("stack", "init", stack, "--secrets-provider", "passphrase");
@@ -159,9 +164,12 @@ export class CliProject {
 
 /** Each resource's serialized providers in a `pulumi stack export`: the `__provider` of its inputs, then of its outputs. */
 export function serializedProviders(exported: string): string[][] {
-    const resources: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] = JSON.parse(exported).deployment.resources ?? [];
+    const resources: { inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] =
+        JSON.parse(exported).deployment.resources ?? [];
     return resources
-        .map((r) => [r.inputs?.__provider, r.outputs?.__provider].filter((code): code is string => typeof code === "string"))
+        .map((r) =>
+            [r.inputs?.__provider, r.outputs?.__provider].filter((code): code is string => typeof code === "string"),
+        )
         .filter((codes) => codes.length > 0);
 }
 
@@ -257,7 +265,12 @@ export function alive(pid: number): boolean {
 }
 
 /** Polls `check` every `intervalMs` until it holds; throws naming `what` after `timeoutMs`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<void> {
+export async function until(
+    what: string,
+    check: () => boolean | Promise<boolean>,
+    timeoutMs: number,
+    intervalMs: number,
+): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!(await check())) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

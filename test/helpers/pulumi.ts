@@ -69,7 +69,10 @@ export class PulumiSandbox {
     readonly env: Record<string, string>;
     private readonly stacks: Stack[] = [];
 
-    private constructor(readonly command: PulumiCommand, root: string) {
+    private constructor(
+        readonly command: PulumiCommand,
+        root: string,
+    ) {
         this.root = root;
         this.pulumiHome = path.join(root, "home");
         this.stateDir = path.join(root, "state");
@@ -93,7 +96,11 @@ export class PulumiSandbox {
                 pulumiCommand: this.command,
                 envVars: this.env,
                 secretsProvider: "passphrase",
-                projectSettings: { name: projectName, runtime: "nodejs", backend: { url: this.env.PULUMI_BACKEND_URL } },
+                projectSettings: {
+                    name: projectName,
+                    runtime: "nodejs",
+                    backend: { url: this.env.PULUMI_BACKEND_URL },
+                },
             },
         );
         this.stacks.push(stack);
@@ -120,7 +127,7 @@ export class PulumiSandbox {
                 stdio: ["ignore", "pipe", "pipe"],
             });
         } catch (err: any) {
-            throw new Error(`pulumi ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+            throw new Error(`pulumi ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`, { cause: err });
         }
     }
 
@@ -136,7 +143,8 @@ export class PulumiSandbox {
         };
         walk(this.stateDir);
         // A search of nothing would find no key: an empty backend is the caller's mistake.
-        if (!texts.some((text) => text.includes('"checkpoint"'))) throw new Error(`no stack state under ${this.stateDir}`);
+        if (!texts.some((text) => text.includes('"checkpoint"')))
+            throw new Error(`no stack state under ${this.stateDir}`);
         return texts.join("\n");
     }
 
@@ -158,4 +166,6 @@ export class PulumiSandbox {
  * error, so such an `up` silently creates fewer resources. A local subchannel pool per channel (the SDK builds a
  * new monitor client per run) makes every run connect afresh. `pulumi up` in its own process never meets this.
  */
-(runtime as unknown as { grpcClientOptions: Record<string, unknown> }).grpcClientOptions["grpc.use_local_subchannel_pool"] = 1;
+(runtime as unknown as { grpcClientOptions: Record<string, unknown> }).grpcClientOptions[
+    "grpc.use_local_subchannel_pool"
+] = 1;

@@ -26,7 +26,11 @@ export interface ServerProcess {
  * `algorithmia-local listening on http://127.0.0.1:P`. The process is the group leader, so stop() also ends
  * whatever a wrapper such as npx started.
  */
-export async function spawnServer(args: string[], command: string[] = [process.execPath, BIN], cwd = REPO_ROOT): Promise<ServerProcess> {
+export async function spawnServer(
+    args: string[],
+    command: string[] = [process.execPath, BIN],
+    cwd = REPO_ROOT,
+): Promise<ServerProcess> {
     const child = spawn(command[0], [...command.slice(1), ...args], {
         cwd,
         stdio: ["ignore", "pipe", "pipe"],
@@ -43,7 +47,9 @@ export async function spawnServer(args: string[], command: string[] = [process.e
             if (match) resolve(Number(match[1]));
         };
         child.stdout!.on("data", check);
-        child.once("exit", (code, signal) => reject(new Error(`algorithmia-local exited (${code ?? signal}) before listening:\n${out}\n${err}`)));
+        child.once("exit", (code, signal) =>
+            reject(new Error(`algorithmia-local exited (${code ?? signal}) before listening:\n${out}\n${err}`)),
+        );
     });
     return {
         child,

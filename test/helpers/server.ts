@@ -87,7 +87,12 @@ export function expectError(res: CallResult, status: number, code: number, patte
 }
 
 /** One real HTTP request to the server. */
-export async function call(server: { url: string }, method: string, route: string, opts: CallOptions = {}): Promise<CallResult> {
+export async function call(
+    server: { url: string },
+    method: string,
+    route: string,
+    opts: CallOptions = {},
+): Promise<CallResult> {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.auth !== undefined) headers.authorization = opts.auth;
     else if (opts.key) headers.authorization = `Simple ${opts.key}`;
@@ -114,7 +119,12 @@ export async function call(server: { url: string }, method: string, route: strin
  * sees as a reset), once. `requests` counts what it forwarded, by `<METHOD> <path and query>`, and `replyBytes`
  * the bytes of the reply bodies it passed on.
  */
-export async function replyLosingProxy(target: string, method: string, path: string, options: { landed?: () => void; cut?: boolean } = {}) {
+export async function replyLosingProxy(
+    target: string,
+    method: string,
+    path: string,
+    options: { landed?: () => void; cut?: boolean } = {},
+) {
     const upstream = new URL(target);
     let lost = false;
     const requests: Record<string, number> = {};
@@ -122,20 +132,23 @@ export async function replyLosingProxy(target: string, method: string, path: str
     const proxy = http.createServer((req, res) => {
         const key = `${req.method} ${req.url}`;
         requests[key] = (requests[key] ?? 0) + 1;
-        const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-            const tookEffect = answer.statusCode! < 300;
-            if (tookEffect && req.method === method && req.url?.split("?")[0] === path && !(options.cut && lost)) {
-                lost = true;
-                answer.resume().on("end", () => {
-                    options.landed?.();
-                    if (options.cut) res.destroy();
-                });
-                return;
-            }
-            res.writeHead(answer.statusCode!, answer.headers);
-            answer.on("data", (chunk: Buffer) => (replyBytes[key] = (replyBytes[key] ?? 0) + chunk.length));
-            answer.pipe(res);
-        });
+        const forwarded = http.request(
+            { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+            (answer) => {
+                const tookEffect = answer.statusCode! < 300;
+                if (tookEffect && req.method === method && req.url?.split("?")[0] === path && !(options.cut && lost)) {
+                    lost = true;
+                    answer.resume().on("end", () => {
+                        options.landed?.();
+                        if (options.cut) res.destroy();
+                    });
+                    return;
+                }
+                res.writeHead(answer.statusCode!, answer.headers);
+                answer.on("data", (chunk: Buffer) => (replyBytes[key] = (replyBytes[key] ?? 0) + chunk.length));
+                answer.pipe(res);
+            },
+        );
         forwarded.on("error", () => res.destroy());
         req.pipe(forwarded);
     });
@@ -155,7 +168,12 @@ export async function replyLosingProxy(target: string, method: string, path: str
  * One request with the path sent byte for byte: fetch would normalise `..` and `%2e%2e` away, which is what the
  * path-safety tests send.
  */
-export function rawRequest(server: { url: string }, method: string, rawPath: string, opts: Pick<CallOptions, "key" | "headers"> & { body?: string } = {}) {
+export function rawRequest(
+    server: { url: string },
+    method: string,
+    rawPath: string,
+    opts: Pick<CallOptions, "key" | "headers"> & { body?: string } = {},
+) {
     const url = new URL(server.url);
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.key) headers.authorization = `Simple ${opts.key}`;
@@ -163,7 +181,9 @@ export function rawRequest(server: { url: string }, method: string, rawPath: str
         const req = http.request({ host: url.hostname, port: url.port, method, path: rawPath, headers }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+            res.on("end", () =>
+                resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString() }),
+            );
         });
         req.on("error", reject);
         req.end(opts.body);

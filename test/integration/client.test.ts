@@ -64,7 +64,12 @@ describe("provider client (algorithmia-local with faults)", function () {
     it("answers the real owner when a create through .my took effect but its reply was lost", async () => {
         const proxy = await replyLosingProxy(server.url, "POST", "/v1/connector/data/.my", { cut: true });
         try {
-            const viaProxy = new AlgorithmiaClient({ apiAddress: proxy.url, apiKey: ALICE.key, baseDelayMs: 10, maxAttempts: 4 });
+            const viaProxy = new AlgorithmiaClient({
+                apiAddress: proxy.url,
+                apiKey: ALICE.key,
+                baseDelayMs: 10,
+                maxAttempts: 4,
+            });
             assert.strictEqual(await viaProxy.createCollection(".my", "lost_reply", "private"), "alice");
         } finally {
             proxy.close();
@@ -80,8 +85,15 @@ describe("provider client (algorithmia-local with faults)", function () {
     });
 
     it("sends a repeatable call (a version's test) again after a 503 and a dropped connection", async () => {
-        await client.createAlgorithm("alice", { name: "Greeter", details: { label: "Greeter" }, settings: WIRE_SETTINGS });
-        const compiled = await call(server, "POST", "/v1/algorithms/alice/Greeter/compile", { key: ALICE.key, json: {} });
+        await client.createAlgorithm("alice", {
+            name: "Greeter",
+            details: { label: "Greeter" },
+            settings: WIRE_SETTINGS,
+        });
+        const compiled = await call(server, "POST", "/v1/algorithms/alice/Greeter/compile", {
+            key: ALICE.key,
+            json: {},
+        });
         const gitHash = compiled.json.version_info.git_hash;
         server.faults.set("POST /v1/algo/*=error:0.5,status:503,drop:0.5,max:2; seed=7");
         const reply = await client.callAlgorithm(`alice/Greeter/${gitHash}`, "again", { repeatable: true });
@@ -115,7 +127,10 @@ describe("provider client (algorithmia-local with faults)", function () {
 
         const wrongKey = "simWrongKeyForTheClientTest00001";
         const stranger = new AlgorithmiaClient({ apiAddress: server.url, apiKey: wrongKey, baseDelayMs: 10 });
-        const denied: Error = await stranger.getCollection("alice", "files").then(() => assert.fail("401"), (e) => e);
+        const denied: Error = await stranger.getCollection("alice", "files").then(
+            () => assert.fail("401"),
+            (e) => e,
+        );
         assert.match(denied.message, /returned 401/);
         assert.ok(!denied.message.includes(wrongKey) && !JSON.stringify(denied).includes(wrongKey));
     });
@@ -124,18 +139,28 @@ describe("provider client (algorithmia-local with faults)", function () {
         // A transfer may take many times the timeout; what it may not do is go that long without a byte.
         const timeoutMs = 300;
         const idleClient = () =>
-            new AlgorithmiaClient({ apiAddress: server.url, apiKey: ALICE.key, baseDelayMs: 10, maxAttempts: 3, timeoutMs });
+            new AlgorithmiaClient({
+                apiAddress: server.url,
+                apiKey: ALICE.key,
+                baseDelayMs: 10,
+                maxAttempts: 3,
+                timeoutMs,
+            });
         const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
         /** `count` chunks of 1 KiB, one each `everyMs`: a slow link's upload. */
-        const slowly = (count: number, everyMs: number) => () => Readable.from((async function* () {
-            for (let i = 0; i < count; i++) {
-                await pause(everyMs);
-                yield Buffer.alloc(1024, i);
-            }
-        })());
+        const slowly = (count: number, everyMs: number) => () =>
+            Readable.from(
+                (async function* () {
+                    for (let i = 0; i < count; i++) {
+                        await pause(everyMs);
+                        yield Buffer.alloc(1024, i);
+                    }
+                })(),
+            );
         const timedOut = new RegExp(`timed out: no byte sent or received for ${timeoutMs} ms`);
         const KIB_15 = Buffer.concat(Array.from({ length: 15 }, (_, i) => Buffer.alloc(1024, i)));
-        const download = async (filename: string, by = client) => bytesOf(await by.downloadFile("alice", "files", filename));
+        const download = async (filename: string, by = client) =>
+            bytesOf(await by.downloadFile("alice", "files", filename));
 
         before(async () => {
             await client.putFile("alice", "files", "slow.bin", () => Readable.from([KIB_15]), KIB_15.length);
@@ -169,14 +194,18 @@ describe("provider client (algorithmia-local with faults)", function () {
             let opened = 0;
             const stalling = () => {
                 opened++;
-                return Readable.from((async function* () {
-                    yield Buffer.alloc(1024);
-                    await pause(3 * timeoutMs);
-                    yield Buffer.alloc(1024);
-                })());
+                return Readable.from(
+                    (async function* () {
+                        yield Buffer.alloc(1024);
+                        await pause(3 * timeoutMs);
+                        yield Buffer.alloc(1024);
+                    })(),
+                );
             };
-            await assert.rejects(idleClient().putFile("alice", "files", "slow.bin", stalling, 2048),
-                new RegExp(`PUT /v1/connector/data/alice/files/slow\\.bin failed: ${timedOut.source}$`));
+            await assert.rejects(
+                idleClient().putFile("alice", "files", "slow.bin", stalling, 2048),
+                new RegExp(`PUT /v1/connector/data/alice/files/slow\\.bin failed: ${timedOut.source}$`),
+            );
             assert.strictEqual(opened, 3, "the body was sent three times");
             assert.strictEqual(routeCount("PUT /v1/connector/*"), 3);
             assert.ok((await download("slow.bin")).equals(KIB_15), "an interrupted upload leaves the file as it was");
@@ -201,12 +230,13 @@ describe("provider client (algorithmia-local with faults)", function () {
 
     describe("source by git", () => {
         /** A working algorithm `name` whose apply greets with `greeting`. */
-        const source = (name: string, greeting: string): TreeEntry[] => [
-            ["algorithmia.conf", JSON.stringify({ username: "alice", algoname: name, language: "python3-1" })],
-            ["requirements.txt", "algorithmia\n"],
-            [`src/${name}.py`, `def apply(input):\n    return "${greeting} {}".format(input)\n`],
-            ["src/__init__.py", ""],
-        ].map(([path, text]) => ({ path, mode: "100644", content: Buffer.from(text) }));
+        const source = (name: string, greeting: string): TreeEntry[] =>
+            [
+                ["algorithmia.conf", JSON.stringify({ username: "alice", algoname: name, language: "python3-1" })],
+                ["requirements.txt", "algorithmia\n"],
+                [`src/${name}.py`, `def apply(input):\n    return "${greeting} {}".format(input)\n`],
+                ["src/__init__.py", ""],
+            ].map(([path, text]) => ({ path, mode: "100644", content: Buffer.from(text) }));
 
         /** Creates `owner/name`; answers its template commit. */
         const create = async (owner: string, name: string) => {
@@ -215,7 +245,9 @@ describe("provider client (algorithmia-local with faults)", function () {
         };
         /** The commits of master, newest first, from the commit-log route. */
         const history = async (owner: string, name: string) =>
-            (await call(server, "GET", `/v1/algorithms/${owner}/${name}/log`, { key: ALICE.key })).json.commits.map((c: any) => c.id);
+            (await call(server, "GET", `/v1/algorithms/${owner}/${name}/log`, { key: ALICE.key })).json.commits.map(
+                (c: any) => c.id,
+            );
         /** The pushes that moved master of `owner/name` while `work` ran. */
         const pushesDuring = async (owner: string, name: string, work: () => Promise<void>) => {
             const seen: PushEvent[] = [];
@@ -235,7 +267,10 @@ describe("provider client (algorithmia-local with faults)", function () {
             const pushed = await client.pushSource("team", "TeamGreeter", source("TeamGreeter", "hi"), "m");
             assert.strictEqual(pushed.pushed, true);
             assert.deepStrictEqual(await history("team", "TeamGreeter"), [pushed.commit, template]);
-            assert.deepStrictEqual(await client.sourceOnServer("team", "TeamGreeter").then((s) => s?.commit), pushed.commit);
+            assert.deepStrictEqual(
+                await client.sourceOnServer("team", "TeamGreeter").then((s) => s?.commit),
+                pushed.commit,
+            );
             // The server takes no other user name, so these passed as alice: one root listing told the client who that is.
             assert.strictEqual(routeCount("GET /v1/connector/*"), 1);
         });
@@ -244,11 +279,19 @@ describe("provider client (algorithmia-local with faults)", function () {
             const template = await create("alice", "LostReply");
             const receivePack = "/git/alice/LostReply.git/git-receive-pack";
             let landed = 0;
-            const proxy = await replyLosingProxy(server.url, "POST", receivePack, { cut: true, landed: () => landed++ });
+            const proxy = await replyLosingProxy(server.url, "POST", receivePack, {
+                cut: true,
+                landed: () => landed++,
+            });
             let pushed: PushResult | undefined;
             const pushes = await pushesDuring("alice", "LostReply", async () => {
                 try {
-                    const viaProxy = new AlgorithmiaClient({ apiAddress: proxy.url, apiKey: ALICE.key, baseDelayMs: 10, maxAttempts: 4 });
+                    const viaProxy = new AlgorithmiaClient({
+                        apiAddress: proxy.url,
+                        apiKey: ALICE.key,
+                        baseDelayMs: 10,
+                        maxAttempts: 4,
+                    });
                     pushed = await viaProxy.pushSource("alice", "LostReply", source("LostReply", "hi"), "m");
                 } finally {
                     proxy.close();
@@ -256,45 +299,86 @@ describe("provider client (algorithmia-local with faults)", function () {
             });
             assert.strictEqual(landed, 1, "the push landed and its reply was lost");
             assert.deepStrictEqual(pushed, { commit: await server.repos.head("alice", "LostReply"), pushed: true });
-            assert.deepStrictEqual(await history("alice", "LostReply"), [pushed!.commit, template], "exactly one commit was made");
+            assert.deepStrictEqual(
+                await history("alice", "LostReply"),
+                [pushed!.commit, template],
+                "exactly one commit was made",
+            );
             assert.strictEqual(pushes.length, 1, "master moved once");
-            assert.strictEqual(proxy.requests["GET /git/alice/LostReply.git/info/refs?service=git-receive-pack"], 1, "git push ran once");
-            assert.deepStrictEqual((await builds("alice", "LostReply")).map((b) => b.commit_sha), [pushed!.commit], "one build");
+            assert.strictEqual(
+                proxy.requests["GET /git/alice/LostReply.git/info/refs?service=git-receive-pack"],
+                1,
+                "git push ran once",
+            );
+            assert.deepStrictEqual(
+                (await builds("alice", "LostReply")).map((b) => b.commit_sha),
+                [pushed!.commit],
+                "one build",
+            );
         });
 
         it("rides out 503s and dropped connections on every git route and a lost push reply, with one commit", async () => {
             const template = await create("alice", "Flaky");
             let landed = 0;
-            const proxy = await replyLosingProxy(server.url, "POST", "/git/alice/Flaky.git/git-receive-pack", { cut: true, landed: () => landed++ });
+            const proxy = await replyLosingProxy(server.url, "POST", "/git/alice/Flaky.git/git-receive-pack", {
+                cut: true,
+                landed: () => landed++,
+            });
             // Seeded: the same faults for the same sequence of requests. Before acting on them, the server answers
             // git's requests (fetch and push alike) with 503 or drops the connection, one time in four.
             server.faults.set("* /git/alice/Flaky.git/*=error:0.15,status:503,drop:0.1; seed=12");
             let pushed: PushResult | undefined;
             const pushes = await pushesDuring("alice", "Flaky", async () => {
                 try {
-                    const viaProxy = new AlgorithmiaClient({ apiAddress: proxy.url, apiKey: ALICE.key, baseDelayMs: 10 });
+                    const viaProxy = new AlgorithmiaClient({
+                        apiAddress: proxy.url,
+                        apiKey: ALICE.key,
+                        baseDelayMs: 10,
+                    });
                     pushed = await viaProxy.pushSource("alice", "Flaky", source("Flaky", "hi"), "m");
                 } finally {
                     proxy.close();
                 }
             });
             const { error, drop } = server.faults.counts().injected;
-            assert.ok(error >= 1 && drop >= 1, `faults were injected: ${JSON.stringify(server.faults.counts().injected)}`);
-            assert.ok(proxy.requests["GET /git/alice/Flaky.git/info/refs?service=git-receive-pack"] >= 2, "a push failed before it landed and was sent again");
+            assert.ok(
+                error >= 1 && drop >= 1,
+                `faults were injected: ${JSON.stringify(server.faults.counts().injected)}`,
+            );
+            assert.ok(
+                proxy.requests["GET /git/alice/Flaky.git/info/refs?service=git-receive-pack"] >= 2,
+                "a push failed before it landed and was sent again",
+            );
             assert.strictEqual(landed, 1, "the push that landed lost its reply");
             assert.deepStrictEqual(pushed, { commit: await server.repos.head("alice", "Flaky"), pushed: true });
-            assert.deepStrictEqual(await history("alice", "Flaky"), [pushed!.commit, template], "exactly one commit was made");
+            assert.deepStrictEqual(
+                await history("alice", "Flaky"),
+                [pushed!.commit, template],
+                "exactly one commit was made",
+            );
             assert.strictEqual(pushes.length, 1, "master moved once");
-            assert.deepStrictEqual((await builds("alice", "Flaky")).map((b) => b.commit_sha), [pushed!.commit], "one build");
+            assert.deepStrictEqual(
+                (await builds("alice", "Flaky")).map((b) => b.commit_sha),
+                [pushed!.commit],
+                "one build",
+            );
             server.faults.clear();
-            assert.deepStrictEqual(await client.pushSource("alice", "Flaky", source("Flaky", "hi"), "m"), { commit: pushed!.commit, pushed: false });
+            assert.deepStrictEqual(await client.pushSource("alice", "Flaky", source("Flaky", "hi"), "m"), {
+                commit: pushed!.commit,
+                pushed: false,
+            });
         });
 
         it("fetches only master's own commit and tree for a push and a refresh, however long the history", async () => {
             await create("alice", "Heavy");
             // Five commits, each with its own incompressible 1 MiB file: 5 MiB of history, 1 MiB in master's tree.
-            const weights = () => ({ path: "weights.bin", mode: "100644" as const, content: crypto.randomBytes(1 << 20) });
-            for (let i = 0; i < 5; i++) await client.pushSource("alice", "Heavy", [...source("Heavy", `hi ${i}`), weights()], `m${i}`);
+            const weights = () => ({
+                path: "weights.bin",
+                mode: "100644" as const,
+                content: crypto.randomBytes(1 << 20),
+            });
+            for (let i = 0; i < 5; i++)
+                await client.pushSource("alice", "Heavy", [...source("Heavy", `hi ${i}`), weights()], `m${i}`);
             const proxy = await replyLosingProxy(server.url, "NONE", "");
             try {
                 const viaProxy = new AlgorithmiaClient({ apiAddress: proxy.url, apiKey: ALICE.key, baseDelayMs: 10 });
@@ -303,7 +387,10 @@ describe("provider client (algorithmia-local with faults)", function () {
                 assert.strictEqual(onServer?.commit, await server.repos.head("alice", "Heavy"));
                 const refreshed = fetched();
                 assert.ok(refreshed > 1 << 20 && refreshed < 1.5 * (1 << 20), `a refresh fetched ${refreshed} bytes`);
-                assert.strictEqual((await viaProxy.pushSource("alice", "Heavy", source("Heavy", "light"), "m5")).pushed, true);
+                assert.strictEqual(
+                    (await viaProxy.pushSource("alice", "Heavy", source("Heavy", "light"), "m5")).pushed,
+                    true,
+                );
                 const pushed = fetched() - refreshed;
                 assert.ok(pushed > 1 << 20 && pushed < 1.5 * (1 << 20), `a push fetched ${pushed} bytes`);
             } finally {
@@ -315,8 +402,10 @@ describe("provider client (algorithmia-local with faults)", function () {
         it("tries git as often as an API call, and answers such as 403 only once", async () => {
             await create("alice", "Down");
             server.faults.set("* /git/alice/Down.git/*=error:1,status:503");
-            await assert.rejects(client.pushSource("alice", "Down", source("Down", "hi"), "m"),
-                /git fetch failed \(exit \d+\): .*returned error: 503/);
+            await assert.rejects(
+                client.pushSource("alice", "Down", source("Down", "hi"), "m"),
+                /git fetch failed \(exit \d+\): .*returned error: 503/,
+            );
             assert.strictEqual(routeCount("GET /git/:owner/:repo/*"), 4, "maxAttempts fetches");
             server.faults.clear();
             server.faults.resetCounts();

@@ -26,7 +26,11 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
         before(async () => {
             stack = await bed.sandbox.inlineStack("config", "secret-key", async () => {
                 const collection = new DataCollection("models", { name: "secret_models", forceDestroy: true });
-                const model = new ModelFile("model", { collection: collection.dataUri, name: "m.bin", source: new pulumi.asset.StringAsset("bytes") });
+                const model = new ModelFile("model", {
+                    collection: collection.dataUri,
+                    name: "m.bin",
+                    source: new pulumi.asset.StringAsset("bytes"),
+                });
                 return { dataUri: model.dataUri };
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
@@ -55,14 +59,22 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
             try {
                 const stack = await bed.sandbox.inlineStack("config", "move", async () => {
                     const collection = new DataCollection("models", { name: "moving_models", forceDestroy: true });
-                    const model = new ModelFile("model", { collection: collection.dataUri, name: "m.bin", source: new pulumi.asset.StringAsset("bytes") });
+                    const model = new ModelFile("model", {
+                        collection: collection.dataUri,
+                        name: "m.bin",
+                        source: new pulumi.asset.StringAsset("bytes"),
+                    });
                     return { dataUri: model.dataUri };
                 });
                 await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
                 await stack.setConfig("algorithmia:apiAddress", { value: bed.server.url });
                 await stack.up();
                 const onFirst = (await stack.exportStack()).deployment.resources.filter((r: any) => r.outputs?.cluster);
-                assert.deepStrictEqual(onFirst.map((r: any) => r.outputs.cluster), [bed.server.url, bed.server.url], "each object knows its cluster");
+                assert.deepStrictEqual(
+                    onFirst.map((r: any) => r.outputs.cluster),
+                    [bed.server.url, bed.server.url],
+                    "each object knows its cluster",
+                );
 
                 // The config alone moves the stack: nothing of it exists over there yet.
                 await stack.setConfig("algorithmia:apiAddress", { value: other.url });
@@ -75,7 +87,10 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
                 // Refresh and destroy act on the new cluster.
                 assert.deepStrictEqual((await stack.refresh()).summary.resourceChanges, { same: 3 });
                 await stack.destroy();
-                assert.strictEqual((await call(other, "GET", "/v1/connector/data/alice/moving_models", { key: ALICE.key })).status, 404);
+                assert.strictEqual(
+                    (await call(other, "GET", "/v1/connector/data/alice/moving_models", { key: ALICE.key })).status,
+                    404,
+                );
             } finally {
                 await other.dispose();
             }
@@ -93,14 +108,32 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
                     // Alice's, on the stack's cluster with the stack's key.
                     new DataCollection("alice-models", { name: "alice_models", forceDestroy: true });
                     // Bob's, on another cluster with a key of his own.
-                    const collection = new DataCollection("bob-models", { name: "bob_models", forceDestroy: true, ...bobs() });
-                    new ModelFile("bob-model", { collection: collection.dataUri, name: "m.bin", source: new pulumi.asset.StringAsset("bob's"), ...bobs() });
+                    const collection = new DataCollection("bob-models", {
+                        name: "bob_models",
+                        forceDestroy: true,
+                        ...bobs(),
+                    });
+                    new ModelFile("bob-model", {
+                        collection: collection.dataUri,
+                        name: "m.bin",
+                        source: new pulumi.asset.StringAsset("bob's"),
+                        ...bobs(),
+                    });
                     const algorithm = new Algorithm("bob-greeter", {
-                        name: "BobGreeter", details: { label: "Bob's" }, settings: SETTINGS, source: sourceDirectory(bed.root, "Greeter", "BobGreeter"), ...bobs(),
+                        name: "BobGreeter",
+                        details: { label: "Bob's" },
+                        settings: SETTINGS,
+                        source: sourceDirectory(bed.root, "Greeter", "BobGreeter"),
+                        ...bobs(),
                     });
                     const version = new AlgorithmVersion("bob-release", {
-                        algorithm: algorithm.algoPath, gitHash: algorithm.gitHash, algorithmSettings: algorithm.settings, versionType: "minor", callability: "private",
-                        tests: [{ input: "ada", expect: "hello ada" }], ...bobs(),
+                        algorithm: algorithm.algoPath,
+                        gitHash: algorithm.gitHash,
+                        algorithmSettings: algorithm.settings,
+                        versionType: "minor",
+                        callability: "private",
+                        tests: [{ input: "ada", expect: "hello ada" }],
+                        ...bobs(),
                     });
                     return { collection: collection.dataUri, algoUri: version.algoUri };
                 });
@@ -108,36 +141,61 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
                 await stack.setConfig("algorithmia:apiAddress", { value: bed.server.url });
                 await stack.up();
                 const outputs = await stack.outputs();
-                assert.deepStrictEqual([outputs.collection.value, outputs.algoUri.value], ["data://bob/bob_models", "bob/BobGreeter/0.1.0"]);
+                assert.deepStrictEqual(
+                    [outputs.collection.value, outputs.algoUri.value],
+                    ["data://bob/bob_models", "bob/BobGreeter/0.1.0"],
+                );
                 assert.ok(await collectionExists("alice", "alice_models"));
-                assert.strictEqual((await call(other, "GET", "/v1/connector/data/bob/bob_models", { key: BOB.key })).status, 200);
-                const reply = await call(other, "POST", "/v1/algo/bob/BobGreeter/0.1.0", { key: BOB.key, body: JSON.stringify("bob"), headers: { "content-type": "application/json" } });
+                assert.strictEqual(
+                    (await call(other, "GET", "/v1/connector/data/bob/bob_models", { key: BOB.key })).status,
+                    200,
+                );
+                const reply = await call(other, "POST", "/v1/algo/bob/BobGreeter/0.1.0", {
+                    key: BOB.key,
+                    body: JSON.stringify("bob"),
+                    headers: { "content-type": "application/json" },
+                });
                 assert.strictEqual(reply.json.result, "hello bob");
 
                 const noKeyInState = () => {
-                    for (const key of [ALICE.key, BOB.key, bobsOtherKey.key]) assert.ok(!allState().includes(key), "no key in the stored state");
+                    for (const key of [ALICE.key, BOB.key, bobsOtherKey.key])
+                        assert.ok(!allState().includes(key), "no key in the stored state");
                 };
-                const bobsResources = async () => (await stack.exportStack()).deployment.resources.filter((r: any) => r.inputs?.apiKey);
+                const bobsResources = async () =>
+                    (await stack.exportStack()).deployment.resources.filter((r: any) => r.inputs?.apiKey);
                 noKeyInState();
                 assert.strictEqual((await bobsResources()).length, 4);
                 // (exportStack shows secrets decrypted, still marked as secrets.)
-                const secret = (value: any) => value?.["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270";
-                for (const r of await bobsResources()) assert.ok(secret(r.inputs.apiKey) && secret(r.outputs.apiKey), `${r.urn}: the key is a secret in inputs and outputs`);
+                const secret = (value: any) =>
+                    value?.["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270";
+                for (const r of await bobsResources())
+                    assert.ok(
+                        secret(r.inputs.apiKey) && secret(r.outputs.apiKey),
+                        `${r.urn}: the key is a secret in inputs and outputs`,
+                    );
                 await stack.preview({ expectNoChanges: true });
                 assert.deepStrictEqual((await stack.refresh()).summary.resourceChanges, { same: 6 });
 
                 // Another key of Bob's: an update that only stores it.
                 bobKey = bobsOtherKey.key;
-                const builds = (await call(other, "GET", "/v1/algorithms/bob/BobGreeter/builds", { key: BOB.key })).json.results.length;
+                const builds = (await call(other, "GET", "/v1/algorithms/bob/BobGreeter/builds", { key: BOB.key })).json
+                    .results.length;
                 assert.deepStrictEqual((await stack.up()).summary.resourceChanges, { same: 2, update: 4 });
-                assert.strictEqual((await call(other, "GET", "/v1/algorithms/bob/BobGreeter/builds", { key: BOB.key })).json.results.length, builds,
-                    "no build, no publish");
+                assert.strictEqual(
+                    (await call(other, "GET", "/v1/algorithms/bob/BobGreeter/builds", { key: BOB.key })).json.results
+                        .length,
+                    builds,
+                    "no build, no publish",
+                );
                 assert.strictEqual((await stack.outputs()).algoUri.value, "bob/BobGreeter/0.1.0");
                 noKeyInState();
                 await stack.preview({ expectNoChanges: true });
                 assert.deepStrictEqual((await stack.refresh()).summary.resourceChanges, { same: 6 });
                 await stack.destroy();
-                assert.strictEqual((await call(other, "GET", "/v1/connector/data/bob/bob_models", { key: BOB.key })).status, 404);
+                assert.strictEqual(
+                    (await call(other, "GET", "/v1/connector/data/bob/bob_models", { key: BOB.key })).status,
+                    404,
+                );
                 assert.ok(!(await collectionExists("alice", "alice_models")));
                 noKeyInState();
             } finally {
@@ -170,7 +228,13 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
             const gitProxy = await replyLosingProxy(bed.server.url, "NONE", "/");
             const source = sourceDirectory(bed.root, "Greeter", "ViaGit");
             const stack = await bed.sandbox.inlineStack("config", "git-address", async () => {
-                const algorithm = new Algorithm("greeter", { name: "ViaGit", owner: "team", details: { label: "ViaGit" }, settings: SETTINGS, source });
+                const algorithm = new Algorithm("greeter", {
+                    name: "ViaGit",
+                    owner: "team",
+                    details: { label: "ViaGit" },
+                    settings: SETTINGS,
+                    source,
+                });
                 return { gitHash: algorithm.gitHash };
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
@@ -179,8 +243,14 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
             try {
                 const up = await stack.up();
                 assert.strictEqual(up.outputs.gitHash.value, await bed.server.repos.head("team", "ViaGit"));
-                assert.ok(gitProxy.requests["GET /git/team/ViaGit.git/info/refs?service=git-receive-pack"] >= 1, "pushed through the git address");
-                assert.ok(Object.keys(gitProxy.requests).every((r) => r.includes(" /git/")), "only git went there");
+                assert.ok(
+                    gitProxy.requests["GET /git/team/ViaGit.git/info/refs?service=git-receive-pack"] >= 1,
+                    "pushed through the git address",
+                );
+                assert.ok(
+                    Object.keys(gitProxy.requests).every((r) => r.includes(" /git/")),
+                    "only git went there",
+                );
                 await stack.destroy();
             } finally {
                 gitProxy.close();
@@ -198,7 +268,10 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
         });
 
         it("says how to set the key when there is none", async () => {
-            await assert.rejects(stack.preview().then(() => stack.up()), /No Algorithmia API key: run `pulumi config set --secret algorithmia:apiKey/);
+            await assert.rejects(
+                stack.preview().then(() => stack.up()),
+                /No Algorithmia API key: run `pulumi config set --secret algorithmia:apiKey/,
+            );
         });
 
         it("reads ALGORITHMIA_API and ALGORITHMIA_API_KEY, stack config winning over them", async () => {
@@ -207,7 +280,10 @@ describe("provider configuration and secrets (engine + algorithmia-local)", func
             env.envVars.ALGORITHMIA_API_KEY = BOB.key;
             try {
                 await stack.up();
-                assert.strictEqual((await call(bed.server, "GET", "/v1/connector/data/bob/env_models", { key: BOB.key })).status, 200);
+                assert.strictEqual(
+                    (await call(bed.server, "GET", "/v1/connector/data/bob/env_models", { key: BOB.key })).status,
+                    200,
+                );
                 await stack.destroy();
 
                 // Stack config beats the environment: the collection now goes to alice.

@@ -71,7 +71,10 @@ describe("DataCollection (engine + algorithmia-local)", function () {
         });
 
         it("sees an out-of-band ACL change on refresh and converges on the next up", async () => {
-            await call(bed.server, "PATCH", "/v1/connector/data/alice/models_v2", { key: ALICE.key, json: { acl: { read: [] } } });
+            await call(bed.server, "PATCH", "/v1/connector/data/alice/models_v2", {
+                key: ALICE.key,
+                json: { acl: { read: [] } },
+            });
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.update, 1);
             const preview = await stack.preview();
@@ -91,7 +94,10 @@ describe("DataCollection (engine + algorithmia-local)", function () {
         });
 
         it("refuses to delete a non-empty collection unless forceDestroy", async () => {
-            await call(bed.server, "PUT", "/v1/connector/data/alice/models_v2/weights.bin", { key: ALICE.key, body: "0123" });
+            await call(bed.server, "PUT", "/v1/connector/data/alice/models_v2/weights.bin", {
+                key: ALICE.key,
+                body: "0123",
+            });
             await assert.rejects(stack.destroy(), /still holds 1 file.*forceDestroy: true/s);
             assert.ok(await getAcl("alice", "models_v2"), "nothing was deleted");
 
@@ -105,7 +111,10 @@ describe("DataCollection (engine + algorithmia-local)", function () {
 
     describe("adopt and owners", () => {
         it("fails clearly when the collection exists, and adopts it with adopt: true", async () => {
-            await call(bed.server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "existing", acl: { read: [] } } });
+            await call(bed.server, "POST", "/v1/connector/data/alice", {
+                key: ALICE.key,
+                json: { name: "existing", acl: { read: [] } },
+            });
             let args: Partial<DataCollectionArgs> = { name: "existing", readAcl: "public" };
             const stack = await collectionStack("adopt", () => args);
             await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
@@ -116,7 +125,10 @@ describe("DataCollection (engine + algorithmia-local)", function () {
             bed.server.faults.resetCounts();
             const up = await stack.up();
             const counts = bed.server.faults.counts();
-            assert.deepStrictEqual({ writes: counts.writes, patches: counts.routes["PATCH /v1/connector/*"] }, { writes: 1, patches: 1 });
+            assert.deepStrictEqual(
+                { writes: counts.writes, patches: counts.routes["PATCH /v1/connector/*"] },
+                { writes: 1, patches: 1 },
+            );
             assert.strictEqual(up.outputs.dataUri.value, "data://alice/existing");
             assert.deepStrictEqual(await getAcl("alice", "existing"), ["user://*"]);
             await stack.preview({ expectNoChanges: true });
@@ -140,21 +152,35 @@ describe("DataCollection (engine + algorithmia-local)", function () {
             } finally {
                 proxy.close();
             }
-            assert.deepStrictEqual((await stack.exportStack()).deployment.resources?.filter((r: { type: string }) => r.type.includes("DataCollection")) ?? [], [],
-                "the state does not know the collection");
+            assert.deepStrictEqual(
+                (await stack.exportStack()).deployment.resources?.filter((r: { type: string }) =>
+                    r.type.includes("DataCollection"),
+                ) ?? [],
+                [],
+                "the state does not know the collection",
+            );
 
             apiAddress = bed.server.url;
             let output = "";
             const up = await stack.up({ onOutput: (text) => (output += text) });
             assert.deepStrictEqual(up.summary.resourceChanges, { create: 1, same: 1 });
-            assert.match(output, /data:\/\/alice\/interrupted already exists, empty and with readAcl "private": taking it over/);
+            assert.match(
+                output,
+                /data:\/\/alice\/interrupted already exists, empty and with readAcl "private": taking it over/,
+            );
             assert.strictEqual(up.outputs.dataUri.value, "data://alice/interrupted");
             await stack.preview({ expectNoChanges: true });
             await stack.destroy();
 
             // A collection that holds a file, or has another ACL, may be someone's data: it needs adopt: true.
-            await call(bed.server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "interrupted", acl: { read: [] } } });
-            await call(bed.server, "PUT", "/v1/connector/data/alice/interrupted/data.csv", { key: ALICE.key, body: "a,b" });
+            await call(bed.server, "POST", "/v1/connector/data/alice", {
+                key: ALICE.key,
+                json: { name: "interrupted", acl: { read: [] } },
+            });
+            await call(bed.server, "PUT", "/v1/connector/data/alice/interrupted/data.csv", {
+                key: ALICE.key,
+                body: "a,b",
+            });
             await assert.rejects(stack.up(), /already exists: set `adopt: true`/);
             await call(bed.server, "DELETE", "/v1/connector/data/alice/interrupted/data.csv", { key: ALICE.key });
             args = { name: "interrupted", readAcl: "public" };

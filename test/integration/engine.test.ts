@@ -64,7 +64,9 @@ describe("engine smoke", function () {
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.update, 1);
             const state = await stack.exportStack();
-            const resource = state.deployment.resources.find((r: any) => r.type === "pulumi-nodejs:dynamic/smoke:LocalFile");
+            const resource = state.deployment.resources.find(
+                (r: any) => r.type === "pulumi-nodejs:dynamic/smoke:LocalFile",
+            );
             assert.strictEqual(resource.outputs.content, "edited by hand");
 
             const up = await stack.up();

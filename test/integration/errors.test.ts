@@ -38,19 +38,38 @@ describe("Provider errors (engine + algorithmia-local)", function () {
         const source = sourceDirectory(bed.root, "Greeter", "Kept");
         let options: { retainOnDelete?: boolean; adopt?: boolean } = {};
         const stack = await stackFor("kept", () => {
-            const algorithm = new Algorithm("kept", {
-                name: "Kept", details: { label: "Kept" }, settings: SETTINGS, source, adopt: options.adopt, apiAddress: bed.server.url,
-            }, { retainOnDelete: options.retainOnDelete });
+            const algorithm = new Algorithm(
+                "kept",
+                {
+                    name: "Kept",
+                    details: { label: "Kept" },
+                    settings: SETTINGS,
+                    source,
+                    adopt: options.adopt,
+                    apiAddress: bed.server.url,
+                },
+                { retainOnDelete: options.retainOnDelete },
+            );
             new AlgorithmVersion("public", {
-                algorithm: algorithm.algoPath, gitHash: algorithm.gitHash, versionType: "major", callability: "public",
-                adopt: options.adopt, apiAddress: bed.server.url,
+                algorithm: algorithm.algoPath,
+                gitHash: algorithm.gitHash,
+                versionType: "major",
+                callability: "public",
+                adopt: options.adopt,
+                apiAddress: bed.server.url,
             });
         });
         await stack.up();
         const seen = await failureOf((onOutput) => stack.destroy({ onOutput }));
         assertReadable(seen);
-        assert.match(seen, /Algorithm alice\/Kept cannot be deleted: DELETE \/v1\/algorithms\/alice\/Kept returned 400: Algorithm alice\/Kept has a public published version and cannot be deleted\. The platform keeps algorithms that have a public version/);
-        assert.match(seen, /`retainOnDelete: true`, run `pulumi up`, then destroy again; a later deploy takes it over with `adopt: true`/);
+        assert.match(
+            seen,
+            /Algorithm alice\/Kept cannot be deleted: DELETE \/v1\/algorithms\/alice\/Kept returned 400: Algorithm alice\/Kept has a public published version and cannot be deleted\. The platform keeps algorithms that have a public version/,
+        );
+        assert.match(
+            seen,
+            /`retainOnDelete: true`, run `pulumi up`, then destroy again; a later deploy takes it over with `adopt: true`/,
+        );
         assert.ok(await bed.client.getAlgorithm("alice", "Kept"), "the algorithm is still there");
 
         options = { retainOnDelete: true };
@@ -66,7 +85,12 @@ describe("Provider errors (engine + algorithmia-local)", function () {
     describe("other failures read clearly", () => {
         type OnOutput = (out: string) => void;
         const up = (stack: Stack, onOutput: OnOutput) => stack.up({ onOutput });
-        const cases: { name: string; program: () => void; fail: (stack: Stack, onOutput: OnOutput) => Promise<unknown>; message: RegExp }[] = [
+        const cases: {
+            name: string;
+            program: () => void;
+            fail: (stack: Stack, onOutput: OnOutput) => Promise<unknown>;
+            message: RegExp;
+        }[] = [
             {
                 name: "an HTTP 4xx on create: a collection in an organization the key is not a member of",
                 program: () => {
@@ -76,7 +100,8 @@ describe("Provider errors (engine + algorithmia-local)", function () {
                     await stack.setConfig("algorithmia:apiKey", { value: BOB.key, secret: true });
                     await stack.up({ onOutput });
                 },
-                message: /POST \/v1\/connector\/data\/team returned 403: Caller is not authorized to perform the operation/,
+                message:
+                    /POST \/v1\/connector\/data\/team returned 403: Caller is not authorized to perform the operation/,
             },
             {
                 name: "an HTTP 5xx on read: a refresh while the server keeps failing",
@@ -98,8 +123,11 @@ describe("Provider errors (engine + algorithmia-local)", function () {
                 name: "a failing git push",
                 program: () => {
                     new Algorithm("unpushed", {
-                        name: "Unpushed", details: { label: "Unpushed" }, settings: SETTINGS,
-                        source: sourceDirectory(bed.root, "Greeter", "Unpushed"), apiAddress: bed.server.url,
+                        name: "Unpushed",
+                        details: { label: "Unpushed" },
+                        settings: SETTINGS,
+                        source: sourceDirectory(bed.root, "Greeter", "Unpushed"),
+                        apiAddress: bed.server.url,
                     });
                 },
                 fail: async (stack, onOutput) => {
@@ -118,15 +146,24 @@ describe("Provider errors (engine + algorithmia-local)", function () {
                     const source = sourceDirectory(bed.root, "Greeter", "Tested");
                     setGreeting(source, "Tested", "hi");
                     const algorithm = new Algorithm("tested", {
-                        name: "Tested", details: { label: "Tested" }, settings: SETTINGS, source, apiAddress: bed.server.url,
+                        name: "Tested",
+                        details: { label: "Tested" },
+                        settings: SETTINGS,
+                        source,
+                        apiAddress: bed.server.url,
                     });
                     new AlgorithmVersion("release", {
-                        algorithm: algorithm.algoPath, gitHash: algorithm.gitHash, versionType: "minor", callability: "private",
-                        tests: [{ name: "greets", input: "ada", expect: "hello ada" }], apiAddress: bed.server.url,
+                        algorithm: algorithm.algoPath,
+                        gitHash: algorithm.gitHash,
+                        versionType: "minor",
+                        callability: "private",
+                        tests: [{ name: "greets", input: "ada", expect: "hello ada" }],
+                        apiAddress: bed.server.url,
                     });
                 },
                 fail: up,
-                message: /Test "greets" failed against alice\/Tested\/[0-9a-f]{40}, so the version is not published: expected "hello ada", got "hi ada"/,
+                message:
+                    /Test "greets" failed against alice\/Tested\/[0-9a-f]{40}, so the version is not published: expected "hello ada", got "hi ada"/,
             },
         ];
         for (const c of cases) {

@@ -33,17 +33,32 @@ function killEngine(stackName: string) {
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
 /** Where `content`, named `name`, is stored in alice's `collection`. */
-const stored = (collection: string, content: string | Buffer, name = "model.pkl") => `data://alice/${collection}/${contentName(name, sha256(content))}`;
+const stored = (collection: string, content: string | Buffer, name = "model.pkl") =>
+    `data://alice/${collection}/${contentName(name, sha256(content))}`;
 
 describe("ModelFile (engine + algorithmia-local)", function () {
     this.timeout(300_000);
     const bed = testBed();
 
     /** A stack with one collection `collectionName` and one model file whose args the test changes between runs. */
-    async function modelStack(stackName: string, collectionName: string, args: () => Partial<ModelFileArgs>): Promise<Stack> {
+    async function modelStack(
+        stackName: string,
+        collectionName: string,
+        args: () => Partial<ModelFileArgs>,
+    ): Promise<Stack> {
         const stack = await bed.sandbox.inlineStack("model-file", stackName, async () => {
-            const collection = new DataCollection("models", { name: collectionName, forceDestroy: true, apiAddress: bed.server.url });
-            const model = new ModelFile("model", { collection: collection.dataUri, name: "model.pkl", source: "", apiAddress: bed.server.url, ...args() });
+            const collection = new DataCollection("models", {
+                name: collectionName,
+                forceDestroy: true,
+                apiAddress: bed.server.url,
+            });
+            const model = new ModelFile("model", {
+                collection: collection.dataUri,
+                name: "model.pkl",
+                source: "",
+                apiAddress: bed.server.url,
+                ...args(),
+            });
             return { dataUri: model.dataUri, sha256: model.sha256, size: model.size };
         });
         await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
@@ -51,7 +66,9 @@ describe("ModelFile (engine + algorithmia-local)", function () {
     }
 
     const remote = async (uri: string) => {
-        const res = await call(bed.server, "GET", "/v1/connector/data/" + uri.replace("data://", ""), { key: ALICE.key });
+        const res = await call(bed.server, "GET", "/v1/connector/data/" + uri.replace("data://", ""), {
+            key: ALICE.key,
+        });
         return res.status === 404 ? undefined : res.text;
     };
     /** Requests the server saw while `run` ran. */
@@ -61,7 +78,9 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         return bed.server.faults.counts();
     };
     const uploads = (counts: { routes: Record<string, number> }) =>
-        Object.entries(counts.routes).filter(([route]) => route.startsWith("PUT ")).reduce((n, [, count]) => n + count, 0);
+        Object.entries(counts.routes)
+            .filter(([route]) => route.startsWith("PUT "))
+            .reduce((n, [, count]) => n + count, 0);
 
     describe("lifecycle", () => {
         let stack: Stack;
@@ -123,9 +142,17 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(counts.writes, 1);
             const outputs = await stack.outputs();
             assert.strictEqual(outputs.sha256.value, sha256("weights v2, longer"));
-            assert.strictEqual(outputs.dataUri.value, stored("lifecycle", "weights v2, longer"), "the new content's own name");
+            assert.strictEqual(
+                outputs.dataUri.value,
+                stored("lifecycle", "weights v2, longer"),
+                "the new content's own name",
+            );
             assert.strictEqual(await remote(outputs.dataUri.value), "weights v2, longer");
-            assert.strictEqual(await remote(stored("lifecycle", "weights v1")), "weights v1", "what a published version may read stays");
+            assert.strictEqual(
+                await remote(stored("lifecycle", "weights v1")),
+                "weights v1",
+                "what a published version may read stays",
+            );
             await stack.preview({ expectNoChanges: true });
         });
 
@@ -148,7 +175,10 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             args = { source: new pulumi.asset.StringAsset("weights v3 from a string") };
             const counts = await counting(() => stack.up());
             assert.strictEqual(uploads(counts), 1);
-            assert.strictEqual(await remote(stored("lifecycle", "weights v3 from a string")), "weights v3 from a string");
+            assert.strictEqual(
+                await remote(stored("lifecycle", "weights v3 from a string")),
+                "weights v3 from a string",
+            );
             assert.strictEqual((await stack.outputs()).sha256.value, sha256("weights v3 from a string"));
             await stack.preview({ expectNoChanges: true });
         });
@@ -157,19 +187,31 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             args = { source: new pulumi.asset.StringAsset("weights v3 from a string"), name: "model_v3.pkl" };
             const up = await stack.up();
             assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, replace: 1 });
-            assert.strictEqual(up.outputs.dataUri.value, stored("lifecycle", "weights v3 from a string", "model_v3.pkl"));
+            assert.strictEqual(
+                up.outputs.dataUri.value,
+                stored("lifecycle", "weights v3 from a string", "model_v3.pkl"),
+            );
             assert.strictEqual(await remote(up.outputs.dataUri.value), "weights v3 from a string");
-            assert.strictEqual(await remote(stored("lifecycle", "weights v3 from a string")), undefined, "the replaced resource's content is deleted");
+            assert.strictEqual(
+                await remote(stored("lifecycle", "weights v3 from a string")),
+                undefined,
+                "the replaced resource's content is deleted",
+            );
             await stack.preview({ expectNoChanges: true });
         });
 
         it("sees a remote size change on refresh and uploads its own content again", async () => {
             const v3 = stored("lifecycle", "weights v3 from a string", "model_v3.pkl");
-            await call(bed.server, "PUT", `/v1/connector/data/${v3.slice("data://".length)}`, { key: ALICE.key, body: "tampered" });
+            await call(bed.server, "PUT", `/v1/connector/data/${v3.slice("data://".length)}`, {
+                key: ALICE.key,
+                body: "tampered",
+            });
             const refresh = await stack.refresh();
             assert.strictEqual(refresh.summary.resourceChanges?.update, 1);
             const state = await stack.exportStack();
-            const model = state.deployment.resources.find((r: any) => r.type === "pulumi-nodejs:dynamic/algorithmia:ModelFile");
+            const model = state.deployment.resources.find(
+                (r: any) => r.type === "pulumi-nodejs:dynamic/algorithmia:ModelFile",
+            );
             assert.strictEqual(model.outputs.sha256, sha256("tampered"));
             const counts = await counting(() => stack.up());
             assert.strictEqual(uploads(counts), 1);
@@ -191,7 +233,11 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             const big = path.join(bed.root, "big.bin");
             const chunk = crypto.randomBytes(1024 * 1024);
             const out = fs.openSync(big, "w");
-            for (let i = 0; i < 48; i++) fs.writeSync(out, chunk.map((b) => (b + i) & 0xff));
+            for (let i = 0; i < 48; i++)
+                fs.writeSync(
+                    out,
+                    chunk.map((b) => (b + i) & 0xff),
+                );
             fs.closeSync(out);
             const expected = crypto.createHash("sha256").update(fs.readFileSync(big)).digest("hex");
             args = { source: big, name: "model_v3.pkl" };
@@ -200,8 +246,16 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual((await stack.outputs()).sha256.value, expected);
             assert.strictEqual((await stack.outputs()).size.value, 48 * 1024 * 1024);
             const at = (await stack.outputs()).dataUri.value.slice("data://".length);
-            const res = await fetch(`${bed.server.url}/v1/connector/data/${at}`, { headers: { authorization: `Simple ${ALICE.key}` } });
-            assert.strictEqual(crypto.createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex"), expected);
+            const res = await fetch(`${bed.server.url}/v1/connector/data/${at}`, {
+                headers: { authorization: `Simple ${ALICE.key}` },
+            });
+            assert.strictEqual(
+                crypto
+                    .createHash("sha256")
+                    .update(Buffer.from(await res.arrayBuffer()))
+                    .digest("hex"),
+                expected,
+            );
             await stack.preview({ expectNoChanges: true });
         });
 
@@ -232,8 +286,18 @@ describe("ModelFile (engine + algorithmia-local)", function () {
 
         before(async () => {
             stack = await bed.sandbox.inlineStack("model-file", "previews", async () => {
-                const collection = new DataCollection("models", { name: "previews", readAcl, forceDestroy: true, apiAddress: bed.server.url });
-                new ModelFile("model", { collection: collection.dataUri, name: "model.pkl", source: new pulumi.asset.StringAsset(weights), apiAddress: bed.server.url });
+                const collection = new DataCollection("models", {
+                    name: "previews",
+                    readAcl,
+                    forceDestroy: true,
+                    apiAddress: bed.server.url,
+                });
+                new ModelFile("model", {
+                    collection: collection.dataUri,
+                    name: "model.pkl",
+                    source: new pulumi.asset.StringAsset(weights),
+                    apiAddress: bed.server.url,
+                });
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
             await stack.up();
@@ -242,7 +306,11 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         it("keeps the model file when its collection's ACL changes in place", async () => {
             readAcl = "public";
             const preview = await previewModel();
-            assert.deepStrictEqual(preview.summary, { same: 2, update: 1 }, "the collection updates, the model file stays");
+            assert.deepStrictEqual(
+                preview.summary,
+                { same: 2, update: 1 },
+                "the collection updates, the model file stays",
+            );
             assert.strictEqual(preview.op, "same");
             const up = await stack.up();
             assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, update: 1 });
@@ -251,10 +319,15 @@ describe("ModelFile (engine + algorithmia-local)", function () {
         it("shows a new model's own data URI at preview, as the up then makes it", async () => {
             weights = "weights b";
             const preview = await previewModel();
-            assert.deepStrictEqual({ summary: preview.summary, op: preview.op }, { summary: { same: 2, update: 1 }, op: "update" });
+            assert.deepStrictEqual(
+                { summary: preview.summary, op: preview.op },
+                { summary: { same: 2, update: 1 }, op: "update" },
+            );
             assert.strictEqual(preview.outputs?.dataUri, stored("previews", "weights b"));
             await stack.up();
-            const state = (await stack.exportStack()).deployment.resources.find((r: { urn: string }) => r.urn.endsWith("::model"));
+            const state = (await stack.exportStack()).deployment.resources.find((r: { urn: string }) =>
+                r.urn.endsWith("::model"),
+            );
             assert.strictEqual(state.outputs.dataUri, stored("previews", "weights b"));
             await stack.preview({ expectNoChanges: true });
         });
@@ -268,7 +341,8 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             await new Promise((resolve) => setTimeout(resolve, 2100)); // out of the racy window: it gets a stamp
             const stack = await modelStack("stamped", "stamped", () => ({ source: file }));
             await stack.up();
-            const model = async () => (await stack.exportStack()).deployment.resources.find((r: any) => r.type.endsWith(":ModelFile"));
+            const model = async () =>
+                (await stack.exportStack()).deployment.resources.find((r: any) => r.type.endsWith(":ModelFile"));
             const kept = (await model()).inputs;
             assert.match(kept.sourceStamp, /:\d+:\d+$/, "the stamp is kept with the inputs");
             assert.strictEqual(kept.sha256, sha256("weights A"));
@@ -292,13 +366,25 @@ describe("ModelFile (engine + algorithmia-local)", function () {
 
         it("refuses a file at its content's name that holds other bytes, and overwrites it with adopt: true", async () => {
             const at = stored("existing", "ours");
-            await call(bed.server, "PUT", `/v1/connector/data/${at.slice("data://".length)}`, { key: ALICE.key, body: "someone else's" });
+            await call(bed.server, "PUT", `/v1/connector/data/${at.slice("data://".length)}`, {
+                key: ALICE.key,
+                body: "someone else's",
+            });
             let args: Partial<ModelFileArgs> = { source: new pulumi.asset.StringAsset("ours") };
             const stack = await bed.sandbox.inlineStack("model-file", "adopt", async () => {
-                new ModelFile("model", { collection: "data://alice/existing", name: "model.pkl", source: "", apiAddress: bed.server.url, ...args });
+                new ModelFile("model", {
+                    collection: "data://alice/existing",
+                    name: "model.pkl",
+                    source: "",
+                    apiAddress: bed.server.url,
+                    ...args,
+                });
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
-            await assert.rejects(stack.up(), /already exists with other content \(14 bytes, not 4\): it was changed out of band\. Set `adopt: true`/);
+            await assert.rejects(
+                stack.up(),
+                /already exists with other content \(14 bytes, not 4\): it was changed out of band\. Set `adopt: true`/,
+            );
             assert.strictEqual(await remote(at), "someone else's");
 
             args = { source: new pulumi.asset.StringAsset("ours"), adopt: true };
@@ -313,15 +399,26 @@ describe("ModelFile (engine + algorithmia-local)", function () {
     describe("failures", () => {
         it("fails at preview when the source file does not exist, naming source", async () => {
             const stack = await modelStack("missing", "missing", () => ({ source: path.join(bed.root, "nope.pkl") }));
-            await assert.rejects(stack.preview(), /property source .*has a problem: source: cannot read .*nope\.pkl: ENOENT/);
+            await assert.rejects(
+                stack.preview(),
+                /property source .*has a problem: source: cannot read .*nope\.pkl: ENOENT/,
+            );
         });
 
         it("fails at preview on a collection that is not a data URI, naming collection", async () => {
             const stack = await bed.sandbox.inlineStack("model-file", "bad-uri", async () => {
-                new ModelFile("model", { collection: "s3://bucket", name: "m.pkl", source: new pulumi.asset.StringAsset("x"), apiAddress: bed.server.url });
+                new ModelFile("model", {
+                    collection: "s3://bucket",
+                    name: "m.pkl",
+                    source: new pulumi.asset.StringAsset("x"),
+                    apiAddress: bed.server.url,
+                });
             });
             await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
-            await assert.rejects(stack.preview(), /property collection .*has a problem: collection: must be a collection's data URI/);
+            await assert.rejects(
+                stack.preview(),
+                /property collection .*has a problem: collection: must be a collection's data URI/,
+            );
         });
 
         it("converges on the next up after an up whose uploads all failed", async () => {
@@ -330,7 +427,10 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             const stack = await modelStack("flaky", "flaky", () => ({ source: file }));
             bed.server.faults.set("PUT /v1/connector/data/alice/flaky/*=drop:1");
             try {
-                await assert.rejects(stack.up(), /PUT \/v1\/connector\/data\/alice\/flaky\/model\.[0-9a-f]{16}\.pkl failed/);
+                await assert.rejects(
+                    stack.up(),
+                    /PUT \/v1\/connector\/data\/alice\/flaky\/model\.[0-9a-f]{16}\.pkl failed/,
+                );
             } finally {
                 bed.server.faults.clear();
             }
@@ -347,7 +447,10 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             const stack = await modelStack("killed", "killed", () => ({ source: file }));
             bed.server.faults.set("PUT /v1/connector/data/alice/killed/*=latency:5s");
             bed.server.faults.resetCounts();
-            const interrupted = stack.up().then(() => assert.fail("the up was killed"), (err) => err);
+            const interrupted = stack.up().then(
+                () => assert.fail("the up was killed"),
+                (err) => err,
+            );
             try {
                 // Wait for the upload to reach the server (it then waits 5 s before storing anything).
                 for (let i = 0; uploads(bed.server.faults.counts()) === 0; i++) {
@@ -362,8 +465,15 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             // What a user does after a crash: remove the dead engine's lock, then run `up` again.
             await stack.cancel();
             const rerun = await stack.up();
-            assert.deepStrictEqual(rerun.summary.resourceChanges, { same: 2, create: 1 }, "the collection made it, the model did not");
-            assert.strictEqual(await remote(stored("killed", "weights that were being uploaded")), "weights that were being uploaded");
+            assert.deepStrictEqual(
+                rerun.summary.resourceChanges,
+                { same: 2, create: 1 },
+                "the collection made it, the model did not",
+            );
+            assert.strictEqual(
+                await remote(stored("killed", "weights that were being uploaded")),
+                "weights that were being uploaded",
+            );
             await stack.preview({ expectNoChanges: true });
         });
     });

@@ -18,7 +18,10 @@ describe("ModelFile refresh (controller + algorithmia-local)", function () {
 
     before(async () => {
         server = await startTestServer();
-        ctx = { client: () => new AlgorithmiaClient({ apiAddress: server.url, apiKey: ALICE.key }), whoami: (client) => client.username() };
+        ctx = {
+            client: () => new AlgorithmiaClient({ apiAddress: server.url, apiKey: ALICE.key }),
+            whoami: (client) => client.username(),
+        };
         root = fs.mkdtempSync(path.join(os.tmpdir(), "model-refresh-"));
         await call(server, "POST", "/v1/connector/data/alice", { key: ALICE.key, json: { name: "models" } });
     });
@@ -32,13 +35,19 @@ describe("ModelFile refresh (controller + algorithmia-local)", function () {
     const create = async (name: string, content: string) => {
         const source = path.join(root, name);
         fs.writeFileSync(source, content);
-        const { inputs } = await modelFileController.prepare!({ collection: "data://alice/models", name, source, adopt: false } as any, {}, ctx);
+        const { inputs } = await modelFileController.prepare!(
+            { collection: "data://alice/models", name, source, adopt: false } as any,
+            {},
+            ctx,
+        );
         return (await modelFileController.create(ctx, inputs)).outs;
     };
     const route = (uri: string) => `/v1/connector/data/${uri.slice("data://".length)}`;
     const listed = async (uri: string) => {
         const filename = uri.split("/").pop();
-        return (await call(server, "GET", "/v1/connector/data/alice/models", { key: ALICE.key })).json.files.find((f: any) => f.filename === filename);
+        return (await call(server, "GET", "/v1/connector/data/alice/models", { key: ALICE.key })).json.files.find(
+            (f: any) => f.filename === filename,
+        );
     };
     /** Writes `content` over the file out of band, in a later second than its last write: listings show whole seconds. */
     const overwrite = async (uri: string, content: string) => {
@@ -77,7 +86,10 @@ describe("ModelFile refresh (controller + algorithmia-local)", function () {
     it("compares state from before the time was kept by size, and keeps the time from then on", async () => {
         const { lastModified: _none, ...old } = await create("old-state.bin", "weights v1");
         const first = await refresh(old);
-        assert.deepStrictEqual(first, { read: { ...old, lastModified: (await listed(old.dataUri)).last_modified }, requests: STAT });
+        assert.deepStrictEqual(first, {
+            read: { ...old, lastModified: (await listed(old.dataUri)).last_modified },
+            requests: STAT,
+        });
         await overwrite(old.dataUri, "weights v2");
         const second = await refresh(first.read);
         assert.strictEqual(second.read.sha256, sha256("weights v2"));

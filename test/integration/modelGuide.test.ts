@@ -56,18 +56,31 @@ describe("model-guide stack", function () {
         assert.match(outputs.gitHash, /^[0-9a-f]{40}$/);
         assert.match(outputs.sourceSha256, /^[0-9a-f]{64}$/);
         // Each content under a name of its own (16 hex digits of its sha256), which the algorithm's manifest names.
-        assert.strictEqual(outputs.modelUri, `data://alice/digits/digits-svc.${sha256File(MODEL_FILE).slice(0, 16)}.joblib`);
+        assert.strictEqual(
+            outputs.modelUri,
+            `data://alice/digits/digits-svc.${sha256File(MODEL_FILE).slice(0, 16)}.joblib`,
+        );
         assert.strictEqual(outputs.modelSha256, sha256File(MODEL_FILE));
-        assert.strictEqual(outputs.sampleInput, JSON.stringify({ test_data: `data://alice/digits/test.${sha256File(TEST_DATA_FILE).slice(0, 16)}.csv` }));
+        assert.strictEqual(
+            outputs.sampleInput,
+            JSON.stringify({ test_data: `data://alice/digits/test.${sha256File(TEST_DATA_FILE).slice(0, 16)}.csv` }),
+        );
         assert.strictEqual(outputs.endpoint, `${bed.server.url}/v1/algo/alice/DigitClassifier/0.1.0`);
 
         // What the server holds: the model bytes, the algorithm's settings, the version bound to the build.
-        const model = await call(bed.server, "GET", `/v1/connector/data/${outputs.modelUri.slice("data://".length)}`, { key: ALICE.key });
+        const model = await call(bed.server, "GET", `/v1/connector/data/${outputs.modelUri.slice("data://".length)}`, {
+            key: ALICE.key,
+        });
         assert.strictEqual(model.status, 200);
         const algo = await call(bed.server, "GET", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
         assert.strictEqual(algo.json.settings.environment, "gpu");
         assert.strictEqual(algo.json.settings.algorithm_callability, "public");
-        const version = await call(bed.server, "GET", `/v1/algorithms/alice/DigitClassifier/versions/${outputs.gitHash}`, { key: ALICE.key });
+        const version = await call(
+            bed.server,
+            "GET",
+            `/v1/algorithms/alice/DigitClassifier/versions/${outputs.gitHash}`,
+            { key: ALICE.key },
+        );
         assert.strictEqual(version.json.version_info.semantic_version, "0.1.0");
     });
 
@@ -82,8 +95,10 @@ describe("model-guide stack", function () {
         // Public and royalty-free: another user calls it too (the model is read as the algorithm's owner).
         const asBob = await callAlgorithm(outputs.algoUri, input, { apiKey: BOB.key, apiAddress: bed.server.url });
         assert.deepStrictEqual(asBob.result, EXPECTED_LABELS);
-        await assert.rejects(callAlgorithm(outputs.algoUri, { images: [[1, 2, 3]] }, { apiKey: ALICE.key, apiAddress: bed.server.url }),
-            /InputError: each image needs 64 pixel values/);
+        await assert.rejects(
+            callAlgorithm(outputs.algoUri, { images: [[1, 2, 3]] }, { apiKey: ALICE.key, apiAddress: bed.server.url }),
+            /InputError: each image needs 64 pixel values/,
+        );
     });
 
     it("changes nothing on a second up and previews no changes", async () => {
@@ -104,7 +119,11 @@ describe("model-guide stack", function () {
         const original = fs.readFileSync(modelHere);
         // A retrained model: the same estimator saved again with compression, so other bytes that still pass the tests.
         const { python } = await ensurePythonRuntime();
-        execFileSync(python, ["-c", "import sys, joblib; joblib.dump(joblib.load(sys.argv[1]), sys.argv[1], compress=3)", modelHere]);
+        execFileSync(python, [
+            "-c",
+            "import sys, joblib; joblib.dump(joblib.load(sys.argv[1]), sys.argv[1], compress=3)",
+            modelHere,
+        ]);
         assert.notStrictEqual(sha256File(modelHere), first.modelSha256);
         const retrained = await upOutputs();
         assert.deepStrictEqual([retrained.version, retrained.modelSha256], ["0.2.0", sha256File(modelHere)]);
@@ -116,17 +135,28 @@ describe("model-guide stack", function () {
         const call = (uri: string) => callAlgorithm(uri, sample, { apiKey: BOB.key, apiAddress: bed.server.url });
         assert.deepStrictEqual((await call(first.algoUri)).result, EXPECTED_LABELS, "0.1.0 still loads its own model");
         assert.deepStrictEqual((await call(retrained.algoUri)).result, EXPECTED_LABELS);
-        const bytes = async (uri: string) => Buffer.from(await (await fetch(`${bed.server.url}/v1/connector/data/${uri.slice("data://".length)}`,
-            { headers: { authorization: `Simple ${ALICE.key}` } })).arrayBuffer());
+        const bytes = async (uri: string) =>
+            Buffer.from(
+                await (
+                    await fetch(`${bed.server.url}/v1/connector/data/${uri.slice("data://".length)}`, {
+                        headers: { authorization: `Simple ${ALICE.key}` },
+                    })
+                ).arrayBuffer(),
+            );
         assert.ok((await bytes(first.modelUri)).equals(original), "the first model's bytes are untouched");
 
         // Rolling back is pointing the program at the old model again: a new version serving it, no upload.
         fs.writeFileSync(modelHere, original);
         bed.server.faults.resetCounts();
         const rolledBack = await upOutputs();
-        const uploads = Object.entries(bed.server.faults.counts().routes).filter(([route]) => route.startsWith("PUT /v1/connector/data"));
+        const uploads = Object.entries(bed.server.faults.counts().routes).filter(([route]) =>
+            route.startsWith("PUT /v1/connector/data"),
+        );
         assert.deepStrictEqual(uploads, [], "the old model was not uploaded again");
-        assert.deepStrictEqual([rolledBack.version, rolledBack.modelUri, rolledBack.sourceSha256], ["0.3.0", first.modelUri, first.sourceSha256]);
+        assert.deepStrictEqual(
+            [rolledBack.version, rolledBack.modelUri, rolledBack.sourceSha256],
+            ["0.3.0", first.modelUri, first.sourceSha256],
+        );
         assert.deepStrictEqual((await call(rolledBack.algoUri)).result, EXPECTED_LABELS);
         await stack.preview({ expectNoChanges: true });
         outputs = rolledBack;
@@ -147,7 +177,11 @@ describe("model-guide stack", function () {
         await stack.setConfig("model-guide:adopt", { value: "true" });
         const up = await stack.up();
         assert.strictEqual(up.outputs.gitHash.value, outputs.gitHash, "the same tree on master is the same build");
-        assert.strictEqual(up.outputs.algoUri.value, outputs.algoUri, "that build's version is adopted, not published again");
+        assert.strictEqual(
+            up.outputs.algoUri.value,
+            outputs.algoUri,
+            "that build's version is adopted, not published again",
+        );
         await stack.preview({ expectNoChanges: true });
     });
 });

@@ -35,20 +35,31 @@ describe("ONNX model-guide stack", function () {
         const { python } = await ensureAlgorithmEnvironment(modelDir, ["requirements.txt"], () => undefined);
         const out = path.join(bed.sandbox.root, "trained");
         const log = execFileSync(python, [path.join(modelDir, "train.py"), out], { encoding: "utf8" });
-        assert.match(log, /held-out accuracy 0\.9\d+; the ONNX export \(\d+ bytes\) predicts \[2, 0, 9, 0, 3, 7, 0, 3, 0, 3\]/);
+        assert.match(
+            log,
+            /held-out accuracy 0\.9\d+; the ONNX export \(\d+ bytes\) predicts \[2, 0, 9, 0, 3, 7, 0, 3, 0, 3\]/,
+        );
         assert.ok(fs.statSync(path.join(out, "digits-mlp.onnx")).size > 10_000);
     });
 
     it("deploys: the build installs onnxruntime into the algorithm's own environment, tests and publishes", async () => {
         const { python } = await ensurePythonRuntime();
-        assert.throws(() => execFileSync(python, ["-c", "import onnxruntime"], { stdio: "pipe" }), "the server's runtime has no onnxruntime");
+        assert.throws(
+            () => execFileSync(python, ["-c", "import onnxruntime"], { stdio: "pipe" }),
+            "the server's runtime has no onnxruntime",
+        );
         const up = await stack.up();
         assert.deepStrictEqual(up.summary.resourceChanges, { create: 6 });
         outputs = Object.fromEntries(Object.entries(up.outputs).map(([key, o]) => [key, o.value]));
         assert.deepStrictEqual([outputs.algoUri, outputs.testsPassed], ["alice/DigitNet/0.1.0", 2]);
         assert.strictEqual(outputs.modelSha256, sha256File(DIGIT_NET.modelFile));
         const builds = await call(bed.server, "GET", "/v1/algorithms/alice/DigitNet/builds", { key: ALICE.key });
-        const log = await call(bed.server, "GET", `/v1/algorithms/alice/DigitNet/builds/${builds.json.results[0].build_id}/logs`, { key: ALICE.key });
+        const log = await call(
+            bed.server,
+            "GET",
+            `/v1/algorithms/alice/DigitNet/builds/${builds.json.results[0].build_id}/logs`,
+            { key: ALICE.key },
+        );
         assert.match(log.json.logs, /onnxruntime==1\.32\.0/);
     });
 
@@ -58,12 +69,23 @@ describe("ONNX model-guide stack", function () {
         assert.deepStrictEqual(reply.result, EXPECTED_LABELS);
         if (gpuDevices().length) assert.deepStrictEqual((reply.metadata as { gpus?: unknown }).gpus, gpuDevices());
         else assert.match(String(reply.metadata.alerts), /GPU environment, but this server has no GPU: it ran on CPU/);
-        const rows = fs.readFileSync(path.join(path.dirname(DIGIT_NET.modelFile), "..", "..", "model-guide", "model", "test.csv"), "utf8")
-            .trim().split("\n").map((line) => line.split(",").map(Number));
-        assert.deepStrictEqual((await callAlgorithm(outputs.algoUri, { images: rows }, { apiKey: ALICE.key, apiAddress: bed.server.url })).result,
-            EXPECTED_LABELS);
-        await assert.rejects(callAlgorithm(outputs.algoUri, { images: [[1, 2, 3]] }, { apiKey: ALICE.key, apiAddress: bed.server.url }),
-            /InputError: each image needs 64 pixel values/);
+        const rows = fs
+            .readFileSync(
+                path.join(path.dirname(DIGIT_NET.modelFile), "..", "..", "model-guide", "model", "test.csv"),
+                "utf8",
+            )
+            .trim()
+            .split("\n")
+            .map((line) => line.split(",").map(Number));
+        assert.deepStrictEqual(
+            (await callAlgorithm(outputs.algoUri, { images: rows }, { apiKey: ALICE.key, apiAddress: bed.server.url }))
+                .result,
+            EXPECTED_LABELS,
+        );
+        await assert.rejects(
+            callAlgorithm(outputs.algoUri, { images: [[1, 2, 3]] }, { apiKey: ALICE.key, apiAddress: bed.server.url }),
+            /InputError: each image needs 64 pixel values/,
+        );
     });
 
     it("changes nothing on a second up and previews no changes", async () => {
@@ -73,7 +95,10 @@ describe("ONNX model-guide stack", function () {
 
     it("destroys the stack: the data goes, the public algorithm stays", async () => {
         assert.strictEqual((await stack.destroy()).summary.resourceChanges?.delete, 6);
-        assert.strictEqual((await call(bed.server, "GET", "/v1/connector/data/alice/digits_onnx", { key: ALICE.key })).status, 404);
+        assert.strictEqual(
+            (await call(bed.server, "GET", "/v1/connector/data/alice/digits_onnx", { key: ALICE.key })).status,
+            404,
+        );
         assert.ok((await call(bed.server, "GET", "/v1/algorithms/alice/DigitNet", { key: ALICE.key })).status === 200);
     });
 });

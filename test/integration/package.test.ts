@@ -44,27 +44,61 @@ describe("installed as a package (npm pack → npm install beside the program's 
         try {
             return (await promisify(execFile)(command, args, { cwd, encoding: "utf8" })).stdout;
         } catch (err: any) {
-            throw Object.assign(new Error(`${command} ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`), {
-                output: `${err.stdout ?? ""}${err.stderr ?? ""}`,
-            });
+            throw Object.assign(
+                new Error(`${command} ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`),
+                {
+                    output: `${err.stdout ?? ""}${err.stderr ?? ""}`,
+                },
+            );
         }
     };
 
     /** A copy of test/fixtures/package-project with the tarball and `@pulumi/pulumi@sdk` installed, its stack made. */
-    async function fixture(sdk: string, npmFlags: string[] = [], provider = tarball, name = `sdk-${sdk}`): Promise<CliProject> {
+    async function fixture(
+        sdk: string,
+        npmFlags: string[] = [],
+        provider = tarball,
+        name = `sdk-${sdk}`,
+    ): Promise<CliProject> {
         const dir = path.join(bed.root, name);
         fs.cpSync(path.join(repoRoot, "test/fixtures/package-project"), dir, { recursive: true });
         fs.cpSync(path.join(repoRoot, "test/fixtures/algorithms/Hello"), path.join(dir, "Hello"), { recursive: true });
         fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "fixture", private: true }));
-        await run("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--save-exact",
-            ...npmFlags, provider, `${SDK}@${sdk}`], dir);
+        await run(
+            "npm",
+            [
+                "install",
+                "--prefer-offline",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--save-exact",
+                ...npmFlags,
+                provider,
+                `${SDK}@${sdk}`,
+            ],
+            dir,
+        );
         assert.ok(fs.existsSync(path.join(dir, "node_modules/pulumi-algorithmia/dist/provider/index.js")));
-        assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, `node_modules/${SDK}/package.json`), "utf8")).version, sdk);
-        assert.ok(!fs.existsSync(path.join(dir, `node_modules/pulumi-algorithmia/node_modules/${SDK}`)), "no SDK of the package's own");
-        assert.ok(!fs.realpathSync(path.join(dir, `node_modules/${SDK}`)).startsWith(repoRoot), "dependencies are the fixture's own");
+        assert.strictEqual(
+            JSON.parse(fs.readFileSync(path.join(dir, `node_modules/${SDK}/package.json`), "utf8")).version,
+            sdk,
+        );
+        assert.ok(
+            !fs.existsSync(path.join(dir, `node_modules/pulumi-algorithmia/node_modules/${SDK}`)),
+            "no SDK of the package's own",
+        );
+        assert.ok(
+            !fs.realpathSync(path.join(dir, `node_modules/${SDK}`)).startsWith(repoRoot),
+            "dependencies are the fixture's own",
+        );
         // The engine sees only the fixture's node_modules: NODE_PATH no longer points into the repository.
         // Type-checked on every run, as a user's program is (the other suites only transpile).
-        const project = new CliProject(dir, { ...bed.sandbox.env, NODE_PATH: path.join(dir, "node_modules"), PULUMI_NODEJS_TRANSPILE_ONLY: "false" });
+        const project = new CliProject(dir, {
+            ...bed.sandbox.env,
+            NODE_PATH: path.join(dir, "node_modules"),
+            PULUMI_NODEJS_TRANSPILE_ONLY: "false",
+        });
         await project.init(name);
         await project.cli("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
         await project.cli("config", "set", "algorithmia:apiAddress", bed.server.url);
@@ -92,19 +126,35 @@ describe("installed as a package (npm pack → npm install beside the program's 
             assert.strictEqual(outputs.collectionUri, "data://alice/packaged");
             // Stored under its content's own name (model.<16 hex digits of its sha256>.txt).
             assert.strictEqual(outputs.modelUri, `data://alice/packaged/model.${outputs.modelSha256.slice(0, 16)}.txt`);
-            const model = await call(bed.server, "GET", `/v1/connector/data/${outputs.modelUri.slice("data://".length)}`, { key: ALICE.key });
-            assert.strictEqual(model.text, fs.readFileSync(path.join(project.dir, "model.txt"), "utf8"), "the relative path was read from the project");
+            const model = await call(
+                bed.server,
+                "GET",
+                `/v1/connector/data/${outputs.modelUri.slice("data://".length)}`,
+                { key: ALICE.key },
+            );
+            assert.strictEqual(
+                model.text,
+                fs.readFileSync(path.join(project.dir, "model.txt"), "utf8"),
+                "the relative path was read from the project",
+            );
             // The Algorithm built the project's Hello directory and the AlgorithmVersion published it after its test.
             assert.strictEqual(outputs.algoPath, "alice/Hello");
             assert.deepStrictEqual([outputs.versionUri, outputs.testsPassed], ["alice/Hello/0.1.0", 1]);
-            const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "from the package" });
+            const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", {
+                key: ALICE.key,
+                json: "from the package",
+            });
             assert.strictEqual(answer.json.result, "hello from the package");
 
             const state = await project.exportedState();
             const stubs = allProviders(state);
             assert.strictEqual(stubs.length, 8, "each of the four resources holds its provider in inputs and outputs");
             for (const stub of stubs) {
-                assert.ok(stub.includes(STUB_PROTOCOL) && stub.includes("pulumi-algorithmia/dist/provider/resources/providers.js"), stub);
+                assert.ok(
+                    stub.includes(STUB_PROTOCOL) &&
+                        stub.includes("pulumi-algorithmia/dist/provider/resources/providers.js"),
+                    stub,
+                );
                 assert.ok(!stub.includes("checkWithSchema"), "the provider's code stays out of state");
             }
             assert.ok(!state.includes(ALICE.key), "no key in the state");
@@ -118,7 +168,11 @@ describe("installed as a package (npm pack → npm install beside the program's 
             await project.cli("preview", "--expect-no-changes");
             assert.match(await project.cli("up", "--yes", "--skip-preview"), /5 unchanged/);
             // (The same set: the engine may store the resources in another order.)
-            assert.deepStrictEqual(allProviders(await project.exportedState()).sort(), [...stubs].sort(), "the stubs in state are the same");
+            assert.deepStrictEqual(
+                allProviders(await project.exportedState()).sort(),
+                [...stubs].sort(),
+                "the stubs in state are the same",
+            );
             assert.strictEqual(loadCount(), 2, "the preview and the up each ran the installed code");
 
             await project.cli("config", "set", "readAcl", "public");
@@ -140,8 +194,14 @@ describe("installed as a package (npm pack → npm install beside the program's 
             before = loadCount();
             await project.cli("destroy", "--yes", "--skip-preview");
             assert.strictEqual(loadCount(), before + 1, "destroy ran the installed code");
-            assert.strictEqual((await call(bed.server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).status, 404);
-            assert.strictEqual((await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
+            assert.strictEqual(
+                (await call(bed.server, "GET", "/v1/connector/data/alice/packaged", { key: ALICE.key })).status,
+                404,
+            );
+            assert.strictEqual(
+                (await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status,
+                404,
+            );
         });
     }
 
@@ -151,17 +211,25 @@ describe("installed as a package (npm pack → npm install beside the program's 
         const history = process.env.PULUMI_ALGORITHMIA_CHECKOUT ?? repoRoot;
         const legacyDir = path.join(bed.root, "legacy-release");
         await run("git", ["cat-file", "-e", `${LEGACY_RELEASE}^{commit}`], history).catch(() => {
-            throw new Error(`this test packs commit ${LEGACY_RELEASE} (the last release that froze the provider in state): clone with history`);
+            throw new Error(
+                `this test packs commit ${LEGACY_RELEASE} (the last release that froze the provider in state): clone with history`,
+            );
         });
         fs.mkdirSync(legacyDir);
         await run("bash", ["-c", `git -C ${JSON.stringify(history)} archive ${LEGACY_RELEASE} | tar -x`], legacyDir);
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(legacyDir, "node_modules"));
-        const legacyTarball = path.join(legacyDir, (await run("npm", ["pack", "--silent"], legacyDir)).trim().split("\n").pop()!);
+        const legacyTarball = path.join(
+            legacyDir,
+            (await run("npm", ["pack", "--silent"], legacyDir)).trim().split("\n").pop()!,
+        );
 
         const project = await fixture(runningSdk, [], legacyTarball, "legacy");
         await project.cli("up", "--yes", "--skip-preview");
         const legacyState = await project.exportedState();
-        assert.ok(allProviders(legacyState).every((code) => code.includes("checkWithSchema")), "the old release froze its whole provider in state");
+        assert.ok(
+            allProviders(legacyState).every((code) => code.includes("checkWithSchema")),
+            "the old release froze its whole provider in state",
+        );
         const onServer = async () => [
             (await call(bed.server, "GET", "/v1/algorithms/alice/Hello/versions", { key: ALICE.key })).json,
             (await call(bed.server, "GET", "/v1/algorithms/alice/Hello/builds", { key: ALICE.key })).json,
@@ -169,19 +237,29 @@ describe("installed as a package (npm pack → npm install beside the program's 
         ];
         const before = await onServer();
 
-        await run("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", tarball], project.dir);
+        await run(
+            "npm",
+            ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", tarball],
+            project.dir,
+        );
         // (Not previewed: in a preview the host cannot say what an update will output, so the resources that read an
         // updated one's outputs show as replaced there; the up replaces nothing.)
         const migrated = await project.cli("up", "--yes", "--skip-preview");
         assert.match(migrated, /4 updated/);
         assert.doesNotMatch(migrated, /replaced|created|deleted/);
         const state = await project.exportedState();
-        assert.ok(allProviders(state).every((code) => code.includes(STUB_PROTOCOL)), "every copy is the stub now");
+        assert.ok(
+            allProviders(state).every((code) => code.includes(STUB_PROTOCOL)),
+            "every copy is the stub now",
+        );
         assert.ok(state.length < legacyState.length / 5, `state ${state.length} bytes, was ${legacyState.length}`);
         await project.cli("preview", "--expect-no-changes");
         // The same versions (none republished), builds (none redone) and files (none uploaded again); it still answers.
         assert.deepStrictEqual(await onServer(), before);
-        const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", { key: ALICE.key, json: "after the upgrade" });
+        const answer = await call(bed.server, "POST", "/v1/algo/alice/Hello/0.1.0", {
+            key: ALICE.key,
+            json: "after the upgrade",
+        });
         assert.strictEqual(answer.json.result, "hello after the upgrade");
 
         // From state alone, with the new release's code.
@@ -189,18 +267,38 @@ describe("installed as a package (npm pack → npm install beside the program's 
         upgradeInstalled(project.dir, `require("fs").appendFileSync(${JSON.stringify(loads)}, "loaded\\n");`);
         assert.match(await project.cli("refresh", "--yes", "--skip-preview"), /5 unchanged/);
         await project.cli("destroy", "--yes", "--skip-preview");
-        assert.strictEqual(fs.readFileSync(loads, "utf8"), "loaded\nloaded\n", "refresh and destroy ran the installed code");
-        assert.strictEqual((await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 404);
+        assert.strictEqual(
+            fs.readFileSync(loads, "utf8"),
+            "loaded\nloaded\n",
+            "refresh and destroy ran the installed code",
+        );
+        assert.strictEqual(
+            (await call(bed.server, "GET", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status,
+            404,
+        );
     });
 
     it(`refuses @pulumi/pulumi ${tooOldSdk}: npm will not install it, and forced in, the program says what to install`, async () => {
-        const refused = await fixture(tooOldSdk).then(() => undefined, (err) => err.output as string);
-        assert.match(refused ?? "installed", /ERESOLVE|peer @pulumi\/pulumi/, "npm refuses an SDK outside the peer range");
+        const refused = await fixture(tooOldSdk).then(
+            () => undefined,
+            (err) => err.output as string,
+        );
+        assert.match(
+            refused ?? "installed",
+            /ERESOLVE|peer @pulumi\/pulumi/,
+            "npm refuses an SDK outside the peer range",
+        );
         fs.rmSync(path.join(bed.root, `sdk-${tooOldSdk}`), { recursive: true, force: true });
 
         const project = await fixture(tooOldSdk, ["--legacy-peer-deps"]);
-        const failed = await project.cli("preview").then(() => "", (err: Error) => err.message);
-        assert.ok(failed.includes(`pulumi-algorithmia needs ${SDK} ${range}, but your program has ${tooOldSdk}`), failed);
+        const failed = await project.cli("preview").then(
+            () => "",
+            (err: Error) => err.message,
+        );
+        assert.ok(
+            failed.includes(`pulumi-algorithmia needs ${SDK} ${range}, but your program has ${tooOldSdk}`),
+            failed,
+        );
         assert.ok(failed.includes(`npm install ${SDK}@"${range}"`), failed);
     });
 });

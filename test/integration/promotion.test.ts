@@ -36,7 +36,10 @@ describe("promotion dev → staging → prod", function () {
         return outputs[stage];
     }
     const answer = (stage: Stage) =>
-        callAlgorithm(outputs[stage].algoUri, JSON.parse(outputs[stage].sampleInput), { apiKey: keys[stage], apiAddress: servers[stage].url });
+        callAlgorithm(outputs[stage].algoUri, JSON.parse(outputs[stage].sampleInput), {
+            apiKey: keys[stage],
+            apiAddress: servers[stage].url,
+        });
 
     before(async () => {
         await ensurePythonRuntime();
@@ -60,7 +63,10 @@ describe("promotion dev → staging → prod", function () {
     });
 
     it("refuses to promote from a staging that was never deployed", async () => {
-        await assert.rejects(stacks.prod.preview(), /stack "organization\/promotion\/staging" has no gitHash, sourceSha256, modelSha256, version, testsPassed output/);
+        await assert.rejects(
+            stacks.prod.preview(),
+            /stack "organization\/promotion\/staging" has no gitHash, sourceSha256, modelSha256, version, testsPassed output/,
+        );
     });
 
     it("builds and publishes dev and staging from source", async () => {
@@ -96,8 +102,10 @@ describe("promotion dev → staging → prod", function () {
         const original = fs.readFileSync(algorithmFile());
         fs.appendFileSync(algorithmFile(), "\n# an unreviewed edit\n");
         try {
-            await assert.rejects(stacks.prod.preview(),
-                /expectedSourceSha256: the source tree hashes to [0-9a-f]{64}, not the expected [0-9a-f]{64}: refusing to deploy a tree other than the one expected/);
+            await assert.rejects(
+                stacks.prod.preview(),
+                /expectedSourceSha256: the source tree hashes to [0-9a-f]{64}, not the expected [0-9a-f]{64}: refusing to deploy a tree other than the one expected/,
+            );
         } finally {
             fs.writeFileSync(algorithmFile(), original);
         }
@@ -107,7 +115,10 @@ describe("promotion dev → staging → prod", function () {
         const original = fs.readFileSync(modelFile());
         fs.appendFileSync(modelFile(), Buffer.from([0]));
         try {
-            await assert.rejects(stacks.prod.preview(), /the model here has sha256 [0-9a-f]{64}, stack "organization\/promotion\/staging" deployed [0-9a-f]{64}; refusing/);
+            await assert.rejects(
+                stacks.prod.preview(),
+                /the model here has sha256 [0-9a-f]{64}, stack "organization\/promotion\/staging" deployed [0-9a-f]{64}; refusing/,
+            );
         } finally {
             fs.writeFileSync(modelFile(), original);
         }
@@ -125,20 +136,30 @@ describe("promotion dev → staging → prod", function () {
         assert.deepStrictEqual((await answer("prod")).result, EXPECTED_LABELS);
 
         const stored = sandbox.storedState();
-        for (const stage of STAGES) assert.ok(!stored.includes(keys[stage]), `${stage}'s key appears in the stored state`);
+        for (const stage of STAGES)
+            assert.ok(!stored.includes(keys[stage]), `${stage}'s key appears in the stored state`);
     });
 
     it("publishes staging's tree on prod even when prod's history was changed by hand: content, not commits", async () => {
         // Someone pushes straight to prod's repository: the provider makes master's tree staging's again.
         const prodClient = new AlgorithmiaClient({ apiAddress: servers.prod.url, apiKey: keys.prod });
-        const handmade = await prodClient.pushSource("mlteam", "DigitClassifier", [{ path: "README.md", mode: "100644", content: Buffer.from("hotfix\n") }], "hotfix");
+        const handmade = await prodClient.pushSource(
+            "mlteam",
+            "DigitClassifier",
+            [{ path: "README.md", mode: "100644", content: Buffer.from("hotfix\n") }],
+            "hotfix",
+        );
         assert.strictEqual(handmade.pushed, true);
 
         fs.appendFileSync(algorithmFile(), "\n# reviewed: release 0.3\n");
         const staging = await up("staging");
         const prod = await up("prod");
         assert.deepStrictEqual([prod.version, prod.sourceSha256], ["0.3.0", staging.sourceSha256]);
-        assert.strictEqual((await prodClient.sourceOnServer("mlteam", "DigitClassifier"))?.sha256, staging.sourceSha256, "the hotfix is gone from master");
+        assert.strictEqual(
+            (await prodClient.sourceOnServer("mlteam", "DigitClassifier"))?.sha256,
+            staging.sourceSha256,
+            "the hotfix is gone from master",
+        );
         const published = await prodClient.findPublishedVersion("mlteam", "DigitClassifier", prod.gitHash);
         assert.strictEqual(published?.version_info?.semantic_version, "0.3.0");
         assert.deepStrictEqual((await answer("prod")).result, EXPECTED_LABELS);

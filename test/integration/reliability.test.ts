@@ -59,24 +59,37 @@ async function serverObjects(server: LocalServer) {
     for (const c of collections) {
         for (const f of (await json(`/v1/data/alice/${c}`)).files) {
             const bytes = Buffer.from(await (await get(`/v1/data/alice/${c}/${f.filename}`)).arrayBuffer());
-            files[`${c}/${f.filename}`] = { size: f.size, sha256: crypto.createHash("sha256").update(bytes).digest("hex") };
+            files[`${c}/${f.filename}`] = {
+                size: f.size,
+                sha256: crypto.createHash("sha256").update(bytes).digest("hex"),
+            };
         }
     }
     const algorithms = (await json("/v1/users/alice/algorithms")).map((a: { algoname: string }) => a.algoname).sort();
     const published: Record<string, { version: string; gitHash: string }[]> = {};
     for (const a of algorithms) {
         const versions = (await json(`/v1/algorithms/alice/${a}/versions?published=true`)).results;
-        published[a] = versions.map((v: any) => ({ version: v.version_info.semantic_version, gitHash: v.version_info.git_hash }));
+        published[a] = versions.map((v: any) => ({
+            version: v.version_info.semantic_version,
+            gitHash: v.version_info.git_hash,
+        }));
     }
     return { collections, files, algorithms, published };
 }
 
 async function setFaults(server: LocalServer, spec: string | undefined): Promise<void> {
-    const res = await fetch(`${server.url}/_local/faults`, spec === undefined ? { method: "DELETE" } : { method: "PUT", body: spec, headers: { "content-type": "text/plain" } });
+    const res = await fetch(
+        `${server.url}/_local/faults`,
+        spec === undefined
+            ? { method: "DELETE" }
+            : { method: "PUT", body: spec, headers: { "content-type": "text/plain" } },
+    );
     assert.ok(res.ok, await res.text());
 }
 
-async function counters(server: LocalServer): Promise<{ reads: number; writes: number; routes: Record<string, number>; injected: Record<string, number> }> {
+async function counters(
+    server: LocalServer,
+): Promise<{ reads: number; writes: number; routes: Record<string, number>; injected: Record<string, number> }> {
     return (await fetch(`${server.url}/_local/counters`)).json() as any;
 }
 
@@ -92,7 +105,10 @@ describe("reliability", function () {
         // Big enough that an upload is still running when we pull the plug, small enough to stay quick.
         modelFile = path.join(scratch, "model.bin");
         const block = crypto.createHash("sha512").update("reliability").digest();
-        fs.writeFileSync(modelFile, Buffer.alloc(32 * 1024 * 1024).map((_, i) => block[i % block.length] ^ (i >> 16)));
+        fs.writeFileSync(
+            modelFile,
+            Buffer.alloc(32 * 1024 * 1024).map((_, i) => block[i % block.length] ^ (i >> 16)),
+        );
     });
     after(async () => {
         await sandbox?.dispose();
@@ -114,7 +130,11 @@ describe("reliability", function () {
     const small = (name: string, faults?: string) => deploy(writeProject(scratch, name, SMALL_DEPLOYMENT), faults);
     /** The model's file in the collection: named after its content. */
     const storedModel = () => `models/${contentName("model.bin", sha256File(modelFile))}`;
-    const smallExpected = (): Expected => ({ collections: ["models"], files: { [storedModel()]: modelFile }, algorithm: "Hello" });
+    const smallExpected = (): Expected => ({
+        collections: ["models"],
+        files: { [storedModel()]: modelFile },
+        algorithm: "Hello",
+    });
 
     /** The server holds exactly what the deployment declares, the state agrees, and nothing is left to do. */
     async function assertConverged(server: LocalServer, project: CliProject, expected: Expected) {
@@ -122,10 +142,21 @@ describe("reliability", function () {
         const outputs = JSON.parse(await project.cli("stack", "output", "--json"));
         const objects = await serverObjects(server);
         assert.deepStrictEqual(objects.collections, expected.collections);
-        assert.deepStrictEqual(objects.files, Object.fromEntries(Object.entries(expected.files).map(([remote, local]) =>
-            [remote, { size: fs.statSync(local).size, sha256: sha256File(local) }])));
+        assert.deepStrictEqual(
+            objects.files,
+            Object.fromEntries(
+                Object.entries(expected.files).map(([remote, local]) => [
+                    remote,
+                    { size: fs.statSync(local).size, sha256: sha256File(local) },
+                ]),
+            ),
+        );
         assert.deepStrictEqual(objects.algorithms, [expected.algorithm], "no orphan algorithms");
-        assert.deepStrictEqual(objects.published[expected.algorithm], [{ version: "0.1.0", gitHash: outputs.gitHash }], "exactly one published version");
+        assert.deepStrictEqual(
+            objects.published[expected.algorithm],
+            [{ version: "0.1.0", gitHash: outputs.gitHash }],
+            "exactly one published version",
+        );
         assert.strictEqual(outputs.algoUri, `alice/${expected.algorithm}/0.1.0`);
         await project.cli("preview", "--expect-no-changes");
     }
@@ -138,18 +169,24 @@ describe("reliability", function () {
         // provider uses /v1/connector/data/...) are left alone: the first matching rule applies, and it does nothing.
         const rule = "error:0.1,status:503,rate429:0.05,retryAfter:1,drop:0.03";
         const guide = copyExamples(path.join(scratch, "model-guide"), { rootProject: true });
-        const { server, project } = await deploy(guide, [
-            "* /v1/data/*=latency:0",
-            "PUT /v1/*=drop:1,max:1",
-            "POST /v1/*=rate429:1,retryAfter:1,max:1",
-            `* /v1/*=${rule}`,
-            `* /git/*=${rule}`,
-            "seed=20261125",
-        ].join("; "));
+        const { server, project } = await deploy(
+            guide,
+            [
+                "* /v1/data/*=latency:0",
+                "PUT /v1/*=drop:1,max:1",
+                "POST /v1/*=rate429:1,retryAfter:1,max:1",
+                `* /v1/*=${rule}`,
+                `* /git/*=${rule}`,
+                "seed=20261125",
+            ].join("; "),
+        );
         try {
             await project.cli("up", "--yes", "--skip-preview");
             const seen = await counters(server);
-            assert.ok(seen.injected.drop >= 1 && seen.injected.rate429 >= 1, `faults were injected: ${JSON.stringify(seen.injected)}`);
+            assert.ok(
+                seen.injected.drop >= 1 && seen.injected.rate429 >= 1,
+                `faults were injected: ${JSON.stringify(seen.injected)}`,
+            );
             await assertConverged(server, project, {
                 collections: ["digits"],
                 files: {
@@ -168,8 +205,15 @@ describe("reliability", function () {
         const { server, project } = await small("killed-up", "PUT /v1/*/model.*.bin=latency:3s");
         try {
             const run = project.start("up", "--yes", "--skip-preview");
-            await until("the model upload to start", async () =>
-                Object.entries((await counters(server)).routes).some(([route, n]) => route.startsWith("PUT ") && n > 0), 120_000, 25);
+            await until(
+                "the model upload to start",
+                async () =>
+                    Object.entries((await counters(server)).routes).some(
+                        ([route, n]) => route.startsWith("PUT ") && n > 0,
+                    ),
+                120_000,
+                25,
+            );
             run.killTree();
             const killed = await run.done;
             assert.strictEqual(killed.signal, "SIGKILL", killed.output);
@@ -190,8 +234,16 @@ describe("reliability", function () {
     // Where the server dies: mid-upload (the collection made, the model's PUT started), and once the algorithm
     // is being created (its POST seen: the push and the build come next, or are under way).
     const killPoints: [string, string, (routes: Record<string, number>) => boolean][] = [
-        ["server-killed-upload", "during the model upload", (routes) => Object.keys(routes).some((r) => r.startsWith("PUT "))],
-        ["server-killed-build", "while the algorithm is created and built", (routes) => (routes["POST /v1/algorithms/:owner"] ?? 0) > 0],
+        [
+            "server-killed-upload",
+            "during the model upload",
+            (routes) => Object.keys(routes).some((r) => r.startsWith("PUT ")),
+        ],
+        [
+            "server-killed-build",
+            "while the algorithm is created and built",
+            (routes) => (routes["POST /v1/algorithms/:owner"] ?? 0) > 0,
+        ],
     ];
     for (const [name, when, reached] of killPoints) {
         it(`loses nothing when algorithmia-local is killed (SIGKILL) and restarted ${when}`, async () => {
@@ -208,11 +260,15 @@ describe("reliability", function () {
 
                 // Whatever the state file says was created survived the crash.
                 const state = JSON.parse(await project.cli("stack", "export"));
-                const created = state.deployment.resources.filter((r: any) => r.type.startsWith("pulumi-nodejs:dynamic"));
+                const created = state.deployment.resources.filter((r: any) =>
+                    r.type.startsWith("pulumi-nodejs:dynamic"),
+                );
                 const objects = await serverObjects(server);
                 for (const r of created) {
-                    if (r.outputs?.dataUri?.endsWith("/models")) assert.ok(objects.collections.includes("models"), "the collection survived");
-                    if (r.outputs?.dataUri?.endsWith(storedModel())) assert.ok(objects.files[storedModel()], "the model survived");
+                    if (r.outputs?.dataUri?.endsWith("/models"))
+                        assert.ok(objects.collections.includes("models"), "the collection survived");
+                    if (r.outputs?.dataUri?.endsWith(storedModel()))
+                        assert.ok(objects.files[storedModel()], "the model survived");
                     if (r.outputs?.algoPath) assert.ok(objects.algorithms.includes("Hello"), "the algorithm survived");
                 }
                 // The provider rides out a short outage by retrying; when the outage outlasts its retries, the
@@ -236,10 +292,22 @@ describe("reliability", function () {
             Algorithm: {
                 name: "Valid",
                 details: { label: "Valid" },
-                settings: { language: "python3-1", environment: "cpu", license: "apl", sourceVisibility: "closed", networkAccess: "isolated", pipelineEnabled: false },
+                settings: {
+                    language: "python3-1",
+                    environment: "cpu",
+                    license: "apl",
+                    sourceVisibility: "closed",
+                    networkAccess: "isolated",
+                    pipelineEnabled: false,
+                },
                 source: HELLO_SOURCE,
             },
-            AlgorithmVersion: { algorithm: "alice/Valid", gitHash: "0123456789abcdef0123456789abcdef01234567", versionType: "minor", callability: "public" },
+            AlgorithmVersion: {
+                algorithm: "alice/Valid",
+                gitHash: "0123456789abcdef0123456789abcdef01234567",
+                versionType: "minor",
+                callability: "public",
+            },
         });
         // [resource, property path (dotted), bad value ("<missing>" deletes it)]; the error must name the path.
         const MISSING = Symbol("missing");
@@ -309,7 +377,9 @@ describe("reliability", function () {
                     (err: Error) => err.message,
                 );
                 // The engine shows a check failure as "property <path> value {...} has a problem: <path>: <rule>".
-                const named = new RegExp(`property ${property.replace(/\./g, "\\.")}\\b[^\\n]*has a problem: ${property.replace(/\./g, "\\.")}\\b`);
+                const named = new RegExp(
+                    `property ${property.replace(/\./g, "\\.")}\\b[^\\n]*has a problem: ${property.replace(/\./g, "\\.")}\\b`,
+                );
                 assert.match(message, named, `the error names "${property}":\n${message}`);
                 assert.ok(!message.includes(ALICE.key), "the error carries no API key");
                 assert.strictEqual((await counters(server)).writes, writesBefore, "preview wrote nothing");

@@ -12,12 +12,18 @@ import { CliProject, LocalServer, PROVIDER_IMPORT, writeProject } from "../helpe
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
     if (!fs.existsSync(dir)) return [];
-    return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    return fs
+        .readdirSync(dir, { withFileTypes: true, recursive: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.join(e.parentPath, e.name));
 }
 
 describe("security", function () {
     let server: TestServer;
-    const as = (key: string) => (method: string, route: string, opts: CallOptions = {}) => call(server, method, route, { key, ...opts });
+    const as =
+        (key: string) =>
+        (method: string, route: string, opts: CallOptions = {}) =>
+            call(server, method, route, { key, ...opts });
     const alice = as(ALICE.key);
     const bob = as(BOB.key);
     const expect403 = async (method: string, route: string, opts: CallOptions = {}) => {
@@ -31,13 +37,20 @@ describe("security", function () {
 
     before(async () => {
         server = await startTestServer();
-        for (const [name, read] of [["secrets", []], ["shared", ["user://*"]]] as const) {
+        for (const [name, read] of [
+            ["secrets", []],
+            ["shared", ["user://*"]],
+        ] as const) {
             assert.strictEqual((await alice("POST", "/v1/data/.my", { json: { name, acl: { read } } })).status, 200);
-            assert.strictEqual((await alice("PUT", `/v1/data/.my/${name}/model.bin`, { body: `${name} weights` })).status, 200);
+            assert.strictEqual(
+                (await alice("PUT", `/v1/data/.my/${name}/model.bin`, { body: `${name} weights` })).status,
+                200,
+            );
         }
         // A private algorithm with a build, never published.
         assert.strictEqual((await alice("POST", "/v1/algorithms/alice", { json: createBody("Hidden") })).status, 201);
-        privateAlgoHash = (await alice("POST", "/v1/algorithms/alice/Hidden/compile", { json: {} })).json.version_info.git_hash;
+        privateAlgoHash = (await alice("POST", "/v1/algorithms/alice/Hidden/compile", { json: {} })).json.version_info
+            .git_hash;
         // A public algorithm: 0.1.0 published, then a newer build that is only a hash version.
         assert.strictEqual((await alice("POST", "/v1/algorithms/alice", { json: createBody("Open") })).status, 201);
         await alice("POST", "/v1/algorithms/alice/Open/compile", { json: {} });
@@ -45,7 +58,8 @@ describe("security", function () {
             json: { settings: { algorithm_callability: "public" }, version_info: { version_type: "minor" } },
         });
         assert.strictEqual(published.status, 200, published.text);
-        publicAlgoUnpublishedHash = (await alice("POST", "/v1/algorithms/alice/Open/compile", { json: {} })).json.version_info.git_hash;
+        publicAlgoUnpublishedHash = (await alice("POST", "/v1/algorithms/alice/Open/compile", { json: {} })).json
+            .version_info.git_hash;
     });
     after(async () => server?.dispose());
 
@@ -59,7 +73,10 @@ describe("security", function () {
                 assert.ok(!res.text.includes("secrets weights"));
             }
             const listing = await bob("GET", "/v1/data/alice");
-            assert.ok(!listing.json.folders.some((f: { name: string }) => f.name === "secrets"), "a private collection is not listed to others");
+            assert.ok(
+                !listing.json.folders.some((f: { name: string }) => f.name === "secrets"),
+                "a private collection is not listed to others",
+            );
         });
 
         it("gets 403 on a private algorithm: object, builds, versions and every write", async () => {
@@ -69,9 +86,15 @@ describe("security", function () {
             await expect403("GET", `/v1/algorithms/alice/Hidden/versions/${privateAlgoHash}`);
             await expect403("PUT", "/v1/algorithms/alice/Hidden", { json: createBody("Hidden") });
             await expect403("POST", "/v1/algorithms/alice/Hidden/compile", { json: {} });
-            await expect403("POST", "/v1/algorithms/alice/Hidden/versions", { json: { version_info: { version_type: "minor" } } });
+            await expect403("POST", "/v1/algorithms/alice/Hidden/versions", {
+                json: { version_info: { version_type: "minor" } },
+            });
             await expect403("DELETE", "/v1/algorithms/alice/Hidden");
-            assert.strictEqual((await alice("GET", "/v1/algorithms/alice/Hidden")).status, 200, "the owner still sees it");
+            assert.strictEqual(
+                (await alice("GET", "/v1/algorithms/alice/Hidden")).status,
+                200,
+                "the owner still sees it",
+            );
         });
 
         it("gets 403 calling a private algorithm or an unpublished hash version, which the owner can call", async () => {
@@ -92,7 +115,10 @@ describe("security", function () {
             await expect403("DELETE", "/v1/data/alice/shared?force=true");
             await expect403("POST", "/v1/data/alice", { json: { name: "planted" } });
             const listing = (await alice("GET", "/v1/data/.my/shared?acl=true")).json;
-            assert.deepStrictEqual(listing.files.map((f: { filename: string }) => f.filename), ["model.bin"]);
+            assert.deepStrictEqual(
+                listing.files.map((f: { filename: string }) => f.filename),
+                ["model.bin"],
+            );
             assert.deepStrictEqual(listing.acl, { read: ["user://*"] });
             assert.strictEqual((await alice("GET", "/v1/data/.my/shared/model.bin")).text, "shared weights");
         });
@@ -119,11 +145,16 @@ describe("security", function () {
             ];
             for (const route of reads) {
                 const res = await rawRequest(server, "GET", route, { headers: auth });
-                assert.ok(res.status >= 400 && res.status < 500, `GET ${route} answered ${res.status}: ${res.text.slice(0, 200)}`);
+                assert.ok(
+                    res.status >= 400 && res.status < 500,
+                    `GET ${route} answered ${res.status}: ${res.text.slice(0, 200)}`,
+                );
                 assert.ok(!res.text.includes("root:"), `GET ${route} leaked /etc/passwd`);
             }
             // Bob cannot reach alice's private file by walking through a public collection either.
-            const bobs = await rawRequest(server, "GET", "/v1/data/alice/shared/..%2Fsecrets%2Fmodel.bin", { key: BOB.key });
+            const bobs = await rawRequest(server, "GET", "/v1/data/alice/shared/..%2Fsecrets%2Fmodel.bin", {
+                key: BOB.key,
+            });
             assert.ok(!bobs.text.includes("secrets weights"));
 
             const writes = [
@@ -135,21 +166,36 @@ describe("security", function () {
             ];
             for (const route of writes) {
                 const res = await rawRequest(server, "PUT", route, { headers: auth, body: "escaped" });
-                assert.ok(res.status >= 400 && res.status < 500, `PUT ${route} answered ${res.status}: ${res.text.slice(0, 200)}`);
+                assert.ok(
+                    res.status >= 400 && res.status < 500,
+                    `PUT ${route} answered ${res.status}: ${res.text.slice(0, 200)}`,
+                );
             }
             // Anywhere in the data directory, or in any directory above it (where a climb would land).
             const ancestors: string[] = [];
-            for (let dir = path.dirname(server.dataDir); ancestors[ancestors.length - 1] !== dir; dir = path.dirname(dir)) ancestors.push(dir);
-            const escaped = [...filesUnder(server.dataDir), ...ancestors.map((dir) => path.join(dir, sentinelName)).filter((f) => fs.existsSync(f))]
-                .filter((f) => f.endsWith(sentinelName));
+            for (
+                let dir = path.dirname(server.dataDir);
+                ancestors[ancestors.length - 1] !== dir;
+                dir = path.dirname(dir)
+            )
+                ancestors.push(dir);
+            const escaped = [
+                ...filesUnder(server.dataDir),
+                ...ancestors.map((dir) => path.join(dir, sentinelName)).filter((f) => fs.existsSync(f)),
+            ].filter((f) => f.endsWith(sentinelName));
             assert.deepStrictEqual(escaped, [], "no upload landed outside its collection");
             // The collections are as they were.
-            assert.deepStrictEqual((await alice("GET", "/v1/data/.my/shared")).json.files.map((f: any) => f.filename), ["model.bin"]);
+            assert.deepStrictEqual(
+                (await alice("GET", "/v1/data/.my/shared")).json.files.map((f: any) => f.filename),
+                ["model.bin"],
+            );
         });
 
         it("refuses git repository names that climb out of the repository root", async () => {
             const auth = { authorization: `Basic ${Buffer.from(`alice:${ALICE.key}`).toString("base64")}` };
-            const own = await rawRequest(server, "GET", "/git/alice/Open.git/info/refs?service=git-upload-pack", { headers: auth });
+            const own = await rawRequest(server, "GET", "/git/alice/Open.git/info/refs?service=git-upload-pack", {
+                headers: auth,
+            });
             assert.strictEqual(own.status, 200, own.text);
             const routes = [
                 "/git/alice/..%2F..%2Fbob%2FOpen.git/info/refs?service=git-upload-pack",
@@ -163,8 +209,14 @@ describe("security", function () {
             for (const route of routes) {
                 for (const method of ["GET", "POST"]) {
                     const res = await rawRequest(server, method, route, { headers: auth });
-                    assert.ok(res.status >= 400 && res.status < 500, `${method} ${route} answered ${res.status}: ${res.text.slice(0, 200)}`);
-                    assert.ok(!res.text.includes("root:") && !res.text.includes("[core]"), `${method} ${route} leaked a file`);
+                    assert.ok(
+                        res.status >= 400 && res.status < 500,
+                        `${method} ${route} answered ${res.status}: ${res.text.slice(0, 200)}`,
+                    );
+                    assert.ok(
+                        !res.text.includes("root:") && !res.text.includes("[core]"),
+                        `${method} ${route} leaked a file`,
+                    );
                 }
             }
         });
@@ -193,7 +245,8 @@ describe("security", function () {
             }
         };
         const assertNoKeyInText = (what: string, text: string, keys: string[]) => {
-            for (const key of keys) assert.ok(!text.includes(key), `${what} contains an API key:\n${text.slice(0, 3000)}`);
+            for (const key of keys)
+                assert.ok(!text.includes(key), `${what} contains an API key:\n${text.slice(0, 3000)}`);
         };
 
         before(async () => {
@@ -208,10 +261,13 @@ describe("security", function () {
         });
 
         it("are in no state file, config file, CLI output or server log line through up, refresh, preview and destroy", async () => {
-            const p = await project("keys", `import { DataCollection, ModelFile } from ${PROVIDER_IMPORT};
+            const p = await project(
+                "keys",
+                `import { DataCollection, ModelFile } from ${PROVIDER_IMPORT};
 const collection = new DataCollection("models", { name: "models", readAcl: "private" });
 export const sha256 = new ModelFile("model", { collection: collection.dataUri, name: "model.bin", source: ${JSON.stringify(modelFile)} }).sha256;
-`);
+`,
+            );
             const outputs = [
                 await p.cli("up", "--yes", "--skip-preview", "--debug"),
                 await p.cli("refresh", "--yes", "--skip-preview", "--debug"),
@@ -237,12 +293,18 @@ export const sha256 = new ModelFile("model", { collection: collection.dataUri, n
 new DataCollection("theirs", { name: "planted", owner: "bob", readAcl: "private" });
 `;
             const refused = await project("refused", program);
-            const denied = await refused.cli("up", "--yes", "--skip-preview").then(() => assert.fail("alice wrote into bob's namespace"), (err: Error) => err.message);
+            const denied = await refused.cli("up", "--yes", "--skip-preview").then(
+                () => assert.fail("alice wrote into bob's namespace"),
+                (err: Error) => err.message,
+            );
             assert.match(denied, /403|not authorized/i);
             assertNoKeyInText("the 403 error", denied, [ALICE.key]);
 
             const unknown = await project("unknown-key", program.replace('owner: "bob", ', ""), WRONG_KEY);
-            const rejected = await unknown.cli("up", "--yes", "--skip-preview").then(() => assert.fail("an unknown key was accepted"), (err: Error) => err.message);
+            const rejected = await unknown.cli("up", "--yes", "--skip-preview").then(
+                () => assert.fail("an unknown key was accepted"),
+                (err: Error) => err.message,
+            );
             assert.match(rejected, /401|authenticat/i);
             assertNoKeyInText("the 401 error", rejected, [WRONG_KEY, ALICE.key]);
             assertNoKeyIn(sandbox.stateDir, [ALICE.key, WRONG_KEY]);

@@ -7,7 +7,8 @@ import { ALICE, BOB, call, expectError, startTestServer, TestServer } from "../h
 
 describe("algorithmia-local: algorithm management", function () {
     let server: TestServer;
-    const alice = (method: string, route: string, json?: unknown) => call(server, method, route, { key: ALICE.key, json });
+    const alice = (method: string, route: string, json?: unknown) =>
+        call(server, method, route, { key: ALICE.key, json });
     const bob = (method: string, route: string, json?: unknown) => call(server, method, route, { key: BOB.key, json });
 
     before(async () => {
@@ -17,16 +18,33 @@ describe("algorithmia-local: algorithm management", function () {
 
     describe("create", () => {
         it("creates with 201 and the fresh field set", async () => {
-            const res = await alice("POST", "/v1/algorithms/alice", { ...createBody("hello"), version_info: { sample_input: "x" } });
+            const res = await alice("POST", "/v1/algorithms/alice", {
+                ...createBody("hello"),
+                version_info: { sample_input: "x" },
+            });
             assert.strictEqual(res.status, 201);
-            assert.deepStrictEqual(Object.keys(res.json).sort(), ["details", "id", "name", "resource_type", "settings", "source"]);
+            assert.deepStrictEqual(Object.keys(res.json).sort(), [
+                "details",
+                "id",
+                "name",
+                "resource_type",
+                "settings",
+                "source",
+            ]);
             assert.match(res.json.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
             assert.strictEqual(res.json.name, "hello");
             assert.strictEqual(res.json.resource_type, "algorithm");
             assert.deepStrictEqual(res.json.details, { label: "The hello", summary: "sum", tagline: "tag" });
             assert.deepStrictEqual(res.json.settings, {
-                algorithm_callability: "private", source_visibility: "closed", language: "python3-1", environment: "cpu",
-                license: "apl", royalty_microcredits: 0, network_access: "isolated", pipeline_enabled: false, insights_enabled: false,
+                algorithm_callability: "private",
+                source_visibility: "closed",
+                language: "python3-1",
+                environment: "cpu",
+                license: "apl",
+                royalty_microcredits: 0,
+                network_access: "isolated",
+                pipeline_enabled: false,
+                insights_enabled: false,
             });
             assert.strictEqual(res.json.source.scm.id, "internal");
             assert.strictEqual(res.json.source.scm.provider, "internal");
@@ -55,22 +73,70 @@ describe("algorithmia-local: algorithm management", function () {
             ["name starting with a digit", { name: "1abc" }, /^name /],
             ["missing name", { name: undefined }, /^name is required/],
             ["missing details.label", { details: { summary: "x" } }, /details\.label is required/],
-            ["unknown language", { settings: { ...SETTINGS, language: "cobol" } }, /settings\.language must be one of .*python3-1/],
-            ["bad environment", { settings: { ...SETTINGS, environment: "tpu" } }, /settings\.environment must be one of cpu, gpu/],
-            ["missing environment with a language", { settings: { ...SETTINGS, environment: undefined } }, /settings\.environment is required/],
-            ["bad license", { settings: { ...SETTINGS, license: "bsd" } }, /settings\.license must be one of apl, apache2, gpl3, mit/],
+            [
+                "unknown language",
+                { settings: { ...SETTINGS, language: "cobol" } },
+                /settings\.language must be one of .*python3-1/,
+            ],
+            [
+                "bad environment",
+                { settings: { ...SETTINGS, environment: "tpu" } },
+                /settings\.environment must be one of cpu, gpu/,
+            ],
+            [
+                "missing environment with a language",
+                { settings: { ...SETTINGS, environment: undefined } },
+                /settings\.environment is required/,
+            ],
+            [
+                "bad license",
+                { settings: { ...SETTINGS, license: "bsd" } },
+                /settings\.license must be one of apl, apache2, gpl3, mit/,
+            ],
             ["missing license", { settings: { ...SETTINGS, license: undefined } }, /settings\.license is required/],
-            ["bad source_visibility", { settings: { ...SETTINGS, source_visibility: "hidden" } }, /settings\.source_visibility must be one of open, closed/],
-            ["closed with mit", { settings: { ...SETTINGS, license: "mit" } }, /"closed" is only allowed with license "apl"/],
-            ["bad network_access", { settings: { ...SETTINGS, network_access: "some" } }, /settings\.network_access must be one of full, isolated/],
-            ["pipeline_enabled as a string", { settings: { ...SETTINGS, pipeline_enabled: "yes" } }, /settings\.pipeline_enabled is required: a boolean/],
+            [
+                "bad source_visibility",
+                { settings: { ...SETTINGS, source_visibility: "hidden" } },
+                /settings\.source_visibility must be one of open, closed/,
+            ],
+            [
+                "closed with mit",
+                { settings: { ...SETTINGS, license: "mit" } },
+                /"closed" is only allowed with license "apl"/,
+            ],
+            [
+                "bad network_access",
+                { settings: { ...SETTINGS, network_access: "some" } },
+                /settings\.network_access must be one of full, isolated/,
+            ],
+            [
+                "pipeline_enabled as a string",
+                { settings: { ...SETTINGS, pipeline_enabled: "yes" } },
+                /settings\.pipeline_enabled is required: a boolean/,
+            ],
             ["no runtime", { settings: { ...SETTINGS, language: undefined } }, /settings must choose a runtime/],
-            ["unknown environment id", { settings: { ...SETTINGS, language: undefined, environment: undefined, algorithm_environment: "abc" } },
-                /settings\.algorithm_environment/],
-            ["a language with a package set", { settings: { ...SETTINGS, package_set: "python38" } },
-                /settings\.language cannot be combined with settings\.package_set/],
-            ["a machine type with an environment", { settings: { ...SETTINGS, language: undefined, algorithm_environment: "abc" } },
-                /settings\.environment cannot be combined with settings\.algorithm_environment/],
+            [
+                "unknown environment id",
+                {
+                    settings: {
+                        ...SETTINGS,
+                        language: undefined,
+                        environment: undefined,
+                        algorithm_environment: "abc",
+                    },
+                },
+                /settings\.algorithm_environment/,
+            ],
+            [
+                "a language with a package set",
+                { settings: { ...SETTINGS, package_set: "python38" } },
+                /settings\.language cannot be combined with settings\.package_set/,
+            ],
+            [
+                "a machine type with an environment",
+                { settings: { ...SETTINGS, language: undefined, algorithm_environment: "abc" } },
+                /settings\.environment cannot be combined with settings\.algorithm_environment/,
+            ],
             ["settings not an object", { settings: "x" }, /settings must be a JSON object/],
         ];
         for (const [what, change, message] of invalid) {
@@ -84,27 +150,43 @@ describe("algorithmia-local: algorithm management", function () {
 
         it("refuses malformed JSON with code 2013", async () => {
             const res = await call(server, "POST", "/v1/algorithms/alice", {
-                key: ALICE.key, body: "{nope", headers: { "content-type": "application/json" },
+                key: ALICE.key,
+                body: "{nope",
+                headers: { "content-type": "application/json" },
             });
             expectError(res, 400, 2013);
         });
 
         it("accepts `licence`, open licenses with open source, environments and package sets", async () => {
-            const res = await alice("POST", "/v1/algorithms/alice", createBody("licenced", { license: undefined, licence: "mit", source_visibility: "open" }));
+            const res = await alice(
+                "POST",
+                "/v1/algorithms/alice",
+                createBody("licenced", { license: undefined, licence: "mit", source_visibility: "open" }),
+            );
             assert.strictEqual(res.status, 201, res.text);
             assert.strictEqual(res.json.settings.license, "mit");
 
             const envs = await alice("GET", "/v1/algorithm-environments/edge/languages/python3/environments");
             const py39 = envs.json.environments.find((e: any) => e.display_name === "Python 3.9");
-            const env = await alice("POST", "/v1/algorithms/alice", createBody("withenv", {
-                language: undefined, environment: undefined, algorithm_environment: py39.id,
-            }));
+            const env = await alice(
+                "POST",
+                "/v1/algorithms/alice",
+                createBody("withenv", {
+                    language: undefined,
+                    environment: undefined,
+                    algorithm_environment: py39.id,
+                }),
+            );
             assert.strictEqual(env.status, 201, env.text);
             assert.strictEqual(env.json.settings.algorithm_environment, py39.id);
             assert.strictEqual(env.json.settings.package_set, "python39");
             assert.strictEqual(env.json.settings.language, undefined);
 
-            const set = await alice("POST", "/v1/algorithms/alice", createBody("withset", { language: undefined, environment: undefined, package_set: "python38" }));
+            const set = await alice(
+                "POST",
+                "/v1/algorithms/alice",
+                createBody("withset", { language: undefined, environment: undefined, package_set: "python38" }),
+            );
             assert.strictEqual(set.status, 201, set.text);
             assert.strictEqual(set.json.settings.package_set, "python38");
         });
@@ -132,21 +214,30 @@ describe("algorithmia-local: algorithm management", function () {
         });
 
         it("serves the internal SCM status", async () => {
-            assert.deepStrictEqual((await alice("GET", "/v1/algorithms/alice/hello/scm/status")).json, { scm_connection_status: "active" });
+            assert.deepStrictEqual((await alice("GET", "/v1/algorithms/alice/hello/scm/status")).json, {
+                scm_connection_status: "active",
+            });
         });
     });
 
     describe("update", () => {
         it("treats empty objects as unchanged (what the Python client sends)", async () => {
             const before = await alice("GET", "/v1/algorithms/alice/hello");
-            const res = await alice("PUT", "/v1/algorithms/alice/hello", { details: {}, settings: {}, version_info: {}, source: {}, scmsCredentials: {} });
+            const res = await alice("PUT", "/v1/algorithms/alice/hello", {
+                details: {},
+                settings: {},
+                version_info: {},
+                source: {},
+                scmsCredentials: {},
+            });
             assert.strictEqual(res.status, 200, res.text);
             assert.deepStrictEqual(res.json, before.json);
         });
 
         it("merges details and settings", async () => {
             const res = await alice("PUT", "/v1/algorithms/alice/hello", {
-                details: { tagline: "new tag" }, settings: { network_access: "full", environment: "gpu" },
+                details: { tagline: "new tag" },
+                settings: { network_access: "full", environment: "gpu" },
             });
             assert.strictEqual(res.status, 200, res.text);
             assert.deepStrictEqual(res.json.details, { label: "The hello", summary: "sum", tagline: "new tag" });
@@ -163,37 +254,85 @@ describe("algorithmia-local: algorithm management", function () {
         });
 
         it("refuses to change the language, and validates the merged settings", async () => {
-            expectError(await alice("PUT", "/v1/algorithms/alice/hello", { settings: { language: "java" } }), 400, 2015, /language cannot be changed/);
-            expectError(await alice("PUT", "/v1/algorithms/alice/licenced", { settings: { source_visibility: "closed" } }), 400, 2015, /only allowed with license "apl"/);
-            expectError(await alice("PUT", "/v1/algorithms/alice/hello", { details: { label: "" } }), 400, 2015, /details\.label/);
-            expectError(await alice("PUT", "/v1/algorithms/alice/hello", { settings: { license: "wtfpl" } }), 400, 2015, /settings\.license/);
+            expectError(
+                await alice("PUT", "/v1/algorithms/alice/hello", { settings: { language: "java" } }),
+                400,
+                2015,
+                /language cannot be changed/,
+            );
+            expectError(
+                await alice("PUT", "/v1/algorithms/alice/licenced", { settings: { source_visibility: "closed" } }),
+                400,
+                2015,
+                /only allowed with license "apl"/,
+            );
+            expectError(
+                await alice("PUT", "/v1/algorithms/alice/hello", { details: { label: "" } }),
+                400,
+                2015,
+                /details\.label/,
+            );
+            expectError(
+                await alice("PUT", "/v1/algorithms/alice/hello", { settings: { license: "wtfpl" } }),
+                400,
+                2015,
+                /settings\.license/,
+            );
         });
 
         it("updates an environment-based algorithm without a language, and converts a legacy one to an environment", async () => {
             const envs = await alice("GET", "/v1/algorithm-environments/edge/languages/python3/environments");
             const py38 = envs.json.environments.find((e: any) => e.display_name === "Python 3.8");
-            const moved = await alice("PUT", "/v1/algorithms/alice/withenv", { settings: { network_access: "full", algorithm_environment: py38.id } });
+            const moved = await alice("PUT", "/v1/algorithms/alice/withenv", {
+                settings: { network_access: "full", algorithm_environment: py38.id },
+            });
             assert.strictEqual(moved.status, 200, moved.text);
-            assert.deepStrictEqual([moved.json.settings.algorithm_environment, moved.json.settings.package_set, moved.json.settings.network_access],
-                [py38.id, "python38", "full"]);
-            const unchanged = await alice("PUT", "/v1/algorithms/alice/withset", { settings: { pipeline_enabled: true } });
+            assert.deepStrictEqual(
+                [
+                    moved.json.settings.algorithm_environment,
+                    moved.json.settings.package_set,
+                    moved.json.settings.network_access,
+                ],
+                [py38.id, "python38", "full"],
+            );
+            const unchanged = await alice("PUT", "/v1/algorithms/alice/withset", {
+                settings: { pipeline_enabled: true },
+            });
             assert.strictEqual(unchanged.status, 200, unchanged.text);
             assert.strictEqual(unchanged.json.settings.package_set, "python38");
-            expectError(await alice("PUT", "/v1/algorithms/alice/withenv", { settings: { language: "python3-1" } }), 400, 2015, /language cannot be changed/);
-            expectError(await alice("PUT", "/v1/algorithms/alice/withenv", { settings: { environment: "gpu" } }), 400, 2015,
-                /settings\.environment cannot be combined with settings\.algorithm_environment/);
-            const converted = await alice("PUT", "/v1/algorithms/alice/licenced", { settings: { algorithm_environment: py38.id } });
+            expectError(
+                await alice("PUT", "/v1/algorithms/alice/withenv", { settings: { language: "python3-1" } }),
+                400,
+                2015,
+                /language cannot be changed/,
+            );
+            expectError(
+                await alice("PUT", "/v1/algorithms/alice/withenv", { settings: { environment: "gpu" } }),
+                400,
+                2015,
+                /settings\.environment cannot be combined with settings\.algorithm_environment/,
+            );
+            const converted = await alice("PUT", "/v1/algorithms/alice/licenced", {
+                settings: { algorithm_environment: py38.id },
+            });
             assert.strictEqual(converted.status, 200, converted.text);
-            assert.deepStrictEqual([converted.json.settings.language, converted.json.settings.package_set], [undefined, "python38"]);
+            assert.deepStrictEqual(
+                [converted.json.settings.language, converted.json.settings.package_set],
+                [undefined, "python38"],
+            );
         });
 
         it("refuses a form body whose values were lost, accepts an empty one", async () => {
             const form = await call(server, "PUT", "/v1/algorithms/alice/hello", {
-                key: ALICE.key, body: "details=label&details=summary", headers: { "content-type": "application/x-www-form-urlencoded" },
+                key: ALICE.key,
+                body: "details=label&details=summary",
+                headers: { "content-type": "application/x-www-form-urlencoded" },
             });
             expectError(form, 400, 2015, /must be a JSON object.*details/);
             const empty = await call(server, "PUT", "/v1/algorithms/alice/hello", {
-                key: ALICE.key, body: "", headers: { "content-type": "application/x-www-form-urlencoded" },
+                key: ALICE.key,
+                body: "",
+                headers: { "content-type": "application/x-www-form-urlencoded" },
             });
             assert.strictEqual(empty.status, 200, empty.text);
         });
@@ -222,7 +361,10 @@ describe("algorithmia-local: algorithm management", function () {
             const res = await alice("DELETE", "/v1/algorithms/alice/doomed");
             assert.strictEqual(res.status, 204);
             assert.strictEqual(res.text, "");
-            assert.strictEqual((await alice("GET", "/v1/algorithms/alice/doomed")).text, '{"error":"No such algorithm"}');
+            assert.strictEqual(
+                (await alice("GET", "/v1/algorithms/alice/doomed")).text,
+                '{"error":"No such algorithm"}',
+            );
             // The name is free again.
             assert.strictEqual((await alice("POST", "/v1/algorithms/alice", createBody("doomed"))).status, 201);
         });
@@ -241,8 +383,13 @@ describe("algorithmia-local: algorithm management", function () {
 
         it("creates, lists (under secrets and results), updates and deletes without ever returning the value", async () => {
             const created = await alice("POST", `/v1/algorithms/${id}/secrets`, {
-                owner_type: "algorithm", owner_id: id, short_name: "token", description: " ", secret_key: "API_TOKEN",
-                secret_value: "s3cr3t", provider_id: providerId,
+                owner_type: "algorithm",
+                owner_id: id,
+                short_name: "token",
+                description: " ",
+                secret_key: "API_TOKEN",
+                secret_value: "s3cr3t",
+                provider_id: providerId,
             });
             assert.strictEqual(created.status, 200, created.text);
             assert.ok(!created.text.includes("s3cr3t"));
@@ -254,15 +401,48 @@ describe("algorithmia-local: algorithm management", function () {
             assert.deepStrictEqual(list.json.results, list.json.secrets);
             assert.ok(!list.text.includes("s3cr3t"));
 
-            const updated = await alice("PUT", `/v1/algorithms/${id}/secrets/${created.json.id}`, { description: "rotated", secret_value: "new" });
+            const updated = await alice("PUT", `/v1/algorithms/${id}/secrets/${created.json.id}`, {
+                description: "rotated",
+                secret_value: "new",
+            });
             assert.strictEqual(updated.status, 200, updated.text);
             assert.strictEqual(updated.json.description, "rotated");
             assert.strictEqual(updated.json.secret_key, "API_TOKEN");
 
-            expectError(await alice("POST", `/v1/algorithms/${id}/secrets`, { short_name: "t", secret_key: "API_TOKEN", secret_value: "v" }), 400, 8001);
-            expectError(await alice("POST", `/v1/algorithms/${id}/secrets`, { short_name: "t", secret_key: "OTHER" }), 400, 8004);
-            expectError(await alice("POST", `/v1/algorithms/${id}/secrets`, { short_name: "t", secret_key: "1BAD", secret_value: "v" }), 400, 8001, /secret_key/);
-            expectError(await alice("POST", `/v1/algorithms/${id}/secrets`, { short_name: "t", secret_key: "K", secret_value: "v", provider_id: "x" }), 400, 8006);
+            expectError(
+                await alice("POST", `/v1/algorithms/${id}/secrets`, {
+                    short_name: "t",
+                    secret_key: "API_TOKEN",
+                    secret_value: "v",
+                }),
+                400,
+                8001,
+            );
+            expectError(
+                await alice("POST", `/v1/algorithms/${id}/secrets`, { short_name: "t", secret_key: "OTHER" }),
+                400,
+                8004,
+            );
+            expectError(
+                await alice("POST", `/v1/algorithms/${id}/secrets`, {
+                    short_name: "t",
+                    secret_key: "1BAD",
+                    secret_value: "v",
+                }),
+                400,
+                8001,
+                /secret_key/,
+            );
+            expectError(
+                await alice("POST", `/v1/algorithms/${id}/secrets`, {
+                    short_name: "t",
+                    secret_key: "K",
+                    secret_value: "v",
+                    provider_id: "x",
+                }),
+                400,
+                8006,
+            );
             expectError(await bob("GET", `/v1/algorithms/${id}/secrets`), 403, 2001);
 
             assert.strictEqual((await alice("DELETE", `/v1/algorithms/${id}/secrets/${created.json.id}`)).status, 204);
@@ -283,7 +463,15 @@ describe("algorithmia-local: algorithm management", function () {
         it("lists environments under `environments` and 404s an unknown language", async () => {
             const res = await alice("GET", "/v1/algorithm-environments/edge/languages/python3/environments");
             const env = res.json.environments[0];
-            for (const key of ["id", "environment_specification_id", "display_name", "description", "created_at", "language", "machine_type"]) {
+            for (const key of [
+                "id",
+                "environment_specification_id",
+                "display_name",
+                "description",
+                "created_at",
+                "language",
+                "machine_type",
+            ]) {
                 assert.ok(key in env, key);
             }
             assert.strictEqual(env.language.name, "python3");
@@ -292,17 +480,26 @@ describe("algorithmia-local: algorithm management", function () {
 
         it("serves a template as tar.gz without authentication", async () => {
             const envs = await alice("GET", "/v1/algorithm-environments/edge/languages/python3/environments");
-            const res = await fetch(`${server.url}/v1/algorithm-environments/edge/environment-specifications/${envs.json.environments[0].environment_specification_id}/template`);
+            const res = await fetch(
+                `${server.url}/v1/algorithm-environments/edge/environment-specifications/${envs.json.environments[0].environment_specification_id}/template`,
+            );
             assert.strictEqual(res.status, 200);
             const tar = zlib.gunzipSync(Buffer.from(await res.arrayBuffer())).toString("latin1");
-            assert.ok(tar.includes("algorithmia.conf") && tar.includes("requirements.txt") && tar.includes('return "hello {}".format(input)'));
+            assert.ok(
+                tar.includes("algorithmia.conf") &&
+                    tar.includes("requirements.txt") &&
+                    tar.includes('return "hello {}".format(input)'),
+            );
         });
 
         it("lists the internal SCM", async () => {
             const res = await alice("GET", "/v1/scms");
             assert.strictEqual(res.json.results[0].id, "internal");
             assert.strictEqual((await alice("GET", "/v1/scms/internal")).json.provider, "internal");
-            assert.strictEqual((await alice("GET", "/v1/scms/internal/oauth/status")).json.authorization_status, "unauthorized");
+            assert.strictEqual(
+                (await alice("GET", "/v1/scms/internal/oauth/status")).json.authorization_status,
+                "unauthorized",
+            );
             expectError(await alice("GET", "/v1/scms/github"), 404, 4009);
         });
     });
@@ -310,11 +507,18 @@ describe("algorithmia-local: algorithm management", function () {
     describe("durability", () => {
         it("keeps algorithms and secrets across a restart", async () => {
             const before = await alice("GET", "/v1/algorithms/alice/hello");
-            await alice("POST", `/v1/algorithms/${before.json.id}/secrets`, { short_name: "k", secret_key: "KEPT", secret_value: "v" });
+            await alice("POST", `/v1/algorithms/${before.json.id}/secrets`, {
+                short_name: "k",
+                secret_key: "KEPT",
+                secret_value: "v",
+            });
             server = await server.restart();
             const after = await alice("GET", "/v1/algorithms/alice/hello");
             assert.deepStrictEqual(after.json, before.json);
-            assert.strictEqual((await alice("GET", `/v1/algorithms/${before.json.id}/secrets`)).json.secrets[0].secret_key, "KEPT");
+            assert.strictEqual(
+                (await alice("GET", `/v1/algorithms/${before.json.id}/secrets`)).json.secrets[0].secret_key,
+                "KEPT",
+            );
         });
     });
 });

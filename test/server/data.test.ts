@@ -10,7 +10,10 @@ import { ALICE, BOB, call, CallOptions, rawRequest, startTestServer, TestServer 
 
 describe("Data API", function () {
     let server: TestServer;
-    const as = (key: string) => (method: string, route: string, opts: CallOptions = {}) => call(server, method, route, { key, ...opts });
+    const as =
+        (key: string) =>
+        (method: string, route: string, opts: CallOptions = {}) =>
+            call(server, method, route, { key, ...opts });
     const alice = as(ALICE.key);
     const bob = as(BOB.key);
 
@@ -31,14 +34,22 @@ describe("Data API", function () {
     describe("authentication", () => {
         before(() => collection("authcoll"));
 
-        for (const [form, auth] of [["Simple", `Simple ${ALICE.key}`], ["bare", ALICE.key], ["Bearer", `Bearer ${ALICE.key}`], ["simple (lower case)", `simple ${ALICE.key}`]]) {
+        for (const [form, auth] of [
+            ["Simple", `Simple ${ALICE.key}`],
+            ["bare", ALICE.key],
+            ["Bearer", `Bearer ${ALICE.key}`],
+            ["simple (lower case)", `simple ${ALICE.key}`],
+        ]) {
             it(`accepts the ${form} form`, async () => {
                 const res = await call(server, "GET", "/v1/data/.my/authcoll", { auth });
                 assert.strictEqual(res.status, 200);
             });
         }
 
-        for (const [what, auth] of [["no key", undefined], ["an unknown key", "Simple simNoSuchKey"]] as const) {
+        for (const [what, auth] of [
+            ["no key", undefined],
+            ["an unknown key", "Simple simNoSuchKey"],
+        ] as const) {
             it(`answers 401 with the error shape for ${what}`, async () => {
                 const res = await call(server, "GET", "/v1/data/alice/authcoll", auth ? { auth } : {});
                 assert.strictEqual(res.status, 401);
@@ -65,7 +76,10 @@ describe("Data API", function () {
         });
 
         it("takes a bare name as a text body (the Node TS client's form)", async () => {
-            const res = await alice("POST", "/v1/data/.my", { body: "textnamed", headers: { "content-type": "text/plain" } });
+            const res = await alice("POST", "/v1/data/.my", {
+                body: "textnamed",
+                headers: { "content-type": "text/plain" },
+            });
             assert.deepStrictEqual([res.status, res.json], [200, { result: "data://alice/textnamed" }]);
         });
 
@@ -85,7 +99,10 @@ describe("Data API", function () {
         }
 
         it("rejects malformed JSON, a missing name and an unknown ACL", async () => {
-            let res = await alice("POST", "/v1/data/.my", { body: "{not json", headers: { "content-type": "application/json" } });
+            let res = await alice("POST", "/v1/data/.my", {
+                body: "{not json",
+                headers: { "content-type": "application/json" },
+            });
             assert.deepStrictEqual([res.status, res.json.error.code], [400, 2013]);
             res = await alice("POST", "/v1/data/.my", { json: { acl: { read: [] } } });
             assert.strictEqual(res.status, 400);
@@ -97,7 +114,14 @@ describe("Data API", function () {
 
         it("lists the namespaces the caller acts for at the root: its own name first, then its organizations", async () => {
             await collection("zlast");
-            for (const route of ["/v1/data/", "/v1/data", "/v1/connector/data/", "/v1/connector/data", "/v1/data/data://", "/v1/data/data%3A%2F%2F"]) {
+            for (const route of [
+                "/v1/data/",
+                "/v1/data",
+                "/v1/connector/data/",
+                "/v1/connector/data",
+                "/v1/data/data://",
+                "/v1/data/data%3A%2F%2F",
+            ]) {
                 const res = await alice("GET", route);
                 assert.strictEqual(res.status, 200, route);
                 assert.strictEqual(res.headers.get("x-data-type"), "directory");
@@ -130,7 +154,13 @@ describe("Data API", function () {
         });
 
         it("answers 404 for an unknown owner or collection", async () => {
-            for (const [method, route] of [["GET", "/v1/data/nobody"], ["POST", "/v1/data/nobody"], ["GET", "/v1/data/alice/nothere"], ["HEAD", "/v1/data/alice/nothere"], ["DELETE", "/v1/data/alice/nothere"]]) {
+            for (const [method, route] of [
+                ["GET", "/v1/data/nobody"],
+                ["POST", "/v1/data/nobody"],
+                ["GET", "/v1/data/alice/nothere"],
+                ["HEAD", "/v1/data/alice/nothere"],
+                ["DELETE", "/v1/data/alice/nothere"],
+            ]) {
                 const res = await alice(method, route, method === "POST" ? { json: { name: "x" } } : {});
                 assert.strictEqual(res.status, 404, `${method} ${route}`);
                 assert.ok(res.headers.get("x-error-message"));
@@ -144,7 +174,9 @@ describe("Data API", function () {
 
         it("defaults the ACL to my algorithms and shows it with ?acl=true only", async () => {
             assert.strictEqual((await alice("GET", "/v1/data/.my/c1")).json.acl, undefined);
-            assert.deepStrictEqual((await alice("GET", "/v1/data/.my/c1?acl=true")).json.acl, { read: ["algo://.my/*"] });
+            assert.deepStrictEqual((await alice("GET", "/v1/data/.my/c1?acl=true")).json.acl, {
+                read: ["algo://.my/*"],
+            });
             await collection("pub", ["user://*"]);
             assert.deepStrictEqual((await alice("GET", "/v1/data/.my/pub?acl=true")).json.acl, { read: ["user://*"] });
         });
@@ -153,7 +185,9 @@ describe("Data API", function () {
             await collection("patched");
             const res = await alice("PATCH", "/v1/data/.my/patched", { json: { acl: { read: [] } } });
             assert.deepStrictEqual([res.status, res.text], [200, ""]);
-            assert.deepStrictEqual((await alice("GET", "/v1/connector/data/alice/patched?acl=true")).json.acl, { read: [] });
+            assert.deepStrictEqual((await alice("GET", "/v1/connector/data/alice/patched?acl=true")).json.acl, {
+                read: [],
+            });
             const missing = await alice("PATCH", "/v1/data/.my/patched", { json: { read: [] } });
             assert.strictEqual(missing.status, 400);
             assert.match(missing.json.error.message, /"acl" is missing/);
@@ -163,7 +197,8 @@ describe("Data API", function () {
             await collection("empty");
             assert.deepStrictEqual((await alice("DELETE", "/v1/data/.my/empty")).json, { result: { deleted: 0 } });
             await collection("full");
-            for (const f of ["a", "b", "c"]) assert.strictEqual((await alice("PUT", `/v1/data/.my/full/${f}`, { body: f })).status, 200);
+            for (const f of ["a", "b", "c"])
+                assert.strictEqual((await alice("PUT", `/v1/data/.my/full/${f}`, { body: f })).status, 200);
             for (const route of ["/v1/data/.my/full", "/v1/data/.my/full?force=false"]) {
                 const res = await alice("DELETE", route);
                 assert.strictEqual(res.status, 400);
@@ -181,11 +216,18 @@ describe("Data API", function () {
         it("refuses methods that make no sense for the path", async () => {
             assert.strictEqual((await alice("PUT", "/v1/data/.my/c1", { body: "x" })).status, 405);
             assert.strictEqual((await alice("DELETE", "/v1/data/.my")).status, 405);
-            assert.strictEqual((await alice("PATCH", "/v1/data/.my/c1/file", { json: { acl: { read: [] } } })).status, 405);
+            assert.strictEqual(
+                (await alice("PATCH", "/v1/data/.my/c1/file", { json: { acl: { read: [] } } })).status,
+                405,
+            );
         });
 
         it("answers 404 for connectors other than data", async () => {
-            for (const route of ["/v1/data/s3://bucket/x", "/v1/connector/dropbox/x", "/v1/data/s3%3A%2F%2Fbucket%2Fx"]) {
+            for (const route of [
+                "/v1/data/s3://bucket/x",
+                "/v1/connector/dropbox/x",
+                "/v1/data/s3%3A%2F%2Fbucket%2Fx",
+            ]) {
                 const res = await alice("GET", route);
                 assert.strictEqual(res.status, 404, route);
                 assert.match(res.json.error.message, /Connector/);
@@ -200,10 +242,15 @@ describe("Data API", function () {
         });
 
         it("uploads, downloads and deletes a binary file with the documented headers", async () => {
-            const put = await alice("PUT", "/v1/data/.my/files/bin.dat", { body: bytes, headers: { "content-type": "application/octet-stream" } });
+            const put = await alice("PUT", "/v1/data/.my/files/bin.dat", {
+                body: bytes,
+                headers: { "content-type": "application/octet-stream" },
+            });
             assert.deepStrictEqual([put.status, put.json], [200, { result: "data://alice/files/bin.dat" }]);
 
-            const res = await fetch(`${server.url}/v1/data/alice/files/bin.dat`, { headers: { authorization: ALICE.key } });
+            const res = await fetch(`${server.url}/v1/data/alice/files/bin.dat`, {
+                headers: { authorization: ALICE.key },
+            });
             assert.strictEqual(res.status, 200);
             assert.deepStrictEqual(Buffer.from(await res.arrayBuffer()), bytes);
             assert.strictEqual(res.headers.get("x-data-type"), "file");
@@ -277,7 +324,9 @@ describe("Data API", function () {
             }
             // Java's URLEncoder form: everything encoded, spaces as "+".
             assert.strictEqual((await alice("GET", "/v1/data/alice%2Ffiles%2Fwith+space.txt")).text, "with space.txt");
-            const names = (await alice("GET", "/v1/data/.my/files")).json.files.map((f: { filename: string }) => f.filename);
+            const names = (await alice("GET", "/v1/data/.my/files")).json.files.map(
+                (f: { filename: string }) => f.filename,
+            );
             assert.ok(names.includes("naïve ☃.txt") && names.includes("a+b.txt"));
         });
 
@@ -311,7 +360,10 @@ describe("Data API", function () {
         for (const [route, message] of cases) {
             it(`rejects PUT and GET ${route.length > 60 ? route.slice(0, 60) + "…" : route} with 400`, async () => {
                 for (const method of ["PUT", "GET"]) {
-                    const res = await rawRequest(server, method, route, { key: ALICE.key, body: method === "PUT" ? "escaped!" : undefined });
+                    const res = await rawRequest(server, method, route, {
+                        key: ALICE.key,
+                        body: method === "PUT" ? "escaped!" : undefined,
+                    });
                     assert.strictEqual(res.status, 400, `${method} ${route}: ${res.text}`);
                     assert.match(JSON.parse(res.text).error.message, message);
                 }
@@ -340,15 +392,29 @@ describe("Data API", function () {
             await collection("private", []);
             await collection("myalgos", ["algo://.my/*"]);
             await collection("public", ["user://*"]);
-            for (const c of ["private", "myalgos", "public"]) await alice("PUT", `/v1/data/.my/${c}/f.txt`, { body: c });
+            for (const c of ["private", "myalgos", "public"])
+                await alice("PUT", `/v1/data/.my/${c}/f.txt`, { body: c });
         });
 
         it("lets another user read only a public collection", async () => {
-            for (const [c, status] of [["private", 403], ["myalgos", 403], ["public", 200]] as const) {
-                for (const [method, route] of [["GET", `/v1/data/alice/${c}`], ["GET", `/v1/data/alice/${c}/f.txt`], ["HEAD", `/v1/data/alice/${c}/f.txt`], ["HEAD", `/v1/data/alice/${c}`]]) {
+            for (const [c, status] of [
+                ["private", 403],
+                ["myalgos", 403],
+                ["public", 200],
+            ] as const) {
+                for (const [method, route] of [
+                    ["GET", `/v1/data/alice/${c}`],
+                    ["GET", `/v1/data/alice/${c}/f.txt`],
+                    ["HEAD", `/v1/data/alice/${c}/f.txt`],
+                    ["HEAD", `/v1/data/alice/${c}`],
+                ]) {
                     const res = await bob(method, route);
                     assert.strictEqual(res.status, status, `bob ${method} ${route}`);
-                    if (status === 403) assert.strictEqual(res.headers.get("x-error-message"), "Caller is not authorized to perform the operation");
+                    if (status === 403)
+                        assert.strictEqual(
+                            res.headers.get("x-error-message"),
+                            "Caller is not authorized to perform the operation",
+                        );
                 }
             }
             assert.strictEqual((await bob("GET", "/v1/data/alice/public/f.txt")).text, "public");
@@ -359,7 +425,9 @@ describe("Data API", function () {
             const names = (await bob("GET", "/v1/data/alice")).json.folders.map((f: { name: string }) => f.name);
             assert.ok(names.includes("public"));
             assert.ok(!names.includes("private") && !names.includes("myalgos"), String(names));
-            assert.ok(!(await bob("GET", "/v1/data/.my")).json.folders.some((f: { name: string }) => f.name === "public"));
+            assert.ok(
+                !(await bob("GET", "/v1/data/.my")).json.folders.some((f: { name: string }) => f.name === "public"),
+            );
         });
 
         it("never lets another user write, whatever the ACL", async () => {
@@ -386,8 +454,14 @@ describe("Data API", function () {
         });
 
         it("lets org members create, write and read the org's private collections, and nobody else", async () => {
-            assert.deepStrictEqual((await alice("POST", "/v1/data/team", { json: { name: "shared", acl: { read: [] } } })).json, { result: "data://team/shared" });
-            assert.strictEqual((await alice("PUT", "/v1/connector/data/team/shared/m.bin", { body: "model" })).status, 200);
+            assert.deepStrictEqual(
+                (await alice("POST", "/v1/data/team", { json: { name: "shared", acl: { read: [] } } })).json,
+                { result: "data://team/shared" },
+            );
+            assert.strictEqual(
+                (await alice("PUT", "/v1/connector/data/team/shared/m.bin", { body: "model" })).status,
+                200,
+            );
             assert.strictEqual((await alice("GET", "/v1/data/team/shared/m.bin")).text, "model");
             assert.strictEqual((await bob("GET", "/v1/data/team/shared/m.bin")).status, 403);
             assert.strictEqual((await bob("PUT", "/v1/data/team/shared/m.bin", { body: "x" })).status, 403);
@@ -413,7 +487,9 @@ describe("Data API", function () {
         before(async function () {
             await collection("paged");
             for (let i = 0; i < count; i += 100) {
-                await Promise.all(names.slice(i, i + 100).map((n) => alice("PUT", `/v1/data/.my/paged/${n}`, { body: n })));
+                await Promise.all(
+                    names.slice(i, i + 100).map((n) => alice("PUT", `/v1/data/.my/paged/${n}`, { body: n })),
+                );
             }
         });
 
@@ -421,7 +497,10 @@ describe("Data API", function () {
             const first = await alice("GET", "/v1/data/.my/paged");
             assert.strictEqual(first.json.files.length, 1000);
             assert.ok(first.json.marker);
-            const second = await alice("GET", `/v1/connector/data/alice/paged?marker=${encodeURIComponent(first.json.marker)}&acl=true`);
+            const second = await alice(
+                "GET",
+                `/v1/connector/data/alice/paged?marker=${encodeURIComponent(first.json.marker)}&acl=true`,
+            );
             assert.strictEqual(second.json.files.length, 100);
             assert.strictEqual(second.json.marker, undefined);
             assert.deepStrictEqual(second.json.acl, { read: ["algo://.my/*"] });
@@ -443,14 +522,21 @@ describe("Data API", function () {
             const tmpDir = path.join(server.dataDir, "tmp");
             const total = 8 * 1024 * 1024;
             const req = http.request({
-                host: "127.0.0.1", port: server.port, method: "PUT", path: "/v1/data/alice/atomic/model.bin",
+                host: "127.0.0.1",
+                port: server.port,
+                method: "PUT",
+                path: "/v1/data/alice/atomic/model.bin",
                 headers: { authorization: `Simple ${ALICE.key}`, "content-length": String(total) },
             });
             req.on("error", () => undefined); // the socket is destroyed on purpose
             req.write(Buffer.alloc(1024 * 1024, 7));
             // The server is streaming into its temporary file: cut the connection now.
-            await until("the upload to reach the server's temporary file", () =>
-                fs.readdirSync(tmpDir).some((f) => fs.statSync(path.join(tmpDir, f)).size > 0), 5000, 10);
+            await until(
+                "the upload to reach the server's temporary file",
+                () => fs.readdirSync(tmpDir).some((f) => fs.statSync(path.join(tmpDir, f)).size > 0),
+                5000,
+                10,
+            );
             req.destroy();
             await until("the temporary file to be removed", () => fs.readdirSync(tmpDir).length === 0, 5000, 10);
 
@@ -458,7 +544,10 @@ describe("Data API", function () {
             assert.deepStrictEqual([res.status, res.text], [200, "version 1"]);
             // An interrupted upload of a new file leaves no file at all.
             const fresh = http.request({
-                host: "127.0.0.1", port: server.port, method: "PUT", path: "/v1/data/alice/atomic/new.bin",
+                host: "127.0.0.1",
+                port: server.port,
+                method: "PUT",
+                path: "/v1/data/alice/atomic/new.bin",
                 headers: { authorization: `Simple ${ALICE.key}`, "content-length": "1000" },
             });
             fresh.on("error", () => undefined);
@@ -467,7 +556,9 @@ describe("Data API", function () {
             fresh.destroy();
             await until("the temporary file to be removed", () => fs.readdirSync(tmpDir).length === 0, 5000, 10);
             assert.strictEqual((await alice("HEAD", "/v1/data/.my/atomic/new.bin")).status, 404);
-            const listed = (await alice("GET", "/v1/data/.my/atomic")).json.files.map((f: { filename: string }) => f.filename);
+            const listed = (await alice("GET", "/v1/data/.my/atomic")).json.files.map(
+                (f: { filename: string }) => f.filename,
+            );
             assert.deepStrictEqual(listed, ["model.bin"]);
         });
 

@@ -9,7 +9,16 @@ import { until } from "../helpers/processes";
 import { ALICE, BOB, call, expectError, startTestServer, TestServer } from "../helpers/server";
 
 const ENTRY_FIELDS = [
-    "created_at", "request_id", "username", "algoname", "algoversion", "input", "error", "error_type", "billable_to", "worker",
+    "created_at",
+    "request_id",
+    "username",
+    "algoname",
+    "algoversion",
+    "input",
+    "error",
+    "error_type",
+    "billable_to",
+    "worker",
 ];
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -19,7 +28,8 @@ describe("algorithmia-local: algorithm error logs", function () {
     let sha: string;
     let teamSha: string;
     let algorithmId: string;
-    const alice = (method: string, route: string, json?: unknown) => call(server, method, route, { key: ALICE.key, json });
+    const alice = (method: string, route: string, json?: unknown) =>
+        call(server, method, route, { key: ALICE.key, json });
     const bob = (method: string, route: string, json?: unknown) => call(server, method, route, { key: BOB.key, json });
     const log = async (route: string, as = alice) => {
         const res = await as("GET", route);
@@ -34,7 +44,8 @@ describe("algorithmia-local: algorithm error logs", function () {
         server = await startTestServer();
         sha = await deployFixture(server, ALICE.key, "alice", "Runtime");
         const published = await alice("POST", "/v1/algorithms/alice/Runtime/versions", {
-            settings: { algorithm_callability: "public" }, version_info: { version_type: "minor" },
+            settings: { algorithm_callability: "public" },
+            version_info: { version_type: "minor" },
         });
         assert.strictEqual(published.status, 200, published.text);
         algorithmId = published.json.id;
@@ -43,7 +54,10 @@ describe("algorithmia-local: algorithm error logs", function () {
     after(async () => server?.dispose());
 
     it("keeps nothing for calls that succeed", async () => {
-        assert.strictEqual((await alice("POST", `/v1/algo/alice/Runtime/${sha}`, { op: "echo", value: 1 })).json.result, 1);
+        assert.strictEqual(
+            (await alice("POST", `/v1/algo/alice/Runtime/${sha}`, { op: "echo", value: 1 })).json.result,
+            1,
+        );
         assert.deepStrictEqual(await log("/v1/algorithms/alice/Runtime/errors"), []);
     });
 
@@ -58,10 +72,21 @@ describe("algorithmia-local: algorithm error logs", function () {
         assert.strictEqual(entries.length, 2);
         for (const entry of entries) assert.deepStrictEqual(Object.keys(entry), ENTRY_FIELDS);
         const [newest, first] = entries;
-        assert.deepStrictEqual({ ...newest, created_at: 0, request_id: "", error: "", worker: "" }, {
-            created_at: 0, request_id: "", username: "alice", algoname: "Runtime", algoversion: "0.1.0", input: '{"op":"input_error"}',
-            error: "", error_type: "InputError", billable_to: "bob", worker: "",
-        });
+        assert.deepStrictEqual(
+            { ...newest, created_at: 0, request_id: "", error: "", worker: "" },
+            {
+                created_at: 0,
+                request_id: "",
+                username: "alice",
+                algoname: "Runtime",
+                algoversion: "0.1.0",
+                input: '{"op":"input_error"}',
+                error: "",
+                error_type: "InputError",
+                billable_to: "bob",
+                worker: "",
+            },
+        );
         assert.ok(Math.abs((newest.created_at as number) - started) < 60_000, String(newest.created_at));
         assert.match(newest.request_id as string, /^req-[0-9a-f-]{36}$/);
         assert.match(newest.worker as string, /^w-/);
@@ -69,7 +94,10 @@ describe("algorithmia-local: algorithm error logs", function () {
         assert.strictEqual(first.billable_to, "alice");
         assert.strictEqual(first.input, '{"op":"raise","why":"logged"}');
         // Message and stack trace, the latter as Algorithmia's Scala server printed an Option.
-        assert.match(first.error as string, /^error:\nsomething went wrong: logged\nstacktrace:\nSome\(Traceback[^]*ValueError: [^]*\)$/);
+        assert.match(
+            first.error as string,
+            /^error:\nsomething went wrong: logged\nstacktrace:\nSome\(Traceback[^]*ValueError: [^]*\)$/,
+        );
         assert.notStrictEqual(first.request_id, newest.request_id);
 
         assert.deepStrictEqual(await log(`/v1/algorithms/${algorithmId}/errors`), entries);
@@ -79,8 +107,12 @@ describe("algorithmia-local: algorithm error logs", function () {
     it("logs the failures of asynchronous calls under their request id, and timeouts", async () => {
         const voided = await alice("POST", `/v1/algo/alice/Runtime/${sha}?output=void`, { op: "algorithm_exception" });
         const requestId = voided.json.request_id;
-        await until("the void call's failure in the log", async () =>
-            (await log("/v1/algorithms/alice/Runtime/errors")).some((e) => e.request_id === requestId), 30_000, 100);
+        await until(
+            "the void call's failure in the log",
+            async () => (await log("/v1/algorithms/alice/Runtime/errors")).some((e) => e.request_id === requestId),
+            30_000,
+            100,
+        );
         const [entry] = await log("/v1/algorithms/alice/Runtime/errors");
         assert.deepStrictEqual([entry.request_id, entry.error_type], [requestId, "ParsingError"]);
 
@@ -97,7 +129,10 @@ describe("algorithmia-local: algorithm error logs", function () {
         const mine = await log("/v1/users/alice/errors");
         assert.deepStrictEqual(mine, await log("/v1/algorithms/alice/Runtime/errors"));
         const team = await log("/v1/organizations/team/errors");
-        assert.deepStrictEqual(team.map((e) => [e.username, e.algoname, e.algoversion]), [["team", "Runtime", teamSha]]);
+        assert.deepStrictEqual(
+            team.map((e) => [e.username, e.algoname, e.algoversion]),
+            [["team", "Runtime", teamSha]],
+        );
         assert.deepStrictEqual(await log("/v1/users/bob/errors", bob), []);
 
         expectError(await bob("GET", "/v1/users/alice/errors"), 403, 2001);
@@ -124,8 +159,13 @@ describe("algorithmia-local: algorithm error logs", function () {
 
     it("shows the last 7 days only, at most 200 entries, and keeps no more", async () => {
         const failure = (n: number) => ({
-            algorithmId, requestId: `req-bulk-${n}`, version: "0.1.0", input: `input ${n}`, contentType: "text" as const,
-            error: { message: `failure ${n}`, stacktrace: "", error_type: "AlgorithmError" }, caller: "alice",
+            algorithmId,
+            requestId: `req-bulk-${n}`,
+            version: "0.1.0",
+            input: `input ${n}`,
+            contentType: "text" as const,
+            error: { message: `failure ${n}`, stacktrace: "", error_type: "AlgorithmError" },
+            caller: "alice",
         });
         for (let n = 0; n < 210; n++) recordFailure(server.store, failure(n));
         const age = server.store.db.prepare("UPDATE algorithm_errors SET created_at = ? WHERE request_id = ?");
@@ -135,7 +175,9 @@ describe("algorithmia-local: algorithm error logs", function () {
         assert.strictEqual(entries.length, 199, "200 kept, one of them older than 7 days");
         assert.deepStrictEqual([entries[0].request_id, entries[198].request_id], ["req-bulk-208", "req-bulk-10"]);
         assert.strictEqual(entries[0].error, "error:\nfailure 208\nstacktrace:\nNone");
-        const kept = server.store.db.prepare("SELECT COUNT(*) AS n FROM algorithm_errors WHERE algorithm_id = ?").get(algorithmId);
+        const kept = server.store.db
+            .prepare("SELECT COUNT(*) AS n FROM algorithm_errors WHERE algorithm_id = ?")
+            .get(algorithmId);
         assert.deepStrictEqual(kept, { n: 200 });
         recordFailure(server.store, failure(210));
         assert.ok(!(await log("/v1/algorithms/alice/Runtime/errors")).some((e) => e.request_id === "req-bulk-209"));

@@ -10,7 +10,10 @@ describe("fault injection and request counters", function () {
     const alice = (method: string, route: string, opts: Parameters<typeof call>[3] = {}) =>
         call(server, method, route, { key: ALICE.key, ...opts });
     const setFaults = async (spec: string) => {
-        const res = await call(server, "PUT", "/_local/faults", { body: spec, headers: { "content-type": "text/plain" } });
+        const res = await call(server, "PUT", "/_local/faults", {
+            body: spec,
+            headers: { "content-type": "text/plain" },
+        });
         assert.strictEqual(res.status, 200, res.text);
         return res.json;
     };
@@ -57,7 +60,13 @@ describe("fault injection and request counters", function () {
             await call(server, "GET", "/_local/faults");
             const taken = (await call(server, "DELETE", "/_local/counters")).json;
             assert.deepStrictEqual([taken.total, taken.routes], [1, { "GET /v1/data/*": 1 }]);
-            assert.deepStrictEqual(await counters(), { total: 0, reads: 0, writes: 0, routes: {}, injected: { error: 0, rate429: 0, drop: 0, skip: 0, fail: 0 } });
+            assert.deepStrictEqual(await counters(), {
+                total: 0,
+                reads: 0,
+                writes: 0,
+                routes: {},
+                injected: { error: 0, rate429: 0, drop: 0, skip: 0, fail: 0 },
+            });
         });
 
         it("are readable and resettable in process for tests that start the server themselves", async () => {
@@ -119,7 +128,11 @@ describe("fault injection and request counters", function () {
             await assert.rejects(alice("DELETE", "/v1/data/.my/faulty/f.txt"), /fetch failed/);
             assert.strictEqual((await counters()).injected.drop, 1);
             await call(server, "DELETE", "/_local/faults");
-            assert.strictEqual((await alice("GET", "/v1/data/.my/faulty/f.txt")).text, "ok", "the dropped delete did nothing");
+            assert.strictEqual(
+                (await alice("GET", "/v1/data/.my/faulty/f.txt")).text,
+                "ok",
+                "the dropped delete did nothing",
+            );
         });
 
         it("stops after max faults", async () => {
@@ -139,7 +152,9 @@ describe("fault injection and request counters", function () {
             assert.strictEqual((await alice("PUT", "/v1/data/.my/faulty/slow.txt", { body: text })).status, 200);
             await setFaults("GET /v1/data/.my/faulty/slow.txt=trickle:300ms");
             const started = Date.now();
-            const res = await fetch(`${server.url}/v1/data/.my/faulty/slow.txt`, { headers: { authorization: `Simple ${ALICE.key}` } });
+            const res = await fetch(`${server.url}/v1/data/.my/faulty/slow.txt`, {
+                headers: { authorization: `Simple ${ALICE.key}` },
+            });
             assert.ok(Date.now() - started < 290, "the headers and the first piece at once");
             assert.strictEqual(await res.text(), text);
             assert.ok(Date.now() - started >= 590, "two pauses before the other two pieces");
@@ -158,12 +173,18 @@ describe("fault injection and request counters", function () {
             assert.strictEqual(described.seed, 42);
             assert.strictEqual(described.rules.length, 1);
             assert.deepStrictEqual(
-                { method: described.rules[0].method, error: described.rules[0].error, latencyMs: described.rules[0].latencyMs },
+                {
+                    method: described.rules[0].method,
+                    error: described.rules[0].error,
+                    latencyMs: described.rules[0].latencyMs,
+                },
                 { method: "GET", error: 0.25, latencyMs: 1500 },
             );
             assert.deepStrictEqual((await call(server, "GET", "/_local/faults")).json, described);
             assert.deepStrictEqual((await call(server, "DELETE", "/_local/faults")).json.rules, []);
-            const json = await call(server, "PUT", "/_local/faults", { json: { spec: "PUT /v1/data/*=drop:0.1; seed=1" } });
+            const json = await call(server, "PUT", "/_local/faults", {
+                json: { spec: "PUT /v1/data/*=drop:0.1; seed=1" },
+            });
             assert.deepStrictEqual([json.status, json.json.seed], [200, 1]);
         });
 
@@ -184,7 +205,10 @@ describe("fault injection and request counters", function () {
                 ["GET /v1/data/*=fail:1", /"fail" is a BUILD action/],
                 ["BUILD alice/X=skip:0.6,fail:0.6", /skip \+ fail must not exceed 1/],
             ] as const) {
-                const res = await call(server, "PUT", "/_local/faults", { body: spec, headers: { "content-type": "text/plain" } });
+                const res = await call(server, "PUT", "/_local/faults", {
+                    body: spec,
+                    headers: { "content-type": "text/plain" },
+                });
                 assert.strictEqual(res.status, 400, spec);
                 assert.match(res.json.error.message, message, spec);
             }

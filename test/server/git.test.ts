@@ -15,8 +15,10 @@ describe("algorithmia-local: git hosting and builds", function () {
     this.timeout(60_000);
     let server: TestServer;
     let work: string;
-    const alice = (method: string, route: string, json?: unknown) => call(server, method, route, { key: ALICE.key, json });
-    const builds = async (algo = "Hello") => (await alice("GET", `/v1/algorithms/alice/${algo}/builds`)).json.results as any[];
+    const alice = (method: string, route: string, json?: unknown) =>
+        call(server, method, route, { key: ALICE.key, json });
+    const builds = async (algo = "Hello") =>
+        (await alice("GET", `/v1/algorithms/alice/${algo}/builds`)).json.results as any[];
 
     before(async () => {
         server = await startTestServer();
@@ -32,14 +34,25 @@ describe("algorithmia-local: git hosting and builds", function () {
         it("start from the Python 3 template: algorithmia.conf, requirements.txt, src/<name>.py with apply, src/__init__.py", async () => {
             const files = (await gitOk(work, "ls-files")).split("\n").sort();
             assert.deepStrictEqual(files, ["algorithmia.conf", "requirements.txt", "src/Hello.py", "src/__init__.py"]);
-            assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(work, "algorithmia.conf"), "utf8")),
-                { username: "alice", algoname: "Hello", language: "python3-1" });
-            assert.match(fs.readFileSync(path.join(work, "src/Hello.py"), "utf8"), /^def apply\(input\):\n {4}return "hello \{\}"\.format\(input\)/);
-            const [author, committer, date] = (await gitOk(work, "log", "-1", "--format=%an <%ae>%n%cn <%ce>%n%aI")).split("\n");
+            assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(work, "algorithmia.conf"), "utf8")), {
+                username: "alice",
+                algoname: "Hello",
+                language: "python3-1",
+            });
+            assert.match(
+                fs.readFileSync(path.join(work, "src/Hello.py"), "utf8"),
+                /^def apply\(input\):\n {4}return "hello \{\}"\.format\(input\)/,
+            );
+            const [author, committer, date] = (
+                await gitOk(work, "log", "-1", "--format=%an <%ae>%n%cn <%ce>%n%aI")
+            ).split("\n");
             assert.strictEqual(author, "Algorithmia <noreply@algorithmia.com>");
             assert.strictEqual(committer, "Algorithmia <noreply@algorithmia.com>");
             assert.ok(Math.abs(Date.parse(date) - Date.now()) < 10 * 60_000, `written at creation, not ${date}`);
-            assert.strictEqual(await gitOk(work, "log", "-1", "--format=%B"), `Initial commit\n\nCluster: ${server.repos.clusterId}`);
+            assert.strictEqual(
+                await gitOk(work, "log", "-1", "--format=%B"),
+                `Initial commit\n\nCluster: ${server.repos.clusterId}`,
+            );
             assert.strictEqual(await gitOk(work, "rev-parse", "--abbrev-ref", "HEAD"), "master");
         });
 
@@ -50,16 +63,31 @@ describe("algorithmia-local: git hosting and builds", function () {
             const other = await startTestServer();
             try {
                 assert.notStrictEqual(other.repos.clusterId, server.repos.clusterId);
-                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status, 201);
+                assert.strictEqual(
+                    (await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") }))
+                        .status,
+                    201,
+                );
                 const otherHead = (await other.repos.head("alice", "Hello"))!;
                 assert.notStrictEqual(otherHead, head, "another cluster, another first commit");
                 const otherTree = await gitOk(other.repos.dir("alice", "Hello"), "rev-parse", `${otherHead}^{tree}`);
                 assert.strictEqual(otherTree, tree, "of the same template tree");
-                assert.strictEqual((await call(other, "DELETE", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status, 204);
+                assert.strictEqual(
+                    (await call(other, "DELETE", "/v1/algorithms/alice/Hello", { key: ALICE.key })).status,
+                    204,
+                );
                 assert.strictEqual(fs.existsSync(other.repos.dir("alice", "Hello")), false);
                 await new Promise((resolve) => setTimeout(resolve, 1100)); // the next second: a new creation time
-                assert.strictEqual((await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status, 201);
-                assert.notStrictEqual(await other.repos.head("alice", "Hello"), otherHead, "a new algorithm, a new first commit");
+                assert.strictEqual(
+                    (await call(other, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") }))
+                        .status,
+                    201,
+                );
+                assert.notStrictEqual(
+                    await other.repos.head("alice", "Hello"),
+                    otherHead,
+                    "a new algorithm, a new first commit",
+                );
                 // The cluster id is kept: a restart is the same cluster.
                 const restarted = await other.restart();
                 other.dispose = restarted.dispose;
@@ -71,7 +99,13 @@ describe("algorithmia-local: git hosting and builds", function () {
 
         it("need the API key: wrong keys and non-owners are refused, Authorization: Simple via http.extraHeader works", async () => {
             const parent = path.dirname(work);
-            const wrong = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Hello", { name: "alice", key: "simNotAKey" }), "wrong");
+            const wrong = await git(
+                parent,
+                "clone",
+                "--quiet",
+                remoteUrl(server, "alice", "Hello", { name: "alice", key: "simNotAKey" }),
+                "wrong",
+            );
             assert.notStrictEqual(wrong.code, 0);
             assert.match(wrong.stderr, /Authentication failed|401/);
             const bob = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Hello", BOB), "bob");
@@ -80,18 +114,30 @@ describe("algorithmia-local: git hosting and builds", function () {
             const missing = await git(parent, "clone", "--quiet", remoteUrl(server, "alice", "Nope", ALICE), "missing");
             assert.notStrictEqual(missing.code, 0);
             assert.match(missing.stderr, /404|not found/);
-            await gitOk(parent, "-c", `http.extraHeader=Authorization: Simple ${ALICE.key}`, "clone", "--quiet",
-                `${server.url}/git/alice/Hello.git`, "simple");
+            await gitOk(
+                parent,
+                "-c",
+                `http.extraHeader=Authorization: Simple ${ALICE.key}`,
+                "clone",
+                "--quiet",
+                `${server.url}/git/alice/Hello.git`,
+                "simple",
+            );
             assert.ok(fs.existsSync(path.join(parent, "simple", "src", "Hello.py")));
         });
 
         it("take the key's own account name as the user name, also for an organization's repository", async () => {
             const infoRefs = (owner: string, user: string, key: string) =>
-                call(server, "GET", `/git/${owner}/Hello.git/info/refs?service=git-upload-pack`,
-                    { auth: `Basic ${Buffer.from(`${user}:${key}`).toString("base64")}` });
+                call(server, "GET", `/git/${owner}/Hello.git/info/refs?service=git-upload-pack`, {
+                    auth: `Basic ${Buffer.from(`${user}:${key}`).toString("base64")}`,
+                });
             assert.strictEqual((await alice("POST", "/v1/algorithms/team", createBody("Hello"))).status, 201);
             assert.strictEqual((await infoRefs("alice", "alice", ALICE.key)).status, 200);
-            assert.strictEqual((await infoRefs("team", "alice", ALICE.key)).status, 200, "a member reaches the org's repository as herself");
+            assert.strictEqual(
+                (await infoRefs("team", "alice", ALICE.key)).status,
+                200,
+                "a member reaches the org's repository as herself",
+            );
             const wrongKey = await infoRefs("alice", "alice", "simNotAKey");
             assert.strictEqual(wrongKey.status, 401);
             // A valid key under another name is refused exactly like a wrong key: the reply tells nothing more.
@@ -100,11 +146,20 @@ describe("algorithmia-local: git hosting and builds", function () {
                     const refused = await infoRefs(owner, user, ALICE.key);
                     assert.strictEqual(refused.status, 401, `${user} on ${owner}: ${refused.text}`);
                     assert.deepStrictEqual(refused.json, wrongKey.json);
-                    assert.strictEqual(refused.headers.get("www-authenticate"), wrongKey.headers.get("www-authenticate"));
+                    assert.strictEqual(
+                        refused.headers.get("www-authenticate"),
+                        wrongKey.headers.get("www-authenticate"),
+                    );
                 }
             }
             const parent = path.dirname(work);
-            const asOrg = await git(parent, "clone", "--quiet", remoteUrl(server, "team", "Hello", { name: "team", key: ALICE.key }), "as-org");
+            const asOrg = await git(
+                parent,
+                "clone",
+                "--quiet",
+                remoteUrl(server, "team", "Hello", { name: "team", key: ALICE.key }),
+                "as-org",
+            );
             assert.notStrictEqual(asOrg.code, 0);
             assert.match(asOrg.stderr, /Authentication failed|401/);
             await gitOk(parent, "clone", "--quiet", remoteUrl(server, "team", "Hello", ALICE), "team-hello");
@@ -130,7 +185,13 @@ describe("algorithmia-local: git hosting and builds", function () {
             const build = await waitForBuild(server, "alice", "Hello", sha, ALICE.key);
             assert.strictEqual(build.status, "succeeded", build.logs);
             assert.ok(build.finished_at);
-            for (const step of [`at commit ${sha}`, "Checking requirements.txt", "Compiling src/Hello.py", "found apply(input)", "Build succeeded"]) {
+            for (const step of [
+                `at commit ${sha}`,
+                "Checking requirements.txt",
+                "Compiling src/Hello.py",
+                "found apply(input)",
+                "Build succeeded",
+            ]) {
                 assert.ok(build.logs.includes(step), `log lacks "${step}":\n${build.logs}`);
             }
             const one = await alice("GET", `/v1/algorithms/alice/Hello/builds/${build.build_id}`);
@@ -149,7 +210,8 @@ describe("algorithmia-local: git hosting and builds", function () {
 
         it("publishes the latest successful build and calls it by version", async () => {
             const res = await alice("POST", "/v1/algorithms/alice/Hello/versions", {
-                settings: { algorithm_callability: "public" }, version_info: { version_type: "minor" },
+                settings: { algorithm_callability: "public" },
+                version_info: { version_type: "minor" },
             });
             assert.strictEqual(res.status, 200, res.text);
             assert.strictEqual(res.json.version_info.semantic_version, "0.1.0");
@@ -166,7 +228,11 @@ describe("algorithmia-local: git hosting and builds", function () {
             await gitOk(work, "checkout", "--quiet", "-b", "feature");
             const feature = await commit(work, { "README.md": "# Hello\n" }, "Docs");
             await gitOk(work, "push", "--quiet", "origin", "feature");
-            assert.strictEqual((await builds()).filter((b) => b.commit_sha === feature).length, 0, "pushes to other branches build nothing");
+            assert.strictEqual(
+                (await builds()).filter((b) => b.commit_sha === feature).length,
+                0,
+                "pushes to other branches build nothing",
+            );
             const compiled = await alice("POST", "/v1/algorithms/alice/Hello/compile", { commitSha: feature });
             assert.strictEqual(compiled.json.build.status, "succeeded", compiled.text);
             await gitOk(work, "checkout", "--quiet", "master");
@@ -202,7 +268,11 @@ describe("algorithmia-local: git hosting and builds", function () {
 
         it("fails the build of broken code, with the file, line and error in its log; the failed hash cannot be called", async () => {
             const broken = fixtureFiles("Broken")["src/Broken.py"];
-            const bad = await commit(work, { "src/Hello.py": broken, "requirements.txt": "algorithmia\nnot a requirement!\n" }, "Break it");
+            const bad = await commit(
+                work,
+                { "src/Hello.py": broken, "requirements.txt": "algorithmia\nnot a requirement!\n" },
+                "Break it",
+            );
             await gitOk(work, "push", "--quiet", "origin", "master");
             const build = await waitForBuild(server, "alice", "Hello", bad, ALICE.key);
             assert.strictEqual(build.status, "failed");
@@ -213,33 +283,57 @@ describe("algorithmia-local: git hosting and builds", function () {
             assert.strictEqual(called.status, 404, called.text);
             assert.match(called.json.error.message, /failed/);
             // Publishing means the latest *successful* build: naming the failed one does not publish it.
-            const publish = await alice("POST", "/v1/algorithms/alice/Hello/versions", { version_info: { version_type: "revision", git_hash: bad } });
+            const publish = await alice("POST", "/v1/algorithms/alice/Hello/versions", {
+                version_info: { version_type: "revision", git_hash: bad },
+            });
             assert.strictEqual(publish.status, 200, publish.text);
             assert.notStrictEqual(publish.json.version_info.git_hash, bad);
-            assert.strictEqual((await alice("GET", `/v1/algorithms/alice/Hello/versions/${bad}`)).json.version_info.semantic_version, undefined);
+            assert.strictEqual(
+                (await alice("GET", `/v1/algorithms/alice/Hello/versions/${bad}`)).json.version_info.semantic_version,
+                undefined,
+            );
             assert.ok(HASH.test(bad));
         });
 
         it("serves fetches of what others pushed", async () => {
             await gitOk(second, "fetch", "--quiet", "origin");
-            assert.strictEqual(await gitOk(second, "rev-parse", "origin/master"), await server.repos.head("alice", "Hello"));
-            assert.strictEqual(await gitOk(second, "rev-parse", "origin/feature"), await gitOk(work, "rev-parse", "feature"));
+            assert.strictEqual(
+                await gitOk(second, "rev-parse", "origin/master"),
+                await server.repos.head("alice", "Hello"),
+            );
+            assert.strictEqual(
+                await gitOk(second, "rev-parse", "origin/feature"),
+                await gitOk(work, "rev-parse", "feature"),
+            );
         });
 
         it("lists the commit log of master, newest first, with inclusive since/until", async () => {
             const shas = (await gitOk(work, "log", "--format=%H", "origin/master")).split("\n");
             const all = await alice("GET", "/v1/algorithms/alice/Hello/log");
             assert.strictEqual(all.status, 200, all.text);
-            assert.deepStrictEqual(all.json.commits.map((c: any) => c.id), shas);
+            assert.deepStrictEqual(
+                all.json.commits.map((c: any) => c.id),
+                shas,
+            );
             const first = all.json.commits[all.json.commits.length - 1];
-            assert.deepStrictEqual(first, { id: shas[shas.length - 1], short_message: "Initial commit",
-                message: `Initial commit\n\nCluster: ${server.repos.clusterId}`, author: "Algorithmia <noreply@algorithmia.com>" });
+            assert.deepStrictEqual(first, {
+                id: shas[shas.length - 1],
+                short_message: "Initial commit",
+                message: `Initial commit\n\nCluster: ${server.repos.clusterId}`,
+                author: "Algorithmia <noreply@algorithmia.com>",
+            });
             const some = await alice("GET", `/v1/algorithms/alice/Hello/log?since=${shas[2]}&until=${shas[1]}`);
-            assert.deepStrictEqual(some.json.commits.map((c: any) => c.id), [shas[1], shas[2]]);
+            assert.deepStrictEqual(
+                some.json.commits.map((c: any) => c.id),
+                [shas[1], shas[2]],
+            );
             const bad = await alice("GET", `/v1/algorithms/alice/Hello/log?since=${"a".repeat(40)}`);
             assert.strictEqual(bad.status, 400, bad.text);
             assert.match(bad.json.error.message, /since must be the full sha of a commit/);
-            assert.strictEqual((await call(server, "GET", "/v1/algorithms/alice/Hello/log", { key: BOB.key })).status, 403);
+            assert.strictEqual(
+                (await call(server, "GET", "/v1/algorithms/alice/Hello/log", { key: BOB.key })).status,
+                403,
+            );
         });
     });
 });

@@ -21,10 +21,12 @@ describe("algorithmia-local: network_access isolated", function () {
     const ports = new Map<string, number>();
     let accepted = 0;
     // An address of this machine other than loopback, when it has one (never an outside address).
-    const hostAddress = Object.values(os.networkInterfaces()).flat()
+    const hostAddress = Object.values(os.networkInterfaces())
+        .flat()
         .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
 
-    const run = (input: unknown, query = "") => call(server, "POST", `/v1/algo/alice/Runtime/${sha}${query}`, { key: ALICE.key, json: input });
+    const run = (input: unknown, query = "") =>
+        call(server, "POST", `/v1/algo/alice/Runtime/${sha}${query}`, { key: ALICE.key, json: input });
     const ok = (res: CallResult) => {
         assert.strictEqual(res.status, 200, res.text);
         assert.ok(!res.json.error, res.text);
@@ -32,7 +34,10 @@ describe("algorithmia-local: network_access isolated", function () {
     };
     const connect = async (host: string) => ok(await run({ op: "connect", host, port: ports.get(host) })).result;
     const setNetwork = async (network_access: string) => {
-        const put = await call(server, "PUT", "/v1/algorithms/alice/Runtime", { key: ALICE.key, json: { settings: { network_access } } });
+        const put = await call(server, "PUT", "/v1/algorithms/alice/Runtime", {
+            key: ALICE.key,
+            json: { settings: { network_access } },
+        });
         assert.strictEqual(put.status, 200, put.text);
         // The same commit built again: its hash now names a build with the new settings.
         const built = await call(server, "POST", "/v1/algorithms/alice/Runtime/compile", { key: ALICE.key, json: {} });
@@ -52,10 +57,20 @@ describe("algorithmia-local: network_access isolated", function () {
             ports.set(host, (listener.address() as net.AddressInfo).port);
         }
         server = await startTestServer();
-        sha = await deployFixture(server, ALICE.key, "alice", "Runtime", "Runtime", { pipeline_enabled: true, network_access: "isolated" });
-        assert.strictEqual((await call(server, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status, 201);
-        helloSha = (await call(server, "POST", "/v1/algorithms/alice/Hello/compile", { key: ALICE.key, json: {} })).json.version_info.git_hash;
-        assert.strictEqual((await call(server, "POST", "/v1/data/alice", { key: ALICE.key, json: { name: "shared" } })).status, 200);
+        sha = await deployFixture(server, ALICE.key, "alice", "Runtime", "Runtime", {
+            pipeline_enabled: true,
+            network_access: "isolated",
+        });
+        assert.strictEqual(
+            (await call(server, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Hello") })).status,
+            201,
+        );
+        helloSha = (await call(server, "POST", "/v1/algorithms/alice/Hello/compile", { key: ALICE.key, json: {} })).json
+            .version_info.git_hash;
+        assert.strictEqual(
+            (await call(server, "POST", "/v1/data/alice", { key: ALICE.key, json: { name: "shared" } })).status,
+            200,
+        );
         const put = await call(server, "PUT", "/v1/data/alice/shared/note.txt", { key: ALICE.key, body: "a note" });
         assert.strictEqual(put.status, 200, put.text);
     });
@@ -85,7 +100,10 @@ describe("algorithmia-local: network_access isolated", function () {
         assert.match(inside.api, /^http:\/\/127\.0\.0\.1:\d+$/);
         assert.notStrictEqual(inside.api, server.url); // the relay inside the namespace, not the server's port
         assert.strictEqual(ok(await run({ op: "read_file", path: "data://alice/shared/note.txt" })).result, "a note");
-        assert.strictEqual(ok(await run({ op: "pipe", algo: `alice/Hello/${helloSha}`, input: "nested" })).result, "hello nested");
+        assert.strictEqual(
+            ok(await run({ op: "pipe", algo: `alice/Hello/${helloSha}`, input: "nested" })).result,
+            "hello nested",
+        );
     });
 
     it("still kills an isolated worker that runs out of time, and starts a fresh one", async () => {
@@ -116,7 +134,10 @@ describe("algorithmia-local: network_access isolated", function () {
         try {
             const res = ok(await run({ op: "connect", host: "127.0.0.1", port: ports.get("127.0.0.1") }));
             assert.deepStrictEqual(res.result, { connected: true });
-            assert.match(res.metadata.alerts[0], /network_access "isolated", but this server cannot isolate it \(ALGORITHMIA_LOCAL_ISOLATION=0\): it ran with network access/);
+            assert.match(
+                res.metadata.alerts[0],
+                /network_access "isolated", but this server cannot isolate it \(ALGORITHMIA_LOCAL_ISOLATION=0\): it ran with network access/,
+            );
         } finally {
             delete process.env.ALGORITHMIA_LOCAL_ISOLATION;
         }

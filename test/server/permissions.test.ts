@@ -19,11 +19,15 @@ const ONLY_ALLOWED = restricted("simAliceOnlyAllowed0000000005", { algo_acl: ["a
 describe("algorithmia-local: key permissions", function () {
     let server: TestServer;
     let otherId: string;
-    const as = (key: string) => (method: string, route: string, json?: unknown) => call(server, method, route, { key, json });
-    const refused = (pattern: RegExp) => (res: Awaited<ReturnType<typeof call>>) => expectError(res, 403, 2001, pattern);
+    const as = (key: string) => (method: string, route: string, json?: unknown) =>
+        call(server, method, route, { key, json });
+    const refused = (pattern: RegExp) => (res: Awaited<ReturnType<typeof call>>) =>
+        expectError(res, 403, 2001, pattern);
 
     before(async () => {
-        server = await startTestServer({ users: [ALICE, BOB, ADMIN, NO_MANAGEMENT, READ_ONLY_DATA, NO_DATA, NO_CALLS, ONLY_ALLOWED] });
+        server = await startTestServer({
+            users: [ALICE, BOB, ADMIN, NO_MANAGEMENT, READ_ONLY_DATA, NO_DATA, NO_CALLS, ONLY_ALLOWED],
+        });
         for (const name of ["Allowed", "Other"]) {
             const created = await as(ALICE.key)("POST", "/v1/algorithms/alice", createBody(name));
             assert.strictEqual(created.status, 201, created.text);
@@ -43,12 +47,22 @@ describe("algorithmia-local: key permissions", function () {
             lacks(await alice("PUT", "/v1/algorithms/alice/Allowed", { details: { label: "x" } }));
             lacks(await alice("DELETE", "/v1/algorithms/alice/Other"));
             lacks(await alice("POST", "/v1/algorithms/alice/Allowed/compile", {}));
-            lacks(await alice("POST", "/v1/algorithms/alice/Allowed/versions", { version_info: { version_type: "minor" } }));
+            lacks(
+                await alice("POST", "/v1/algorithms/alice/Allowed/versions", {
+                    version_info: { version_type: "minor" },
+                }),
+            );
             lacks(await alice("GET", "/v1/algorithms/alice/Allowed/versions"));
             lacks(await alice("GET", "/v1/algorithms/alice/Allowed/builds"));
             lacks(await alice("GET", "/v1/algorithms/alice/Allowed/errors"));
             lacks(await alice("GET", `/v1/algorithms/${otherId}/secrets`));
-            lacks(await alice("POST", `/v1/algorithms/${otherId}/secrets`, { short_name: "s", secret_key: "S", secret_value: "v" }));
+            lacks(
+                await alice("POST", `/v1/algorithms/${otherId}/secrets`, {
+                    short_name: "s",
+                    secret_key: "S",
+                    secret_value: "v",
+                }),
+            );
             // The same routes answer the full key; nothing was changed by the refused ones.
             const full = as(ALICE.key);
             assert.strictEqual((await full("GET", "/v1/algorithms/alice/Other")).status, 200);
@@ -65,9 +79,10 @@ describe("algorithmia-local: key permissions", function () {
         });
 
         it("refuses git to a key without it", async () => {
-            const refs = (key: string) => fetch(`${server.url}/git/alice/Allowed.git/info/refs?service=git-upload-pack`, {
-                headers: { authorization: `Basic ${Buffer.from(`alice:${key}`).toString("base64")}` },
-            });
+            const refs = (key: string) =>
+                fetch(`${server.url}/git/alice/Allowed.git/info/refs?service=git-upload-pack`, {
+                    headers: { authorization: `Basic ${Buffer.from(`alice:${key}`).toString("base64")}` },
+                });
             assert.strictEqual((await refs(ALICE.key)).status, 200);
             assert.strictEqual((await refs(NO_MANAGEMENT.key)).status, 403);
         });
@@ -128,7 +143,11 @@ describe("algorithmia-local: key permissions", function () {
             lacks(await alice("POST", "/v1/data/.my", { name: "more" }));
             lacks(await call(server, "PUT", "/v1/data/.my/models/m.bin", { key: READ_ONLY_DATA.key, body: "bytes" }));
             lacks(await alice("DELETE", "/v1/connector/data/alice/models?force=true"));
-            assert.strictEqual((await as(ALICE.key)("GET", "/v1/data/.my/models")).status, 200, "the collection is still there");
+            assert.strictEqual(
+                (await as(ALICE.key)("GET", "/v1/data/.my/models")).status,
+                200,
+                "the collection is still there",
+            );
         });
 
         it("refuses a key without allow_data every data route", async () => {

@@ -10,7 +10,10 @@ describe("algorithmia-local: routing", function () {
 
     before(async () => {
         server = await startTestServer();
-        const created = await call(server, "POST", "/v1/algorithms/alice", { key: ALICE.key, json: createBody("Routed") });
+        const created = await call(server, "POST", "/v1/algorithms/alice", {
+            key: ALICE.key,
+            json: createBody("Routed"),
+        });
         assert.strictEqual(created.status, 201, created.text);
     });
     after(async () => server?.dispose());
@@ -34,8 +37,12 @@ describe("algorithmia-local: routing", function () {
         });
 
         it("answers a method a known path lacks with 404, not 405", async () => {
-            for (const [method, route] of [["DELETE", "/v1/algorithms/alice/Routed/compile"], ["PATCH", "/v1/algorithms/alice/Routed"],
-                ["GET", "/v1/algo/alice/Routed"], ["POST", "/v1/scms"]]) {
+            for (const [method, route] of [
+                ["DELETE", "/v1/algorithms/alice/Routed/compile"],
+                ["PATCH", "/v1/algorithms/alice/Routed"],
+                ["GET", "/v1/algo/alice/Routed"],
+                ["POST", "/v1/scms"],
+            ]) {
                 const res = await alice(method, route);
                 expectError(res, 404, 2015, new RegExp(`No such route: ${method} `));
                 assert.strictEqual(res.headers.get("allow"), null);
@@ -53,7 +60,10 @@ describe("algorithmia-local: routing", function () {
         it("is no route with the prefix in the path, and no algorithm with it percent-encoded", async () => {
             const plain = await call(server, "POST", "/v1/algo/alice/Routed", { key: ALICE.key, json: 1 });
             expectError(plain, 404, 1014, /algo:\/\/alice\/Routed has no public published version/);
-            const prefixed = await rawRequest(server, "POST", "/v1/algo/algo://alice/Routed", { key: ALICE.key, body: "1" });
+            const prefixed = await rawRequest(server, "POST", "/v1/algo/algo://alice/Routed", {
+                key: ALICE.key,
+                body: "1",
+            });
             assert.strictEqual(prefixed.status, 404, prefixed.text);
             assert.match(JSON.parse(prefixed.text).error.message, /^No such route/);
             const encodedRoute = `/v1/algo/${encodeURIComponent("algo://alice/Routed")}`;

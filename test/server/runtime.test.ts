@@ -26,7 +26,10 @@ import { ALICE, call, startTestServer } from "../helpers/server";
 const FIXTURES = path.join(__dirname, "..", "fixtures", "algorithms");
 
 function ok(outcome: WorkerCallOutcome): WorkerCallSuccess {
-    if (isFailure(outcome)) assert.fail(`expected a result, got ${outcome.error.error_type}: ${outcome.error.message}\n${outcome.error.stacktrace}`);
+    if (isFailure(outcome))
+        assert.fail(
+            `expected a result, got ${outcome.error.error_type}: ${outcome.error.message}\n${outcome.error.stacktrace}`,
+        );
     return outcome;
 }
 
@@ -52,8 +55,11 @@ describe("python runtime", function () {
             const again = await ensurePythonRuntime();
             assert.strictEqual(again.python, runtime.python);
             const { execFileSync } = await import("child_process");
-            const out = execFileSync(runtime.python, ["-c",
-                "import Algorithmia, numpy, sklearn, packaging; print(numpy.__version__, sklearn.__version__)"], { encoding: "utf8" });
+            const out = execFileSync(
+                runtime.python,
+                ["-c", "import Algorithmia, numpy, sklearn, packaging; print(numpy.__version__, sklearn.__version__)"],
+                { encoding: "utf8" },
+            );
             const pins = fs.readFileSync(runtime.requirementsFile, "utf8");
             const [numpy, sklearn] = out.trim().split(" ");
             assert.ok(pins.includes(`numpy==${numpy}`), out);
@@ -61,7 +67,10 @@ describe("python runtime", function () {
         });
 
         it("fails with a clear message when the interpreter is missing", async () => {
-            await assert.rejects(ensurePythonRuntime({ python: "/nonexistent/python3" }), /interpreter '\/nonexistent\/python3' is unavailable \(not found\)/);
+            await assert.rejects(
+                ensurePythonRuntime({ python: "/nonexistent/python3" }),
+                /interpreter '\/nonexistent\/python3' is unavailable \(not found\)/,
+            );
         });
     });
 
@@ -72,8 +81,14 @@ describe("python runtime", function () {
             assert.strictEqual(build.reason, undefined);
             const lines = build.log.trim().split("\n");
             assert.match(lines[0], /^Beginning build of Hello/);
-            for (const step of ["Checking algorithmia.conf", "Checking requirements.txt", "Compiling src/Hello.py",
-                "Compiling src/__init__.py", "Compiling src/Hello_test.py", "Checking entry point src/Hello.py"]) {
+            for (const step of [
+                "Checking algorithmia.conf",
+                "Checking requirements.txt",
+                "Compiling src/Hello.py",
+                "Compiling src/__init__.py",
+                "Compiling src/Hello_test.py",
+                "Checking entry point src/Hello.py",
+            ]) {
                 assert.ok(lines.includes(step), `missing step ${step}:\n${build.log}`);
             }
             assert.ok(lines.includes("  requirements.txt:1: algorithmia"), build.log);
@@ -87,14 +102,20 @@ describe("python runtime", function () {
             const build = await buildPython(path.join(FIXTURES, "Broken"), "Broken");
             assert.strictEqual(build.ok, false);
             assert.match(build.reason!, /^src\/Broken\.py:5:\d+: SyntaxError: '\(' was never closed$/);
-            assert.match(build.log, /ERROR: src\/Broken\.py:5:\d+: SyntaxError: '\(' was never closed\n\s+greeting = "hello \{\}"\.format\(input/);
+            assert.match(
+                build.log,
+                /ERROR: src\/Broken\.py:5:\d+: SyntaxError: '\(' was never closed\n\s+greeting = "hello \{\}"\.format\(input/,
+            );
             assert.match(build.log, /Build failed: src\/Broken\.py:5/);
         });
 
         it("fails when the entry module has no apply", async () => {
             const build = await buildPython(path.join(FIXTURES, "NoApply"), "NoApply");
             assert.strictEqual(build.ok, false);
-            assert.match(build.log, /Build failed: src\/NoApply\.py does not define an apply\(input\) function at module level/);
+            assert.match(
+                build.log,
+                /Build failed: src\/NoApply\.py does not define an apply\(input\) function at module level/,
+            );
         });
 
         it("fails when the entry module is missing (the algorithm name decides it)", async () => {
@@ -119,9 +140,11 @@ describe("python runtime", function () {
             const tree = fs.mkdtempSync(path.join(os.tmpdir(), "runtime-build-"));
             try {
                 fs.mkdirSync(path.join(tree, "src"));
-                fs.writeFileSync(path.join(tree, "algorithmia.conf"), "{\"algoname\": \"Multi\",");
-                fs.writeFileSync(path.join(tree, "requirements.txt"),
-                    "-r more.txt\n--frobnicate\nrequests>=2 ; python_version >= \"3\"\nleftpad-not-here==1.0\n");
+                fs.writeFileSync(path.join(tree, "algorithmia.conf"), '{"algoname": "Multi",');
+                fs.writeFileSync(
+                    path.join(tree, "requirements.txt"),
+                    '-r more.txt\n--frobnicate\nrequests>=2 ; python_version >= "3"\nleftpad-not-here==1.0\n',
+                );
                 fs.writeFileSync(path.join(tree, "more.txt"), "numpy==0.1 \\\n  # continued\n");
                 fs.writeFileSync(path.join(tree, "src", "Multi.py"), "async def apply(input):\n    return input\n");
                 const build = await buildPython(tree, "Multi");
@@ -143,8 +166,10 @@ describe("python runtime", function () {
             try {
                 fs.mkdirSync(path.join(tree, "src"));
                 const marker = path.join(tree, "ran");
-                fs.writeFileSync(path.join(tree, "src", "Sneaky.py"),
-                    `open(${JSON.stringify(marker)}, "w").write("x")\nimport no_such_module_anywhere\n\ndef apply(input):\n    return input\n`);
+                fs.writeFileSync(
+                    path.join(tree, "src", "Sneaky.py"),
+                    `open(${JSON.stringify(marker)}, "w").write("x")\nimport no_such_module_anywhere\n\ndef apply(input):\n    return input\n`,
+                );
                 const build = await buildPython(tree, "Sneaky");
                 assert.strictEqual(build.ok, true, build.log);
                 assert.ok(!fs.existsSync(marker), "the build imported user code");
@@ -168,15 +193,26 @@ describe("python runtime", function () {
             trees.push(tree);
             fs.mkdirSync(path.join(tree, "src"));
             if (requirements !== undefined) fs.writeFileSync(path.join(tree, "requirements.txt"), run + requirements);
-            fs.writeFileSync(path.join(tree, "src", "Probe.py"), `def apply(input):
+            fs.writeFileSync(
+                path.join(tree, "src", "Probe.py"),
+                `def apply(input):
     return (${probe})()
-`);
+`,
+            );
             return tree;
         }
         async function callIn(tree: string, python: string): Promise<unknown> {
             const pool = new WorkerPool({ python });
             try {
-                return ok(await pool.call({ key: `alice/Probe/${path.basename(tree)}`, treeDir: tree, entryModule: "src.Probe", input: null, contentType: "json" })).result;
+                return ok(
+                    await pool.call({
+                        key: `alice/Probe/${path.basename(tree)}`,
+                        treeDir: tree,
+                        entryModule: "src.Probe",
+                        input: null,
+                        contentType: "json",
+                    }),
+                ).result;
             } finally {
                 await pool.shutdown();
             }
@@ -191,18 +227,29 @@ describe("python runtime", function () {
         });
 
         it("installs the algorithm's requirements, with the Algorithmia client, and nothing of the server's runtime", async () => {
-            const versions = "lambda: {m: __import__('importlib.metadata').metadata.version(m) for m in ['algorithmia', 'six']}";
+            const versions =
+                "lambda: {m: __import__('importlib.metadata').metadata.version(m) for m in ['algorithmia', 'six']}";
             const tree = algorithm("six==1.16.0\n", versions);
             const built = await build(tree);
             assert.strictEqual(built.ok, true, built.log);
             assert.match(built.log, /pip install -r requirements\/requirements\.txt algorithmia==2\.0\.5/);
             assert.match(built.log, /Successfully installed .*six-1\.16\.0/);
-            assert.deepStrictEqual(await callIn(tree, built.environment!.python), { algorithmia: "2.0.5", six: "1.16.0" },
-                "its own pin of six, not the runtime's (1.17.0)");
-            const sklearn = algorithm("algorithmia\n", "lambda: __import__('importlib.util').util.find_spec('sklearn') is None");
+            assert.deepStrictEqual(
+                await callIn(tree, built.environment!.python),
+                { algorithmia: "2.0.5", six: "1.16.0" },
+                "its own pin of six, not the runtime's (1.17.0)",
+            );
+            const sklearn = algorithm(
+                "algorithmia\n",
+                "lambda: __import__('importlib.util').util.find_spec('sklearn') is None",
+            );
             const bare = await build(sklearn);
             assert.strictEqual(bare.ok, true, bare.log);
-            assert.strictEqual(await callIn(sklearn, bare.environment!.python), true, "scikit-learn of the server's runtime does not leak in");
+            assert.strictEqual(
+                await callIn(sklearn, bare.environment!.python),
+                true,
+                "scikit-learn of the server's runtime does not leak in",
+            );
         });
 
         it("shares one environment between builds of the same requirements, and makes it again once cleared", async () => {
@@ -210,7 +257,11 @@ describe("python runtime", function () {
             assert.match(first.log, /Using the environment [0-9a-f]{16}: the same requirements were installed before/);
             assert.doesNotMatch(first.log, /pip install/);
             const other = await build(algorithm("six==1.15.0\n", "lambda: 1"));
-            assert.notStrictEqual(other.environment!.id, first.environment!.id, "other requirements, another environment");
+            assert.notStrictEqual(
+                other.environment!.id,
+                first.environment!.id,
+                "other requirements, another environment",
+            );
             fs.rmSync(path.dirname(path.dirname(first.environment!.python)), { recursive: true, force: true });
             const again = await build(algorithm("six==1.16.0\n", "lambda: 1"));
             assert.strictEqual(again.environment!.id, first.environment!.id);
@@ -218,9 +269,14 @@ describe("python runtime", function () {
         });
 
         it("fails the build with pip's message when a requirement cannot be installed", async () => {
-            const failed = await build(algorithm("algorithmia\nno-such-package-pulumi-algorithmia-test==1.0\n", "lambda: 1"));
+            const failed = await build(
+                algorithm("algorithmia\nno-such-package-pulumi-algorithmia-test==1.0\n", "lambda: 1"),
+            );
             assert.strictEqual(failed.ok, false, failed.log);
-            assert.match(failed.reason!, /^installing the requirements failed: ERROR: .*no-such-package-pulumi-algorithmia-test/);
+            assert.match(
+                failed.reason!,
+                /^installing the requirements failed: ERROR: .*no-such-package-pulumi-algorithmia-test/,
+            );
             assert.match(failed.log, /pip could not install the requirements \(exit 1\)/);
             assert.match(failed.log.trimEnd().split("\n").pop()!, /^Build failed: installing the requirements failed/);
         });
@@ -231,14 +287,22 @@ describe("python runtime", function () {
         let loadsFile: string;
         const RUNTIME_KEY = "alice/Runtime/0123abcd";
 
-        function runtimeCall(input: unknown, contentType: WorkerCallRequest["contentType"], extra: Partial<WorkerCallRequest> = {}): Promise<WorkerCallOutcome> {
+        function runtimeCall(
+            input: unknown,
+            contentType: WorkerCallRequest["contentType"],
+            extra: Partial<WorkerCallRequest> = {},
+        ): Promise<WorkerCallOutcome> {
             return pool.call({
                 key: RUNTIME_KEY,
                 treeDir: path.join(FIXTURES, "Runtime"),
                 entryModule: pythonEntryModule("Runtime"),
                 input,
                 contentType,
-                env: { LOAD_COUNT_FILE: loadsFile, ALGORITHMIA_API: "http://127.0.0.1:9", ALGORITHMIA_API_KEY: "simWorkerSessionKey" },
+                env: {
+                    LOAD_COUNT_FILE: loadsFile,
+                    ALGORITHMIA_API: "http://127.0.0.1:9",
+                    ALGORITHMIA_API_KEY: "simWorkerSessionKey",
+                },
                 ...extra,
             });
         }
@@ -257,13 +321,19 @@ describe("python runtime", function () {
             fs.rmSync(path.dirname(loadsFile), { recursive: true, force: true });
         });
 
-        const loads = () => fs.existsSync(loadsFile) ? fs.readFileSync(loadsFile, "utf8").trim().split("\n").length : 0;
+        const loads = () =>
+            fs.existsSync(loadsFile) ? fs.readFileSync(loadsFile, "utf8").trim().split("\n").length : 0;
 
         it("runs the template algorithm: hello {input}", async () => {
-            const outcome = ok(await pool.call({
-                key: "alice/Hello/aaa", treeDir: path.join(FIXTURES, "Hello"), entryModule: "src.Hello",
-                input: "foo", contentType: "text",
-            }));
+            const outcome = ok(
+                await pool.call({
+                    key: "alice/Hello/aaa",
+                    treeDir: path.join(FIXTURES, "Hello"),
+                    entryModule: "src.Hello",
+                    input: "foo",
+                    contentType: "text",
+                }),
+            );
             assert.strictEqual(outcome.result, "hello foo");
             assert.strictEqual(outcome.contentType, "text");
             assert.strictEqual(outcome.coldStart, true);
@@ -328,7 +398,10 @@ describe("python runtime", function () {
         it("turns exceptions into AlgorithmError with the stacktrace, honouring error-type names", async () => {
             const raised = failed(await runtimeCall({ op: "raise", why: "testing" }, "json"), "AlgorithmError");
             assert.strictEqual(raised.error.message, "something went wrong: testing");
-            assert.match(raised.error.stacktrace, /^Traceback \(most recent call last\):\n {2}File ".*Runtime\.py", line \d+, in apply\n/);
+            assert.match(
+                raised.error.stacktrace,
+                /^Traceback \(most recent call last\):\n {2}File ".*Runtime\.py", line \d+, in apply\n/,
+            );
             assert.match(raised.error.stacktrace, /ValueError: something went wrong: testing\n$/);
             assert.doesNotMatch(raised.error.stacktrace, /python-worker\.py/, "the worker's own frames are hidden");
 
@@ -347,11 +420,20 @@ describe("python runtime", function () {
         });
 
         it("reports an import failure as InitializationError with the traceback and the import's output", async () => {
-            const outcome = failed(await pool.call({
-                key: "alice/BadImport/1", treeDir: path.join(FIXTURES, "BadImport"), entryModule: "src.BadImport",
-                input: 1, contentType: "json",
-            }), "InitializationError");
-            assert.strictEqual(outcome.error.message, "ModuleNotFoundError: No module named 'a_module_that_does_not_exist'");
+            const outcome = failed(
+                await pool.call({
+                    key: "alice/BadImport/1",
+                    treeDir: path.join(FIXTURES, "BadImport"),
+                    entryModule: "src.BadImport",
+                    input: 1,
+                    contentType: "json",
+                }),
+                "InitializationError",
+            );
+            assert.strictEqual(
+                outcome.error.message,
+                "ModuleNotFoundError: No module named 'a_module_that_does_not_exist'",
+            );
             assert.match(outcome.error.stacktrace, /BadImport\.py", line 2, in <module>/);
             assert.strictEqual(outcome.stdout, "loading BadImport\n");
         });
@@ -359,7 +441,10 @@ describe("python runtime", function () {
         it("times out: kills the worker, answers TimeoutError, and the next call gets a fresh worker", async () => {
             const before = await state();
             const started = Date.now();
-            const timedOut = failed(await runtimeCall({ op: "sleep", seconds: 30 }, "json", { timeoutSeconds: 1 }), "TimeoutError");
+            const timedOut = failed(
+                await runtimeCall({ op: "sleep", seconds: 30 }, "json", { timeoutSeconds: 1 }),
+                "TimeoutError",
+            );
             assert.ok(Date.now() - started < 5000);
             assert.strictEqual(timedOut.error.message, "algorithm timed out after 1 seconds");
             assert.strictEqual(timedOut.stdout, "going to sleep\n", "output up to the timeout is kept");
@@ -382,7 +467,10 @@ describe("python runtime", function () {
         it("recovers from a crash (os._exit) and a segfault", async () => {
             const before = await state();
             const exited = failed(await runtimeCall({ op: "exit" }, "json"), "AlgorithmError");
-            assert.strictEqual(exited.error.message, "the algorithm's process exited with code 3 while handling the request");
+            assert.strictEqual(
+                exited.error.message,
+                "the algorithm's process exited with code 3 while handling the request",
+            );
             assert.strictEqual(exited.stdout, "about to exit\n");
             const middle = await state();
             assert.notStrictEqual(middle.pid, before.pid);
@@ -397,7 +485,10 @@ describe("python runtime", function () {
 
         it("captures stdout per call: prints, stderr and subprocesses", async () => {
             await runtimeCall("warm up", "text");
-            const [one, two] = [ok(await runtimeCall({ op: "print", tag: "one" }, "json")), ok(await runtimeCall({ op: "print", tag: "two" }, "json"))];
+            const [one, two] = [
+                ok(await runtimeCall({ op: "print", tag: "one" }, "json")),
+                ok(await runtimeCall({ op: "print", tag: "two" }, "json")),
+            ];
             assert.strictEqual(one.stdout, "stdout line for one\nstderr line for one\nsubprocess line for one\n");
             assert.strictEqual(two.stdout, "stdout line for two\nstderr line for two\nsubprocess line for two\n");
             assert.strictEqual(ok(await runtimeCall("quiet", "text")).stdout, "");
@@ -408,7 +499,11 @@ describe("python runtime", function () {
             const slow = runtimeCall({ op: "sleep", seconds: 0.6 }, "json");
             const next = runtimeCall({ op: "state" }, "json");
             const other = pool.call({
-                key: "alice/Hello/bbb", treeDir: path.join(FIXTURES, "Hello"), entryModule: "src.Hello", input: "x", contentType: "text",
+                key: "alice/Hello/bbb",
+                treeDir: path.join(FIXTURES, "Hello"),
+                entryModule: "src.Hello",
+                input: "x",
+                contentType: "text",
             });
             const otherDone = ok(await other);
             const otherAt = Date.now() - started;
@@ -427,7 +522,10 @@ describe("python runtime", function () {
             const outcomes = await Promise.all([0, 1].map(() => runtimeCall({ op: "sleep", seconds: 0.8 }, "json")));
             const pids = new Set(pool.workers().map((w) => w.pid));
             assert.strictEqual(pids.size, 2);
-            assert.deepStrictEqual(outcomes.map((o) => ok(o).result), ["slept", "slept"]);
+            assert.deepStrictEqual(
+                outcomes.map((o) => ok(o).result),
+                ["slept", "slept"],
+            );
             assert.notStrictEqual(outcomes[0].workerId, outcomes[1].workerId);
         });
 
@@ -443,15 +541,31 @@ describe("python runtime", function () {
             assert.ok(isFailure(refused) && refused.queueFull, JSON.stringify(refused));
             assert.strictEqual(refused.error.error_type, "TooManyRequests");
             assert.ok(refused.queueFull.retryAfterSeconds >= 1);
-            assert.deepStrictEqual((await Promise.all(calls)).map((o) => ok(o).result), ["slept", "slept", "slept"]);
-            assert.strictEqual(ok(await runtimeCall({ op: "sleep", seconds: 0 }, "json")).result, "slept", "room again once the queue drained");
+            assert.deepStrictEqual(
+                (await Promise.all(calls)).map((o) => ok(o).result),
+                ["slept", "slept", "slept"],
+            );
+            assert.strictEqual(
+                ok(await runtimeCall({ op: "sleep", seconds: 0 }, "json")).result,
+                "slept",
+                "room again once the queue drained",
+            );
         });
 
         it("passes env to the worker: Algorithmia.client() talks to the given server with the given key", async () => {
             const client = ok(await runtimeCall({ op: "client" }, "json"));
             assert.deepStrictEqual(client.result, { api: "http://127.0.0.1:9", key: "simWorkerSessionKey" });
-            const env = ok(await runtimeCall({ op: "env", names: ["ALGORITHMIA_API", "SECRET_TOKEN", "CUDA_VISIBLE_DEVICES"] }, "json"));
-            assert.deepStrictEqual(env.result, { ALGORITHMIA_API: "http://127.0.0.1:9", SECRET_TOKEN: null, CUDA_VISIBLE_DEVICES: "" });
+            const env = ok(
+                await runtimeCall(
+                    { op: "env", names: ["ALGORITHMIA_API", "SECRET_TOKEN", "CUDA_VISIBLE_DEVICES"] },
+                    "json",
+                ),
+            );
+            assert.deepStrictEqual(env.result, {
+                ALGORITHMIA_API: "http://127.0.0.1:9",
+                SECRET_TOKEN: null,
+                CUDA_VISIBLE_DEVICES: "",
+            });
             const cwd = ok(await runtimeCall({ op: "cwd" }, "json"));
             assert.strictEqual(cwd.result, path.join(FIXTURES, "Runtime"));
         });
@@ -465,13 +579,29 @@ describe("python runtime", function () {
                 onWorkerStart: (w) => started.push(w),
                 onWorkerExit: (w, reason) => exited.push(`${w.id}:${reason}`),
             });
-            const request = (input: unknown, callId: string, envKey = "secrets-v1"): Promise<WorkerCallOutcome> => pool.call({
-                key: RUNTIME_KEY, treeDir: path.join(FIXTURES, "Runtime"), entryModule: "src.Runtime",
-                input, contentType: "json", callId, context: { caller: "bob", callId }, envKey,
-                env: (worker) => ({ ALGORITHMIA_API: "http://127.0.0.1:9", ALGORITHMIA_API_KEY: `session-${worker.id}`, SECRET_TOKEN: envKey }),
-            });
+            const request = (input: unknown, callId: string, envKey = "secrets-v1"): Promise<WorkerCallOutcome> =>
+                pool.call({
+                    key: RUNTIME_KEY,
+                    treeDir: path.join(FIXTURES, "Runtime"),
+                    entryModule: "src.Runtime",
+                    input,
+                    contentType: "json",
+                    callId,
+                    context: { caller: "bob", callId },
+                    envKey,
+                    env: (worker) => ({
+                        ALGORITHMIA_API: "http://127.0.0.1:9",
+                        ALGORITHMIA_API_KEY: `session-${worker.id}`,
+                        SECRET_TOKEN: envKey,
+                    }),
+                });
             const sleeping = request({ op: "sleep", seconds: 0.7 }, "call-1");
-            assert.ok(await waitFor(() => pool.workers().some((w) => w.state === "busy" && pool.activeCall(w.id)?.callId === "call-1"), 5000));
+            assert.ok(
+                await waitFor(
+                    () => pool.workers().some((w) => w.state === "busy" && pool.activeCall(w.id)?.callId === "call-1"),
+                    5000,
+                ),
+            );
             const worker = pool.workers()[0];
             assert.deepStrictEqual(pool.activeCall(worker.id)?.context, { caller: "bob", callId: "call-1" });
             assert.strictEqual(pool.activeCall(worker.id)?.key, RUNTIME_KEY);
@@ -479,7 +609,10 @@ describe("python runtime", function () {
             assert.strictEqual(pool.activeCall(worker.id), undefined);
 
             const key = ok(await request({ op: "env", names: ["ALGORITHMIA_API_KEY", "SECRET_TOKEN"] }, "call-2"));
-            assert.deepStrictEqual(key.result, { ALGORITHMIA_API_KEY: `session-${worker.id}`, SECRET_TOKEN: "secrets-v1" });
+            assert.deepStrictEqual(key.result, {
+                ALGORITHMIA_API_KEY: `session-${worker.id}`,
+                SECRET_TOKEN: "secrets-v1",
+            });
             assert.strictEqual(key.workerId, worker.id);
 
             // a changed env fingerprint (e.g. new secrets) replaces the worker
@@ -491,10 +624,16 @@ describe("python runtime", function () {
         });
 
         it("accepts environment gpu and reports the GPUs it could use", async () => {
-            const outcome = ok(await pool.call({
-                key: "alice/Hello/gpu", treeDir: path.join(FIXTURES, "Hello"), entryModule: "src.Hello",
-                input: "gpu", contentType: "text", environment: "gpu",
-            }));
+            const outcome = ok(
+                await pool.call({
+                    key: "alice/Hello/gpu",
+                    treeDir: path.join(FIXTURES, "Hello"),
+                    entryModule: "src.Hello",
+                    input: "gpu",
+                    contentType: "text",
+                    environment: "gpu",
+                }),
+            );
             assert.strictEqual(outcome.result, "hello gpu");
             assert.strictEqual(outcome.environment, "gpu");
             assert.deepStrictEqual(outcome.gpus, gpuDevices());
@@ -504,12 +643,17 @@ describe("python runtime", function () {
 
         it("shows a gpu worker the pool's GPUs by UUID, and a cpu worker none", async () => {
             // The pool's `gpus` stand in for a probe on this machine: what is checked is what workers are given.
-            const gpus: GpuDevice[] = [{ index: 0, name: "NVIDIA H200", uuid: "GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11" },
-                { index: 1, name: "NVIDIA H200", uuid: "GPU-0b9e4c3a-1d2f-4e5a-8b6c-7d8e9f0a1b2c" }];
+            const gpus: GpuDevice[] = [
+                { index: 0, name: "NVIDIA H200", uuid: "GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11" },
+                { index: 1, name: "NVIDIA H200", uuid: "GPU-0b9e4c3a-1d2f-4e5a-8b6c-7d8e9f0a1b2c" },
+            ];
             await pool.shutdown();
             pool = new WorkerPool({ python: runtime.python, gpus });
-            const visible = (environment: "cpu" | "gpu") => runtimeCall({ op: "env", names: ["CUDA_VISIBLE_DEVICES"] }, "json",
-                { environment, key: `${RUNTIME_KEY}/${environment}` });
+            const visible = (environment: "cpu" | "gpu") =>
+                runtimeCall({ op: "env", names: ["CUDA_VISIBLE_DEVICES"] }, "json", {
+                    environment,
+                    key: `${RUNTIME_KEY}/${environment}`,
+                });
             const onGpu = ok(await visible("gpu"));
             assert.deepStrictEqual(onGpu.result, { CUDA_VISIBLE_DEVICES: gpus.map((g) => g.uuid).join(",") });
             assert.deepStrictEqual(onGpu.gpus, gpus);
@@ -519,31 +663,49 @@ describe("python runtime", function () {
         });
 
         it("reads GPUs and MIG instances from nvidia-smi -L, less those CUDA_VISIBLE_DEVICES hides", () => {
-            const listed = parseGpuList([
-                "GPU 0: NVIDIA H200 (UUID: GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11)",
-                "GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-0b9e4c3a-1d2f-4e5a-8b6c-7d8e9f0a1b2c)",
-                "  MIG 1g.5gb      Device  0: (UUID: MIG-4b7e2f7a-3a57-5b8d-9c21-0123456789ab)",
-                "  MIG 1g.5gb      Device  1: (UUID: MIG-9f1d0c2b-7e64-5a3c-8d12-ba9876543210)",
-                "",
-            ].join("\n"));
+            const listed = parseGpuList(
+                [
+                    "GPU 0: NVIDIA H200 (UUID: GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11)",
+                    "GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-0b9e4c3a-1d2f-4e5a-8b6c-7d8e9f0a1b2c)",
+                    "  MIG 1g.5gb      Device  0: (UUID: MIG-4b7e2f7a-3a57-5b8d-9c21-0123456789ab)",
+                    "  MIG 1g.5gb      Device  1: (UUID: MIG-9f1d0c2b-7e64-5a3c-8d12-ba9876543210)",
+                    "",
+                ].join("\n"),
+            );
             assert.deepStrictEqual(listed, [
                 { index: 0, name: "NVIDIA H200", uuid: "GPU-5d1c7d2e-8f4b-4f0e-9c43-2a0f1e6b7c11" },
-                { index: 1, name: "NVIDIA A100-SXM4-40GB MIG 1g.5gb", uuid: "MIG-4b7e2f7a-3a57-5b8d-9c21-0123456789ab" },
-                { index: 1, name: "NVIDIA A100-SXM4-40GB MIG 1g.5gb", uuid: "MIG-9f1d0c2b-7e64-5a3c-8d12-ba9876543210" },
+                {
+                    index: 1,
+                    name: "NVIDIA A100-SXM4-40GB MIG 1g.5gb",
+                    uuid: "MIG-4b7e2f7a-3a57-5b8d-9c21-0123456789ab",
+                },
+                {
+                    index: 1,
+                    name: "NVIDIA A100-SXM4-40GB MIG 1g.5gb",
+                    uuid: "MIG-9f1d0c2b-7e64-5a3c-8d12-ba9876543210",
+                },
             ]);
             assert.deepStrictEqual(visibleGpus(listed, undefined), listed);
             assert.deepStrictEqual(visibleGpus(listed, ""), []);
             assert.deepStrictEqual(visibleGpus(listed, "0"), [listed[0]]);
             assert.deepStrictEqual(visibleGpus(listed, "MIG-9f1d,GPU-5d1c"), [listed[2], listed[0]]);
-            assert.deepStrictEqual(visibleGpus(listed, "0,7,MIG-9f1d"), [listed[0]], "CUDA stops at the first unknown entry");
+            assert.deepStrictEqual(
+                visibleGpus(listed, "0,7,MIG-9f1d"),
+                [listed[0]],
+                "CUDA stops at the first unknown entry",
+            );
             assert.deepStrictEqual(parseGpuList("No devices were found\n"), []);
         });
 
         it("runs ADK algorithms: load() once, its result passed to apply", async () => {
-            const request = (input: string) => pool.call({
-                key: "alice/AdkHello/1", treeDir: path.join(FIXTURES, "AdkHello"), entryModule: "src.AdkHello",
-                input, contentType: "text",
-            });
+            const request = (input: string) =>
+                pool.call({
+                    key: "alice/AdkHello/1",
+                    treeDir: path.join(FIXTURES, "AdkHello"),
+                    entryModule: "src.AdkHello",
+                    input,
+                    contentType: "text",
+                });
             const first = ok(await request("you"));
             assert.strictEqual(first.result, "hello from ADK to you");
             assert.match(first.stdout, /loading complete/);
@@ -557,19 +719,29 @@ describe("python runtime", function () {
             try {
                 const modelPath = path.join(dir, "digits.joblib");
                 const { execFileSync } = await import("child_process");
-                execFileSync(runtime.python, ["-c", [
-                    "import sys, joblib",
-                    "from sklearn.datasets import load_digits",
-                    "from sklearn.svm import SVC",
-                    "d = load_digits()",
-                    "joblib.dump(SVC(gamma=0.001).fit(d.data[:1200], d.target[:1200]), sys.argv[1])",
-                ].join("\n"), modelPath]);
-                const request = (input: unknown) => pool.call({
-                    key: "alice/Digits/1", treeDir: path.join(FIXTURES, "Digits"), entryModule: "src.Digits",
-                    input, contentType: "json", env: { MODEL_PATH: modelPath },
-                });
+                execFileSync(runtime.python, [
+                    "-c",
+                    [
+                        "import sys, joblib",
+                        "from sklearn.datasets import load_digits",
+                        "from sklearn.svm import SVC",
+                        "d = load_digits()",
+                        "joblib.dump(SVC(gamma=0.001).fit(d.data[:1200], d.target[:1200]), sys.argv[1])",
+                    ].join("\n"),
+                    modelPath,
+                ]);
+                const request = (input: unknown) =>
+                    pool.call({
+                        key: "alice/Digits/1",
+                        treeDir: path.join(FIXTURES, "Digits"),
+                        entryModule: "src.Digits",
+                        input,
+                        contentType: "json",
+                        env: { MODEL_PATH: modelPath },
+                    });
                 const results = [];
-                for (const sample of [1300, 1400, 1500, 1600]) results.push(ok(await request({ sample })).result as any);
+                for (const sample of [1300, 1400, 1500, 1600])
+                    results.push(ok(await request({ sample })).result as any);
                 for (const r of results) {
                     assert.strictEqual(r.model, "file");
                     assert.strictEqual(r.digit, r.expected);
@@ -601,14 +773,22 @@ describe("python runtime", function () {
         it("reads a data file through the server from inside an algorithm", async function () {
             const server = await startTestServer();
             try {
-                const created = await call(server, "POST", `/v1/connector/data/${ALICE.name}`, { key: ALICE.key, json: { name: "runtime" } });
+                const created = await call(server, "POST", `/v1/connector/data/${ALICE.name}`, {
+                    key: ALICE.key,
+                    json: { name: "runtime" },
+                });
                 assert.strictEqual(created.status, 200, created.text);
-                const put = await call(server, "PUT", `/v1/connector/data/${ALICE.name}/runtime/greeting.txt`,
-                    { key: ALICE.key, body: "hi from the data API", headers: { "content-type": "application/octet-stream" } });
+                const put = await call(server, "PUT", `/v1/connector/data/${ALICE.name}/runtime/greeting.txt`, {
+                    key: ALICE.key,
+                    body: "hi from the data API",
+                    headers: { "content-type": "application/octet-stream" },
+                });
                 assert.strictEqual(put.status, 200, put.text);
-                const outcome = ok(await runtimeCall({ op: "read_file", path: `data://${ALICE.name}/runtime/greeting.txt` }, "json", {
-                    env: { ALGORITHMIA_API: server.url, ALGORITHMIA_API_KEY: ALICE.key },
-                }));
+                const outcome = ok(
+                    await runtimeCall({ op: "read_file", path: `data://${ALICE.name}/runtime/greeting.txt` }, "json", {
+                        env: { ALGORITHMIA_API: server.url, ALGORITHMIA_API_KEY: ALICE.key },
+                    }),
+                );
                 assert.strictEqual(outcome.result, "hi from the data API");
                 assert.strictEqual(outcome.contentType, "text");
             } finally {

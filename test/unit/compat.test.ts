@@ -44,7 +44,11 @@ describe("compat", () => {
     it("refuses a second SDK nested inside the installed package, not the repository's own dev copy", () => {
         const nested = { ...runtime, sdkDir: `${installed}/node_modules/@pulumi/pulumi` };
         assert.match(compatibilityProblem(supported, nested)!, /a copy of its own is installed at .*npm dedupe/);
-        const repository = { ...runtime, packageDir: "/src/pulumi-algorithmia", sdkDir: "/src/pulumi-algorithmia/node_modules/@pulumi/pulumi" };
+        const repository = {
+            ...runtime,
+            packageDir: "/src/pulumi-algorithmia",
+            sdkDir: "/src/pulumi-algorithmia/node_modules/@pulumi/pulumi",
+        };
         assert.strictEqual(compatibilityProblem(supported, repository), undefined);
     });
 

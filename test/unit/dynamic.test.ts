@@ -3,7 +3,14 @@
 import * as assert from "assert";
 import { z } from "zod";
 import { AlgorithmiaApiError } from "../../provider/client";
-import { UNKNOWN, checkWithSchema, diffByKeys, dynamicProvider, hostError, parseDataUri } from "../../provider/resources/dynamic";
+import {
+    UNKNOWN,
+    checkWithSchema,
+    diffByKeys,
+    dynamicProvider,
+    hostError,
+    parseDataUri,
+} from "../../provider/resources/dynamic";
 
 describe("resources/dynamic", () => {
     const schema = z.object({
@@ -14,14 +21,25 @@ describe("resources/dynamic", () => {
 
     describe("checkWithSchema", () => {
         it("answers the parsed inputs with defaults, without the serialized provider", () => {
-            const { inputs, failures } = checkWithSchema(schema, { name: "abc", settings: {}, __provider: "exports.handler = ..." });
+            const { inputs, failures } = checkWithSchema(schema, {
+                name: "abc",
+                settings: {},
+                __provider: "exports.handler = ...",
+            });
             assert.deepStrictEqual(failures, []);
             assert.deepStrictEqual(inputs, { name: "abc", settings: { environment: "cpu" }, tags: [] });
         });
 
         it("names the property (nested and indexed) and the rule in each failure", () => {
-            const { failures } = checkWithSchema(schema, { name: "ABC", settings: { environment: "tpu" }, tags: ["ok", 3] });
-            assert.deepStrictEqual(failures.map((f) => f.property), ["name", "settings.environment", "tags[1]"]);
+            const { failures } = checkWithSchema(schema, {
+                name: "ABC",
+                settings: { environment: "tpu" },
+                tags: ["ok", 3],
+            });
+            assert.deepStrictEqual(
+                failures.map((f) => f.property),
+                ["name", "settings.environment", "tags[1]"],
+            );
             assert.match(failures[0].reason, /^name: must be lowercase letters$/);
             assert.match(failures[1].reason, /^settings\.environment: .*"cpu".*"gpu"/);
         });
@@ -33,7 +51,11 @@ describe("resources/dynamic", () => {
             const unknownParent = checkWithSchema(schema, { name: "abc", settings: UNKNOWN });
             assert.deepStrictEqual(unknownParent.failures, []);
             const mixed = checkWithSchema(schema, { name: "ABC", settings: UNKNOWN });
-            assert.deepStrictEqual(mixed.failures.map((f) => f.property), ["name"], "known values are still checked");
+            assert.deepStrictEqual(
+                mixed.failures.map((f) => f.property),
+                ["name"],
+                "known values are still checked",
+            );
         });
     });
 
@@ -46,7 +68,13 @@ describe("resources/dynamic", () => {
 
         it("sees no change when only keys outside the list differ, or a default is spelled out", () => {
             const diff = diffByKeys(
-                { name: "a", acl: "myAlgorithms", settings: { x: 1, y: 2 }, __provider: "old code", dataUri: "data://u/a" },
+                {
+                    name: "a",
+                    acl: "myAlgorithms",
+                    settings: { x: 1, y: 2 },
+                    __provider: "old code",
+                    dataUri: "data://u/a",
+                },
                 { name: "a", settings: { y: 2, x: 1 }, __provider: "new code" },
                 rules,
             );
@@ -55,20 +83,37 @@ describe("resources/dynamic", () => {
         });
 
         it("updates in place for update keys and replaces for replace keys", () => {
-            assert.deepStrictEqual(diffByKeys({ name: "a", acl: "private" }, { name: "a", acl: "public" }, rules).replaces, []);
-            assert.strictEqual(diffByKeys({ name: "a", acl: "private" }, { name: "a", acl: "public" }, rules).changes, true);
+            assert.deepStrictEqual(
+                diffByKeys({ name: "a", acl: "private" }, { name: "a", acl: "public" }, rules).replaces,
+                [],
+            );
+            assert.strictEqual(
+                diffByKeys({ name: "a", acl: "private" }, { name: "a", acl: "public" }, rules).changes,
+                true,
+            );
             assert.deepStrictEqual(diffByKeys({ name: "a" }, { name: "b" }, rules).replaces, ["name"]);
         });
 
         it("counts an unknown new value as a change (a possible replace for a replace key)", () => {
             assert.deepStrictEqual(diffByKeys({ name: "a" }, { name: UNKNOWN }, rules).replaces, ["name"]);
-            assert.strictEqual(diffByKeys({ name: "a", settings: { x: 1 } }, { name: "a", settings: { x: UNKNOWN } }, rules).changes, true);
+            assert.strictEqual(
+                diffByKeys({ name: "a", settings: { x: 1 } }, { name: "a", settings: { x: UNKNOWN } }, rules).changes,
+                true,
+            );
         });
     });
 
     it("parses hosted data URIs", () => {
-        assert.deepStrictEqual(parseDataUri("data://alice/models/m.pkl"), { owner: "alice", collection: "models", file: "m.pkl" });
-        assert.deepStrictEqual(parseDataUri("data://.my/models/"), { owner: ".my", collection: "models", file: undefined });
+        assert.deepStrictEqual(parseDataUri("data://alice/models/m.pkl"), {
+            owner: "alice",
+            collection: "models",
+            file: "m.pkl",
+        });
+        assert.deepStrictEqual(parseDataUri("data://.my/models/"), {
+            owner: ".my",
+            collection: "models",
+            file: undefined,
+        });
         assert.throws(() => parseDataUri("s3://bucket/x"), /not a hosted data URI/);
     });
 
@@ -82,9 +127,16 @@ describe("resources/dynamic", () => {
         });
 
         it("keeps what the host reports for a resource that failed to initialise, and describes non-errors", () => {
-            const initFailure = Object.assign(new Error("build failed"), { id: "alice/a", properties: { x: 1 }, reasons: ["build failed"] });
+            const initFailure = Object.assign(new Error("build failed"), {
+                id: "alice/a",
+                properties: { x: 1 },
+                reasons: ["build failed"],
+            });
             const reported = hostError(initFailure) as any;
-            assert.deepStrictEqual([reported.message, reported.id, reported.properties, reported.reasons], ["build failed", "alice/a", { x: 1 }, ["build failed"]]);
+            assert.deepStrictEqual(
+                [reported.message, reported.id, reported.properties, reported.reasons],
+                ["build failed", "alice/a", { x: 1 }, ["build failed"]],
+            );
             assert.strictEqual(hostError("boom").message, "the provider failed: boom");
             assert.strictEqual(hostError({ status: 500 }).message, 'the provider failed: {"status":500}');
         });
@@ -95,14 +147,20 @@ describe("resources/dynamic", () => {
             diff: { replaceKeys: ["name"], updateKeys: ["apiAddress"], deleteBeforeReplace: true },
         } as any);
         before(async () => {
-            await provider.configure!({ config: { get: (key: string) => (key === "algorithmia:apiAddress" ? "http://a.example" : undefined) } } as any);
+            await provider.configure!({
+                config: { get: (key: string) => (key === "algorithmia:apiAddress" ? "http://a.example" : undefined) },
+            } as any);
         });
 
         it("is the resolved API address, compared resolved: another one replaces, created before the old one is deleted", async () => {
             const { inputs } = await provider.check!({}, { name: "x" });
             assert.strictEqual(inputs.cluster, "http://a.example");
             const explicit = (await provider.check!({}, { name: "x", apiAddress: "http://a.example/" })).inputs;
-            assert.strictEqual((await provider.diff!("id", { ...inputs }, explicit)).changes, false, "written out, the same cluster");
+            assert.strictEqual(
+                (await provider.diff!("id", { ...inputs }, explicit)).changes,
+                false,
+                "written out, the same cluster",
+            );
             const moved = await provider.diff!("id", { name: "x", cluster: "http://b.example" }, inputs);
             assert.deepStrictEqual([moved.replaces, moved.deleteBeforeReplace], [["cluster"], false]);
             const renamed = await provider.diff!("id", { name: "y", cluster: "http://a.example" }, inputs);

@@ -6,7 +6,14 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { defaultGitAddress, GitRemote, gitRepositoryUrl, pushTree, remoteTreeSha256, treeSha256 } from "../../provider/client/git";
+import {
+    defaultGitAddress,
+    GitRemote,
+    gitRepositoryUrl,
+    pushTree,
+    remoteTreeSha256,
+    treeSha256,
+} from "../../provider/client/git";
 import { mergeRequirements, modelManifest, sourceTree } from "../../provider/resources/algorithmSource";
 import { repoRoot } from "../helpers/pulumi";
 
@@ -19,19 +26,30 @@ const BUDGET = { timeoutMs: 10_000, maxAttempts: 1, baseDelayMs: 1 };
 function templateRepository(root: string, name: string): GitRemote {
     const dir = path.join(root, `${name}.git`);
     const env = {
-        ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null",
-        GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_AUTHOR_DATE: "1000000000 +0000",
-        GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t", GIT_COMMITTER_DATE: "1000000000 +0000",
+        ...process.env,
+        GIT_CONFIG_NOSYSTEM: "1",
+        GIT_CONFIG_GLOBAL: "/dev/null",
+        GIT_AUTHOR_NAME: "t",
+        GIT_AUTHOR_EMAIL: "t@t",
+        GIT_AUTHOR_DATE: "1000000000 +0000",
+        GIT_COMMITTER_NAME: "t",
+        GIT_COMMITTER_EMAIL: "t@t",
+        GIT_COMMITTER_DATE: "1000000000 +0000",
     };
     execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=master", dir], { env });
-    const blob = execFileSync("git", ["hash-object", "-w", "--stdin"], { cwd: dir, env, input: "template\n" }).toString().trim();
-    const tree = execFileSync("git", ["mktree"], { cwd: dir, env, input: `100644 blob ${blob}\tREADME\n` }).toString().trim();
+    const blob = execFileSync("git", ["hash-object", "-w", "--stdin"], { cwd: dir, env, input: "template\n" })
+        .toString()
+        .trim();
+    const tree = execFileSync("git", ["mktree"], { cwd: dir, env, input: `100644 blob ${blob}\tREADME\n` })
+        .toString()
+        .trim();
     const commit = execFileSync("git", ["commit-tree", tree, "-m", "template"], { cwd: dir, env }).toString().trim();
     execFileSync("git", ["update-ref", "refs/heads/master", commit], { cwd: dir, env });
     return { url: dir, user: "alice", apiKey: KEY, ...BUDGET };
 }
 
-const master = (remote: GitRemote) => execFileSync("git", ["rev-parse", "master"], { cwd: remote.url }).toString().trim();
+const master = (remote: GitRemote) =>
+    execFileSync("git", ["rev-parse", "master"], { cwd: remote.url }).toString().trim();
 
 describe("git source push (unit)", () => {
     let root: string;
@@ -48,7 +66,12 @@ describe("git source push (unit)", () => {
         const first = await pushTree(a, tree, "pulumi-algorithmia: source x");
         assert.strictEqual(first.pushed, true);
         assert.strictEqual(master(a), first.commit);
-        assert.strictEqual(execFileSync("git", ["rev-parse", `${first.commit}^`], { cwd: a.url }).toString().trim(), template);
+        assert.strictEqual(
+            execFileSync("git", ["rev-parse", `${first.commit}^`], { cwd: a.url })
+                .toString()
+                .trim(),
+            template,
+        );
 
         const again = await pushTree(a, tree, "pulumi-algorithmia: source x");
         assert.deepStrictEqual(again, { commit: first.commit, pushed: false });
@@ -56,7 +79,9 @@ describe("git source push (unit)", () => {
         // Another repository with the same history gets the very same commit.
         const other = await pushTree(b, tree, "pulumi-algorithmia: source x");
         assert.strictEqual(other.commit, first.commit);
-        const author = execFileSync("git", ["log", "-1", "--format=%an <%ae> %at", first.commit], { cwd: a.url }).toString().trim();
+        const author = execFileSync("git", ["log", "-1", "--format=%an <%ae> %at", first.commit], { cwd: a.url })
+            .toString()
+            .trim();
         assert.strictEqual(author, "pulumi-algorithmia <pulumi-algorithmia@localhost> 946684800");
     });
 
@@ -66,8 +91,15 @@ describe("git source push (unit)", () => {
         const remote = { url: dir, user: "alice", apiKey: KEY, ...BUDGET };
         assert.strictEqual(await remoteTreeSha256(remote), undefined);
         const first = await pushTree(remote, sourceTree({ source: HELLO }), "m");
-        assert.deepStrictEqual({ pushed: first.pushed, master: master(remote) }, { pushed: true, master: first.commit });
-        assert.strictEqual(execFileSync("git", ["rev-list", "--count", "master"], { cwd: dir }).toString().trim(), "1", "a root commit");
+        assert.deepStrictEqual(
+            { pushed: first.pushed, master: master(remote) },
+            { pushed: true, master: first.commit },
+        );
+        assert.strictEqual(
+            execFileSync("git", ["rev-list", "--count", "master"], { cwd: dir }).toString().trim(),
+            "1",
+            "a root commit",
+        );
         assert.strictEqual((await remoteTreeSha256(remote))?.sha256, await treeSha256(sourceTree({ source: HELLO })));
     });
 
@@ -77,7 +109,11 @@ describe("git source push (unit)", () => {
         fs.cpSync(HELLO, src, { recursive: true });
         fs.writeFileSync(path.join(src, "run.sh"), "#!/bin/sh\n", { mode: 0o755 });
         fs.symlinkSync("src/Hello.py", path.join(src, "link.py"));
-        const spec = { source: src, dependencies: ["numpy==1.26.4"], modelFiles: { digits: { dataUri: "data://alice/m/d.joblib", sha256: "ab".repeat(32) } } };
+        const spec = {
+            source: src,
+            dependencies: ["numpy==1.26.4"],
+            modelFiles: { digits: { dataUri: "data://alice/m/d.joblib", sha256: "ab".repeat(32) } },
+        };
         const local = await treeSha256(sourceTree(spec));
         await pushTree(remote, sourceTree(spec), "m");
         const onServer = await remoteTreeSha256(remote);
@@ -97,14 +133,28 @@ describe("git source push (unit)", () => {
     });
 
     it("merges dependencies into requirements.txt and writes a stable model manifest", () => {
-        assert.strictEqual(mergeRequirements("algorithmia\n# pinned\nNumPy==1.0\n", ["numpy==1.26.4", "scikit_learn>=1.3"]),
-            "algorithmia\n# pinned\nnumpy==1.26.4\nscikit_learn>=1.3\n");
-        const manifest = modelManifest({ z: { dataUri: "data://a/b/z", sha256: "1" }, a: { sha256: "2", dataUri: "data://a/b/a" } as any });
-        assert.strictEqual(manifest, '{\n  "a": {\n    "dataUri": "data://a/b/a",\n    "sha256": "2"\n  },\n  "z": {\n    "dataUri": "data://a/b/z",\n    "sha256": "1"\n  }\n}\n');
+        assert.strictEqual(
+            mergeRequirements("algorithmia\n# pinned\nNumPy==1.0\n", ["numpy==1.26.4", "scikit_learn>=1.3"]),
+            "algorithmia\n# pinned\nnumpy==1.26.4\nscikit_learn>=1.3\n",
+        );
+        const manifest = modelManifest({
+            z: { dataUri: "data://a/b/z", sha256: "1" },
+            a: { sha256: "2", dataUri: "data://a/b/a" } as any,
+        });
+        assert.strictEqual(
+            manifest,
+            '{\n  "a": {\n    "dataUri": "data://a/b/a",\n    "sha256": "2"\n  },\n  "z": {\n    "dataUri": "data://a/b/z",\n    "sha256": "1"\n  }\n}\n',
+        );
     });
 
     it("never shows the key when git fails", async () => {
-        const remote = { url: "http://127.0.0.1:9/git/alice/nothing.git", user: "alice", apiKey: KEY, ...BUDGET, maxAttempts: 2 };
+        const remote = {
+            url: "http://127.0.0.1:9/git/alice/nothing.git",
+            user: "alice",
+            apiKey: KEY,
+            ...BUDGET,
+            maxAttempts: 2,
+        };
         await assert.rejects(pushTree(remote, sourceTree({ source: HELLO }), "m"), (err: Error) => {
             assert.ok(!err.message.includes(KEY), err.message);
             assert.ok(!err.message.includes(Buffer.from(`alice:${KEY}`).toString("base64")), err.message);
@@ -118,7 +168,13 @@ describe("git source push (unit)", () => {
         assert.strictEqual(defaultGitAddress("https://api.example.test:8443/"), "https://git.example.test:8443");
         assert.strictEqual(defaultGitAddress("http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
         assert.strictEqual(defaultGitAddress("https://algorithmia.example.test"), "https://algorithmia.example.test");
-        assert.strictEqual(gitRepositoryUrl("https://git.example.test/", "alice", "Hello"), "https://git.example.test/git/alice/Hello.git");
-        assert.strictEqual(gitRepositoryUrl("http://127.0.0.1:8080", "team", "Hello"), "http://127.0.0.1:8080/git/team/Hello.git");
+        assert.strictEqual(
+            gitRepositoryUrl("https://git.example.test/", "alice", "Hello"),
+            "https://git.example.test/git/alice/Hello.git",
+        );
+        assert.strictEqual(
+            gitRepositoryUrl("http://127.0.0.1:8080", "team", "Hello"),
+            "http://127.0.0.1:8080/git/team/Hello.git",
+        );
     });
 });

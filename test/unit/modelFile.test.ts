@@ -39,8 +39,15 @@ describe("resources/modelFile check", function () {
         fs.utimesSync(file, mtime, mtime);
         const changed = (await check(file, first)).inputs;
         assert.strictEqual(changed.sha256, sha256("weights B"));
-        assert.strictEqual(changed.sourceStamp, undefined, "just changed: no stamp until it is older than the racy window");
-        assert.strictEqual((await check(file, { ...changed, sha256: "f".repeat(64) })).inputs.sha256, sha256("weights B"));
+        assert.strictEqual(
+            changed.sourceStamp,
+            undefined,
+            "just changed: no stamp until it is older than the racy window",
+        );
+        assert.strictEqual(
+            (await check(file, { ...changed, sha256: "f".repeat(64) })).inputs.sha256,
+            sha256("weights B"),
+        );
     });
 
     it("stamps the path too: another file with the same bytes and times is its own", async () => {

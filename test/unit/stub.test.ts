@@ -7,7 +7,12 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { frozenProvider } from "../../provider/resources/dynamic";
-import { implementationLocation, ImplementationLocation, providerStub, STUB_PROTOCOL } from "../../provider/resources/stub";
+import {
+    implementationLocation,
+    ImplementationLocation,
+    providerStub,
+    STUB_PROTOCOL,
+} from "../../provider/resources/stub";
 // The loader the dynamic-provider host uses for the serialized provider.
 const requireFromString: (code: string) => any = require("require-from-string");
 
@@ -16,7 +21,9 @@ const escape = (text: string) => text.replace(/[/.]/g, "\\$&");
 /** A module like providers.ts: its provider records each call, named by `tag`. */
 function writeImplementation(file: string, tag: string): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, `exports.loadProvider = (type, protocol) => ({
+    fs.writeFileSync(
+        file,
+        `exports.loadProvider = (type, protocol) => ({
     async configure(req) { this.config = req.config; },
     async check(olds, news) { return { inputs: { ...news, by: ${JSON.stringify(tag)}, type, protocol, config: this.config }, failures: [] }; },
     async diff() { return { changes: false }; },
@@ -25,7 +32,8 @@ function writeImplementation(file: string, tag: string): void {
     async update(id, olds, news) { return { outs: news }; },
     async delete() {},
 });
-`);
+`,
+    );
 }
 
 describe("provider stub", () => {
@@ -42,7 +50,10 @@ describe("provider stub", () => {
         const stub = providerStub("ModelFile", location);
         const serialized = (await pulumi.runtime.serializeFunction(() => stub)).text;
         const provider = requireFromString(serialized).handler();
-        const configured = provider.configure({ config: { get: () => "configured" } }).then(() => undefined, (err: Error) => err);
+        const configured = provider.configure({ config: { get: () => "configured" } }).then(
+            () => undefined,
+            (err: Error) => err,
+        );
         return { serialized, provider, configureError: await configured };
     }
 
@@ -54,9 +65,16 @@ describe("provider stub", () => {
         assert.ok(serialized.includes(STUB_PROTOCOL));
         assert.ok(!serialized.includes("checkWithSchema"), "nothing of dynamic.ts is serialized");
         const { inputs } = await provider.check({}, { name: "m" });
-        assert.deepStrictEqual(inputs, { name: "m", by: "checkout", type: "ModelFile", protocol: STUB_PROTOCOL, config: { get: inputs.config.get } });
+        assert.deepStrictEqual(inputs, {
+            name: "m",
+            by: "checkout",
+            type: "ModelFile",
+            protocol: STUB_PROTOCOL,
+            config: { get: inputs.config.get },
+        });
         assert.strictEqual(inputs.config.get(), "configured");
-        for (const method of ["diff", "create", "read", "update", "delete"]) assert.strictEqual(typeof provider[method], "function", method);
+        for (const method of ["diff", "create", "read", "update", "delete"])
+            assert.strictEqual(typeof provider[method], "function", method);
     });
 
     it("prefers the package installed where the program is to the file the program loaded, and falls back to that file", async () => {
@@ -76,8 +94,13 @@ describe("provider stub", () => {
     it("fails every call, saying what to install, when neither the package nor the file is there", async () => {
         process.chdir(root);
         const gone = path.join(root, "gone/providers.js");
-        const { provider, configureError } = await hosted({ packageEntry: "pulumi-algorithmia/dist/provider/resources/providers.js", file: gone });
-        const expected = new RegExp(`pulumi-algorithmia is not installed in ${escape(root)} and ${escape(gone)} is gone: npm install pulumi-algorithmia`);
+        const { provider, configureError } = await hosted({
+            packageEntry: "pulumi-algorithmia/dist/provider/resources/providers.js",
+            file: gone,
+        });
+        const expected = new RegExp(
+            `pulumi-algorithmia is not installed in ${escape(root)} and ${escape(gone)} is gone: npm install pulumi-algorithmia`,
+        );
         assert.match(String(configureError), expected);
         await assert.rejects(provider.check({}, {}), expected);
         await assert.rejects(provider.delete("id", {}), expected);
@@ -88,7 +111,10 @@ describe("provider stub", () => {
         fs.mkdirSync(path.join(installed, "dist/provider/resources"), { recursive: true });
         fs.writeFileSync(path.join(installed, "package.json"), JSON.stringify({ name: "pulumi-algorithmia" }));
         const file = path.join(installed, "dist/provider/resources/providers.js");
-        assert.deepStrictEqual(implementationLocation(file), { packageEntry: "pulumi-algorithmia/dist/provider/resources/providers.js", file });
+        assert.deepStrictEqual(implementationLocation(file), {
+            packageEntry: "pulumi-algorithmia/dist/provider/resources/providers.js",
+            file,
+        });
 
         const checkout = path.join(root, "checkout");
         fs.mkdirSync(path.join(checkout, "provider/resources"), { recursive: true });
@@ -101,7 +127,10 @@ describe("provider stub", () => {
         // This process has ts-node already; a provider process has not, which the stub handles (integration tests).
         const { provider, configureError } = await hosted(implementationLocation());
         assert.strictEqual(configureError, undefined);
-        const { failures } = await provider.check({}, { collection: "data://alice/models", name: "bad/name", source: "x" });
+        const { failures } = await provider.check(
+            {},
+            { collection: "data://alice/models", name: "bad/name", source: "x" },
+        );
         assert.match(failures[0].reason, /name: must be a plain file name/, "the real ModelFile check ran");
     });
 
@@ -112,11 +141,31 @@ describe("provider stub", () => {
         assert.strictEqual(frozenProvider({ __provider: "exports.handler = __f0; /* the whole provider */" }), true);
         assert.strictEqual(frozenProvider({}), false);
         const { providers } = await import("../../provider/resources/providers");
-        const olds = { name: "c", owner: "alice", readAcl: "private", forceDestroy: false, adopt: false, cluster: "http://a.example" };
+        const olds = {
+            name: "c",
+            owner: "alice",
+            readAcl: "private",
+            forceDestroy: false,
+            adopt: false,
+            cluster: "http://a.example",
+        };
         const news = { ...olds, owner: undefined };
         await providers.DataCollection.configure!({ config: { get: () => undefined } } as any);
-        assert.strictEqual((await providers.DataCollection.diff!("alice/c", { ...olds, __provider: stub }, { ...news, __provider: stub })).changes, false);
-        const legacy = await providers.DataCollection.diff!("alice/c", { ...olds, __provider: "exports.handler = __f0;" }, { ...news, __provider: stub });
+        assert.strictEqual(
+            (
+                await providers.DataCollection.diff!(
+                    "alice/c",
+                    { ...olds, __provider: stub },
+                    { ...news, __provider: stub },
+                )
+            ).changes,
+            false,
+        );
+        const legacy = await providers.DataCollection.diff!(
+            "alice/c",
+            { ...olds, __provider: "exports.handler = __f0;" },
+            { ...news, __provider: stub },
+        );
         assert.deepStrictEqual([legacy.changes, legacy.replaces], [true, []]);
     });
 });
