@@ -1,4 +1,4 @@
-// Running algorithms (algorithmia-api.md §4, §6.1–6.2): `POST /v1/algo/<owner>/<algo>[/<version>]` (also by
+// Running algorithms (docs/api-reference.md §4, §6.1–6.2): `POST /v1/algo/<owner>/<algo>[/<version>]` (also by
 // algorithm UUID, with a trailing slash, and under /v1/web/algo) resolves a version, runs it in a warm Python or
 // JavaScript worker (server/runtime/workers.ts: the module is loaded once per worker, then every call goes through
 // apply) and answers `{result, metadata: {content_type, duration}}`, or `{error: {message, stacktrace,
@@ -53,6 +53,12 @@ interface CallContext {
     pipelineEnabled: boolean;
     /** The worker keys of this call and of the calls waiting on it. */
     chain: string[];
+}
+
+/** A short digest of a secret environment, for worker keys (never the values themselves). */
+function digestOf(secrets: Record<string, string>): string {
+    const canonical = JSON.stringify(Object.entries(secrets).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return crypto.createHash("sha256").update(canonical).digest("hex").slice(0, 16);
 }
 
 /** The worker pool with the session keys of its workers. */
@@ -412,7 +418,9 @@ export async function executionApi(app: FastifyInstance, ctx: ServerContext): Pr
         const treeDir = await ctx.repos.tree(algo.owner, algo.name, build.commit_sha);
         const running = runner.pool
             .call({
-                key,
+                // A worker keeps the environment it started with: a new or rotated secret is served by new workers
+                // (the old ones idle out), as Algorithmia's running algorithms see a new value within a minute.
+                key: `${key}#${digestOf(secrets)}`,
                 treeDir,
                 ...(family === "javascript" ? nodeWorker(build, treeDir) : pythonWorker(build, treeDir, algo.name)),
                 input,

@@ -1,4 +1,4 @@
-// The secret store (algorithmia-api.md §3.5): per-algorithm secrets exposed to the algorithm as environment
+// The secret store (docs/api-reference.md §3.5): per-algorithm secrets exposed to the algorithm as environment
 // variables. Values are kept (for the execution area) but never returned. One built-in provider.
 import * as crypto from "crypto";
 import { FastifyInstance, FastifyRequest } from "fastify";
@@ -59,7 +59,11 @@ function secretObject(row: SecretRow) {
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Validates the fields present in a create (all required but description) or update (any subset) body. */
+/**
+ * Validates a create or update body. The spec's request schemas require `short_name`, `description` and the key in
+ * both (a create also needs the value, an update may keep it); the official Python client sends a description of
+ * one space when it has none, so an empty one is refused as the strictest reading.
+ */
 function checkFields(body: Record<string, unknown>, algorithmId: string, creating: boolean): Partial<SecretRow> {
     const fields: Partial<SecretRow> = {};
     const text = (key: "short_name" | "description" | "secret_key" | "secret_value", required: boolean) => {
@@ -80,10 +84,13 @@ function checkFields(body: Record<string, unknown>, algorithmId: string, creatin
             throw new ApiError(400, `${key} must be a string`, ErrorCode.SecretMetadataConstraintViolation);
         fields[key] = value;
     };
-    text("short_name", creating);
-    text("description", false);
-    text("secret_key", creating);
+    text("short_name", true);
+    text("description", true);
+    text("secret_key", true);
     text("secret_value", creating);
+    if (fields.description === "") {
+        throw new ApiError(400, "description must not be empty", ErrorCode.SecretMetadataConstraintViolation);
+    }
     if (fields.short_name !== undefined && !fields.short_name.trim()) {
         throw new ApiError(400, "short_name must not be empty", ErrorCode.SecretMetadataConstraintViolation);
     }
@@ -167,7 +174,7 @@ export async function secretsApi(app: FastifyInstance, ctx: ServerContext): Prom
                 id: crypto.randomUUID(),
                 algorithm_id: algo.id,
                 short_name: fields.short_name!,
-                description: fields.description ?? "",
+                description: fields.description!,
                 secret_key: fields.secret_key!,
                 secret_value: fields.secret_value!,
                 provider_id: INTERNAL_PROVIDER.id,

@@ -402,16 +402,47 @@ describe("algorithmia-local: algorithm management", function () {
             assert.ok(!list.text.includes("s3cr3t"));
 
             const updated = await alice("PUT", `/v1/algorithms/${id}/secrets/${created.json.id}`, {
+                short_name: "token",
                 description: "rotated",
+                secret_key: "API_TOKEN",
                 secret_value: "new",
             });
             assert.strictEqual(updated.status, 200, updated.text);
             assert.strictEqual(updated.json.description, "rotated");
             assert.strictEqual(updated.json.secret_key, "API_TOKEN");
 
+            // An edit names the whole metadata, as the spec's request schema says.
+            expectError(
+                await alice("PUT", `/v1/algorithms/${id}/secrets/${created.json.id}`, { secret_value: "newer" }),
+                400,
+                8001,
+                /short_name is required/,
+            );
             expectError(
                 await alice("POST", `/v1/algorithms/${id}/secrets`, {
                     short_name: "t",
+                    secret_key: "OTHER",
+                    secret_value: "v",
+                }),
+                400,
+                8001,
+                /description is required/,
+            );
+            expectError(
+                await alice("POST", `/v1/algorithms/${id}/secrets`, {
+                    short_name: "t",
+                    description: "",
+                    secret_key: "OTHER",
+                    secret_value: "v",
+                }),
+                400,
+                8001,
+                /description must not be empty/,
+            );
+            expectError(
+                await alice("POST", `/v1/algorithms/${id}/secrets`, {
+                    short_name: "t",
+                    description: " ",
                     secret_key: "API_TOKEN",
                     secret_value: "v",
                 }),
@@ -419,13 +450,18 @@ describe("algorithmia-local: algorithm management", function () {
                 8001,
             );
             expectError(
-                await alice("POST", `/v1/algorithms/${id}/secrets`, { short_name: "t", secret_key: "OTHER" }),
+                await alice("POST", `/v1/algorithms/${id}/secrets`, {
+                    short_name: "t",
+                    description: " ",
+                    secret_key: "OTHER",
+                }),
                 400,
                 8004,
             );
             expectError(
                 await alice("POST", `/v1/algorithms/${id}/secrets`, {
                     short_name: "t",
+                    description: " ",
                     secret_key: "1BAD",
                     secret_value: "v",
                 }),
@@ -436,6 +472,7 @@ describe("algorithmia-local: algorithm management", function () {
             expectError(
                 await alice("POST", `/v1/algorithms/${id}/secrets`, {
                     short_name: "t",
+                    description: " ",
                     secret_key: "K",
                     secret_value: "v",
                     provider_id: "x",
@@ -509,6 +546,7 @@ describe("algorithmia-local: algorithm management", function () {
             const before = await alice("GET", "/v1/algorithms/alice/hello");
             await alice("POST", `/v1/algorithms/${before.json.id}/secrets`, {
                 short_name: "k",
+                description: " ",
                 secret_key: "KEPT",
                 secret_value: "v",
             });

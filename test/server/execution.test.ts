@@ -483,6 +483,7 @@ describe("algorithmia-local: running algorithms", function () {
                 key: ALICE.key,
                 json: {
                     short_name: "model",
+                    description: " ",
                     secret_key: "MODEL_URI",
                     secret_value: "data://alice/models/digits.joblib",
                 },
