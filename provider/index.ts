@@ -14,5 +14,6 @@ export {
     Callability,
     VersionType,
 } from "./resources/algorithmVersion";
+export { AlgorithmSecret, AlgorithmSecretArgs } from "./resources/algorithmSecret";
 export { ConnectionArgs } from "./resources/dynamic";
 export { ReadAcl } from "./client";

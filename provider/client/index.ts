@@ -1,4 +1,4 @@
-// One typed client for every Algorithmia route the resources use (algorithmia-api.md §2–§3). Reads answer
+// One typed client for every Algorithmia route the resources use (docs/api-reference.md §2–§3). Reads answer
 // `undefined` for "not there"; writes that are not idempotent say how to tell whether a failed attempt took
 // effect, so they can be retried safely.
 import {
@@ -66,6 +66,23 @@ export interface AlgorithmObject {
     build?: BuildObject;
 }
 
+/** An algorithm's secret as the API shows it: never its value. */
+export interface SecretObject {
+    id: string;
+    short_name: string;
+    description: string;
+    secret_key: string;
+    provider_id?: string;
+}
+
+/** A secret's fields as a create or an update sends them (both name the whole metadata). */
+export interface SecretFields {
+    short_name: string;
+    description: string;
+    secret_key: string;
+    secret_value?: string;
+}
+
 export interface BuildObject {
     build_id: string;
     status: "in-progress" | "succeeded" | "failed";
@@ -96,6 +113,9 @@ export function dataRoute(...segments: string[]): string {
 
 const algoRoute = (owner: string, name: string, ...rest: string[]) =>
     `/v1/algorithms/${[owner, name, ...rest].map(encodeURIComponent).join("/")}`;
+
+const secretsRoute = (algorithmId: string, ...rest: string[]) =>
+    `/v1/algorithms/${[algorithmId, "secrets", ...rest].map(encodeURIComponent).join("/")}`;
 
 /** How long to wait for a pushed commit's build to show up in the build list before asking for one. */
 const BUILD_APPEARS_WITHIN_MS = 30_000;
@@ -524,6 +544,57 @@ export class AlgorithmiaClient {
             },
         });
         return res.body;
+    }
+
+    // Secrets (docs/api-reference.md §3.5) are addressed by the algorithm's id, which the official Python client also
+    // looks up first.
+
+    /** The algorithm's secrets, or undefined when the algorithm is gone. */
+    async listSecrets(algorithmId: string): Promise<SecretObject[] | undefined> {
+        const res = await this.http.request({ method: "GET", path: secretsRoute(algorithmId), accept: [404] });
+        if (res.status === 404) return undefined;
+        return res.body?.secrets ?? res.body?.results ?? []; // real replies said `secrets`, the spec `results`
+    }
+
+    /** The id of the cluster's default secret provider (Algorithmia's built-in one, unless an admin chose another). */
+    async defaultSecretProvider(): Promise<string> {
+        const providers: { id: string; name: string; isDefault?: boolean; isEnabled?: boolean }[] = (
+            await this.http.request({ method: "GET", path: "/v1/secret-provider" })
+        ).body;
+        const chosen =
+            providers.find((p) => p.isDefault && p.isEnabled !== false) ??
+            providers.find((p) => p.name === "algorithmia_internal_secret_provider");
+        if (!chosen) throw new Error("the cluster lists no enabled secret provider (GET /v1/secret-provider)");
+        return chosen.id;
+    }
+
+    async createSecret(algorithmId: string, fields: SecretFields, providerId: string): Promise<SecretObject> {
+        const res = await this.http.request({
+            method: "POST",
+            path: secretsRoute(algorithmId),
+            json: { owner_type: "algorithm", owner_id: algorithmId, provider_id: providerId, ...fields },
+            // One key per algorithm: a secret of this key that is there now is the one this request made.
+            afterFailure: async () => {
+                const landed = (await this.listSecrets(algorithmId))?.find((s) => s.secret_key === fields.secret_key);
+                return landed ? { status: 200, headers: new Headers(), body: landed } : undefined;
+            },
+        });
+        return res.body;
+    }
+
+    async updateSecret(algorithmId: string, secretId: string, fields: SecretFields): Promise<SecretObject> {
+        return (await this.http.request({ method: "PUT", path: secretsRoute(algorithmId, secretId), json: fields }))
+            .body;
+    }
+
+    /** Deletes a secret; false when it was already gone. */
+    async deleteSecret(algorithmId: string, secretId: string): Promise<boolean> {
+        const res = await this.http.request({
+            method: "DELETE",
+            path: secretsRoute(algorithmId, secretId),
+            accept: [404],
+        });
+        return res.status !== 404;
     }
 
     /** Calls an algorithm (`owner/name[/version]`) with JSON input; answers the reply body. */

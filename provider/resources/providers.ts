@@ -1,6 +1,7 @@
 // The providers the stubs in state load in the provider process (stub.ts): one per resource type, keyed by the
 // type name the resource registers. Plain modules: nothing here is serialized.
 import { algorithmController } from "./algorithm";
+import { algorithmSecretController } from "./algorithmSecret";
 import { algorithmVersionController } from "./algorithmVersion";
 import { dataCollectionController } from "./dataCollection";
 import { dynamicProvider } from "./dynamic";
@@ -12,6 +13,7 @@ export const providers = {
     ModelFile: dynamicProvider(modelFileController),
     Algorithm: dynamicProvider(algorithmController),
     AlgorithmVersion: dynamicProvider(algorithmVersionController),
+    AlgorithmSecret: dynamicProvider(algorithmSecretController),
 };
 
 /** The provider a stub of `protocol` asks for (stub.ts). */
