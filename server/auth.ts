@@ -1,5 +1,5 @@
-// Who is calling: `Authorization: Simple <key>`, a bare key (the Python and Ruby clients), or `Bearer <key>`
-// (algorithmia-api.md §1.2). Each request under /v1 gets `request.caller`; routes that need one call
+// Who is calling: `Authorization: Simple <key>`, a bare key (the Python and Ruby clients), or `Bearer <JWT>`
+// (docs/api-reference.md §1.2; tokens.ts issues and checks those). Each request under /v1 gets `request.caller`; routes that need one call
 // `requireCaller`. Accounts may act for themselves and for the organizations they belong to. Running algorithms
 // call back with session keys (execution.ts), which act for the call their worker is serving.
 //
@@ -97,6 +97,8 @@ export interface Caller {
     pipelineEnabled?: boolean;
     /** For calls from inside an algorithm: the versions (worker keys) whose calls are waiting on this one. */
     callChain?: string[];
+    /** Authenticated by a bearer token (a user's login), not an API key. */
+    bearer?: boolean;
 }
 
 export type SessionCaller = Omit<Caller, "admin" | "permissions">;
@@ -129,22 +131,46 @@ declare module "fastify" {
     }
 }
 
-/** The API key in an Authorization header value, whatever its scheme; undefined when there is none. */
+/** The API key in an Authorization header value (`Simple <key>` or bare); undefined for none or a bearer token. */
 export function apiKeyFrom(header: string | undefined): string | undefined {
     const value = header?.trim();
-    if (!value) return undefined;
-    const match = /^(simple|bearer)\s+(.+)$/i.exec(value);
-    return match ? match[2].trim() : value;
+    if (!value || bearerTokenFrom(value) !== undefined) return undefined;
+    const match = /^simple\s+(.+)$/i.exec(value);
+    return match ? match[1].trim() : value;
+}
+
+function bearerTokenFrom(header: string | undefined): string | undefined {
+    return /^bearer\s+(.+)$/i.exec(header?.trim() ?? "")?.[1].trim();
 }
 
 /**
  * Sets `request.caller` from the request's key and refuses a route the key may not reach. The route is the one
  * Fastify matched (its pattern, so no spelling of a path slips past); an unknown route is left to answer 404.
  */
-export function authenticate(store: Store, request: FastifyRequest, sessions?: SessionKeys): void {
+export function authenticate(
+    store: Store,
+    request: FastifyRequest,
+    sessions?: SessionKeys,
+    tokens?: { verify(token: string): string },
+): void {
+    const route = request.routeOptions.url;
+    const token = bearerTokenFrom(request.headers.authorization);
+    if (token !== undefined) {
+        // A user's login: what the user may do, as with a key without restrictions (never an admin's routes).
+        const username = tokens ? tokens.verify(token) : undefined;
+        if (!username || store.account(username)?.kind !== "user") throw notAuthenticated();
+        request.caller = {
+            username,
+            orgs: store.orgsOf(username),
+            admin: false,
+            permissions: { ...FULL_PERMISSIONS },
+            bearer: true,
+        };
+        if (route !== undefined && isAdminRoute(route)) throw notAuthorized("this route needs an admin API key");
+        return;
+    }
     const key = apiKeyFrom(request.headers.authorization);
     if (!key) return;
-    const route = request.routeOptions.url;
     const session = sessions?.sessionCaller(key);
     if (session === null) {
         throw new ApiError(

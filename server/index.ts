@@ -9,6 +9,7 @@ import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import { authenticate, keyPermissions, KeyPermissions } from "./auth";
+import { BearerTokens } from "./tokens";
 import { errorHandler, invalidRequest, routeNotFound } from "./errors";
 import { Faults } from "./faults";
 import { Store } from "./store";
@@ -119,9 +120,10 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
     for (const org of options.orgs ?? []) store.ensureOrg(org.name, org.members);
 
     const faults = new Faults(options.faults);
+    const tokens = new BearerTokens(options.dataDir);
     const app = Fastify({
         logger: options.log ?? false,
-        bodyLimit: 10 * 1024 * 1024, // Algorithmia's maximum request size (algorithmia-api.md §1.3)
+        bodyLimit: 10 * 1024 * 1024, // Algorithmia's maximum request size (docs/api-reference.md §1.3)
         genReqId: () => `req-${crypto.randomUUID()}`,
         // Errors Fastify raises before routing (a URL that does not percent-decode) get the API's error shape too.
         frameworkErrors: (err, request, reply) =>
@@ -155,9 +157,10 @@ export async function startServer(given: ServerOptions): Promise<RunningServer> 
     app.addHook("onRequest", async (request, reply) => faults.onRequest(request, reply));
     app.addHook("onSend", async (request, _reply, payload) => faults.onSend(request, payload));
     app.addHook("onRequest", async (request) => {
-        if (request.url.startsWith("/v1/")) authenticate(store, request, runner);
+        if (request.url.startsWith("/v1/")) authenticate(store, request, runner, tokens);
     });
     await app.register(faults.routes());
+    await app.register(tokens.routes(store));
     await app.register(gitRoutes(store, repos));
     for (const area of areas) await app.register(async (scope) => area(scope, ctx));
 

@@ -37,7 +37,6 @@ describe("Data API", function () {
         for (const [form, auth] of [
             ["Simple", `Simple ${ALICE.key}`],
             ["bare", ALICE.key],
-            ["Bearer", `Bearer ${ALICE.key}`],
             ["simple (lower case)", `simple ${ALICE.key}`],
         ]) {
             it(`accepts the ${form} form`, async () => {
@@ -58,6 +57,35 @@ describe("Data API", function () {
                 assert.strictEqual(res.headers.get("x-error-message"), res.json.error.message);
             });
         }
+
+        describe("bearer tokens", () => {
+            const issue = async (json: object = {}, key = ALICE.key) =>
+                call(server, "POST", "/_local/tokens", { key, json });
+
+            it("accepts a token issued to alice's key, as alice, and nothing else as a token", async () => {
+                const issued = await issue();
+                assert.strictEqual(issued.status, 200, issued.text);
+                const { token } = issued.json;
+                const ok = await call(server, "GET", "/v1/data/.my/authcoll", { auth: `Bearer ${token}` });
+                assert.strictEqual(ok.status, 200, ok.text);
+                // An API key is not a token, and a token is not an API key.
+                for (const auth of [`Bearer ${ALICE.key}`, `Simple ${token}`, `Bearer ${token.slice(0, -2)}xx`]) {
+                    const refused = await call(server, "GET", "/v1/data/.my/authcoll", { auth });
+                    assert.strictEqual(refused.status, 401, auth);
+                    assert.strictEqual(refused.json.error.code, 2002);
+                }
+            });
+
+            it("refuses an expired token and issues none without a valid key or with a bad lifetime", async () => {
+                const { token } = (await issue({ ttl_seconds: 1 })).json;
+                await new Promise((resolve) => setTimeout(resolve, 2100));
+                const expired = await call(server, "GET", "/v1/data/.my/authcoll", { auth: `Bearer ${token}` });
+                assert.strictEqual(expired.status, 401);
+                assert.match(expired.json.error.message, /expired/);
+                assert.strictEqual((await issue({}, "simNoSuchKey")).status, 401);
+                assert.strictEqual((await issue({ ttl_seconds: 0 })).status, 400);
+            });
+        });
 
         it("puts the message of a HEAD error in X-Error-Message", async () => {
             const res = await call(server, "HEAD", "/v1/data/alice/authcoll");
