@@ -1,4 +1,4 @@
-// Algorithm source moves only by git (algorithmia-api.md §3.4). This module pushes a file tree to an algorithm's
+// Algorithm source moves only by git (docs/api-reference.md §3.4). This module pushes a file tree to an algorithm's
 // repository as one DETERMINISTIC commit — fixed author, committer and date, a message derived from the tree,
 // the current master as parent — so the same tree on the same parent always gives the same sha: a retried push
 // is a no-op, and clusters with identical history get identical git hashes (environment promotion relies on it).
@@ -36,6 +36,8 @@ export interface GitRemote extends RetryBudget {
     /** The account the key belongs to: Algorithmia's git takes the account name, with the key as the password. */
     user: string;
     apiKey: string;
+    /** A CA bundle file git trusts instead of the system's (`http.sslCAInfo`). */
+    caCert?: string;
 }
 
 export interface PushResult {
@@ -297,6 +299,7 @@ function runGit(
     ];
     if (options.remote) {
         config.push(["http.extraHeader", `Authorization: Basic ${basicCredentials(remote)}`]);
+        if (remote.caCert) config.push(["http.sslCAInfo", remote.caCert]);
         // A reply that stops coming (under 1 byte/s for the per-attempt timeout) ends the command, as a transient failure.
         config.push(
             ["http.lowSpeedLimit", "1"],

@@ -20,7 +20,12 @@ export interface RetryBudget {
 export interface HttpOptions {
     /** Base address, e.g. `http://127.0.0.1:8080` (the client appends `/v1/...`). */
     apiAddress: string;
-    apiKey: string;
+    /** The API key; without one, `bearerToken` authenticates (as the official Python client does). */
+    apiKey?: string;
+    /** A user's bearer token (a JWT), sent as `Authorization: Bearer <token>` when there is no API key. */
+    bearerToken?: string;
+    /** A CA bundle (PEM text) trusted for https instead of the system's: a cluster with a private CA. */
+    ca?: string;
     /** Per attempt: how long it may go without a byte moving; 60 s by default. */
     timeoutMs?: number;
     /** Attempts in all, including the first. */
@@ -87,7 +92,10 @@ const RETRYABLE_STATUS = [429, 502, 503, 504];
 
 export class HttpClient implements RetryBudget {
     readonly apiAddress: string;
-    private readonly apiKey: string;
+    private readonly authorization: string;
+    /** What must never appear in an error: the key or the token. */
+    private readonly credential: string;
+    private readonly ca?: string;
     // Public: git (git.ts) retries with the same budget.
     readonly timeoutMs: number;
     readonly maxAttempts: number;
@@ -95,7 +103,10 @@ export class HttpClient implements RetryBudget {
 
     constructor(options: HttpOptions) {
         this.apiAddress = options.apiAddress.replace(/\/+$/, "");
-        this.apiKey = options.apiKey;
+        if (!options.apiKey && !options.bearerToken) throw new Error("HttpClient: an API key or a bearer token");
+        this.credential = (options.apiKey || options.bearerToken)!;
+        this.authorization = options.apiKey ? `Simple ${options.apiKey}` : `Bearer ${options.bearerToken}`;
+        this.ca = options.ca;
         this.timeoutMs = options.timeoutMs ?? 60_000;
         this.maxAttempts = options.maxAttempts ?? 6;
         this.baseDelayMs = options.baseDelayMs ?? 250;
@@ -137,7 +148,7 @@ export class HttpClient implements RetryBudget {
         for (const [name, value] of Object.entries(spec.query ?? {})) {
             if (value !== undefined) url.searchParams.set(name, String(value));
         }
-        const headers: Record<string, string> = { authorization: `Simple ${this.apiKey}`, ...spec.headers };
+        const headers: Record<string, string> = { authorization: this.authorization, ...spec.headers };
         let body: string | AsyncIterable<Uint8Array> | undefined;
         if (spec.body) {
             headers["content-type"] ??= "application/octet-stream";
@@ -150,7 +161,7 @@ export class HttpClient implements RetryBudget {
         const idle = idleTimer(spec.timeoutMs ?? this.timeoutMs);
         let status: number, replyHeaders: Headers, text: string;
         try {
-            const reply = await exchange(url, spec.method, headers, body, idle);
+            const reply = await exchange(url, spec.method, headers, body, idle, this.ca);
             status = reply.statusCode!;
             replyHeaders = headersOf(reply);
             if (spec.stream && status < 300)
@@ -181,9 +192,9 @@ export class HttpClient implements RetryBudget {
         return new AlgorithmiaApiError(spec.method, spec.path, res.status, this.redact(message), error?.code);
     }
 
-    /** Removes the key from anything the server echoed back. */
+    /** Removes the key or token from anything the server echoed back. */
     private redact(text: string): string {
-        return this.apiKey ? text.split(this.apiKey).join("[redacted]") : text;
+        return text.split(this.credential).join("[redacted]");
     }
 }
 
@@ -248,11 +259,12 @@ function exchange(
     headers: Record<string, string>,
     body: string | AsyncIterable<Uint8Array> | undefined,
     idle: IdleTimer,
+    ca?: string,
 ) {
     const transport = url.protocol === "https:" ? https : http;
     return new Promise<http.IncomingMessage>((resolve, reject) => {
         let answered = false;
-        const request = transport.request(url, { method, headers }, (reply) => {
+        const request = transport.request(url, { method, headers, ...(ca ? { ca } : {}) }, (reply) => {
             answered = true; // the server may answer (an error) before reading everything
             // Fails a read of the reply, once it has been handed on, with the TimeoutError.
             idle.signal.addEventListener("abort", () => reply.destroy(idle.signal.reason), { once: true });

@@ -1,6 +1,7 @@
 // One typed client for every Algorithmia route the resources use (docs/api-reference.md §2–§3). Reads answer
 // `undefined` for "not there"; writes that are not idempotent say how to tell whether a failed attempt took
 // effect, so they can be retried safely.
+import * as fs from "fs";
 import {
     defaultGitAddress,
     GitRemote,
@@ -140,17 +141,24 @@ export interface ClientOptions extends HttpOptions {
      * clients, all with the configured key) ask only once; by default each client has its own.
      */
     usernames?: Record<string, Promise<string>>;
+    /** A CA bundle file (PEM) trusted instead of the system's, by the API client and by git. */
+    caCert?: string;
 }
 
 export class AlgorithmiaClient {
     readonly http: HttpClient;
     readonly gitAddress: string;
-    private readonly apiKey: string;
+    private readonly apiKey?: string;
+    private readonly caCert?: string;
     private readonly usernames: Record<string, Promise<string>>;
 
     constructor(options: ClientOptions) {
-        this.http = new HttpClient(options);
+        this.http = new HttpClient({
+            ...options,
+            ...(options.caCert ? { ca: fs.readFileSync(options.caCert, "utf8") } : {}),
+        });
         this.apiKey = options.apiKey;
+        this.caCert = options.caCert;
         this.gitAddress = (options.gitAddress || defaultGitAddress(this.http.apiAddress)).replace(/\/+$/, "");
         this.usernames = options.usernames || {};
     }
@@ -448,11 +456,18 @@ export class AlgorithmiaClient {
      * key's own user name, also for an organization's algorithm (the owner is only in the path).
      */
     async gitRemote(owner: string, name: string): Promise<GitRemote> {
+        if (!this.apiKey) {
+            throw new Error(
+                `The source of ${owner}/${name} is pushed with git, which Algorithmia authenticates with an API key ` +
+                    "only, and this connection has a bearer token: set algorithmia:apiKey (or the profile's api_key)",
+            );
+        }
         const { timeoutMs, maxAttempts, baseDelayMs } = this.http;
         return {
             url: gitRepositoryUrl(this.gitAddress, owner, name),
             user: await this.username(),
             apiKey: this.apiKey,
+            ...(this.caCert ? { caCert: this.caCert } : {}),
             timeoutMs,
             maxAttempts,
             baseDelayMs,

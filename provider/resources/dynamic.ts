@@ -58,7 +58,11 @@ export function containsUnknown(value: unknown): boolean {
 
 /** The connection arguments every resource takes (docs/configuration.md: they win over stack config and env). */
 export interface ConnectionArgs {
-    /** Base address of the Algorithmia API, e.g. `https://api.algorithmia.com`. */
+    /**
+     * Base address of the Algorithmia API, e.g. `https://api.algorithmia.com`; else `algorithmia:apiAddress`,
+     * `ALGORITHMIA_API` or the public address. Another resolved address is another cluster: a replace, created there
+     * before the old object is deleted where it was.
+     */
     apiAddress?: pulumi.Input<string>;
     /**
      * The API key for this resource (another account or cluster than the stack's). Kept as a secret in inputs
@@ -153,6 +157,11 @@ export interface DiffRules {
     updateKeys: readonly string[];
     /** Keys whose change needs a new object. */
     replaceKeys: readonly string[];
+    /**
+     * Arguments compared through what `check` derives from them (a source directory through its tree's sha256),
+     * for the reference docs (`npm run docs`).
+     */
+    comparedAs?: Record<string, readonly string[]>;
     /**
      * Fills defaults so that an omitted value and the server's default compare equal. Applied to both sides,
      * with the old outputs at hand (e.g. an omitted owner means the owner resolved at create time).
@@ -272,7 +281,8 @@ export function dynamicProvider<Inputs, Outputs>(
             if (isUnknown(props.apiKey)) throw new Error("apiKey is not known yet");
             const connection = resolveConnection(state.stackConfig, apiAddress, props.apiKey);
             // The process's clients share user names: the owner default and git's user name are looked up once per key.
-            const usernames = state.usernames[connection.apiKey] || (state.usernames[connection.apiKey] = {});
+            const credential = (connection.apiKey ?? connection.bearerToken)!;
+            const usernames = state.usernames[credential] || (state.usernames[credential] = {});
             return new AlgorithmiaClient({ ...connection, usernames });
         },
         whoami: (client) => client.username(),

@@ -1,6 +1,9 @@
 // Where the connection comes from (provider/config.ts): the git address with its precedence (stack config over
 // environment over the address derived from the API address), its validation, and that the client pushes there.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { AlgorithmiaClient } from "../../provider/client";
 import { resolveConnection, StackConfig } from "../../provider/config";
 
@@ -92,7 +95,7 @@ describe("connection settings (unit)", () => {
         );
         assert.throws(
             () => resolveConnection(undefined, undefined, undefined, {}),
-            /No Algorithmia API key: .*or give the resource an `apiKey`/,
+            /No Algorithmia API key: .*give the resource an `apiKey`, or name an `algo` CLI profile/,
         );
     });
 
@@ -115,5 +118,103 @@ describe("connection settings (unit)", () => {
             (await derived.gitRemote("alice", "Hello")).url,
             "https://git.example.test/git/alice/Hello.git",
         );
+    });
+
+    describe("algo CLI profiles (~/.algorithmia/config)", () => {
+        let home: string;
+        /** A config as `algo auth` writes it (the official CLI's toml.dump of its profiles). */
+        const writeConfig = (profiles: Record<string, Record<string, string>>) => {
+            fs.mkdirSync(path.join(home, ".algorithmia"), { recursive: true });
+            const text = Object.entries(profiles)
+                .map(
+                    ([name, fields]) =>
+                        `[profiles.${name}]\n` +
+                        ["api_key", "api_server", "ca_cert", "bearer_token"]
+                            .map((field) => `${field} = "${fields[field] ?? ""}"\n`)
+                            .join(""),
+                )
+                .join("\n");
+            fs.writeFileSync(path.join(home, ".algorithmia", "config"), `[profiles]\n\n${text}`);
+        };
+        beforeEach(() => (home = fs.mkdtempSync(path.join(os.tmpdir(), "algo-home-"))));
+        afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
+
+        it("falls back to the default profile, below the environment", () => {
+            writeConfig({ default: { api_key: "simDefault", api_server: "https://api.default.test" } });
+            assert.deepStrictEqual(resolveConnection(undefined, undefined, undefined, { HOME: home }), {
+                apiAddress: "https://api.default.test",
+                apiKey: "simDefault",
+                gitAddress: "https://git.default.test",
+            });
+            const env = { HOME: home, ALGORITHMIA_API_KEY: KEY, ALGORITHMIA_API: "https://api.env.test" };
+            const fromEnv = resolveConnection(undefined, undefined, undefined, env);
+            assert.deepStrictEqual([fromEnv.apiKey, fromEnv.apiAddress], [KEY, "https://api.env.test"]);
+        });
+
+        it("takes the profile algorithmia:profile names over the environment, below the stack's own settings", () => {
+            writeConfig({
+                default: { api_key: "simDefault" },
+                prod: { api_key: "simProd", api_server: "https://api.prod.test" },
+            });
+            const env = { HOME: home, ALGORITHMIA_API_KEY: KEY, ALGORITHMIA_API: "https://api.env.test" };
+            const named = resolveConnection(stack({ "algorithmia:profile": "prod" }), undefined, undefined, env);
+            assert.deepStrictEqual([named.apiKey, named.apiAddress], ["simProd", "https://api.prod.test"]);
+            const overridden = resolveConnection(
+                stack({ "algorithmia:profile": "prod", "algorithmia:apiKey": "simStack" }),
+                undefined,
+                undefined,
+                env,
+            );
+            assert.strictEqual(overridden.apiKey, "simStack");
+            assert.throws(
+                () => resolveConnection(stack({ "algorithmia:profile": "staging" }), undefined, undefined, env),
+                /algorithmia:profile is "staging", but .*\.algorithmia\/config has no such profile: run `algo auth --profile staging`/,
+            );
+        });
+
+        it("uses a profile's bearer token when there is no key anywhere, and a key over any token", () => {
+            writeConfig({ default: { bearer_token: "header.claims.signature" } });
+            const token = resolveConnection(undefined, "https://api.example.test", undefined, { HOME: home });
+            assert.deepStrictEqual([token.apiKey, token.bearerToken], [undefined, "header.claims.signature"]);
+            const keyed = resolveConnection(undefined, "https://api.example.test", undefined, {
+                HOME: home,
+                ALGORITHMIA_API_KEY: KEY,
+            });
+            assert.deepStrictEqual([keyed.apiKey, keyed.bearerToken], [KEY, undefined]);
+        });
+
+        it("takes the CA bundle from the profile, and refuses one that does not exist", () => {
+            const bundle = path.join(home, "ca.pem");
+            fs.writeFileSync(bundle, "-----BEGIN CERTIFICATE-----\n");
+            writeConfig({ default: { api_key: "simDefault", ca_cert: bundle } });
+            assert.strictEqual(resolveConnection(undefined, undefined, undefined, { HOME: home }).caCert, bundle);
+            writeConfig({ default: { api_key: "simDefault", ca_cert: path.join(home, "gone.pem") } });
+            assert.throws(
+                () => resolveConnection(undefined, undefined, undefined, { HOME: home }),
+                /the CA bundle .*gone\.pem \(algorithmia:caCert, a profile's ca_cert or REQUESTS_CA_BUNDLE\) does not exist/,
+            );
+        });
+
+        it("names a broken config file without quoting it (it holds keys)", () => {
+            fs.mkdirSync(path.join(home, ".algorithmia"));
+            fs.writeFileSync(path.join(home, ".algorithmia", "config"), '[profiles.default]\napi_key = "simLeaky\n');
+            assert.throws(
+                () => resolveConnection(undefined, undefined, undefined, { HOME: home }),
+                (err: Error) =>
+                    /config is not a valid algo CLI config \(TOML\)/.test(err.message) &&
+                    !err.message.includes("simLeaky"),
+            );
+        });
+
+        it("refuses to push source with a bearer token alone: git takes API keys only", async () => {
+            const client = new AlgorithmiaClient({
+                apiAddress: "https://api.example.test",
+                bearerToken: "header.claims.signature",
+            });
+            await assert.rejects(
+                client.gitRemote("alice", "Hello"),
+                /pushed with git, which Algorithmia authenticates with an API key only/,
+            );
+        });
     });
 });
