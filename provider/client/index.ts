@@ -12,6 +12,7 @@ import {
     TreeEntry,
 } from "./git";
 import { AlgorithmiaApiError, HttpClient, HttpOptions, HttpResponse, sleep } from "./http";
+import { formatBytes, formatDuration, formatRate, Progress, ProgressLog } from "./progress";
 
 export { AlgorithmiaApiError, HttpOptions };
 
@@ -143,6 +144,8 @@ export interface ClientOptions extends HttpOptions {
     usernames?: Record<string, Promise<string>>;
     /** A CA bundle file (PEM) trusted instead of the system's, by the API client and by git. */
     caCert?: string;
+    /** Where uploads and build waits report their progress (progress.ts); nowhere by default. */
+    progress?: ProgressLog;
 }
 
 export class AlgorithmiaClient {
@@ -150,6 +153,7 @@ export class AlgorithmiaClient {
     readonly gitAddress: string;
     private readonly apiKey?: string;
     private readonly caCert?: string;
+    private readonly progress?: ProgressLog;
     private readonly usernames: Record<string, Promise<string>>;
 
     constructor(options: ClientOptions) {
@@ -159,6 +163,7 @@ export class AlgorithmiaClient {
         });
         this.apiKey = options.apiKey;
         this.caCert = options.caCert;
+        this.progress = options.progress;
         this.gitAddress = (options.gitAddress || defaultGitAddress(this.http.apiAddress)).replace(/\/+$/, "");
         this.usernames = options.usernames || {};
     }
@@ -275,10 +280,28 @@ export class AlgorithmiaClient {
         open: () => AsyncIterable<Uint8Array>,
         size: number,
     ): Promise<string> {
+        const uri = `data://${owner}/${collection}/${filename}`;
+        const log = this.progress;
+        // Counted per attempt: a retry sends the file again from its start.
+        async function* reporting(): AsyncGenerator<Uint8Array> {
+            const progress = new Progress(log);
+            let sent = 0;
+            for await (const chunk of open()) {
+                yield chunk;
+                sent += chunk.length;
+                progress.tick((ms) => {
+                    const percent = size > 0 ? ` (${Math.floor((sent * 100) / size)}%)` : "";
+                    return `uploading ${uri}: ${formatBytes(sent)} of ${formatBytes(size)}${percent}, ${formatRate(sent, ms)}`;
+                });
+            }
+            progress.done(
+                (ms) => `uploaded ${uri}: ${formatBytes(sent)} in ${formatDuration(ms)} (${formatRate(sent, ms)})`,
+            );
+        }
         const res = await this.http.request({
             method: "PUT",
             path: dataRoute(owner, collection, filename),
-            body: open,
+            body: log ? reporting : open,
             contentLength: size,
         });
         const reported = ownerOf(res.body?.result);
@@ -417,7 +440,13 @@ export class AlgorithmiaClient {
             build = await this.findBuild(owner, name, commitSha);
         }
         let delay = 250;
+        const progress = new Progress(this.progress);
+        const which = () => `${owner}/${name} at ${commitSha.slice(0, 12)}${build ? ` (build ${build.build_id})` : ""}`;
         while (!build || build.status === "in-progress") {
+            progress.tick(
+                (ms) =>
+                    `building ${which()}: ${build ? build.status : "waiting for the build to start"}, ${formatDuration(ms)}`,
+            );
             if (Date.now() >= deadline) {
                 throw new BuildTimeoutError(
                     commitSha,
@@ -440,6 +469,7 @@ export class AlgorithmiaClient {
                 }
             }
         }
+        progress.done((ms) => `build of ${which()} ${build!.status} after ${formatDuration(ms)}`);
         return build;
     }
 

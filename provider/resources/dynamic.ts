@@ -283,7 +283,12 @@ export function dynamicProvider<Inputs, Outputs>(
             // The process's clients share user names: the owner default and git's user name are looked up once per key.
             const credential = (connection.apiKey ?? connection.bearerToken)!;
             const usernames = state.usernames[credential] || (state.usernames[credential] = {});
-            return new AlgorithmiaClient({ ...connection, usernames });
+            // Progress of uploads and builds goes to the engine's log, which `pulumi up` shows as it comes.
+            return new AlgorithmiaClient({
+                ...connection,
+                usernames,
+                progress: (message) => void pulumi.log.info(message),
+            });
         },
         whoami: (client) => client.username(),
     });
