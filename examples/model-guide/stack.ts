@@ -126,8 +126,8 @@ export function hostedModel(hosted: HostedModel, args: DigitClassifierArgs = {})
         source: new pulumi.asset.FileAsset(TEST_DATA_FILE),
     });
 
-    // 3. The algorithm. `modelFiles` becomes model-manifest.json in its repository, so a new model is a new
-    //    build, and the build loads exactly the model it was made for.
+    // 3. The algorithm. `modelFiles` becomes the ADK's frozen model_manifest.json in its repository (the md5 makes it
+    //    frozen), so a new model is a new build, and the build loads exactly the model it was made for.
     const algorithm = new Algorithm(
         "digit-classifier",
         {
@@ -137,7 +137,7 @@ export function hostedModel(hosted: HostedModel, args: DigitClassifierArgs = {})
             settings: ALGORITHM_SETTINGS,
             source: hosted.source,
             dependencies: hosted.dependencies,
-            modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256 } },
+            modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256, md5: model.md5 } },
             expectedSourceSha256: args.promote?.sourceSha256,
             adopt: args.adopt,
         },

@@ -83,15 +83,24 @@ export interface AlgorithmArgs extends ConnectionArgs {
     name: pulumi.Input<string>;
     /** The user or organization owning it; defaults to the API key's own user. */
     owner?: pulumi.Input<string>;
+    /** What the algorithm's page shows; a change is one PUT. */
     details: pulumi.Input<InputsOf<AlgorithmDetails>>;
+    /** How it builds and runs; a change is one PUT (and a new build when the runtime changes). */
     settings: pulumi.Input<InputsOf<AlgorithmSettings>>;
-    /** A directory: its whole tree (except `.git`) is the algorithm's repository content. */
+    /**
+     * A directory: its whole tree (except `.git`) is the algorithm's repository content. Compared by the final
+     * tree's sha256: a change is a push and a build.
+     */
     source: pulumi.Input<string>;
-    /** Lines of requirements.txt, merged into the source's (a line for the same project replaces it). */
+    /** Lines of requirements.txt, merged into the source's (a line for the same project replaces it): push + build. */
     dependencies?: pulumi.Input<pulumi.Input<string>[]>;
-    /** Models bound into the tree as model-manifest.json (pass a ModelFile's `dataUri` and `sha256`). */
+    /**
+     * Models bound into the tree (pass a ModelFile's `dataUri`, `sha256` and `md5`): written as model-manifest.json
+     * and, when every model has its `md5`, as the ADK's frozen model_manifest.json and model_manifest.json.freeze
+     * (the ADK's `ModelData` then refuses other bytes): push + build.
+     */
     modelFiles?: pulumi.Input<Record<string, pulumi.Input<InputsOf<ModelBinding>>>>;
-    /** How long to wait for a build (default 900). */
+    /** How long to wait for a build, in seconds (a change is stored only). */
     buildTimeoutSeconds?: pulumi.Input<number>;
     /** Take over an algorithm that already exists instead of failing. */
     adopt?: pulumi.Input<boolean>;
@@ -284,6 +293,10 @@ function algorithmSchema() {
                         .string()
                         .regex(/^data:\/\/[^/]+\/[^/]+\/.+/, "must be a data URI like data://owner/collection/file"),
                     sha256: z.string().regex(SHA256, "must be a sha256 (64 lowercase hex digits)"),
+                    md5: z
+                        .string()
+                        .regex(/^[0-9a-f]{32}$/, "must be an md5 (32 lowercase hex digits)")
+                        .optional(),
                 }),
             )
             .optional(),

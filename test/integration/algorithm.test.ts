@@ -324,7 +324,7 @@ describe("Algorithm (engine + algorithmia-local + git)", function () {
                 name: "Modeled",
                 source,
                 dependencies: undefined,
-                modelFiles: { greeting: { dataUri: file.dataUri, sha256: file.sha256 } },
+                modelFiles: { greeting: { dataUri: file.dataUri, sha256: file.sha256, md5: file.md5 } },
             });
             return { gitHash: algorithm.gitHash };
         });

@@ -32,6 +32,7 @@ function killEngine(stackName: string) {
 }
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
+const md5 = (data: string | Buffer) => crypto.createHash("md5").update(data).digest("hex");
 /** Where `content`, named `name`, is stored in alice's `collection`. */
 const stored = (collection: string, content: string | Buffer, name = "model.pkl") =>
     `data://alice/${collection}/${contentName(name, sha256(content))}`;
@@ -59,7 +60,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
                 apiAddress: bed.server.url,
                 ...args(),
             });
-            return { dataUri: model.dataUri, sha256: model.sha256, size: model.size };
+            return { dataUri: model.dataUri, sha256: model.sha256, md5: model.md5, size: model.size };
         });
         await stack.setConfig("algorithmia:apiKey", { value: ALICE.key, secret: true });
         return stack;
@@ -94,12 +95,13 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             stack = await modelStack("lifecycle", "lifecycle", () => args);
         });
 
-        it("uploads the file, with its sha256 and size as outputs", async () => {
+        it("uploads the file, with its sha256, md5 and size as outputs", async () => {
             const counts = await counting(() => stack.up());
             const outputs = await stack.outputs();
             assert.strictEqual(outputs.dataUri.value, stored("lifecycle", "weights v1"));
             assert.match(outputs.dataUri.value, /^data:\/\/alice\/lifecycle\/model\.[0-9a-f]{16}\.pkl$/);
             assert.strictEqual(outputs.sha256.value, sha256("weights v1"));
+            assert.strictEqual(outputs.md5.value, md5("weights v1"));
             assert.strictEqual(outputs.size.value, "weights v1".length);
             assert.strictEqual(await remote(outputs.dataUri.value), "weights v1");
             assert.strictEqual(uploads(counts), 1);
@@ -142,6 +144,7 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             assert.strictEqual(counts.writes, 1);
             const outputs = await stack.outputs();
             assert.strictEqual(outputs.sha256.value, sha256("weights v2, longer"));
+            assert.strictEqual(outputs.md5.value, md5("weights v2, longer"), "hashed with the sha256, in one pass");
             assert.strictEqual(
                 outputs.dataUri.value,
                 stored("lifecycle", "weights v2, longer"),
@@ -164,6 +167,20 @@ describe("ModelFile (engine + algorithmia-local)", function () {
             });
             assert.strictEqual(uploads(counts), 0, "the bytes are there already");
             assert.strictEqual((await stack.outputs()).dataUri.value, stored("lifecycle", "weights v1"));
+            await stack.preview({ expectNoChanges: true });
+        });
+
+        it("learns the md5 a state from before it lacks: hashed again, stored by an update that uploads nothing", async () => {
+            const deployment = await stack.exportStack();
+            const model = deployment.deployment.resources.find((r: any) => r.type.endsWith(":ModelFile"));
+            for (const props of [model.inputs, model.outputs]) delete props.md5;
+            await stack.importStack(deployment);
+            const counts = await counting(async () => {
+                const up = await stack.up();
+                assert.deepStrictEqual(up.summary.resourceChanges, { same: 2, update: 1 });
+            });
+            assert.deepStrictEqual({ uploads: uploads(counts), writes: counts.writes }, { uploads: 0, writes: 0 });
+            assert.strictEqual((await stack.outputs()).md5.value, md5("weights v1"));
             await stack.preview({ expectNoChanges: true });
         });
 

@@ -29,7 +29,7 @@ const algorithm = new Algorithm("hello", {
     details: { label: "Hello" },
     settings: { language: "python3-1", environment: "cpu", license: "apl", sourceVisibility: "closed", networkAccess: "isolated", pipelineEnabled: false },
     source: ${JSON.stringify(HELLO_SOURCE)},
-    modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256 } },
+    modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256, md5: model.md5 } },
 });
 const version = new AlgorithmVersion("hello-version", {
     algorithm: algorithm.algoPath, gitHash: algorithm.gitHash, versionType: "minor", callability: "public",

@@ -4,44 +4,33 @@ Input:  {"test_data": "data://<owner>/<collection>/test.csv"}   a CSV of images,
         or {"images": [[64 numbers], ...]}                        the images themselves
 Output: the predicted labels, e.g. [2, 0, 9, 0, 3, 7, 0, 3, 0, 3]
 
-The model is loaded once, when the worker imports this module, before the first apply() (Algorithmia's
-"preloading"): the provider writes model-manifest.json at the repository root, naming the model's data URI and
-sha256, and the file is fetched through the Algorithmia client (which the platform points at its own API and
-authenticates as the algorithm's owner). A model whose bytes do not match the manifest refuses to load, so a
-build can only ever serve the exact model it was built for.
+The model is loaded once per worker, before the first apply() (Algorithmia's "preloading"), by Algorithmia's
+ADK: the provider writes the ADK's model_manifest.json at the repository root, naming the model's data URI, and
+freezes it into model_manifest.json.freeze with the model's md5 and `fail_on_tamper`. The ADK's ModelData
+downloads the file through the Algorithmia client (which the platform points at its own API and authenticates as
+the algorithm's owner) and refuses a model whose md5 is not the frozen one, so a build can only ever serve the
+exact model it was built for.
 """
-import hashlib
-import json
 import os
 
 import Algorithmia
 import joblib
 import numpy as np
+from Algorithmia import ADK
 from Algorithmia.errors import AlgorithmException
 
-MANIFEST = os.path.join(os.path.dirname(__file__), "..", "model-manifest.json")
 PIXELS = 64
 
 client = Algorithmia.client()
 
 
-def load_model():
-    with open(MANIFEST) as f:
-        entry = json.load(f)["model"]
-    path = client.file(entry["dataUri"]).getFile(as_path=True)
+def load(model_data):
+    # ModelData has fetched and checked the manifest's files; "model" is the key of the Algorithm's modelFiles.
+    path = model_data.get_model("model")
     try:
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        if digest != entry["sha256"]:
-            raise AlgorithmException(
-                "model %s has sha256 %s, the manifest expects %s" % (entry["dataUri"], digest, entry["sha256"]),
-                error_type="InitializationError")
         return joblib.load(path)
     finally:
-        os.remove(path)
-
-
-MODEL = load_model()
+        os.remove(path)  # the unpickled model is all a worker keeps
 
 
 def input_error(message):
@@ -71,5 +60,10 @@ def read_images(input):
     return images
 
 
-def apply(input):
-    return [int(label) for label in MODEL.predict(read_images(input))]
+def apply(input, model):
+    return [int(label) for label in model.predict(read_images(input))]
+
+
+# Loads the model, then serves the platform's requests (algorithmia-local's worker finds `algorithm` and calls apply).
+algorithm = ADK(apply, load, client)
+algorithm.init()

@@ -4,41 +4,34 @@ Input:  {"test_data": "data://<owner>/<collection>/test.csv"}   a CSV of images,
         or {"images": [[64 numbers], ...]}                        the images themselves
 Output: the predicted labels, e.g. [2, 0, 9, 0, 3, 7, 0, 3, 0, 3]
 
-The network is loaded once per worker, at import (Algorithmia's "preloading"), from the data URI that
-model-manifest.json names, and refused unless its sha256 is the manifest's. onnxruntime runs it on the GPU when
-the installed onnxruntime offers CUDA and the worker sees a GPU (the algorithm's `gpu` environment), else on
-the CPU; `apply` reports nothing else, and every call answers from the same session.
+The network is loaded once per worker, before the first call (Algorithmia's "preloading"), by Algorithmia's ADK
+from the data URI that model_manifest.json names, and refused unless its md5 is the one frozen in
+model_manifest.json.freeze (`fail_on_tamper`). onnxruntime runs it on the GPU when the installed onnxruntime
+offers CUDA and the worker sees a GPU (the algorithm's `gpu` environment), else on the CPU; `apply` reports
+nothing else, and every call answers from the same session.
 """
-import hashlib
-import json
 import os
 
 import Algorithmia
 import numpy as np
 import onnxruntime
+from Algorithmia import ADK
 from Algorithmia.errors import AlgorithmException
 
-MANIFEST = os.path.join(os.path.dirname(__file__), "..", "model-manifest.json")
 PIXELS = 64
 
 client = Algorithmia.client()
 
 
-def load_session():
-    with open(MANIFEST) as f:
-        entry = json.load(f)["model"]
-    data = client.file(entry["dataUri"]).getBytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != entry["sha256"]:
-        raise AlgorithmException("model %s has sha256 %s, the manifest expects %s" % (entry["dataUri"], digest, entry["sha256"]),
-                                 error_type="InitializationError")
+def load(model_data):
+    # ModelData has fetched and checked the manifest's files; "model" is the key of the Algorithm's modelFiles.
+    path = model_data.get_model("model")
+    with open(path, "rb") as f:
+        data = f.read()
+    os.remove(path)  # the session is all a worker keeps
     gpu = os.environ.get("CUDA_VISIBLE_DEVICES", None) != ""
     wanted = (["CUDAExecutionProvider"] if gpu else []) + ["CPUExecutionProvider"]
     return onnxruntime.InferenceSession(data, providers=[p for p in wanted if p in onnxruntime.get_available_providers()])
-
-
-SESSION = load_session()
-INPUT = SESSION.get_inputs()[0].name
 
 
 def images_of(input):
@@ -61,6 +54,11 @@ def images_of(input):
     return images.astype(np.float32)
 
 
-def apply(input):
-    labels = SESSION.run(None, {INPUT: images_of(input)})[0]
+def apply(input, session):
+    labels = session.run(None, {session.get_inputs()[0].name: images_of(input)})[0]
     return [int(label) for label in labels]
+
+
+# Loads the network, then serves the platform's requests (algorithmia-local's worker finds `algorithm` and calls apply).
+algorithm = ADK(apply, load, client)
+algorithm.init()
