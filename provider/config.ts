@@ -26,6 +26,22 @@ export interface Connection {
     gitAddress: string;
 }
 
+/**
+ * The provider's settings, `algorithmia:<name>` in the stack config (or the provider plugin's configuration), as
+ * schema.json describes them; `resolveConnection` says where else each comes from.
+ */
+export const PROVIDER_SETTINGS = {
+    apiAddress: {
+        secret: false,
+        description: "Base address of the Algorithmia API, e.g. https://api.algorithmia.com.",
+    },
+    apiKey: { secret: true, description: "The API key (a standard key with algorithm management)." },
+    bearerToken: { secret: true, description: "A user's bearer token (a JWT), used where no API key is set." },
+    caCert: { secret: false, description: "A CA bundle (PEM file) trusted instead of the system's CAs." },
+    gitAddress: { secret: false, description: "Base address of the algorithms' git repositories." },
+    profile: { secret: false, description: "A profile of the algo CLI's ~/.algorithmia/config to take settings from." },
+} as const;
+
 // --- profiles of the `algo` CLI --------------------------------------------------------------------------------
 
 /** A profile as `algo auth --profile <name>` writes it; an empty string means unset. */

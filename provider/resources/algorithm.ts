@@ -15,18 +15,19 @@ import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
 import {
     CheckFailure,
     ConnectionArgs,
-    MODULE,
-    ProviderContext,
-    ResourceController,
-    UNKNOWN,
     connectionShape,
     containsUnknown,
+    idParts,
     initError,
     isUnknown,
     keepKeySecret,
+    MODULE,
     nameSchema,
+    ProviderContext,
+    ResourceController,
     sameValue,
     secretKey,
+    UNKNOWN,
 } from "./dynamic";
 import { providerStub } from "./stub";
 
@@ -518,6 +519,11 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         return { id, outs: outputsOf(client, owner, inputs, source) };
     },
 
+    importable(id) {
+        const [owner, name] = idParts(id, "owner/name");
+        return { owner, name, algoPath: `${owner}/${name}`, buildTimeoutSeconds: 900, adopt: false };
+    },
+
     async read(ctx, _id, outs) {
         const client = ctx.client(outs.apiAddress);
         const algo = await client.getAlgorithm(outs.owner, outs.name);
@@ -526,8 +532,9 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         const build = onServer && (await client.findBuild(outs.owner, outs.name, onServer.commit));
         return {
             ...outs,
+            apiUrl: outs.apiUrl ?? `${client.http.apiAddress}/v1/algo/${outs.owner}/${outs.name}`, // an import has none
             details: normalizeDetails(algo.details)!,
-            settings: settingsFromWire(algo.settings, outs.settings),
+            settings: settingsFromWire(algo.settings, outs.settings ?? {}),
             ...(onServer ? { gitHash: onServer.commit, sourceSha256: onServer.sha256 } : {}),
             buildId: build ? build.build_id : "",
         };

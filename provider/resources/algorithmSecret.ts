@@ -11,6 +11,7 @@ import {
     ResourceController,
     connectionShape,
     containsUnknown,
+    idParts,
     keepKeySecret,
     secretKey,
 } from "./dynamic";
@@ -132,12 +133,22 @@ export const algorithmSecretController: ResourceController<AlgorithmSecretInputs
         return createSecret(ctx.client(inputs.apiAddress), inputs);
     },
 
+    importable(id) {
+        const [owner, name, key] = idParts(id, "owner/name/KEY");
+        return { algorithm: `${owner}/${name}`, key, adopt: false };
+    },
+
     async read(ctx, _id, outs) {
-        const secrets = await ctx.client(outs.apiAddress).listSecrets(outs.algorithmId);
-        const secret = secrets?.find((s) => s.id === outs.secretId);
+        const client = ctx.client(outs.apiAddress);
+        // An import knows the algorithm and the key only; the value stays unknown (the API never returns it).
+        const algorithmId = outs.algorithmId ?? (await algorithmIdOf(client, outs.algorithm).catch(() => undefined));
+        const secrets = algorithmId ? await client.listSecrets(algorithmId) : undefined;
+        const secret = secrets?.find((s) => (outs.secretId ? s.id === outs.secretId : s.secret_key === outs.key));
         if (!secret) return undefined;
         return {
             ...outs,
+            algorithmId: algorithmId!,
+            secretId: secret.id,
             key: secret.secret_key,
             shortName: secret.short_name,
             description: secret.description.trim() ? secret.description : undefined,
@@ -166,6 +177,9 @@ export const algorithmSecretController: ResourceController<AlgorithmSecretInputs
 
 const algorithmSecretProvider = providerStub("AlgorithmSecret");
 
+/** Outputs kept secret besides the key (schema.json marks the same inputs secret). */
+export const SECRET_OUTPUTS = ["value"];
+
 /** A secret of an algorithm, exposed to its code as the environment variable `key`. */
 export class AlgorithmSecret extends pulumi.dynamic.Resource {
     declare readonly algorithm: pulumi.Output<string>;
@@ -190,7 +204,10 @@ export class AlgorithmSecret extends pulumi.dynamic.Resource {
             algorithmSecretProvider,
             name,
             props,
-            { ...secretOpts, additionalSecretOutputs: [...(secretOpts.additionalSecretOutputs ?? []), "value"] },
+            {
+                ...secretOpts,
+                additionalSecretOutputs: [...(secretOpts.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS],
+            },
             MODULE,
             "AlgorithmSecret",
         );

@@ -11,6 +11,7 @@ import {
     ResourceController,
     connectionShape,
     containsUnknown,
+    idParts,
     keepKeySecret,
     nameSchema,
     secretKey,
@@ -130,6 +131,11 @@ export const dataCollectionController: ResourceController<DataCollectionInputs, 
             );
             return created(owner, inputs);
         }
+    },
+
+    importable(id) {
+        const [owner, name] = idParts(id, "owner/name");
+        return { owner, name, forceDestroy: false, adopt: false, dataUri: dataUriOf(owner, name) };
     },
 
     async read(ctx, _id, outs) {

@@ -171,6 +171,11 @@ export interface DiffRules {
     deleteBeforeReplace?: boolean | ((replaces: string[]) => boolean);
 }
 
+/** A diff with the keys that changed (`diffs`), for a host that shows a detailed diff (the provider plugin). */
+export interface KeyedDiff extends pulumi.dynamic.DiffResult {
+    diffs: string[];
+}
+
 /** A stable deep equality for JSON-like values (key order does not matter). */
 export function sameValue(a: unknown, b: unknown): boolean {
     return canonicalJson(a) === canonicalJson(b);
@@ -196,11 +201,7 @@ function canonicalJson(value: unknown): string {
  * not among them, so a provider upgrade alone shows no diff; see `frozenProvider` for the one exception). An
  * unknown new value counts as a change.
  */
-export function diffByKeys(
-    olds: Record<string, any>,
-    news: Record<string, any>,
-    rules: DiffRules,
-): pulumi.dynamic.DiffResult {
+export function diffByKeys(olds: Record<string, any>, news: Record<string, any>, rules: DiffRules): KeyedDiff {
     const normalize = rules.normalize ?? ((p) => p);
     const before = normalize({ ...olds }, olds);
     const after = normalize({ ...news }, olds);
@@ -209,6 +210,7 @@ export function diffByKeys(
     const updates = rules.updateKeys.filter(changed);
     return {
         changes: replaces.length + updates.length > 0,
+        diffs: [...replaces, ...updates],
         replaces,
         stables: [...rules.updateKeys, ...rules.replaceKeys].filter((k) => !changed(k)),
         deleteBeforeReplace:
@@ -261,6 +263,26 @@ export interface ResourceController<Inputs, Outputs> {
     read(ctx: ProviderContext, id: string, outs: Outputs): Promise<Outputs | undefined>;
     update(ctx: ProviderContext, id: string, olds: Outputs, news: Inputs): Promise<Outputs>;
     delete(ctx: ProviderContext, id: string, outs: Outputs): Promise<void>;
+    /**
+     * For `pulumi import` through the provider plugin: what an id names (owner and name, and the defaults of
+     * settings the server does not keep), which `read` then completes. Throws on an id of another form (`idParts`).
+     */
+    importable?(id: string): Partial<Outputs>;
+}
+
+/** The `/`-separated parts of an id of the form `form` (e.g. "owner/name"), or an error saying the form. */
+export function idParts(id: string, form: string): string[] {
+    const parts = id.split("/");
+    if (parts.length !== form.split("/").length || parts.some((part) => part === "")) {
+        throw new Error(`cannot import "${id}": the id must be ${form}`);
+    }
+    return parts;
+}
+
+/** The dynamic provider, and `import` for the provider plugin. */
+export interface HostedProvider extends pulumi.dynamic.ResourceProvider<any, any> {
+    /** The object `id` names on the configured cluster, as `read` reports it (`pulumi import`). */
+    import(id: string): Promise<{ id: string; props: Record<string, unknown> }>;
 }
 
 /**
@@ -268,9 +290,7 @@ export interface ResourceController<Inputs, Outputs> {
  * config given to `configure` (the engine passes dynamic providers the whole stack config, secrets
  * decrypted, only to the provider process) and from that process's environment.
  */
-export function dynamicProvider<Inputs, Outputs>(
-    controller: ResourceController<Inputs, Outputs>,
-): pulumi.dynamic.ResourceProvider<any, any> {
+export function dynamicProvider<Inputs, Outputs>(controller: ResourceController<Inputs, Outputs>): HostedProvider {
     // `usernames`: per key, then per API address (a key's user never changes; another key may be another user).
     const state: { stackConfig?: StackConfig; usernames: Record<string, Record<string, Promise<string>>> } = {
         usernames: {},
@@ -365,6 +385,19 @@ export function dynamicProvider<Inputs, Outputs>(
                 };
             }),
         delete: (id: string, props: any) => reporting(() => controller.delete(contextOn(props), id, props)),
+        import: (id: string) =>
+            reporting(async () => {
+                if (!controller.importable) {
+                    throw new Error(
+                        "this resource type cannot be imported yet: `adopt: true` takes over an existing one",
+                    );
+                }
+                const props = controller.importable(id) as Outputs;
+                const cluster = clusterOf({});
+                const outs = await controller.read(contextOn({ cluster }), id, props);
+                if (outs === undefined) throw new Error(`cannot import "${id}": there is no such object on ${cluster}`);
+                return { id, props: { ...outs, cluster } };
+            }),
     };
 }
 

@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, ProjectSettings, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import * as runtime from "@pulumi/pulumi/runtime";
 
 export const repoRoot = path.resolve(__dirname, "../..");
@@ -86,8 +86,13 @@ export class PulumiSandbox {
         return new PulumiSandbox(command, fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-algorithmia-test-")));
     }
 
-    /** A stack running `program` in this process (Automation API inline program). */
-    async inlineStack(projectName: string, stackName: string, program: PulumiFn): Promise<Stack> {
+    /** A stack running `program` in this process (Automation API inline program); `settings` add to its project's. */
+    async inlineStack(
+        projectName: string,
+        stackName: string,
+        program: PulumiFn,
+        settings: Partial<ProjectSettings> = {},
+    ): Promise<Stack> {
         const workDir = fs.mkdtempSync(path.join(this.root, "inline-"));
         const stack = await LocalWorkspace.createOrSelectStack(
             { projectName, stackName, program },
@@ -100,6 +105,7 @@ export class PulumiSandbox {
                     name: projectName,
                     runtime: "nodejs",
                     backend: { url: this.env.PULUMI_BACKEND_URL },
+                    ...settings,
                 },
             },
         );
