@@ -9,7 +9,7 @@
 //     model-guide:adopt        true: take over an existing algorithm of that name (one a destroy had to leave,
 //                              since Algorithmia keeps algorithms that have public versions)
 import * as pulumi from "@pulumi/pulumi";
-import { apiAddress, digitClassifier } from "./stack";
+import { digitClassifier } from "./stack";
 
 const config = new pulumi.Config();
 const deployed = digitClassifier({
@@ -31,4 +31,4 @@ export const algoUri = deployed.algoUri;
 export const endpoint = deployed.endpoint;
 export const sampleInput = deployed.sampleInput;
 export const callWithCurl = pulumi.interpolate`curl -s -X POST -H "Authorization: Simple $ALGORITHMIA_API_KEY" -H "Content-Type: application/json" -d '${deployed.sampleInput}' ${deployed.endpoint}`;
-export const callWithNode = pulumi.interpolate`ALGORITHMIA_API=${apiAddress()} ALGORITHMIA_API_KEY=... npx ts-node examples/model-guide/call.ts ${deployed.algoUri} '${deployed.sampleInput}'`;
+export const callWithNode = pulumi.interpolate`ALGORITHMIA_API=${deployed.apiAddress} ALGORITHMIA_API_KEY=... npx ts-node examples/model-guide/call.ts ${deployed.algoUri} '${deployed.sampleInput}'`;

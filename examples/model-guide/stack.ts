@@ -9,7 +9,6 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Algorithm, AlgorithmSettings, AlgorithmVersion, DataCollection, ModelFile } from "../../provider";
-import { DEFAULT_API_ADDRESS } from "../../provider/config";
 
 /** The answer for model/test.csv: ten held-out images (see model/train.py). */
 export const EXPECTED_LABELS = [2, 0, 9, 0, 3, 7, 0, 3, 0, 3];
@@ -86,16 +85,12 @@ export interface DigitClassifierOutputs {
     version: pulumi.Output<string>;
     algoUri: pulumi.Output<string>;
     testsPassed: pulumi.Output<number>;
+    /** The API address the algorithm lives on, as the provider resolved it. */
+    apiAddress: pulumi.Output<string>;
     /** The published version's REST endpoint (POST JSON to it with `Authorization: Simple <key>`). */
     endpoint: pulumi.Output<string>;
     /** An input the version answers with EXPECTED_LABELS. */
     sampleInput: pulumi.Output<string>;
-}
-
-/** The API the provider talks to, by the same precedence (design.md §3; a resource-level `apiAddress` aside). */
-export function apiAddress(): string {
-    const configured = new pulumi.Config("algorithmia").get("apiAddress") ?? process.env.ALGORITHMIA_API;
-    return (configured ?? DEFAULT_API_ADDRESS).replace(/\/+$/, "");
 }
 
 export function digitClassifier(args: DigitClassifierArgs = {}): DigitClassifierOutputs {
@@ -180,6 +175,8 @@ export function hostedModel(hosted: HostedModel, args: DigitClassifierArgs = {})
         ],
     });
 
+    // Where the algorithm is (`<api>/v1/algo/owner/name`, resolved by the provider from its whole configuration).
+    const apiAddress = algorithm.apiUrl.apply((url) => url.replace(/\/v1\/algo\/.*$/, ""));
     return {
         collectionUri: collection.dataUri,
         modelUri: model.dataUri,
@@ -191,7 +188,8 @@ export function hostedModel(hosted: HostedModel, args: DigitClassifierArgs = {})
         version: version.version,
         algoUri: version.algoUri,
         testsPassed: version.testsPassed,
-        endpoint: pulumi.interpolate`${apiAddress()}/v1/algo/${version.algoUri}`,
+        apiAddress,
+        endpoint: pulumi.interpolate`${apiAddress}/v1/algo/${version.algoUri}`,
         sampleInput,
     };
 }
