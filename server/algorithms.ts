@@ -1,4 +1,4 @@
-// Algorithm management (algorithmia-api.md §3.1–3.3): create, read, update, delete and listing, plus the model
+// Algorithm management (docs/api-reference.md §3.1–3.3): create, read, update, delete and listing, plus the model
 // the other management areas share — the tables, lookups with their access rules, settings validation and the
 // algorithm object every reply is built from.
 //

@@ -1,4 +1,4 @@
-// The Data API (algorithmia-api.md §2): hosted collections `data://<owner>/<collection>/<file>` on both URL forms,
+// The Data API (docs/api-reference.md §2): hosted collections `data://<owner>/<collection>/<file>` on both URL forms,
 // `/v1/data/<path>` and `/v1/connector/data/<path>`.
 //
 // Storage: collection metadata (owner, name, read ACL) in SQLite; each collection's files in a directory named by

@@ -1,4 +1,4 @@
-// Languages, algorithm environments, starter templates and SCMs (algorithmia-api.md §3.6, §3.7, §5). The
+// Languages, algorithm environments, starter templates and SCMs (docs/api-reference.md §3.6, §3.7, §5). The
 // catalog is fixed per server; ids are derived from names so they stay the same across restarts. Both the
 // legacy model (`settings.language` + `environment`) and the environment model (`algorithm_environment`,
 // `package_set`) resolve to a language family, which picks the template an algorithm starts from.
@@ -131,7 +131,7 @@ export function familyOf(settings: { language?: string; algorithm_environment?: 
 
 // --- templates ------------------------------------------------------------------------------------------------
 
-/** The starter tree of a new algorithm (after the langpacks templates, algorithmia-api.md §5). */
+/** The starter tree of a new algorithm (after the langpacks templates, docs/api-reference.md §5). */
 export function templateFiles(
     family: Family,
     language: string,

@@ -1,4 +1,4 @@
-// Algorithm error logs (algorithmia-api.md §3.3.13): every call a worker answered with an error is kept, and
+// Algorithm error logs (docs/api-reference.md §3.3.13): every call a worker answered with an error is kept, and
 // four routes list the newest of the last 7 days (at most 200) as a JSON array — by algorithm name or UUID
 // (management routes, see auth.ts), and for every algorithm a user or an organization owns. Only the owner, or
 // a member of the owning organization, may read them.

@@ -1,4 +1,4 @@
-// The error shapes of the Algorithmia API (algorithmia-api.md §1.4–1.6). Handlers throw ApiError; the
+// The error shapes of the Algorithmia API (docs/api-reference.md §1.4–1.6). Handlers throw ApiError; the
 // server's error handler turns it into the body and status, and repeats the message in X-Error-Message
 // (which Data API clients read on HEAD and whenever the body is not an error JSON).
 import { FastifyError, FastifyReply, FastifyRequest } from "fastify";

@@ -1,7 +1,7 @@
 // Algorithm source hosting: one bare repository per algorithm under <dataDir>/git/<owner>/<algo>.git, served
 // over git's smart HTTP protocol at /git/<owner>/<algo>.git by git itself (`git http-backend`, run as CGI).
 // Clients authenticate with HTTP basic auth: the account name as the user name and one of that account's API
-// keys as the password (algorithmia-api.md §3.4; any other user name is refused, even for an organization's
+// keys as the password (docs/api-reference.md §3.4; any other user name is refused, even for an organization's
 // repository), or send the key as `Authorization: Simple <key>` (git's http.extraHeader). History rewrites and
 // branch deletion are refused by the repository's own configuration. After a push moves master, `push` is
 // emitted — before the push's HTTP reply ends, so a client that lists builds right after its push already sees
@@ -138,7 +138,7 @@ export class GitRepos extends EventEmitter {
 
     /**
      * The history of master (or of `until`) newest first, down to `since` (both inclusive), as the commit-log
-     * route shows it (algorithmia-api.md §3.3.10).
+     * route shows it (docs/api-reference.md §3.3.10).
      */
     async log(owner: string, algo: string, since?: string, until?: string): Promise<CommitInfo[]> {
         const dir = this.dir(owner, algo);

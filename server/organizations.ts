@@ -1,4 +1,4 @@
-// Organizations (algorithmia-api.md §3.8): the routes the official Python client calls — the organization types,
+// Organizations (docs/api-reference.md §3.8): the routes the official Python client calls — the organization types,
 // create, get, edit, and adding a member. They take an admin key (auth.ts). An organization is an account
 // (store.ts) with a profile, the writable fields of the organization object; one made from ServerOptions has
 // none until it is edited, and shows its name as its label.

@@ -1,4 +1,4 @@
-// Query parameters of management routes. Paging (algorithmia-api.md §1.7): `?limit=&marker=`, replies
+// Query parameters of management routes. Paging (docs/api-reference.md §1.7): `?limit=&marker=`, replies
 // `{marker, next_link, results}`, newest first. The marker is an opaque keyset cursor (the sequence number of
 // the last item served), so items created while a client pages never shift or repeat entries.
 import { FastifyRequest } from "fastify";

@@ -1,4 +1,4 @@
-// Builds, compile and publishing (algorithmia-api.md §3.2, §3.3.5–3.3.9, §6): a build checks out a commit of the
+// Builds, compile and publishing (docs/api-reference.md §3.2, §3.3.5–3.3.9, §6): a build checks out a commit of the
 // algorithm's git repository and validates it step by step, keeping a real log. Every push that moves master
 // starts a build of its new head in the background (unless that commit was built already); compile builds the
 // head (or a given commit) and answers when done. Every successful build is a hash version; publishing turns

@@ -1,4 +1,4 @@
-// What prod takes from staging, and when it refuses (design.md §6). Pure functions, so the rules are tested on
+// What prod takes from staging, and when it refuses (docs/design.md §6). Pure functions, so the rules are tested on
 // their own (test/unit/promotion.test.ts) as well as end to end (test/integration/promotion.test.ts).
 import * as crypto from "crypto";
 import * as fs from "fs";

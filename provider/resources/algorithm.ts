@@ -1,4 +1,4 @@
-// Algorithm (design.md §4): an algorithm with its details and settings, whose repository content is the `source`
+// Algorithm (docs/design.md §4): an algorithm with its details and settings, whose repository content is the `source`
 // directory (plus `dependencies` and a model manifest, algorithmSource.ts), pushed by git as one deterministic
 // commit and built. Outputs the built commit (`gitHash`) for an AlgorithmVersion to publish.
 //
@@ -34,7 +34,7 @@ import { providerStub } from "./stub";
 // --- types ----------------------------------------------------------------------------------------------------
 
 /**
- * Legacy language ids (algorithmia-api.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment.
+ * Legacy language ids (docs/api-reference.md §5); the environment model picks the runtime with packageSet/algorithmEnvironment.
  */
 const LANGUAGES = [
     "python3-1",
@@ -53,34 +53,47 @@ export type License = "apl" | "apache2" | "gpl3" | "mit";
 export interface AlgorithmDetails {
     /** Display name. */
     label: string;
+    /** A longer description. */
     summary?: string;
+    /** One line under the name. */
     tagline?: string;
 }
 
 /**
- * The runtime is one of three models (algorithmia-api.md §5): a legacy `language` with its machine `environment`,
+ * The runtime is one of three models (docs/api-reference.md §5): a legacy `language` with its machine `environment`,
  * an `algorithmEnvironment` id of the cluster (2020+), or a `packageSet` (2019). An environment or a package set
  * decides the language and the machine type, so `language` and `environment` are then left out.
  */
 export interface AlgorithmSettings {
+    /**
+     * A legacy language id, e.g. `python3-1`; required unless `algorithmEnvironment` or `packageSet` chooses the
+     * runtime. Another language is another algorithm under the same name (the old one is deleted first).
+     */
     language?: Language;
+    /** The machine type with `language` (`gpu` builds and runs on GPU workers); left out otherwise. */
     environment?: "cpu" | "gpu";
     /** `apl` (Algorithmia Platform License) is the only license that allows closed source. */
     license: License;
+    /** `closed` needs the `apl` license. */
     sourceVisibility: "open" | "closed";
     /** `full`: may reach the internet at run time. */
     networkAccess: "full" | "isolated";
     /** May call other algorithms. */
     pipelineEnabled: boolean;
+    /** A package set such as `python38`, instead of `language` and `environment`. */
     packageSet?: string;
-    /** An environment id from the cluster's environment list. */
+    /**
+     * An environment id of the cluster (ids differ per cluster), listed by
+     * `GET /v1/algorithm-environments/edge/languages/<language>/environments`: instead of `language` and
+     * `environment`. A change of runtime is a PUT and a new build of the same commit.
+     */
     algorithmEnvironment?: string;
 }
 
 type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
 export interface AlgorithmArgs extends ConnectionArgs {
-    /** Letters, digits and underscores, starting with a letter. */
+    /** Letters, digits and underscores, starting with a letter; the entry module is `src/<name>.py`. */
     name: pulumi.Input<string>;
     /** The user or organization owning it; defaults to the API key's own user. */
     owner?: pulumi.Input<string>;
@@ -453,6 +466,7 @@ export const algorithmController: ResourceController<AlgorithmInputs, AlgorithmO
         replaceKeys: ["name", "owner", "settings.language"],
         // A new language under the same name and owner: the old algorithm must go first to free the name.
         deleteBeforeReplace: (replaces) => !replaces.includes("name") && !replaces.includes("owner"),
+        comparedAs: { source: ["sourceSha256"] },
         updateKeys: [
             "details",
             "settings",
@@ -597,9 +611,11 @@ export class Algorithm extends pulumi.dynamic.Resource {
     declare readonly algoPath: pulumi.Output<string>;
     /** The commit built for the current source, e.g. for an AlgorithmVersion's `gitHash`. */
     declare readonly gitHash: pulumi.Output<string>;
+    /** The build of `gitHash`. */
     declare readonly buildId: pulumi.Output<string>;
     /** The sha256 of the final tree (relative paths, modes and contents). */
     declare readonly sourceSha256: pulumi.Output<string>;
+    /** Where to call it: `<api>/v1/algo/<owner>/<name>`. */
     declare readonly apiUrl: pulumi.Output<string>;
 
     constructor(name: string, args: AlgorithmArgs, opts?: pulumi.CustomResourceOptions) {

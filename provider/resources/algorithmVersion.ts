@@ -1,4 +1,4 @@
-// AlgorithmVersion (design.md §4): publishes exactly one build (`gitHash`) of an algorithm as a semantic version,
+// AlgorithmVersion (docs/design.md §4): publishes exactly one build (`gitHash`) of an algorithm as a semantic version,
 // after running the program's tests against that build's hash version.
 //
 // Published versions are immutable: every input change is a replacement (create before delete) that publishes a
@@ -46,21 +46,28 @@ export interface AlgorithmVersionArgs extends ConnectionArgs {
     algorithm: pulumi.Input<string>;
     /** The build to publish, e.g. an Algorithm's `gitHash`; it must be the algorithm's latest successful build. */
     gitHash: pulumi.Input<string>;
+    /** Which part of the semantic version the next publish raises; the versioning rules say which a change needs. */
     versionType: pulumi.Input<VersionType>;
+    /** Who may call the version. */
     callability: pulumi.Input<Callability>;
-    /** Per-call royalty (default 0). */
+    /** Per-call royalty, in microcredits. */
     royaltyMicrocredits?: pulumi.Input<number>;
+    /** Published with the version. */
     releaseNotes?: pulumi.Input<string>;
     /** Shown to users; JSON values are sent as their JSON text. */
     sampleInput?: pulumi.Input<unknown>;
-    /** Run against the build before publishing; a failing test refuses to publish. */
+    /**
+     * Run against the build before publishing, each `{name?, input, expect?}` or `{name?, input, expectError: true}`;
+     * a failing test refuses to publish.
+     */
     tests?: pulumi.Input<pulumi.Input<AlgorithmTest>[]>;
     /** Take over the version already published from `gitHash` even if its callability or royalty differ. */
     adopt?: pulumi.Input<boolean>;
     /**
      * The algorithm's settings (pass the Algorithm's `settings`): a version publishes them, so a change of its
      * permissions publishes a new version, and the preview checks the publish rules against the settings this `up`
-     * gives the algorithm. Without it the rules are checked against the algorithm's settings on the server.
+     * gives the algorithm. Without it the rules are checked against the algorithm's settings on the server. Only
+     * `sourceVisibility`, `license`, `networkAccess` and `pipelineEnabled` are kept.
      */
     algorithmSettings?: pulumi.Input<pulumi.Input<VersionPermissions> | AlgorithmSettings>;
 }
@@ -177,7 +184,7 @@ export interface PublishTerms {
 }
 
 /**
- * The platform's versioning rules (algorithmia-api.md §6.4): a revision keeps the price and the permissions, a minor
+ * The platform's versioning rules (docs/api-reference.md §6.4): a revision keeps the price and the permissions, a minor
  * version may change the price but not start charging, and only a major version changes callability or a
  * permission. Each failure names `versionType` (what to change to publish) and the setting that differs. Values
  * not known yet (a preview) are left out.
@@ -526,7 +533,7 @@ export const algorithmVersionController: ResourceController<AlgorithmVersionInpu
     },
 
     async delete(_ctx, _id, outs) {
-        // There is no API to unpublish (algorithmia-api.md §7): the version stays callable.
+        // There is no API to unpublish (docs/api-reference.md §7): the version stays callable.
         pulumi.log.info(
             `AlgorithmVersion ${outs.algoUri} is only removed from the stack: published versions are immutable ` +
                 "and stay published on the server.",
@@ -541,12 +548,14 @@ const algorithmVersionProvider = providerStub("AlgorithmVersion");
 /** A published, immutable version of one build of an algorithm. */
 export class AlgorithmVersion extends pulumi.dynamic.Resource {
     declare readonly algorithm: pulumi.Output<string>;
+    /** The published build. */
     declare readonly gitHash: pulumi.Output<string>;
     declare readonly callability: pulumi.Output<Callability>;
     /** `x.y.z`. */
     declare readonly version: pulumi.Output<string>;
     /** `owner/name/x.y.z`: what callers use. */
     declare readonly algoUri: pulumi.Output<string>;
+    /** How many `tests` passed before publishing. */
     declare readonly testsPassed: pulumi.Output<number>;
 
     constructor(name: string, args: AlgorithmVersionArgs, opts?: pulumi.CustomResourceOptions) {

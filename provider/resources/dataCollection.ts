@@ -1,4 +1,4 @@
-// DataCollection (design.md §4): a hosted data collection `data://owner/name` with its read ACL.
+// DataCollection (docs/design.md §4): a hosted data collection `data://owner/name` with its read ACL.
 // Name/owner change → replace; ACL change → PATCH in place; a non-empty collection is only deleted with
 // `forceDestroy`; `adopt` takes over an existing collection, and an empty one with the requested ACL is taken
 // over without it (the leftover of a create whose POST landed but whose state was never written).
@@ -25,11 +25,14 @@ export interface DataCollectionArgs extends ConnectionArgs {
     name: pulumi.Input<string>;
     /** The user or organization owning it; defaults to the API key's own user. */
     owner?: pulumi.Input<string>;
-    /** Who may read it: only the owner, the owner's algorithms (default), or everyone. */
+    /**
+     * Who may read it: `private`, only the owner (and the algorithms the owner calls); `myAlgorithms`, the owner's
+     * algorithms whoever calls them (what a hosted model needs); `public`, any user. A change is a PATCH of the ACL.
+     */
     readAcl?: pulumi.Input<ReadAcl>;
-    /** Delete the collection with its files on destroy/replace (default false: a non-empty one fails). */
+    /** Delete the collection with its files on destroy or replace; without it deleting a non-empty one fails. */
     forceDestroy?: pulumi.Input<boolean>;
-    /** Take over a collection that already exists instead of failing. */
+    /** Take over a collection that already exists instead of failing (read at create only). */
     adopt?: pulumi.Input<boolean>;
 }
 
@@ -181,7 +184,9 @@ const dataCollectionProvider = providerStub("DataCollection");
 /** A hosted data collection, `data://owner/name`. */
 export class DataCollection extends pulumi.dynamic.Resource {
     declare readonly name: pulumi.Output<string>;
+    /** The owner it was created under (the key's user when `owner` was left out). */
     declare readonly owner: pulumi.Output<string>;
+    /** As read from the server by the last refresh. */
     declare readonly readAcl: pulumi.Output<ReadAcl>;
     declare readonly forceDestroy: pulumi.Output<boolean>;
     /** `data://owner/name`, e.g. for a ModelFile's `collection`. */

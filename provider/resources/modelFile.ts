@@ -1,4 +1,4 @@
-// ModelFile (design.md §4): one model in a hosted data collection, uploaded from a local path, a FileAsset or a
+// ModelFile (docs/design.md §4): one model in a hosted data collection, uploaded from a local path, a FileAsset or a
 // StringAsset. `check` hashes the content by streaming (so a preview shows a changed model), uploads stream from
 // disk, and refresh notices a remote delete, or a change by the file's size and time, downloading only then.
 //
@@ -33,9 +33,12 @@ import { providerStub } from "./stub";
 export interface ModelFileArgs extends ConnectionArgs {
     /** The collection's data URI, e.g. a DataCollection's `dataUri` (`data://owner/name`). */
     collection: pulumi.Input<string>;
-    /** The file name inside the collection. */
+    /** The file name inside the collection; the stored name adds the content's hash (see below). */
     name: pulumi.Input<string>;
-    /** The content: a local path, a `pulumi.asset.FileAsset` or a `pulumi.asset.StringAsset`. */
+    /**
+     * The content: a local path, a `pulumi.asset.FileAsset` or a `pulumi.asset.StringAsset`. Compared by its sha256:
+     * new bytes are a new file, unchanged bytes are never uploaded again.
+     */
     source: pulumi.Input<string | pulumi.asset.FileAsset | pulumi.asset.StringAsset>;
     /** Overwrite a file at this content's name that holds other bytes (changed out of band) instead of failing. */
     adopt?: pulumi.Input<boolean>;
@@ -422,7 +425,7 @@ function absoluteSource(source: ModelFileArgs["source"]): ModelFileArgs["source"
 export class ModelFile extends pulumi.dynamic.Resource {
     declare readonly collection: pulumi.Output<string>;
     declare readonly name: pulumi.Output<string>;
-    /** `data://owner/collection/name`. */
+    /** The current content: `data://<owner>/<collection>/<stem>.<16 hex digits of the sha256><extension>`. */
     declare readonly dataUri: pulumi.Output<string>;
     /** The content's sha256 (hex). */
     declare readonly sha256: pulumi.Output<string>;

@@ -64,7 +64,7 @@ export type MachineEnvironment = "cpu" | "gpu";
 export type NetworkAccess = "full" | "isolated";
 export type WorkerRuntime = "python" | "node";
 
-/** The `error` object of an algorithm-execution reply (algorithmia-api.md §1.4 shape 3, §4.5). */
+/** The `error` object of an algorithm-execution reply (docs/api-reference.md §1.4 shape 3, §4.5). */
 export interface AlgorithmErrorBody {
     message: string;
     stacktrace: string;

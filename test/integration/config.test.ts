@@ -1,4 +1,4 @@
-// Where the provider's connection comes from (design.md §3), and that the API key never leaks: not into the state
+// Where the provider's connection comes from (docs/design.md §3), and that the API key never leaks: not into the state
 // file (the serialized provider included), not into the engine's output, not into error messages. The git address
 // from stack config reaches the provider process, which pushes there as the key's account.
 import * as assert from "assert";

@@ -1,4 +1,4 @@
-// Environment promotion end to end (examples/promotion, design.md §6): three algorithmia-local "clusters"
+// Environment promotion end to end (examples/promotion, docs/design.md §6): three algorithmia-local "clusters"
 // (dev, staging, prod: own address, own data, own key, the same organization `mlteam`), one program with a
 // stack per stage. Dev and staging build from source; prod deploys staging's exact tree (sourceSha256) and model
 // sha256, builds and publishes them on its own cluster, where every commit differs (each cluster writes its own

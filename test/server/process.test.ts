@@ -1,4 +1,4 @@
-// algorithmia-local as a process, started through its real entry point: the CLI contract (design.md §2), state
+// algorithmia-local as a process, started through its real entry point: the CLI contract (docs/design.md §2), state
 // surviving kill -9 (committed writes kept, an interrupted upload leaving the previous file), stopping at once on
 // SIGTERM whatever connections clients keep open, and file bodies streaming through without the server's memory
 // growing with the file.
