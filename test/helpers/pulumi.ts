@@ -1,12 +1,14 @@
 // Gives integration tests the real Pulumi engine, offline: a temporary PULUMI_HOME and file backend per suite,
 // the passphrase secrets provider, and Automation API stacks (inline programs or project directories) that
 // are torn down with the suite.
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, ProjectSettings, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import * as runtime from "@pulumi/pulumi/runtime";
+import { cacheRoot, ensureEnvironment, runLogged } from "../../server/runtime/env-cache";
 
 export const repoRoot = path.resolve(__dirname, "../..");
 
@@ -28,7 +30,7 @@ export function engineVersion(): string {
     return pinned[1];
 }
 
-/** The directory holding `pulumi`, `pulumi-language-nodejs` and `pulumi-resource-pulumi-nodejs`. */
+/** The directory holding `pulumi`, its language hosts (nodejs, python) and `pulumi-resource-pulumi-nodejs`. */
 export function engineBinDir(): string {
     if (!engineBin) {
         engineBin = process.env.PULUMI_ALGORITHMIA_ENGINE_BIN;
@@ -61,6 +63,59 @@ export function offlineEngineEnv(pulumiHome: string, stateDir: string): Record<s
     };
 }
 
+/**
+ * A venv holding what `requirements` (a requirements.txt that pins `pulumi==X.Y.Z`) names, for Python programs:
+ * made once per machine in `<cache root>/pulumi-python-<X.Y.Z>-<hash>` (the hash covers the file and the base
+ * python3's version) and answered as its interpreter. It throws, saying why, when python3, its venv module or pip
+ * cannot make it: a Python suite that skipped would prove nothing.
+ */
+export async function pulumiPythonVenv(requirements: string): Promise<string> {
+    const text = fs.readFileSync(requirements, "utf8");
+    const base = spawnSync("python3", ["--version"], { encoding: "utf8" });
+    if (base.error || base.status !== 0)
+        throw new Error(
+            `Python programs need python3 (3.9 or newer, with venv) on PATH: ${base.error?.message ?? base.stderr}`,
+        );
+    const pin = /^pulumi==(\S+)/m.exec(text)?.[1] ?? "unpinned";
+    const hash = crypto.createHash("sha256").update(text).update(base.stdout).digest("hex").slice(0, 12);
+    const dir = path.join(cacheRoot(), `pulumi-python-${pin}-${hash}`);
+    const log = (line: string) => console.error(line);
+    await ensureEnvironment(dir, {
+        kind: "Python venv for Pulumi programs",
+        contains: path.join("bin", "python"),
+        describe: { requirements: text, python: base.stdout.trim() },
+        log,
+        announce: () => log(`Installing ${requirements} into ${dir} (once per machine)`),
+        make: async (tmp) => {
+            const venv = await runLogged("python3", ["-m", "venv", tmp], log);
+            if (venv.code !== 0)
+                throw new Error(
+                    `python3 -m venv failed (exit ${venv.code}); install Python's venv module:\n${venv.tail}`,
+                );
+            const pip = await runLogged(
+                path.join(tmp, "bin", "python"),
+                ["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-input", "-r", requirements],
+                log,
+            );
+            if (pip.code !== 0)
+                throw new Error(
+                    `pip install -r ${requirements} failed (exit ${pip.code}); is PyPI reachable?\n${pip.tail}`,
+                );
+        },
+    });
+    return path.join(dir, "bin", "python");
+}
+
+/**
+ * The variables that run Python programs with `python` (a venv's interpreter, from `pulumiPythonVenv`). The python
+ * language host we build (v3.79.0) takes its options as flags, which CLI v3.248 no longer passes (it sends them
+ * in each request), so a `virtualenv:` in Pulumi.yaml would be ignored; the host runs PULUMI_PYTHON_CMD instead
+ * (else python3 from PATH).
+ */
+export function pythonProgramEnv(python: string): Record<string, string> {
+    return { PULUMI_PYTHON_CMD: python };
+}
+
 /** One suite's engine sandbox: its own PULUMI_HOME and state directory, removed by `dispose`. */
 export class PulumiSandbox {
     readonly root: string;
@@ -72,18 +127,20 @@ export class PulumiSandbox {
     private constructor(
         readonly command: PulumiCommand,
         root: string,
+        extraEnv: Record<string, string>,
     ) {
         this.root = root;
         this.pulumiHome = path.join(root, "home");
         this.stateDir = path.join(root, "state");
         fs.mkdirSync(this.pulumiHome);
         fs.mkdirSync(this.stateDir);
-        this.env = offlineEngineEnv(this.pulumiHome, this.stateDir);
+        this.env = { ...offlineEngineEnv(this.pulumiHome, this.stateDir), ...extraEnv };
     }
 
-    static async create(): Promise<PulumiSandbox> {
+    /** `extraEnv` adds to (or overrides) the offline variables for every run, e.g. `pythonProgramEnv(...)`. */
+    static async create(extraEnv: Record<string, string> = {}): Promise<PulumiSandbox> {
         const command = await PulumiCommand.get({ root: path.dirname(engineBinDir()) });
-        return new PulumiSandbox(command, fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-algorithmia-test-")));
+        return new PulumiSandbox(command, fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-algorithmia-test-")), extraEnv);
     }
 
     /** A stack running `program` in this process (Automation API inline program); `settings` add to its project's. */
@@ -113,7 +170,7 @@ export class PulumiSandbox {
         return stack;
     }
 
-    /** A stack of the Pulumi project in `workDir`, run by `pulumi` and the nodejs language host. */
+    /** A stack of the Pulumi project in `workDir`, run by `pulumi` and the project's language host. */
     async projectStack(workDir: string, stackName: string): Promise<Stack> {
         const stack = await LocalWorkspace.createOrSelectStack(
             { workDir, stackName },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Pulumi engine (the `pulumi` CLI and the `pulumi-language-nodejs` host) from Pulumi's published Go
-# modules, the way Pulumi's release does, and caches the result per version outside the repository.
+# Builds the Pulumi engine (the `pulumi` CLI and the `pulumi-language-nodejs` and `pulumi-language-python` hosts)
+# from Pulumi's published Go modules, the way Pulumi's release does, and caches the result per version outside the
+# repository.
 # Its last line of output is the absolute bin directory (`npm run --silent engine` relies on that).
 set -euo pipefail
 
@@ -14,8 +15,10 @@ version="$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2 }' "$module/g
 [ -n "$version" ] || { echo "engine: $module/go.mod requires no github.com/pulumi/pulumi/pkg/v3" >&2; exit 1; }
 # The newest language host published as part of a module the proxy serves (see README.md).
 language_host_version="v3.68.0"
+# The same for Python: the newest sdk/v3 release that still holds the python host as a package (see README.md).
+python_host_version="v3.79.0"
 # The cache key covers everything that decides the binaries: the pinned modules and this script.
-key="$(cat "$module/go.mod" "$module/go.sum" "$here/language-nodejs/go.mod" "$here/language-nodejs/go.sum" "${BASH_SOURCE[0]}" |
+key="$(cat "$module/go.mod" "$module/go.sum" "$here"/language-{nodejs,python}/go.{mod,sum} "${BASH_SOURCE[0]}" |
   sha256sum | cut -c1-12)"
 cache_root="${PULUMI_ALGORITHMIA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-algorithmia}"
 bin="$cache_root/engine/pulumi-$version-$key/bin"
@@ -34,7 +37,8 @@ checkout_bin() {
   # plugins next to its own resolved path, and warns about any it finds only on PATH.
   mkdir -p "$repo_bin"
   local exe
-  for exe in pulumi pulumi-language-nodejs; do
+  # The python host runs the `pulumi-language-python-exec` script found beside its own path, so it is linked too.
+  for exe in pulumi pulumi-language-nodejs pulumi-language-python pulumi-language-python-exec; do
     [ "$repo_bin/$exe" -ef "$bin/$exe" ] || ln -f "$bin/$exe" "$repo_bin/$exe" 2>/dev/null || cp -f "$bin/$exe" "$repo_bin/$exe"
   done
   ln -sfn "$nodejs_plugin" "$repo_bin/pulumi-resource-pulumi-nodejs"
@@ -49,7 +53,8 @@ prune_cache() {
     -exec rm -rf {} + 2>/dev/null || true
 }
 
-if [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ]; then
+if [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] && [ -x "$bin/pulumi-language-python" ] &&
+  [ -f "$bin/pulumi-language-python-exec" ]; then
   prune_cache
   checkout_bin
   exit 0
@@ -84,6 +89,12 @@ build() { # module-dir package output version
 build "$module" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi pulumi "$version"
 build "$here/language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs pulumi-language-nodejs \
   "$language_host_version"
+build "$here/language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python pulumi-language-python \
+  "$python_host_version"
+# The python host starts programs through this script (`python pulumi-language-python-exec --monitor … PROGRAM`);
+# take the one of the same sdk/v3 release, which parses exactly the arguments that host passes.
+python_sdk="$(cd "$here/language-python" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+install -m 0755 "$python_sdk/python/cmd/pulumi-language-python-exec" "$tmp/pulumi-language-python-exec"
 
 mkdir -p "$(dirname "$bin")"
 rm -rf "$bin" && mv "$tmp" "$bin"
