@@ -13,6 +13,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { Algorithm, DataCollection } from "../../provider";
 import { SETTINGS, sourceDirectory } from "../helpers/algorithmTestBed";
+import { writeAlgoConfig } from "../helpers/algoConfig";
 import { ALICE, call } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
 
@@ -88,19 +89,7 @@ describe("credentials: algo CLI profiles, a private CA, bearer tokens (engine + 
     /** The sandbox's environment, shared by its stacks: HOME is set for one test at a time. */
     const envOf = (stack: Stack) => (stack.workspace as unknown as { envVars: Record<string, string> }).envVars;
 
-    const writeProfiles = (profiles: Record<string, Record<string, string>>) => {
-        fs.mkdirSync(path.join(home, ".algorithmia"), { recursive: true });
-        const text = Object.entries(profiles)
-            .map(
-                ([name, p]) =>
-                    `[profiles.${name}]\n` +
-                    Object.entries(p)
-                        .map(([k, v]) => `${k} = "${v}"\n`)
-                        .join(""),
-            )
-            .join("\n");
-        fs.writeFileSync(path.join(home, ".algorithmia", "config"), `[profiles]\n\n${text}`, { mode: 0o600 });
-    };
+    const writeProfiles = (profiles: Record<string, Record<string, string>>) => writeAlgoConfig(home, profiles);
 
     before(async () => {
         const certs = makeCertificates(fs.mkdtempSync(path.join(bed.root, "tls-")));

@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { AlgorithmiaClient } from "../../provider/client";
 import { resolveConnection, StackConfig } from "../../provider/config";
+import { writeAlgoConfig } from "../helpers/algoConfig";
 
 const KEY = "simConfigUnitKey00000000000007";
 const stack = (values: Record<string, string>): StackConfig => ({ get: (key) => values[key] });
@@ -122,20 +123,7 @@ describe("connection settings (unit)", () => {
 
     describe("algo CLI profiles (~/.algorithmia/config)", () => {
         let home: string;
-        /** A config as `algo auth` writes it (the official CLI's toml.dump of its profiles). */
-        const writeConfig = (profiles: Record<string, Record<string, string>>) => {
-            fs.mkdirSync(path.join(home, ".algorithmia"), { recursive: true });
-            const text = Object.entries(profiles)
-                .map(
-                    ([name, fields]) =>
-                        `[profiles.${name}]\n` +
-                        ["api_key", "api_server", "ca_cert", "bearer_token"]
-                            .map((field) => `${field} = "${fields[field] ?? ""}"\n`)
-                            .join(""),
-                )
-                .join("\n");
-            fs.writeFileSync(path.join(home, ".algorithmia", "config"), `[profiles]\n\n${text}`);
-        };
+        const writeConfig = (profiles: Record<string, Record<string, string>>) => writeAlgoConfig(home, profiles);
         beforeEach(() => (home = fs.mkdtempSync(path.join(os.tmpdir(), "algo-home-"))));
         afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
 
