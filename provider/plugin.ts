@@ -8,6 +8,7 @@
 // line of its stdout. It tells the engine it takes no secrets (`acceptSecrets: false`): the engine then hands over
 // plain values and marks secret each output whose input of the same name was secret, as with dynamic providers.
 import * as path from "path";
+import { isDeepStrictEqual } from "util";
 import { providers } from "./resources/providers";
 import { KeyedDiff } from "./resources/dynamic";
 import { StackConfig } from "./config";
@@ -99,6 +100,20 @@ export interface PluginOptions {
     version: string;
 }
 
+/**
+ * A refresh's inputs: each declared input that the state's outputs mirrored follows what the read found, so that a
+ * preview after drift shows `found => declared` (the engine displays input diffs); the others stay as declared.
+ */
+function refreshedInputs(inputs: Record<string, unknown>, before: Record<string, unknown>, found: object) {
+    const read = found as Record<string, unknown>;
+    return Object.fromEntries(
+        Object.entries(inputs).map(([key, value]) => [
+            key,
+            key in read && isDeepStrictEqual(value, before[key]) ? read[key] : value,
+        ]),
+    );
+}
+
 /** The provider service: one configuration per plugin process, as the engine starts one per provider instance. */
 export function providerService(options: PluginOptions) {
     const schema = JSON.parse(options.schema);
@@ -186,7 +201,11 @@ export function providerService(options: PluginOptions) {
             const result = await provider.read!(req.getId(), props);
             const response = new provproto.ReadResponse();
             if (!result.id) return response; // gone: no id drops it from the state
-            return response.setId(result.id).setProperties(struct(result.props ?? {}));
+            const inputs = refreshedInputs(req.getInputs()?.toJavaScript() ?? {}, props, result.props ?? {});
+            return response
+                .setId(result.id)
+                .setProperties(struct(result.props ?? {}))
+                .setInputs(struct(inputs));
         }),
         update: unary(async (req) => {
             const provider = await providerFor(req.getUrn());
