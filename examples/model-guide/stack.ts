@@ -6,27 +6,28 @@
 //      writes into its repository),
 //   4. a published version: public, royalty-free, checked with a known input before it is published.
 // examples/model-guide/index.ts deploys it as is; examples/promotion/index.ts deploys the same thing per stage.
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Algorithm, AlgorithmSettings, AlgorithmVersion, DataCollection, ModelFile } from "../../provider";
 
-/** The answer for model/test.csv: ten held-out images (see model/train.py). */
-export const EXPECTED_LABELS = [2, 0, 9, 0, 3, 7, 0, 3, 0, 3];
+/**
+ * What the guide hosts, the same for the program in every language (../model-guide-python reads it too): the
+ * algorithm's name, settings (Python 3, the GPU environment, no network), dependencies (the pickled model needs
+ * the scikit-learn it was trained with), details, release notes, and the answer for model/test.csv (ten held-out
+ * images, see model/train.py).
+ */
+const GUIDE = JSON.parse(fs.readFileSync(path.join(__dirname, "guide.json"), "utf8"));
+
+export const EXPECTED_LABELS: number[] = GUIDE.expectedLabels;
 
 /** The files that make the build: the algorithm's source tree and the model. */
 export const ALGORITHM_SOURCE = path.join(__dirname, "algorithm");
 export const MODEL_FILE = path.join(__dirname, "model", "digits-svc.joblib");
 export const TEST_DATA_FILE = path.join(__dirname, "model", "test.csv");
 
-/** Python 3, the GPU environment, no network: what the algorithm is created with. */
-export const ALGORITHM_SETTINGS: AlgorithmSettings = {
-    language: "python3-1",
-    environment: "gpu",
-    license: "apl",
-    sourceVisibility: "closed",
-    networkAccess: "isolated",
-    pipelineEnabled: false,
-};
+/** What the algorithm is created with. */
+export const ALGORITHM_SETTINGS: AlgorithmSettings = GUIDE.settings;
 
 /** What one hosted model is made of; the guide's steps are the same for every model of the digits. */
 export interface HostedModel {
@@ -44,17 +45,12 @@ export interface HostedModel {
 
 /** The model guide's scikit-learn SVC. */
 export const DIGIT_CLASSIFIER: HostedModel = {
-    algorithmName: "DigitClassifier",
+    algorithmName: GUIDE.algorithmName,
     source: ALGORITHM_SOURCE,
     modelFile: MODEL_FILE,
-    // The pickled model needs the scikit-learn it was trained with.
-    dependencies: ["algorithmia>=2.0.5,<3", "numpy>=1.26", "scikit-learn==1.6.1", "joblib>=1.3"],
-    details: {
-        label: "Digit Classifier",
-        summary: "Predicts the digits (0-9) in 8x8 grayscale images with a scikit-learn SVC.",
-        tagline: "Handwritten digit recognition from the Algorithmia model-hosting guide",
-    },
-    releaseNotes: "SVC(gamma=0.001) trained on half of scikit-learn's digits; held-out accuracy 0.969.",
+    dependencies: GUIDE.dependencies,
+    details: GUIDE.details,
+    releaseNotes: GUIDE.releaseNotes,
 };
 
 export interface DigitClassifierArgs {

@@ -1,7 +1,7 @@
 // Gives integration tests the real Pulumi engine, offline: a temporary PULUMI_HOME and file backend per suite,
 // the passphrase secrets provider, and Automation API stacks (inline programs or project directories) that
 // are torn down with the suite.
-import { execFileSync, spawnSync } from "child_process";
+import { execFile, execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -107,6 +107,47 @@ export async function pulumiPythonVenv(requirements: string): Promise<string> {
 }
 
 /**
+ * A venv for Python programs of this provider: the PyPI `pulumi` that test/fixtures/python-project pins (the
+ * engine's version) and this checkout's sdk/python. pip builds a local package inside its source tree, so it
+ * installs from a copy in the cache named by the SDK's content: a regenerated SDK is a new copy and a new venv.
+ */
+export async function pulumiAlgorithmiaVenv(): Promise<string> {
+    const sdk = path.join(repoRoot, "sdk/python");
+    const built = /(^|\/)(build|__pycache__|[^/]*\.egg-info)(\/|$)/;
+    const files = (fs.readdirSync(sdk, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.relative(sdk, path.join(entry.parentPath, entry.name)))
+        .filter((file) => !built.test(file))
+        .sort();
+    const hash = crypto.createHash("sha256");
+    for (const file of files)
+        hash.update(`${file}\0`)
+            .update(fs.readFileSync(path.join(sdk, file)))
+            .update("\0");
+    const copy = path.join(cacheRoot(), `sdk-python-${hash.digest("hex").slice(0, 12)}`);
+    if (!fs.existsSync(copy)) {
+        const tmp = `${copy}.tmp-${process.pid}`;
+        for (const file of files) {
+            fs.mkdirSync(path.dirname(path.join(tmp, file)), { recursive: true });
+            fs.copyFileSync(path.join(sdk, file), path.join(tmp, file));
+        }
+        try {
+            fs.renameSync(tmp, copy);
+        } catch (err) {
+            // Another suite made it first.
+            fs.rmSync(tmp, { recursive: true, force: true });
+            if (!fs.existsSync(copy)) throw err;
+        }
+    }
+    const pin = /^pulumi==\S+/m.exec(
+        fs.readFileSync(path.join(repoRoot, "test/fixtures/python-project/requirements.txt"), "utf8"),
+    )![0];
+    const requirements = `${copy}.requirements.txt`;
+    fs.writeFileSync(requirements, `${pin}\n${copy}\n`);
+    return pulumiPythonVenv(requirements);
+}
+
+/**
  * The variables that run Python programs with `python` (a venv's interpreter, from `pulumiPythonVenv`). The python
  * language host we build (v3.79.0) takes its options as flags, which CLI v3.248 no longer passes (it sends them
  * in each request), so a `virtualenv:` in Pulumi.yaml would be ignored; the host runs PULUMI_PYTHON_CMD instead
@@ -192,6 +233,21 @@ export class PulumiSandbox {
         } catch (err: any) {
             throw new Error(`pulumi ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`, { cause: err });
         }
+    }
+
+    /** `cli` without blocking this process: what a suite whose server runs in this process must use. */
+    cliAsync(cwd: string, args: string[]): Promise<string> {
+        return new Promise((resolve, reject) =>
+            execFile(
+                path.join(engineBinDir(), "pulumi"),
+                [...args, "--non-interactive"],
+                { cwd, env: { ...process.env, ...this.env }, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+                (err, stdout, stderr) =>
+                    err
+                        ? reject(new Error(`pulumi ${args.join(" ")} failed:\n${stdout}${stderr}`, { cause: err }))
+                        : resolve(stdout),
+            ),
+        );
     }
 
     /** Every file of the file backend (states, backups, history), concatenated as stored: secrets stay encrypted. */

@@ -15,12 +15,15 @@ export interface TestBed {
     root: string;
 }
 
-/** Registers the suite's before/after hooks; the fields are set once `before` has run. */
-export function testBed(): TestBed {
+/**
+ * Registers the suite's before/after hooks; the fields are set once `before` has run. `sandboxEnv` adds variables
+ * to every engine run (e.g. `pythonProgramEnv(...)`).
+ */
+export function testBed(options: { sandboxEnv?: () => Promise<Record<string, string>> } = {}): TestBed {
     const bed = {} as TestBed;
     before(async () => {
         bed.server = await startTestServer();
-        bed.sandbox = await PulumiSandbox.create();
+        bed.sandbox = await PulumiSandbox.create(await options.sandboxEnv?.());
         bed.client = new AlgorithmiaClient({ apiAddress: bed.server.url, apiKey: ALICE.key });
         bed.root = fs.mkdtempSync(path.join(os.tmpdir(), "suite-"));
     });
