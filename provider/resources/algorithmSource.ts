@@ -30,7 +30,7 @@ export const ADK_FREEZE_FILE = ADK_MANIFEST_FILE + ".freeze";
 export const FREEZE_TIMESTAMP = "946684800.0";
 
 export interface SourceSpec {
-    /** An absolute directory. */
+    /** The directory (a relative one is the process's working directory's). */
     source: string;
     dependencies?: string[];
     modelFiles?: Record<string, ModelBinding>;
@@ -38,7 +38,9 @@ export interface SourceSpec {
 
 /** The final tree. Throws an Error saying what is wrong with the directory. */
 export function sourceTree(spec: SourceSpec): TreeEntry[] {
-    const entries = readDirectory(spec.source);
+    // Absolute, since git runs elsewhere; a relative directory is the provider's working directory's, which for the
+    // plugin is the program's (the engine starts it there).
+    const entries = readDirectory(path.resolve(spec.source));
     const byPath = new Map(entries.map((e) => [e.path, e]));
     if (spec.dependencies?.length) {
         const existing = byPath.get(REQUIREMENTS_FILE);
