@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Pulumi engine (the `pulumi` CLI and the `pulumi-language-nodejs` and `pulumi-language-python` hosts)
+# Builds the Pulumi engine (the `pulumi` CLI and the nodejs, python and yaml language hosts)
 # from Pulumi's published Go modules, the way Pulumi's release does, and caches the result per version outside the
 # repository.
 # Its last line of output is the absolute bin directory (`npm run --silent engine` relies on that).
@@ -17,8 +17,10 @@ version="$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2 }' "$module/g
 language_host_version="v3.68.0"
 # The same for Python: the newest sdk/v3 release that still holds the python host as a package (see README.md).
 python_host_version="v3.79.0"
+# YAML's host is pulumi-yaml's own module, versioned on its own (language-yaml/go.mod pins it).
+yaml_host_version="$(awk '$1 == "github.com/pulumi/pulumi-yaml" { print $2 }' "$here/language-yaml/go.mod")"
 # The cache key covers everything that decides the binaries: the pinned modules and this script.
-key="$(cat "$module/go.mod" "$module/go.sum" "$here"/language-{nodejs,python}/go.{mod,sum} "${BASH_SOURCE[0]}" |
+key="$(cat "$module/go.mod" "$module/go.sum" "$here"/language-{nodejs,python,yaml}/go.{mod,sum} "${BASH_SOURCE[0]}" |
   sha256sum | cut -c1-12)"
 cache_root="${PULUMI_ALGORITHMIA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-algorithmia}"
 bin="$cache_root/engine/pulumi-$version-$key/bin"
@@ -38,7 +40,7 @@ checkout_bin() {
   mkdir -p "$repo_bin"
   local exe
   # The python host runs the `pulumi-language-python-exec` script found beside its own path, so it is linked too.
-  for exe in pulumi pulumi-language-nodejs pulumi-language-python pulumi-language-python-exec; do
+  for exe in pulumi pulumi-language-nodejs pulumi-language-python pulumi-language-python-exec pulumi-language-yaml; do
     [ "$repo_bin/$exe" -ef "$bin/$exe" ] || ln -f "$bin/$exe" "$repo_bin/$exe" 2>/dev/null || cp -f "$bin/$exe" "$repo_bin/$exe"
   done
   ln -sfn "$nodejs_plugin" "$repo_bin/pulumi-resource-pulumi-nodejs"
@@ -54,7 +56,7 @@ prune_cache() {
 }
 
 if [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] && [ -x "$bin/pulumi-language-python" ] &&
-  [ -f "$bin/pulumi-language-python-exec" ]; then
+  [ -f "$bin/pulumi-language-python-exec" ] && [ -x "$bin/pulumi-language-yaml" ]; then
   prune_cache
   checkout_bin
   exit 0
@@ -74,11 +76,11 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Pulumi's release flags: static, trimmed, no gRPC tracing, and the version stamped in (the Automation API
 # refuses a CLI that reports no version).
-build() { # module-dir package output version
+build() { # module-dir package output version [version-variable]
   say "building $3 ($4) from $2 — the first build takes several minutes"
   local start=$SECONDS
   (cd "$1" && CGO_ENABLED=0 go build -v -trimpath -tags osusergo,grpcnotrace \
-    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$4" \
+    -ldflags "-s -w -X ${5:-github.com/pulumi/pulumi/sdk/v3/go/common/version.Version}=$4" \
     -o "$tmp/$3" "$2" 2>&1 |
     # -v names each package as it compiles: count those, pass anything else (errors) through.
     awk -v out="$3" '/ / { print > "/dev/stderr"; next }
@@ -93,6 +95,8 @@ build "$here/language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-
   "$python_host_version"
 # The python host starts programs through this script (`python pulumi-language-python-exec --monitor … PROGRAM`);
 # take the one of the same sdk/v3 release, which parses exactly the arguments that host passes.
+build "$here/language-yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml pulumi-language-yaml \
+  "$yaml_host_version" github.com/pulumi/pulumi-yaml/pkg/version.Version
 python_sdk="$(cd "$here/language-python" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
 install -m 0755 "$python_sdk/python/cmd/pulumi-language-python-exec" "$tmp/pulumi-language-python-exec"
 
