@@ -6,61 +6,40 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { callAlgorithm } from "../../examples/model-guide/call";
-import { EXPECTED_LABELS, MODEL_FILE } from "../../examples/model-guide/stack";
-import { sha256File } from "../../examples/promotion/promotion";
 import { ensurePythonRuntime } from "../../server/runtime/python-env";
-import { copyExamples } from "../helpers/examples";
 import { deployFixture } from "../helpers/git";
+import { assertGuideDeployed, GuideProgram, guideProgram } from "../helpers/guideProgram";
 import { pulumiAlgorithmiaVenv, pythonProgramEnv } from "../helpers/pulumi";
-import { ALICE, BOB, call } from "../helpers/server";
+import { ALICE, call } from "../helpers/server";
 import { testBed } from "../helpers/testBed";
 
 describe("model-guide stack in Python (provider plugin + pulumi_algorithmia)", function () {
     this.timeout(900_000);
     const bed = testBed({ sandboxEnv: async () => pythonProgramEnv(await pulumiAlgorithmiaVenv()) });
-    let dir: string;
+    let program: GuideProgram;
     let outputs: Record<string, any>;
-    const pulumi = (...args: string[]) => bed.sandbox.cliAsync(dir, [...args, "--stack", "dev"]);
-    const stackOutputs = async () => JSON.parse(await pulumi("stack", "output", "--json", "--show-secrets"));
+    const pulumi = (...args: string[]) => program.pulumi(...args);
     const readAcl = async () =>
         (await call(bed.server, "GET", "/v1/connector/data/alice/digits?acl=true", { key: ALICE.key })).json.acl.read;
 
     before(async () => {
         await ensurePythonRuntime();
-        dir = path.join(copyExamples(path.join(bed.sandbox.root, "repo")), "examples/model-guide-python");
-        await bed.sandbox.cliAsync(dir, ["stack", "init", "dev"]);
-        await pulumi("config", "set", "algorithmia:apiAddress", bed.server.url);
-        await pulumi("config", "set", "--secret", "algorithmia:apiKey", ALICE.key);
+        program = await guideProgram(bed, "model-guide-python");
     });
 
     it("deploys the guide and answers as the TypeScript guide does", async () => {
         const up = await pulumi("up", "--yes", "--skip-preview");
         assert.match(up, /6 created/, up); // the stack and five (the default provider is not counted)
-        outputs = await stackOutputs();
-        assert.strictEqual(outputs.algoUri, "alice/DigitClassifier/0.1.0");
-        assert.strictEqual(outputs.testsPassed, 2);
-        assert.strictEqual(outputs.modelSha256, sha256File(MODEL_FILE));
-        assert.strictEqual(
-            outputs.modelUri,
-            `data://alice/digits/digits-svc.${sha256File(MODEL_FILE).slice(0, 16)}.joblib`,
-        );
-        assert.strictEqual(outputs.endpoint, `${bed.server.url}/v1/algo/alice/DigitClassifier/0.1.0`);
+        outputs = await program.outputs();
+        await assertGuideDeployed(bed, outputs);
         assert.deepStrictEqual(await readAcl(), ["algo://.my/*"], "myAlgorithms: only the owner's algorithms read it");
-
-        const input = JSON.parse(outputs.sampleInput);
-        for (const key of [ALICE.key, BOB.key]) {
-            const reply = await callAlgorithm(outputs.algoUri, input, { apiKey: key, apiAddress: bed.server.url });
-            assert.deepStrictEqual(reply.result, EXPECTED_LABELS);
-        }
-        assert.ok(!bed.sandbox.storedState().includes(ALICE.key), "the key appears in the stored state");
     });
 
     it("changes nothing on a second up and previews no changes", async () => {
         const again = await pulumi("up", "--yes", "--skip-preview");
         assert.match(again, /6 unchanged/, again);
         await pulumi("preview", "--expect-no-changes");
-        assert.deepStrictEqual(await stackOutputs(), outputs);
+        assert.deepStrictEqual(await program.outputs(), outputs);
     });
 
     it("refresh finds drift made outside the program, and up undoes it", async () => {
@@ -111,6 +90,9 @@ describe("model-guide stack in Python (provider plugin + pulumi_algorithmia)", f
         assert.strictEqual(await bed.client.getAlgorithm("alice", "Hello"), undefined);
         const algo = await call(bed.server, "DELETE", "/v1/algorithms/alice/DigitClassifier", { key: ALICE.key });
         assert.match(algo.text, /has a public published version and cannot be deleted/);
-        assert.ok(!fs.existsSync(path.join(dir, "venv")), "the program ran in the test's venv, not one of its own");
+        assert.ok(
+            !fs.existsSync(path.join(program.dir, "venv")),
+            "the program ran in the test's venv, not one of its own",
+        );
     });
 });
