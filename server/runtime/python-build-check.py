@@ -1,6 +1,8 @@
 """Static build checks for a Python algorithm tree (run by server/runtime/python-build.ts).
 
 Usage: python python-build-check.py <treeDir> <algoName> [--imports]
+       python python-build-check.py --serve
+
 
 Never imports or runs the algorithm's code: everything is checked from the files' text (compile() to a code
 object in memory, the ast module for the entry point). Prints one JSON object on stdout:
@@ -8,7 +10,10 @@ object in memory, the ast module for the entry point). Prints one JSON object on
 and exits 0 either way (a non-zero exit means the checker itself broke). `requirement_files` are the files pip
 will read (requirements.txt and what it includes), for the build to install them into the algorithm's own
 environment. With --imports, only check 5 runs: the build runs it with that environment's interpreter, once
-the requirements are installed.
+the requirements are installed. With --serve, it answers one request per line on stdin, each a JSON object
+{"tree", "algo", "imports"}, with that JSON object on a line of stdout (or {"crashed": traceback} when the
+checker itself broke): the server keeps one running per interpreter, so a build does not pay an interpreter's
+start-up and imports (most of a check's time).
 
 Checks, in order (all of them run, so one build reports every problem it can find):
   1. algorithmia.conf, when present: valid JSON, an object (a different "algoname" is only a warning).
@@ -356,14 +361,15 @@ def check_imports(tree, trees):
                         "environment; the algorithm will fail to load" % (name, node.lineno, top))
 
 
-def main():
-    tree, algo = os.path.abspath(sys.argv[1]), sys.argv[2]
-    if "--imports" in sys.argv[3:]:
+def run_checks(tree, algo, imports):
+    """The checks of one build (see the top of this file): the JSON object this script prints."""
+    del LOG[:], ERRORS[:]
+    tree = os.path.abspath(tree)
+    if imports:
         trees = compile_sources(tree)  # compiled again only to be read: its lines are the first run's
         del LOG[:], ERRORS[:]
         check_imports(tree, trees)
-        sys.stdout.write(json.dumps({"ok": True, "log": LOG, "reason": None, "requirement_files": []}) + "\n")
-        return
+        return {"ok": True, "log": LOG, "reason": None, "requirement_files": []}
     log("Beginning build of %s (Python %d.%d.%d)" % ((algo,) + tuple(sys.version_info[:3])))
     files = []
     if not os.path.isdir(tree):
@@ -379,7 +385,30 @@ def main():
         reason = first if len(ERRORS) == 1 else "%s (and %d more problem%s)" % (
             first, len(ERRORS) - 1, "" if len(ERRORS) == 2 else "s")
         log("Build failed: %s" % reason)
-    sys.stdout.write(json.dumps({"ok": not ERRORS, "log": LOG, "reason": reason, "requirement_files": files}) + "\n")
+    return {"ok": not ERRORS, "log": LOG, "reason": reason, "requirement_files": files}
+
+
+def serve():
+    import importlib
+    import traceback
+    for line in sys.stdin:
+        request = json.loads(line)
+        # An environment made again since the last request is looked at afresh.
+        importlib.invalidate_caches()
+        try:
+            answer = run_checks(request["tree"], request["algo"], request.get("imports", False))
+        except Exception:
+            answer = {"crashed": traceback.format_exc()}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+def main():
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+        return
+    answer = run_checks(sys.argv[1], sys.argv[2], "--imports" in sys.argv[3:])
+    sys.stdout.write(json.dumps(answer) + "\n")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,13 @@
 //         Python is available at all.
 //     algorithmEnvironment(treeDir, files): the environment of a build (made again if it was cleared)
 //     pythonEntryModule(algoName): string     the module the workers import ("src.<algoName>")
-import { spawn } from "child_process";
 import {
     AlgorithmEnvironment,
     PythonRuntimeError,
     ensureAlgorithmEnvironment,
     ensurePythonRuntime,
-    runtimeAsset,
 } from "./python-env";
+import { askChecker } from "./python-checkers";
 
 export interface PythonBuildResult {
     ok: boolean;
@@ -81,7 +80,7 @@ export async function buildPython(treeDir: string, algoName: string): Promise<Py
         log.push(`Build failed: ${reason}`);
         return { ok: false, log: log.join("\n") + "\n", reason, durationSeconds: elapsed() };
     }
-    const imports = await check(environment.python, treeDir, algoName, ["--imports"]);
+    const imports = await check(environment.python, treeDir, algoName, true);
     if (!("crashed" in imports)) log.push(...imports.log);
     log.push("Build succeeded");
     return {
@@ -118,60 +117,24 @@ async function check(
     python: string,
     treeDir: string,
     algoName: string,
-    extra: string[] = [],
+    imports = false,
 ): Promise<CheckOutput | { crashed: string }> {
     const timeoutMs = BUILD_TIMEOUT_SECONDS * 1000;
-    const { code, stdout, stderr, timedOut } = await run(
-        python,
-        ["-I", "-B", runtimeAsset("python-build-check.py"), treeDir, algoName, ...extra],
-        timeoutMs,
-    );
-    if (timedOut)
+    const reply = await askChecker(python, { tree: treeDir, algo: algoName, imports }, timeoutMs);
+    if (reply.timedOut)
         return { crashed: `Build failed: the build checks did not finish within ${timeoutMs / 1000} seconds` };
+    let parsed: (CheckOutput & { crashed?: undefined }) | { crashed: string } | undefined;
     try {
-        const parsed = JSON.parse(stdout.trim().split("\n").pop() ?? "") as CheckOutput;
-        if (code === 0 && Array.isArray(parsed.log)) return parsed;
+        parsed = JSON.parse(reply.line ?? "");
     } catch {
         // reported below
     }
-    return { crashed: `Build failed: the build checker crashed (exit ${code})\n${stderr.trim()}` };
+    if (parsed && Array.isArray((parsed as CheckOutput).log)) return parsed as CheckOutput;
+    const trace = typeof parsed?.crashed === "string" ? parsed.crashed : reply.stderr;
+    return { crashed: `Build failed: the build checker crashed\n${trace.trim()}` };
 }
 
 function failure(line: string, durationSeconds: number): PythonBuildResult {
     const reason = line.replace(/^Build failed: /, "").split("\n")[0];
     return { ok: false, log: `${line}\n`, reason, durationSeconds };
-}
-
-function run(
-    cmd: string,
-    args: string[],
-    timeoutMs: number,
-): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
-    return new Promise((resolve) => {
-        // No user code runs here, but keep the environment small all the same.
-        const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LANG: "C.UTF-8", PYTHONIOENCODING: "utf-8" };
-        const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        let timedOut = false;
-        const timer = setTimeout(() => {
-            timedOut = true;
-            child.kill("SIGKILL");
-        }, timeoutMs);
-        child.stdout.on("data", (c: Buffer) => out.push(c));
-        child.stderr.on("data", (c: Buffer) => err.push(c));
-        child.on("error", (e) => {
-            clearTimeout(timer);
-            resolve({ code: -1, stdout: "", stderr: e.message, timedOut });
-        });
-        child.on("close", (code) => {
-            clearTimeout(timer);
-            resolve({
-                code: code ?? -1,
-                stdout: Buffer.concat(out).toString("utf8"),
-                stderr: Buffer.concat(err).toString("utf8"),
-                timedOut,
-            });
-        });
-    });
 }

@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { ensurePythonRuntime, PythonRuntime } from "../../server/runtime/python-env";
 import { buildPython, pythonEntryModule } from "../../server/runtime/python-build";
+import { askChecker } from "../../server/runtime/python-checkers";
 import {
     GpuDevice,
     gpuDevices,
@@ -178,6 +179,67 @@ describe("python runtime", function () {
             } finally {
                 fs.rmSync(tree, { recursive: true, force: true });
             }
+        });
+
+        describe("long-running checkers", () => {
+            /** This process's serving checkers of `python` (their pids), from /proc. */
+            function checkers(python: string): number[] {
+                return fs
+                    .readdirSync("/proc")
+                    .filter((entry) => /^\d+$/.test(entry))
+                    .filter((pid) => {
+                        try {
+                            const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+                            const ppid = Number(
+                                fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1],
+                            );
+                            return ppid === process.pid && cmdline[0] === python && cmdline.includes("--serve");
+                        } catch {
+                            return false; // ended meanwhile
+                        }
+                    })
+                    .map(Number);
+            }
+
+            it("serve one build after another, and one that died while idle is replaced", async () => {
+                const hello = path.join(FIXTURES, "Hello");
+                assert.strictEqual((await buildPython(hello, "Hello")).ok, true);
+                const first = checkers(runtime.python);
+                assert.strictEqual(first.length, 1, `one checker of the runtime, not ${first}`);
+                assert.strictEqual((await buildPython(hello, "Hello")).ok, true);
+                assert.deepStrictEqual(checkers(runtime.python), first, "the second build asked the same checker");
+                process.kill(first[0], "SIGKILL");
+                assert.ok(await waitFor(() => !checkers(runtime.python).includes(first[0]), 5000));
+                const again = await buildPython(hello, "Hello");
+                assert.strictEqual(again.ok, true, again.log);
+                assert.notDeepStrictEqual(checkers(runtime.python), first);
+            });
+
+            it("a check past its time kills its checker; an error in one is reported and the checker goes on", async () => {
+                const tree = fs.mkdtempSync(path.join(os.tmpdir(), "runtime-slow-"));
+                try {
+                    fs.mkdirSync(path.join(tree, "src"));
+                    // Compiling 300,000 lines takes far longer than 50 ms.
+                    fs.writeFileSync(path.join(tree, "src", "Slow.py"), "x = 1\n".repeat(300_000));
+                    const slow = await askChecker(runtime.python, { tree, algo: "Slow", imports: false }, 50);
+                    assert.strictEqual(slow.timedOut, true);
+                    assert.deepStrictEqual(checkers(runtime.python), [], "the checker that ran out of time was killed");
+
+                    const broken = await askChecker(
+                        runtime.python,
+                        { tree: null as any, algo: "X", imports: false },
+                        60_000,
+                    );
+                    assert.match(JSON.parse(broken.line!).crashed, /TypeError/);
+                    const served = checkers(runtime.python);
+                    const hello = { tree: path.join(FIXTURES, "Hello"), algo: "Hello", imports: false };
+                    const fine = await askChecker(runtime.python, hello, 60_000);
+                    assert.strictEqual(JSON.parse(fine.line!).ok, true, fine.line);
+                    assert.deepStrictEqual(checkers(runtime.python), served, "the same checker answered");
+                } finally {
+                    fs.rmSync(tree, { recursive: true, force: true });
+                }
+            });
         });
     });
 
