@@ -88,11 +88,14 @@ export class GitRepos extends EventEmitter {
     readonly root: string;
     readonly treesRoot: string;
     readonly clusterId: string;
+    /** An empty repository with every repository's settings, which `create` copies (see `emptyRepository`). */
+    private readonly empty: string;
     private readonly checkouts = new Map<string, Promise<string>>();
 
     constructor(dataDir: string) {
         super();
         this.root = path.join(dataDir, "git");
+        this.empty = path.join(dataDir, "git-empty.git");
         this.treesRoot = path.join(dataDir, "trees");
         this.clusterId = clusterId(dataDir);
         fs.mkdirSync(this.root, { recursive: true });
@@ -120,9 +123,7 @@ export class GitRepos extends EventEmitter {
         const staging = `${dir}.creating`;
         fs.rmSync(staging, { recursive: true, force: true });
         fs.mkdirSync(path.dirname(dir), { recursive: true });
-        await git(path.dirname(dir), "init", "--quiet", "--bare", "--initial-branch=master", "--template=", staging);
-        // Appended in git's own config format: one write instead of a `git config` process per key.
-        fs.appendFileSync(path.join(staging, "config"), REPOSITORY_CONFIG);
+        fs.cpSync(await this.emptyRepository(), staging, { recursive: true });
         // The blobs, the tree, the commit and master in one `git fast-import`, which prints the commit's sha.
         const text = `${message.replace(/\n+$/, "")}\n\nCluster: ${this.clusterId}\n`;
         const commit = await gitInput(staging, firstCommit(files, text), "fast-import", "--quiet");
@@ -130,6 +131,33 @@ export class GitRepos extends EventEmitter {
         this.remove(owner, algo);
         fs.renameSync(staging, dir);
         return commit;
+    }
+
+    /**
+     * The empty repository every new one starts as a copy of (made by `git init` once per data directory): a copy
+     * costs no process, and processes forked from the server's are what its git work spends most on.
+     */
+    private async emptyRepository(): Promise<string> {
+        if (fs.existsSync(this.empty)) return this.empty;
+        const staging = `${this.empty}.tmp-${process.pid}-${crypto.randomUUID()}`;
+        await git(
+            path.dirname(this.empty),
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=master",
+            "--template=",
+            staging,
+        );
+        // Appended in git's own config format: one write instead of a `git config` process per key.
+        fs.appendFileSync(path.join(staging, "config"), REPOSITORY_CONFIG);
+        // Complete or absent; another creation may have made it meanwhile (either is as good).
+        try {
+            fs.renameSync(staging, this.empty);
+        } catch {
+            fs.rmSync(staging, { recursive: true, force: true });
+        }
+        return this.empty;
     }
 
     async head(owner: string, algo: string): Promise<string | undefined> {
@@ -182,15 +210,18 @@ export class GitRepos extends EventEmitter {
         const made = (async () => {
             if (fs.existsSync(dest)) return dest;
             const staging = `${dest}.tmp-${process.pid}-${Date.now()}`;
+            const index = `${staging}.index`;
             fs.mkdirSync(staging, { recursive: true });
             try {
-                await run("sh", ["-c", 'git archive --format=tar "$0" | tar -x -C "$1"', commit, staging], {
-                    cwd: this.dir(owner, algo),
-                    env: GIT_ENV,
+                // As a clone checks out, in one process: the commit's tree into a scratch index and onto the disk.
+                await run("git", ["read-tree", "--reset", "-u", commit], {
+                    cwd: staging,
+                    env: { ...GIT_ENV, GIT_DIR: this.dir(owner, algo), GIT_WORK_TREE: staging, GIT_INDEX_FILE: index },
                 });
                 fs.renameSync(staging, dest);
             } finally {
                 fs.rmSync(staging, { recursive: true, force: true });
+                fs.rmSync(index, { force: true });
             }
             return dest;
         })().finally(() => this.checkouts.delete(dest));
