@@ -11,6 +11,7 @@
 // run again after a transient failure; a push whose reply was lost may have moved master, so master is looked at
 // before the push is repeated.
 import { spawn } from "child_process";
+import { Readable } from "stream";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -58,6 +59,8 @@ const COMMIT_IDENTITY = {
 };
 
 const MASTER = "refs/heads/master";
+/** Where the scratch repository's new commit goes before it is pushed (nothing else reads it). */
+const SCRATCH_REF = "refs/heads/pulumi-algorithmia";
 
 /**
  * Where git is served when no `gitAddress` is set: the `git.` sibling of an `api.` host, as Algorithmia's own
@@ -113,14 +116,10 @@ function sortEntries<T extends { path: string }>(entries: T[]): T[] {
  */
 export async function pushTree(remote: GitRemote, entries: TreeEntry[], message: string): Promise<PushResult> {
     return withScratchRepository(remote, async (git) => {
-        const tree = await writeTree(git, entries);
         for (let attempt = 1; ; attempt++) {
-            const master = await fetchMaster(git, remote);
-            const parent = master?.commit;
-            if (master?.tree === tree) return { commit: master.commit, pushed: false };
-            const commit = await git.run(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", message], {
-                env: COMMIT_IDENTITY,
-            });
+            const onMaster = await fetchMaster(git, remote);
+            const { commit, tree, parentTree } = await writeCommit(git, entries, message, onMaster);
+            if (parentTree === tree) return { commit: await git.run(["rev-parse", MASTER]), pushed: false };
             try {
                 await git.run(["push", "--quiet", remote.url, `${commit}:${MASTER}`], { remote: true });
                 return { commit, pushed: true };
@@ -138,8 +137,8 @@ export async function pushTree(remote: GitRemote, entries: TreeEntry[], message:
 /** The tree of master as `{commit, sha256}` (see `treeSha256`), or undefined for an empty repository. */
 export async function remoteTreeSha256(remote: GitRemote): Promise<{ commit: string; sha256: string } | undefined> {
     return withScratchRepository(remote, async (git) => {
-        const commit = (await fetchMaster(git, remote))?.commit;
-        if (!commit) return undefined;
+        if (!(await fetchMaster(git, remote))) return undefined;
+        const commit = await git.run(["rev-parse", MASTER]);
         const listing = await git.run(["ls-tree", "-r", "-z", "--full-tree", commit]);
         const entries = listing
             .split("\0")
@@ -149,11 +148,9 @@ export async function remoteTreeSha256(remote: GitRemote): Promise<{ commit: str
                 const [mode, type, object] = meta.split(" ");
                 return { mode, type, object, path: file };
             });
-        const lines: string[] = [];
-        for (const e of sortEntries(entries.filter((e) => e.type === "blob"))) {
-            lines.push(`${e.mode} ${e.path}\0${await git.sha256Of(e.object)}\n`);
-        }
-        return { commit, sha256: sha256Lines(lines) };
+        const blobs = sortEntries(entries.filter((e) => e.type === "blob"));
+        const sha256s = await git.sha256Of(blobs.map((e) => e.object));
+        return { commit, sha256: sha256Lines(blobs.map((e, i) => `${e.mode} ${e.path}\0${sha256s[i]}\n`)) };
     });
 }
 
@@ -163,13 +160,15 @@ interface RunOptions {
     env?: Record<string, string>;
     /** Talks to the remote: authenticate. */
     remote?: boolean;
-    input?: Buffer | string;
+    /** stdin: given whole, or streamed (fast-import's commands and file contents). */
+    input?: Buffer | string | AsyncIterable<Buffer>;
 }
 
 interface ScratchGit {
     dir: string;
     run(args: string[], options?: RunOptions): Promise<string>;
-    sha256Of(object: string): Promise<string>;
+    /** The sha256 of each object's content, in order. */
+    sha256Of(objects: string[]): Promise<string[]>;
 }
 
 /** Runs `work` with a temporary bare repository, removed afterwards. */
@@ -179,13 +178,14 @@ async function withScratchRepository<T>(remote: GitRemote, work: (git: ScratchGi
     const git: ScratchGit = {
         dir,
         run: (args, options = {}) => runGit(dir, args, options, remote, secrets),
-        sha256Of: (object) => hashGitObject(dir, object),
+        sha256Of: (objects) => hashGitObjects(dir, objects),
     };
     try {
-        await git.run(["init", "--quiet", "--bare", "."]);
+        // No template: nothing to copy in, nothing to remove after (sample hooks were most of init's and rm's work).
+        await git.run(["init", "--quiet", "--bare", "--template=", "."]);
         return await work(git);
     } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+        await fs.promises.rm(dir, { recursive: true, force: true });
     }
 }
 
@@ -196,13 +196,13 @@ async function remoteMaster(git: ScratchGit, remote: GitRemote): Promise<string 
 }
 
 /**
- * Fetches master's commit into the scratch repository; answers its sha and its tree's, or undefined when the remote
- * has no master. Only that commit and its tree: a push needs no more (its parent is the remote's own master) and a
- * refresh reads one tree, so the cost stays that of one tree however long the history grows. A server without
- * shallow support gets the plain fetch. No `ls-remote` first: the fetch's own ref advertisement says whether there
- * is a master, and the scratch repository never holds it already.
+ * Fetches master's commit into the scratch repository (as its own master); false when the remote has none. Only that
+ * commit and its tree: a push needs no more (its parent is the remote's own master) and a refresh reads one tree, so
+ * the cost stays that of one tree however long the history grows. A server without shallow support gets the plain
+ * fetch. No `ls-remote` first: the fetch's own ref advertisement says whether there is a master, and the scratch
+ * repository never holds it already.
  */
-async function fetchMaster(git: ScratchGit, remote: GitRemote): Promise<{ commit: string; tree: string } | undefined> {
+async function fetchMaster(git: ScratchGit, remote: GitRemote): Promise<boolean> {
     const fetch = (depth: string[]) =>
         retrying(remote, () =>
             git.run(["fetch", "--quiet", "--no-tags", ...depth, remote.url, `+${MASTER}:${MASTER}`], { remote: true }),
@@ -213,11 +213,10 @@ async function fetchMaster(git: ScratchGit, remote: GitRemote): Promise<{ commit
             return fetch([]);
         });
     } catch (err) {
-        if (err instanceof GitError && /couldn't find remote ref/i.test(err.stderr)) return undefined;
+        if (err instanceof GitError && /couldn't find remote ref/i.test(err.stderr)) return false;
         throw err;
     }
-    const [commit, tree] = (await git.run(["rev-parse", MASTER, `${MASTER}^{tree}`])).split("\n");
-    return { commit, tree };
+    return true;
 }
 
 /** Runs a remote step that only reads (ls-remote, fetch), again after transient failures, as http.ts does. */
@@ -247,28 +246,60 @@ function isTransient(err: unknown): boolean {
     );
 }
 
-/** Writes the blobs and a tree of `entries` into the scratch repository; answers the tree's sha. */
-async function writeTree(git: ScratchGit, entries: TreeEntry[]): Promise<string> {
-    const staged = path.join(git.dir, "staged");
-    fs.mkdirSync(staged);
-    // Given contents and link targets go through files too, so every blob is written by one hash-object call.
-    const sources = entries.map((e, i) => {
-        if (e.content === undefined && e.mode !== "120000") return e.file!;
-        const file = path.join(staged, String(i));
-        fs.writeFileSync(file, e.content ?? fs.readlinkSync(e.file!));
-        return file;
-    });
-    const blobs = entries.length
-        ? (
-              await git.run(["hash-object", "-w", "--no-filters", "--stdin-paths"], {
-                  input: sources.join("\n") + "\n",
-              })
-          ).split("\n")
-        : [];
-    const index = entries.map((e, i) => `${e.mode} ${blobs[i]}\t${e.path}\0`).join("");
-    const env = { GIT_INDEX_FILE: path.join(git.dir, "scratch-index") };
-    await git.run(["update-index", "-z", "--add", "--index-info"], { input: index, env });
-    return git.run(["write-tree"], { env });
+/**
+ * Writes `entries` as one commit (COMMIT_IDENTITY, `message`) whose parent is the fetched master, if `onMaster`: the
+ * blobs, the tree and the commit in one `git fast-import`, which also tells the new commit's sha (`get-mark`), its
+ * tree's and the parent's tree's (`ls`). The commit is the one `git commit-tree` would make of the same tree.
+ */
+async function writeCommit(
+    git: ScratchGit,
+    entries: TreeEntry[],
+    message: string,
+    onMaster: boolean,
+): Promise<{ commit: string; tree: string; parentTree?: string }> {
+    const { GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_AUTHOR_DATE } = COMMIT_IDENTITY;
+    const { GIT_COMMITTER_NAME, GIT_COMMITTER_EMAIL, GIT_COMMITTER_DATE } = COMMIT_IDENTITY;
+    const data = (bytes: Buffer) => [Buffer.from(`data ${bytes.length}\n`), bytes, Buffer.from("\n")];
+    async function* stream(): AsyncGenerator<Buffer> {
+        yield Buffer.from(
+            `commit ${SCRATCH_REF}\nmark :1\n` +
+                `author ${GIT_AUTHOR_NAME} <${GIT_AUTHOR_EMAIL}> ${GIT_AUTHOR_DATE}\n` +
+                `committer ${GIT_COMMITTER_NAME} <${GIT_COMMITTER_EMAIL}> ${GIT_COMMITTER_DATE}\n`,
+        );
+        // As `commit-tree -m` writes it: the message and a newline.
+        yield* data(Buffer.from(message.replace(/\n*$/, "\n")));
+        // The parent's tree is listed before the new tree replaces it whole.
+        if (onMaster) yield Buffer.from(`from ${MASTER}\nls ""\ndeleteall\n`);
+        for (const e of sortEntries(entries)) {
+            const content =
+                e.content ??
+                (e.mode === "120000" ? Buffer.from(fs.readlinkSync(e.file!)) : await fs.promises.readFile(e.file!));
+            yield Buffer.concat([Buffer.from(`M ${e.mode} inline `), quotedPath(e.path), Buffer.from("\n")]);
+            yield* data(content);
+        }
+        yield Buffer.from(`\nget-mark :1\nls :1 ""\ndone\n`);
+    }
+    const lines = (await git.run(["fast-import", "--quiet", "--done"], { input: stream() })).split("\n");
+    const treeOf = (line: string | undefined) => {
+        // (The output is trimmed: the last line has lost its tab and empty path.)
+        const match = /^040000 tree ([0-9a-f]{40})(\t|$)/.exec(line ?? "");
+        if (!match) throw new Error(`git fast-import listed no tree: ${JSON.stringify(line)}`);
+        return match[1];
+    };
+    const [parentTree, commit, tree] = onMaster ? lines : [undefined, ...lines];
+    return { commit: commit!, tree: treeOf(tree), parentTree: onMaster ? treeOf(parentTree) : undefined };
+}
+
+/** A path as fast-import reads a quoted one (C-style: `"`, `\\` and control bytes escaped), whatever it holds. */
+function quotedPath(file: string): Buffer {
+    const bytes: number[] = [0x22];
+    for (const byte of Buffer.from(file, "utf8")) {
+        if (byte === 0x22 || byte === 0x5c) bytes.push(0x5c, byte);
+        else if (byte < 0x20 || byte === 0x7f) bytes.push(...Buffer.from("\\" + byte.toString(8).padStart(3, "0")));
+        else bytes.push(byte);
+    }
+    bytes.push(0x22);
+    return Buffer.from(bytes);
 }
 
 function basicCredentials(remote: GitRemote): string {
@@ -327,23 +358,68 @@ function runGit(
             const stderr = scrub(Buffer.concat(err).toString("utf8").trim(), secrets);
             reject(new GitError(args[0], code, stderr));
         });
-        if (options.input !== undefined) child.stdin!.end(options.input);
+        const input = options.input;
+        if (typeof input === "string" || Buffer.isBuffer(input)) child.stdin!.end(input);
+        else if (input !== undefined) {
+            // A git that stops reading (it failed) breaks the pipe: its exit status and stderr say why.
+            child.stdin!.on("error", () => undefined);
+            Readable.from(input)
+                .on("error", (e) => child.kill() && reject(e))
+                .pipe(child.stdin!);
+        }
     });
 }
 
-/** The sha256 of a git object's content, streamed out of `git cat-file`. */
-function hashGitObject(dir: string, object: string): Promise<string> {
+/**
+ * The sha256 of each blob's content, streamed out of one `git cat-file --batch`, which answers each id on its stdin
+ * with `<id> blob <size>\n`, the content and a newline.
+ */
+function hashGitObjects(dir: string, objects: string[]): Promise<string[]> {
+    if (objects.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-        const hash = crypto.createHash("sha256");
-        const child = spawn("git", ["cat-file", "blob", object], {
+        const hashes: string[] = [];
+        // The blob being read: its hash so far and how many of its bytes (and then its newline) are still to come.
+        let blob: { hash: crypto.Hash; left: number } | undefined;
+        let header = Buffer.alloc(0);
+        const child = spawn("git", ["cat-file", "--batch"], {
             cwd: dir,
             env: { PATH: process.env.PATH ?? "", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
         });
-        child.stdout.on("data", (c: Buffer) => hash.update(c));
+        const fail = (why: string) => {
+            child.kill();
+            reject(new GitError("cat-file", null, why));
+        };
+        child.stdout.on("data", (chunk: Buffer) => {
+            while (chunk.length > 0) {
+                if (!blob) {
+                    const end = chunk.indexOf(10);
+                    header = Buffer.concat([header, end < 0 ? chunk : chunk.subarray(0, end)]);
+                    if (end < 0) return;
+                    chunk = chunk.subarray(end + 1);
+                    const size = /^[0-9a-f]{40} blob (\d+)$/.exec(header.toString("latin1"))?.[1];
+                    if (size === undefined) return fail(`not a blob: ${header.toString("latin1")}`);
+                    blob = { hash: crypto.createHash("sha256"), left: Number(size) };
+                    header = Buffer.alloc(0);
+                }
+                const take = Math.min(blob.left, chunk.length);
+                blob.hash.update(chunk.subarray(0, take));
+                blob.left -= take;
+                chunk = chunk.subarray(take);
+                if (blob.left === 0 && chunk.length > 0) {
+                    // The newline after the content.
+                    hashes.push(blob.hash.digest("hex"));
+                    blob = undefined;
+                    chunk = chunk.subarray(1);
+                }
+            }
+        });
         child.on("error", reject);
         child.on("close", (code) =>
-            code === 0 ? resolve(hash.digest("hex")) : reject(new GitError("cat-file", code, object)),
+            code === 0 && hashes.length === objects.length
+                ? resolve(hashes)
+                : reject(new GitError("cat-file", code, `answered ${hashes.length} of ${objects.length} objects`)),
         );
+        child.stdin.end(objects.join("\n") + "\n");
     });
 }
 

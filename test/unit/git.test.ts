@@ -73,6 +73,22 @@ describe("git source push (unit)", () => {
             template,
         );
 
+        // The commit `git commit-tree` makes of the same tree, parent, message and identity.
+        const identity = {
+            GIT_AUTHOR_NAME: "pulumi-algorithmia",
+            GIT_AUTHOR_EMAIL: "pulumi-algorithmia@localhost",
+            GIT_AUTHOR_DATE: "946684800 +0000",
+            GIT_COMMITTER_NAME: "pulumi-algorithmia",
+            GIT_COMMITTER_EMAIL: "pulumi-algorithmia@localhost",
+            GIT_COMMITTER_DATE: "946684800 +0000",
+        };
+        const commitTree = execFileSync(
+            "git",
+            ["commit-tree", `${first.commit}^{tree}`, "-p", template, "-m", "pulumi-algorithmia: source x"],
+            { cwd: a.url, env: { ...process.env, ...identity } },
+        );
+        assert.strictEqual(commitTree.toString().trim(), first.commit);
+
         const again = await pushTree(a, tree, "pulumi-algorithmia: source x");
         assert.deepStrictEqual(again, { commit: first.commit, pushed: false });
 
@@ -109,6 +125,9 @@ describe("git source push (unit)", () => {
         fs.cpSync(HELLO, src, { recursive: true });
         fs.writeFileSync(path.join(src, "run.sh"), "#!/bin/sh\n", { mode: 0o755 });
         fs.symlinkSync("src/Hello.py", path.join(src, "link.py"));
+        // Names git must quote: a quote, a backslash, a tab, a newline, spaces and non-ASCII letters.
+        const oddNames = ['say "hi".txt', "back\\slash", "tab\there", "new\nline", "ünïcödé name.md"];
+        for (const name of oddNames) fs.writeFileSync(path.join(src, name), name);
         const spec = {
             source: src,
             dependencies: ["numpy==1.26.4"],
@@ -123,6 +142,8 @@ describe("git source push (unit)", () => {
         assert.match(modes, /^100755 blob \w+\trun\.sh$/m);
         assert.match(modes, /^120000 blob \w+\tlink\.py$/m);
         assert.match(modes, /\tmodel-manifest\.json$/m);
+        const names = execFileSync("git", ["ls-tree", "-r", "-z", "--name-only", "master"], { cwd: remote.url });
+        for (const name of oddNames) assert.ok(names.toString().split("\0").includes(name), `${name} in ${names}`);
 
         fs.chmodSync(path.join(src, "run.sh"), 0o644);
         assert.notStrictEqual(await treeSha256(sourceTree(spec)), local, "a mode change changes the hash");
