@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { algorithmController } from "../provider/resources/algorithm";
 import { dynamicProvider } from "../provider/resources/dynamic";
+import { ensureAlgorithmEnvironment, ensurePythonRuntime } from "../server/runtime/python-env";
 import { LocalServer } from "../test/helpers/processes";
 import { apiEnv, BENCH_USER, Benchmark, Figure, PROVIDER_IMPORT, Project, round, seconds } from "./lib";
 
@@ -76,6 +77,10 @@ export const scaleBenchmark: Benchmark = {
                 `def apply(input):\n    return {"bench": ${i}, "input": input}\n`,
             );
         }
+        // The server's runtime, and the one environment of every algorithm (they have the same requirements): made now
+        // (pip, on a machine that never built them), so that no timed run pays for them.
+        await ensurePythonRuntime();
+        await ensureAlgorithmEnvironment(path.join(sources, "Bench0"), ["requirements.txt"], () => undefined);
         const figures: Figure[] = [];
         for (const count of counts) {
             // A fresh server for each side, so every run creates, pushes and builds from nothing.
