@@ -9,6 +9,7 @@
 // resource (destroy, or a new name) deletes every content of its name; docs/resources.md says how to prune.
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -147,6 +148,71 @@ export async function fileStamp(file: string): Promise<string | undefined> {
     const changed = Math.max(Number(stat.mtimeMs), Number(stat.ctimeMs));
     if (Date.now() - changed < RACY_MS) return undefined;
     return [file, stat.dev, stat.ino, stat.size, stat.mtimeNs, stat.ctimeNs].join(":");
+}
+
+/** A file's hashes, with the stamp it had while they were taken. */
+interface StampedHashes {
+    file: string;
+    stamp: string;
+    sha256: string;
+    md5: string;
+    size: number;
+}
+
+/**
+ * Where this machine keeps the last hashes of each model file (`rememberHashes`): the cache directory algorithmia-local
+ * uses too (PULUMI_ALGORITHMIA_CACHE, else $XDG_CACHE_HOME or ~/.cache, then pulumi-algorithmia), one small file per
+ * path, so it holds no more entries than there are model paths.
+ */
+function hashesFile(file: string): string {
+    const root =
+        process.env.PULUMI_ALGORITHMIA_CACHE ||
+        path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "pulumi-algorithmia");
+    return path.join(
+        root,
+        "model-hashes",
+        `${crypto.createHash("sha256").update(file).digest("hex").slice(0, 32)}.json`,
+    );
+}
+
+/**
+ * The hashes this machine took of `file` while it had `stamp`. `pulumi up` checks twice, at its preview and again in
+ * the update (each in a provider process of its own, before any state is written), so without them a changed model
+ * was read twice before its upload. Only a hint: whatever cannot be read is no hint.
+ */
+async function rememberedHashes(file: string, stamp: string): Promise<StampedHashes | undefined> {
+    try {
+        const kept = JSON.parse(await fs.promises.readFile(hashesFile(file), "utf8")) as StampedHashes;
+        return kept.stamp === stamp ? kept : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Keeps `hashes` for `rememberedHashes`, whole or not at all (a temporary file renamed over the last), and lets go
+ * of those of files that are gone (moved models, temporary files).
+ */
+async function rememberHashes(hashes: StampedHashes): Promise<void> {
+    const target = hashesFile(hashes.file);
+    const dir = path.dirname(target);
+    const temporary = `${target}.${process.pid}.${crypto.randomUUID()}`;
+    try {
+        await fs.promises.mkdir(dir, { recursive: true });
+        await fs.promises.writeFile(temporary, JSON.stringify(hashes));
+        await fs.promises.rename(temporary, target);
+        for (const name of (await fs.promises.readdir(dir)).filter((n) => n.endsWith(".json"))) {
+            const entry = path.join(dir, name);
+            const file = await fs.promises
+                .readFile(entry, "utf8")
+                .then((text) => JSON.parse(text).file)
+                .catch(() => undefined);
+            if (typeof file !== "string" || !fs.existsSync(file)) await fs.promises.rm(entry, { force: true });
+        }
+    } catch {
+        // A cache that cannot be written (read-only home, full disk) only costs the next check a read.
+        await fs.promises.rm(temporary, { force: true });
+    }
 }
 
 /**
@@ -315,18 +381,17 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
                 const { sha256, md5, size } = olds;
                 return { inputs: { ...inputs, sha256, md5, size, sourceStamp: before } };
             }
+            const remembered = before !== undefined ? await rememberedHashes(content.file!, before) : undefined;
+            if (remembered) {
+                const { sha256, md5, size } = remembered;
+                return { inputs: { ...inputs, sha256, md5, size, sourceStamp: before } };
+            }
             const { sha256, md5, size } = await hashStream(content.open());
             // Changed while it was read: no stamp, so the next check hashes it again.
             const after = await stamp();
-            return {
-                inputs: {
-                    ...inputs,
-                    sha256,
-                    md5,
-                    size,
-                    ...(before !== undefined && before === after ? { sourceStamp: before } : {}),
-                },
-            };
+            if (before === undefined || before !== after) return { inputs: { ...inputs, sha256, md5, size } };
+            await rememberHashes({ file: content.file!, stamp: before, sha256, md5, size });
+            return { inputs: { ...inputs, sha256, md5, size, sourceStamp: before } };
         } catch (err: any) {
             const failure: CheckFailure = {
                 property: "source",

@@ -1,6 +1,7 @@
-// ModelFile's check: the sha256 kept in state is reused while the source file's identity (path, inode, size,
-// modification and change times) is the same, and the file is hashed again whenever any of them moved, also
-// for a same-size rewrite whose modification time is put back. Real files, real stat and hashing.
+// ModelFile's check: the sha256 kept in state (or remembered on this machine) is reused while the source file's
+// identity (path, inode, size, modification and change times) is the same, and the file is hashed again whenever
+// any of them moved, also for a same-size rewrite whose modification time is put back. Real files, real stat and
+// hashing.
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -17,6 +18,20 @@ describe("resources/modelFile check", function () {
     const inputs = (source: string) => ({ collection: "data://alice/models", name: "model.pkl", source, adopt: false });
     const check = (source: string, olds: object) => modelFileController.prepare!(inputs(source), olds, {} as any);
 
+    // This suite's own cache directory, where the hashes of its files are remembered.
+    let cache: string;
+    const cachedEntries = () => {
+        const kept = path.join(cache, "model-hashes");
+        return fs.existsSync(kept) ? fs.readdirSync(kept).map((name) => path.join(kept, name)) : [];
+    };
+    before(() => {
+        cache = fs.mkdtempSync(path.join(os.tmpdir(), "model-file-cache-"));
+        process.env.PULUMI_ALGORITHMIA_CACHE = cache;
+    });
+    after(() => {
+        delete process.env.PULUMI_ALGORITHMIA_CACHE;
+        fs.rmSync(cache, { recursive: true, force: true });
+    });
     beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-file-check-"))));
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -60,6 +75,38 @@ describe("resources/modelFile check", function () {
         assert.notStrictEqual(stampA, stampB);
         const first = (await check(a, {})).inputs;
         assert.strictEqual((await check(b, { ...first, sha256: "f".repeat(64) })).inputs.sha256, sha256("same"));
+    });
+
+    it("remembers the hashes of a stamp on this machine: the update's check after a preview reads nothing", async () => {
+        const file = path.join(dir, "model.bin");
+        fs.writeFileSync(file, "weights A");
+        await sleep(2100);
+        const preview = (await check(file, {})).inputs;
+        assert.strictEqual(preview.sha256, sha256("weights A"));
+        const [entry] = cachedEntries();
+        // What the preview's check kept answers the next check of the same stamp (a made-up hash, so a re-read would show).
+        const remembered = JSON.parse(fs.readFileSync(entry, "utf8"));
+        fs.writeFileSync(entry, JSON.stringify({ ...remembered, sha256: "f".repeat(64) }));
+        const update = (await check(file, {})).inputs;
+        assert.strictEqual(update.sha256, "f".repeat(64));
+        assert.strictEqual(update.sourceStamp, preview.sourceStamp);
+
+        // A changed file has another stamp: hashed again, whatever is remembered.
+        fs.writeFileSync(file, "weights B");
+        await sleep(2100);
+        assert.strictEqual((await check(file, {})).inputs.sha256, sha256("weights B"));
+        assert.strictEqual(cachedEntries().length, 1, "one entry per path");
+
+        // The entries of files that are gone go when the next one is kept.
+        fs.rmSync(file);
+        const other = path.join(dir, "other.bin");
+        fs.writeFileSync(other, "weights C");
+        await sleep(2100);
+        await check(other, {});
+        assert.deepStrictEqual(
+            cachedEntries().map((e) => JSON.parse(fs.readFileSync(e, "utf8")).file),
+            [other],
+        );
     });
 
     it("fails naming source for a file that is gone", async () => {
