@@ -120,17 +120,25 @@ export function contentOf(source: string | WireAsset): Content {
     };
 }
 
-/** A file's bytes in chunks of one reused buffer, so that reading a large file allocates nothing per chunk. */
+/**
+ * A file's bytes in chunks of two buffers used in turn, so that reading a large file allocates nothing per chunk and the
+ * next chunk is read while the caller works on this one (hashes it, or waits for the socket to take it).
+ */
 async function* readChunks(file: string): AsyncGenerator<Buffer> {
     const handle = await fs.promises.open(file, "r");
+    const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK_BYTES), Buffer.allocUnsafeSlow(READ_CHUNK_BYTES)];
+    const read = (buffer: Buffer) => handle.read(buffer, 0, buffer.length, null);
+    let next = read(buffers[0]);
     try {
-        const buffer = Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
-        for (;;) {
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        for (let turn = 1; ; turn ^= 1) {
+            const { buffer, bytesRead } = await next;
             if (bytesRead === 0) return;
+            // The other buffer is free: the caller asked for this chunk, so it is done with the one before.
+            next = read(buffers[turn]);
             yield buffer.subarray(0, bytesRead);
         }
     } finally {
+        await next.catch(() => undefined);
         await handle.close();
     }
 }
