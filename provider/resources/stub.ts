@@ -88,16 +88,9 @@ export function providerStub(
                 }
                 provider = require(resolved).loadProvider(type, protocol);
             } catch (err) {
-                const fail = () => Promise.reject(err);
-                provider = {
-                    configure: fail,
-                    check: fail,
-                    diff: fail,
-                    create: fail,
-                    read: fail,
-                    update: fail,
-                    delete: fail,
-                };
+                provider = {} as typeof provider;
+                for (const method of ["configure", "check", "diff", "create", "read", "update", "delete"])
+                    (provider as any)[method] = () => Promise.reject(err);
             }
             Object.assign(stub, provider);
             return stub.configure!(req);
