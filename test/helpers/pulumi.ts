@@ -106,6 +106,14 @@ export async function pulumiPythonVenv(requirements: string): Promise<string> {
     return path.join(dir, "bin", "python");
 }
 
+/** Every file under `dir`, as sorted relative paths. */
+export function treeFiles(dir: string): string[] {
+    return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+        .sort();
+}
+
 /**
  * A venv for Python programs of this provider: the PyPI `pulumi` that test/fixtures/python-project pins (the
  * engine's version) and this checkout's sdk/python. pip builds a local package inside its source tree, so it
@@ -114,11 +122,7 @@ export async function pulumiPythonVenv(requirements: string): Promise<string> {
 export async function pulumiAlgorithmiaVenv(): Promise<string> {
     const sdk = path.join(repoRoot, "sdk/python");
     const built = /(^|\/)(build|__pycache__|[^/]*\.egg-info)(\/|$)/;
-    const files = (fs.readdirSync(sdk, { recursive: true, withFileTypes: true }) as fs.Dirent[])
-        .filter((entry) => entry.isFile())
-        .map((entry) => path.relative(sdk, path.join(entry.parentPath, entry.name)))
-        .filter((file) => !built.test(file))
-        .sort();
+    const files = treeFiles(sdk).filter((file) => !built.test(file));
     const hash = crypto.createHash("sha256");
     for (const file of files)
         hash.update(`${file}\0`)

@@ -8,7 +8,7 @@ import { execFile, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { engineVersion, pulumiPythonVenv, repoRoot } from "../helpers/pulumi";
+import { engineVersion, pulumiPythonVenv, repoRoot, treeFiles } from "../helpers/pulumi";
 
 const SDK_DIR = path.join(repoRoot, "sdk/python");
 const SDK_SCRIPT = path.join(repoRoot, "tools/sdkgen/sdk.sh");
@@ -36,14 +36,6 @@ function run(cmd: string, args: string[], options: { cwd: string; env?: NodeJS.P
 /** `npm run sdk -- ARGS`: builds the generator if its cached binary is missing, then runs it. */
 function sdkgen(...args: string[]): Promise<Run> {
     return run("bash", [SDK_SCRIPT, ...args], { cwd: repoRoot });
-}
-
-/** Every file of a directory tree, by path relative to it. */
-function treeFiles(dir: string): string[] {
-    return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
-        .filter((entry) => entry.isFile())
-        .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
-        .sort();
 }
 
 /**
