@@ -8,7 +8,8 @@
 // initialise), so the next `up` retries it and converges once the source is fixed.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import type { z } from "zod";
+import { zod } from "./zod";
 import { AlgorithmiaClient, AlgorithmObject, BuildObject, BuildTimeoutError } from "../client";
 import { treeSha256 } from "../client/git";
 import { ModelBinding, sourceSha256, sourceTree } from "./algorithmSource";
@@ -235,7 +236,7 @@ const DEFAULT_BUILD_TIMEOUT_SECONDS = 900;
 /** A day: a longer build is stuck, not slow. */
 const MAX_BUILD_TIMEOUT_SECONDS = 24 * 3600;
 
-function algorithmSchema() {
+function algorithmSchema(z = zod()) {
     const settings = z
         .object({
             language: z.enum(LANGUAGES).optional(),

@@ -3,7 +3,8 @@
 // never returns it, so refresh sees a secret deleted or renamed out of band but not a value changed there. A new
 // value is a PUT of the same secret (rotation in place); another key or algorithm is another secret.
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import type { z } from "zod";
+import { zod } from "./zod";
 import { AlgorithmiaApiError, AlgorithmiaClient, SecretFields } from "../client";
 import {
     ConnectionArgs,
@@ -94,7 +95,7 @@ async function createSecret(client: AlgorithmiaClient, inputs: AlgorithmSecretIn
 }
 
 export const algorithmSecretController: ResourceController<AlgorithmSecretInputs, AlgorithmSecretOutputs> = {
-    schema: () =>
+    schema: (z = zod()) =>
         z.object({
             algorithm: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*\/[A-Za-z][A-Za-z0-9_]*$/, "must be owner/name"),
             key: z

@@ -9,7 +9,8 @@
 // It never publishes twice: a version of `gitHash` published by an earlier attempt with the same settings is adopted,
 // so an `up` interrupted after the server published converges on the next run.
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import type { z } from "zod";
+import { zod } from "./zod";
 import { AlgorithmiaClient, AlgorithmObject, BuildObject } from "../client";
 import type { AlgorithmSettings } from "./algorithm";
 import {
@@ -98,7 +99,7 @@ interface AlgorithmVersionOutputs extends AlgorithmVersionInputs {
 
 // --- schema ---------------------------------------------------------------------------------------------------
 
-function versionSchema() {
+function versionSchema(z = zod()) {
     const testCase = z.union([
         z.object({ name: z.string().optional(), input: z.unknown(), expectError: z.literal(true) }).strict(),
         z.object({ name: z.string().optional(), input: z.unknown(), expect: z.unknown().optional() }).strict(),

@@ -3,7 +3,7 @@
 // `forceDestroy`; `adopt` takes over an existing collection, and an empty one with the requested ACL is taken
 // over without it (the leftover of a create whose POST landed but whose state was never written).
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import { zod } from "./zod";
 import { AlgorithmiaApiError, Listing, ReadAcl, aclFromWire } from "../client";
 import {
     ConnectionArgs,
@@ -71,7 +71,7 @@ function isOurLeftover(existing: Listing, inputs: DataCollectionInputs): boolean
 }
 
 export const dataCollectionController: ResourceController<DataCollectionInputs, DataCollectionOutputs> = {
-    schema: () =>
+    schema: (z = zod()) =>
         z.object({
             name: nameSchema(),
             owner: nameSchema().optional(),

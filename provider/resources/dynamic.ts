@@ -5,7 +5,8 @@
 // Nothing here is serialized: the state holds only the stub (stub.ts), which loads this code through
 // ./providers in the provider process.
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import type { z } from "zod";
+import { zod } from "./zod";
 import { AlgorithmiaClient } from "../client";
 import { resolveApiAddress, resolveConnection, StackConfig } from "../config";
 import { STUB_PROTOCOL } from "./stub";
@@ -72,7 +73,7 @@ export interface ConnectionArgs {
 }
 
 /** The zod shape for `ConnectionArgs`; spread it into each resource's input schema. */
-export function connectionShape() {
+export function connectionShape(z = zod()) {
     return {
         apiAddress: z
             .string()
@@ -100,7 +101,7 @@ export function keepKeySecret(opts: pulumi.CustomResourceOptions | undefined): p
  * A user, organization or collection name (§1.8: `^[a-zA-Z][a-zA-Z0-9_]*$`, at most 30 characters); algorithm
  * names follow the same letters-digits-underscore rule.
  */
-export function nameSchema(maxLength = 30) {
+export function nameSchema(maxLength = 30, z = zod()) {
     return z
         .string()
         .regex(/^[a-zA-Z][a-zA-Z0-9_]*$/, "must start with a letter and hold only letters, digits and underscores")

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import { zod } from "./zod";
 import { AlgorithmiaClient } from "../client";
 import {
     CheckFailure,
@@ -342,7 +342,7 @@ async function store(
 // --- controller -----------------------------------------------------------------------------------------------
 
 export const modelFileController: ResourceController<ModelFileInputs, ModelFileOutputs> = {
-    schema: () =>
+    schema: (z = zod()) =>
         z.object({
             collection: z
                 .string()

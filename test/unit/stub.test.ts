@@ -2,6 +2,7 @@
 // loads it (require-from-string, in a process whose working directory is the program's), it finds the installed
 // implementation at `configure` and hands every later call to it; a state from before the stub is told apart.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -172,5 +173,21 @@ describe("provider stub", () => {
             { ...news, __provider: stub },
         );
         assert.deepStrictEqual([legacy.changes, legacy.replaces], [true, []]);
+    });
+
+    it("leaves zod to the provider process: declaring resources in a program never loads it", () => {
+        // A fresh process, as a program is: what it requires to declare every resource type, and then to check inputs.
+        const script = `
+            require("ts-node").register({ transpileOnly: true });
+            const loaded = () => Object.keys(require.cache).some((file) => file.includes("/node_modules/zod/"));
+            require(${JSON.stringify(path.join(__dirname, "../../provider"))});
+            const program = loaded();
+            require(${JSON.stringify(path.join(__dirname, "../../provider/resources/modelFile"))}).modelFileController.schema();
+            console.log(JSON.stringify({ program, checking: loaded() }));`;
+        const out = execFileSync(process.execPath, ["-e", script], {
+            cwd: path.join(__dirname, "../.."),
+            encoding: "utf8",
+        });
+        assert.deepStrictEqual(JSON.parse(out.trim().split("\n").pop()!), { program: false, checking: true });
     });
 });
