@@ -78,15 +78,16 @@ export function median(values: number[]): number {
 }
 
 /**
- * Runs `a` and `b` alternately `rounds` times (a, b, a, b, …) so both sides see the same machine state, and
- * answers the median seconds of each.
+ * Runs `a` and `b` alternately `rounds` times, each round in the other order than the last (a, b, b, a, a, b, …), so
+ * both sides see the same machine state and neither always runs first, and answers the median seconds of each.
  */
 export async function sideBySide(rounds: number, a: () => Promise<unknown>, b: () => Promise<unknown>) {
     const as: number[] = [];
     const bs: number[] = [];
     for (let i = 0; i < rounds; i++) {
-        as.push((await seconds(a)).s);
+        if (i % 2 === 0) as.push((await seconds(a)).s);
         bs.push((await seconds(b)).s);
+        if (i % 2 === 1) as.push((await seconds(a)).s);
     }
     return { a: median(as), b: median(bs), aRuns: as, bRuns: bs };
 }
