@@ -162,7 +162,7 @@ async function deploy(client: AlgorithmiaClient): Promise<string> {
     const tree = sourceTree({
         source: ALGORITHM_SOURCE,
         dependencies: DIGIT_CLASSIFIER.dependencies,
-        modelFiles: { model: { dataUri: model.dataUri, sha256: model.sha256, md5 } },
+        modelFiles: { model: { dataUri: model.dataUri, sha256, md5 } },
     });
     const { commit } = await client.pushSource(OWNER, ALGORITHM, tree, "bench: the model guide");
     const build = await client.waitForBuild(OWNER, ALGORITHM, commit, 15 * 60_000);

@@ -41,8 +41,9 @@ export interface RequestSpec {
     query?: Record<string, string | number | boolean | undefined>;
     json?: unknown;
     /**
-     * A streamed body. A factory, because a retry needs a fresh stream. Each chunk is sent before the next is asked
-     * for, so a source may reuse one buffer for all its chunks.
+     * A streamed body. A factory, because a retry needs a fresh stream. While a chunk goes to the socket the next one is
+     * asked for, and a chunk has been sent by the time the one after the next is asked for: a source may reuse its
+     * buffers from then on (three in turn).
      */
     body?: () => AsyncIterable<Uint8Array>;
     headers?: Record<string, string>;
@@ -250,8 +251,8 @@ async function* whileReading(reply: http.IncomingMessage, idle: IdleTimer): Asyn
  * One exchange on node's own HTTP client, answering once the reply's head arrives. Not fetch: Node's fetch (undici)
  * parses HTTP in WebAssembly, whose optimizing compile alone added 27 MiB to the provider's peak memory, and it reads
  * a stream body as fast as the disk gives it, whatever the socket takes (a 1 GiB model took 1.2 GiB of memory). Here
- * each chunk is handed to the kernel before the next is read, so memory stays flat and the source may reuse its
- * buffer (a fresh 1 MiB buffer per chunk cost a third of the upload's CPU time in garbage collection).
+ * at most one chunk is on its way to the kernel while the next is read, so memory stays flat and the source may reuse
+ * its buffers (a fresh 1 MiB buffer per chunk cost a third of the upload's CPU time in garbage collection).
  */
 function exchange(
     url: URL,
@@ -275,12 +276,20 @@ function exchange(
         request.on("error", reject);
         if (body === undefined || typeof body === "string") return request.end(body);
         const send = async () => {
-            for await (const chunk of body) {
-                if (answered) return; // leaving the loop closes the source
-                await new Promise<void>((written, failed) =>
-                    request.write(chunk, (err) => (err ? failed(err) : written())),
-                );
-                idle.touch();
+            // One write in flight while the next chunk is made ready (read, hashed), so the socket never waits for it.
+            let writing: Promise<void> = Promise.resolve();
+            try {
+                for await (const chunk of body) {
+                    await writing;
+                    if (answered) return; // leaving the loop closes the source
+                    writing = new Promise<void>((written, failed) =>
+                        request.write(chunk, (err) => (err ? failed(err) : written())),
+                    ).then(() => idle.touch());
+                }
+                await writing;
+            } finally {
+                // A source that failed must not leave its last write unobserved.
+                writing.catch(() => undefined);
             }
             request.end();
         };
