@@ -49,7 +49,7 @@ export interface PushResult {
 }
 
 /** The fixed identity and date of every commit this provider makes. */
-const COMMIT_IDENTITY = {
+export const COMMIT_IDENTITY = {
     GIT_AUTHOR_NAME: "pulumi-algorithmia",
     GIT_AUTHOR_EMAIL: "pulumi-algorithmia@localhost",
     GIT_AUTHOR_DATE: "946684800 +0000",

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
+    COMMIT_IDENTITY,
     defaultGitAddress,
     GitRemote,
     gitRepositoryUrl,
@@ -74,18 +75,10 @@ describe("git source push (unit)", () => {
         );
 
         // The commit `git commit-tree` makes of the same tree, parent, message and identity.
-        const identity = {
-            GIT_AUTHOR_NAME: "pulumi-algorithmia",
-            GIT_AUTHOR_EMAIL: "pulumi-algorithmia@localhost",
-            GIT_AUTHOR_DATE: "946684800 +0000",
-            GIT_COMMITTER_NAME: "pulumi-algorithmia",
-            GIT_COMMITTER_EMAIL: "pulumi-algorithmia@localhost",
-            GIT_COMMITTER_DATE: "946684800 +0000",
-        };
         const commitTree = execFileSync(
             "git",
             ["commit-tree", `${first.commit}^{tree}`, "-p", template, "-m", "pulumi-algorithmia: source x"],
-            { cwd: a.url, env: { ...process.env, ...identity } },
+            { cwd: a.url, env: { ...process.env, ...COMMIT_IDENTITY } },
         );
         assert.strictEqual(commitTree.toString().trim(), first.commit);
 
