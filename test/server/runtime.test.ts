@@ -200,6 +200,12 @@ describe("python runtime", function () {
                     })
                     .map(Number);
             }
+            // Each test starts with none: earlier builds leave checkers idle for a few seconds (the pool finds the ones
+            // killed here dead, and replaces them).
+            beforeEach(async () => {
+                for (const pid of checkers(runtime.python)) process.kill(pid, "SIGKILL");
+                assert.ok(await waitFor(() => checkers(runtime.python).length === 0, 5000));
+            });
 
             it("serve one build after another, and one that died while idle is replaced", async () => {
                 const hello = path.join(FIXTURES, "Hello");
