@@ -121,8 +121,9 @@ export const uploadBenchmark: Benchmark = {
         ];
 
         // Three rounds of: `curl -T`; the same engine's `up` of one resource that does nothing (its fixed cost, and the
-        // memory any dynamic-provider process needs); one sha256 pass; a ModelFile `up` of the file in a new stack, with no
-        // hashes of it remembered, so that its check reads it as a user's first `up` of new bytes does.
+        // memory any dynamic-provider process needs); one hashing pass (check's: sha256 and md5); a ModelFile `up` of
+        // the file in a new stack, with no hashes of it remembered, so that its check reads it as a user's first `up` of
+        // new bytes does.
         const rounds = { curl: [] as number[], noop: [] as number[], hash: [] as number[], up: [] as number[] };
         const peaks = { noop: [] as number[], up: [] as number[] };
         let processes = 0;
@@ -187,12 +188,12 @@ export const uploadBenchmark: Benchmark = {
         });
         figures.push({
             id: "upload.modelfile.floorRatio",
-            label: "1 GiB ModelFile `pulumi up` / its floor (trivial up + one sha256 pass + curl -T)",
+            label: "1 GiB ModelFile `pulumi up` / its floor (trivial up + one hashing pass + curl -T)",
             value: round(floorS / up.seconds),
             unit: "ratio",
             how:
                 "The same up against what no content-addressed upload through the engine can beat: the same engine's `up` " +
-                "of one resource that does nothing, plus one sha256 pass over the file (ModelFile's hashing, in this process), " +
+                "of one resource that does nothing, plus one pass of ModelFile's hashing over the file (sha256 and md5, as `check` does, in this process), " +
                 "plus the median `curl -T` (medians of the 3 rounds); ratio = floor / up time (1 = at the floor).",
             details: {
                 upSeconds: round(up.seconds),
