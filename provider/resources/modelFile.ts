@@ -9,10 +9,10 @@
 // resource (destroy, or a new name) deletes every content of its name; docs/resources.md says how to prune.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { zod } from "./zod";
+import { cacheRoot } from "../../server/runtime/env-cache";
 import { AlgorithmiaClient } from "../client";
 import {
     CheckFailure,
@@ -93,6 +93,8 @@ interface Content {
     /** The file read, if it is one. */
     file?: string;
     size(): Promise<number>;
+    /** The file's stamp (`fileStamp`); none for other content, or a file changed in the last moments. */
+    stamp(): Promise<string | undefined>;
     /** The bytes, in chunks that may share buffers: each is valid until the one after the next is asked for. */
     open(): AsyncIterable<Buffer>;
 }
@@ -107,6 +109,7 @@ export function contentOf(source: string | WireAsset): Content {
             describe: file,
             file,
             size: async () => (await fs.promises.stat(file)).size,
+            stamp: () => fileStamp(file),
             open: () => readChunks(file),
         };
     }
@@ -114,6 +117,7 @@ export function contentOf(source: string | WireAsset): Content {
     return {
         describe: "a StringAsset",
         size: async () => text.length,
+        stamp: async () => undefined,
         open: async function* () {
             yield text;
         },
@@ -169,16 +173,12 @@ interface StampedHashes {
 }
 
 /**
- * Where this machine keeps the last hashes of each model file (`rememberHashes`): the cache directory algorithmia-local
- * uses too (PULUMI_ALGORITHMIA_CACHE, else $XDG_CACHE_HOME or ~/.cache, then pulumi-algorithmia), one small file per
- * path, so it holds no more entries than there are model paths.
+ * Where this machine keeps the last hashes of each model file (`rememberHashes`): in algorithmia-local's cache
+ * directory (`cacheRoot`), one small file per path, so it holds no more entries than there are model paths.
  */
 function hashesFile(file: string): string {
-    const root =
-        process.env.PULUMI_ALGORITHMIA_CACHE ||
-        path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "pulumi-algorithmia");
     return path.join(
-        root,
+        cacheRoot(),
         "model-hashes",
         `${crypto.createHash("sha256").update(file).digest("hex").slice(0, 32)}.json`,
     );
@@ -270,8 +270,7 @@ export async function upload(
     const size = await content.size().catch((err) => {
         throw new Error(`Cannot read the model file ${content.describe}: ${err.message}`);
     });
-    const stamp = async () => (content.file === undefined ? undefined : fileStamp(content.file));
-    const trusted = checked?.stamp !== undefined && (await stamp()) === checked.stamp;
+    const trusted = checked?.stamp !== undefined && (await content.stamp()) === checked.stamp;
     let sent = { hash: crypto.createHash("sha256"), size: 0 };
     const open = () => {
         // A retry opens the source again and hashes afresh.
@@ -286,7 +285,7 @@ export async function upload(
     };
     const dataUri = await client.putFile(owner, collection, name, open, size);
     if (!trusted) return { dataUri, sha256: sent.hash.digest("hex"), size: sent.size };
-    return { dataUri, sha256: (await stamp()) === checked.stamp ? checked.sha256 : undefined, size: sent.size };
+    return { dataUri, sha256: (await content.stamp()) === checked.stamp ? checked.sha256 : undefined, size: sent.size };
 }
 
 /** `name` as stem and extension (`model`, `.pkl`); a leading dot is no extension. */
@@ -391,9 +390,8 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
         }
         const content = contentOf(inputs.source);
         try {
-            const stamp = async () => (content.file === undefined ? undefined : fileStamp(content.file));
             // The old inputs hold the stamp and the hash taken with it.
-            const before = await stamp();
+            const before = await content.stamp();
             const kept = olds.sha256 && olds.md5 && olds.size !== undefined; // state from before the md5: hash again
             if (before !== undefined && before === olds.sourceStamp && kept) {
                 const { sha256, md5, size } = olds;
@@ -406,7 +404,7 @@ export const modelFileController: ResourceController<ModelFileInputs, ModelFileO
             }
             const { sha256, md5, size } = await hashStream(content.open());
             // Changed while it was read: no stamp, so the next check hashes it again.
-            const after = await stamp();
+            const after = await content.stamp();
             if (before === undefined || before !== after) return { inputs: { ...inputs, sha256, md5, size } };
             await rememberHashes({ file: content.file!, stamp: before, sha256, md5, size });
             return { inputs: { ...inputs, sha256, md5, size, sourceStamp: before } };
