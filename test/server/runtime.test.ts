@@ -229,7 +229,11 @@ describe("python runtime", function () {
                     fs.writeFileSync(path.join(tree, "src", "Slow.py"), "x = 1\n".repeat(300_000));
                     const slow = await askChecker(runtime.python, { tree, algo: "Slow", imports: false }, 50);
                     assert.strictEqual(slow.timedOut, true);
-                    assert.deepStrictEqual(checkers(runtime.python), [], "the checker that ran out of time was killed");
+                    // (Killed at once; gone from /proc once the kernel has run its exit, which a loaded machine delays.)
+                    assert.ok(
+                        await waitFor(() => checkers(runtime.python).length === 0, 5000),
+                        `the checker that ran out of time was killed: ${checkers(runtime.python)} left`,
+                    );
 
                     const broken = await askChecker(
                         runtime.python,
